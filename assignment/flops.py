@@ -1,0 +1,100 @@
+"""Problem 4: FLOP counting, training cost and model FLOPs utilisation (MFU).
+
+A FLOP here is one floating-point add or multiply. Matrix products dominate the cost of
+training a transformer, so counting them is enough to estimate how long a run takes and
+how well it uses the hardware.
+"""
+
+import statistics  # noqa: F401  (you will need these)
+import time  # noqa: F401
+
+import torch
+
+
+def matmul_flops(m: int, k: int, n: int) -> int:
+    """FLOPs of an (m x k) @ (k x n) product.
+
+    Each of the m*n outputs is a dot product of length k: k multiplies and k adds.
+    Example: matmul_flops(2, 3, 4) == 48. Return a Python int.
+    """
+    raise NotImplementedError("Problem 4 (flops.matmul_flops): count multiplies and adds")
+
+
+def linear_forward_flops(num_tokens: int, d_in: int, d_out: int) -> int:
+    """FLOPs of a bias-free linear layer applied to `num_tokens` tokens.
+
+    Leading dims flatten into tokens: a (batch, seq, d_in) input has batch*seq tokens.
+    The layer is one matrix product. Example: linear_forward_flops(10, 4, 3) == 240.
+    """
+    raise NotImplementedError("Problem 4 (flops.linear_forward_flops): which matmul is it?")
+
+
+def linear_backward_flops(num_tokens: int, d_in: int, d_out: int, input_requires_grad: bool = True) -> int:
+    """FLOPs of the backward pass of that linear layer.
+
+    The backward pass computes the weight's gradient (always) and the input's gradient
+    (only when the input requires grad: the first layer's input, the data, does not).
+    Each of those is one matrix product of the same size as the forward one, so with
+    both the backward costs twice the forward: 4 x tokens x parameters.
+    Example: linear_backward_flops(10, 4, 3) == 480; with input_requires_grad=False: 240.
+    This is what torch.utils.flop_counter.FlopCounterMode counts for nn.Linear(bias=False).
+    """
+    raise NotImplementedError("Problem 4 (flops.linear_backward_flops): weight grad, plus input grad when asked")
+
+
+def training_flops(num_params: float, num_tokens: float) -> float:
+    """Total FLOPs to train a model with N parameters on D tokens.
+
+    Forward: 2 FLOPs per parameter per token; backward: twice that. Hence the rule of
+    thumb "6ND". Example: training_flops(70e9, 15e12) == 6.3e24.
+    """
+    raise NotImplementedError("Problem 4 (flops.training_flops): forward plus backward per parameter per token")
+
+
+def training_days(
+    num_params: float, num_tokens: float, num_gpus: int, peak_flops_per_sec: float, mfu: float
+) -> float:
+    """Wall-clock days to train, when every GPU sustains `mfu` (a fraction) of its peak.
+
+    Example: 70e9 parameters on 15e12 tokens, 1024 H100s (989.5e12 bf16 FLOP/s each)
+    at MFU 0.5 take about 144 days.
+    """
+    raise NotImplementedError("Problem 4 (flops.training_days): total FLOPs over achieved FLOP/s, in days")
+
+
+def max_trainable_params(memory_bytes_per_gpu: float, num_gpus: int, bytes_per_param: int = 16) -> float:
+    """The largest model whose training state fits in the GPUs' memory (activations ignored).
+
+    `bytes_per_param` counts everything kept per parameter (16 for mixed-precision AdamW:
+    weights, gradients, a float32 master copy and two moments). Example: 8 GPUs of 80e9
+    bytes hold 4e10 parameters.
+    """
+    raise NotImplementedError("Problem 4 (flops.max_trainable_params): total memory over bytes per parameter")
+
+
+def model_flops_utilization(flops: float, seconds: float, peak_flops_per_sec: float) -> float:
+    """MFU: the FLOP/s achieved by doing `flops` in `seconds`, as a fraction of the peak.
+
+    Example: 1e12 FLOPs in 2 seconds on a 1e12 FLOP/s device: 0.5.
+    """
+    raise NotImplementedError("Problem 4 (flops.model_flops_utilization): achieved rate over peak rate")
+
+
+def time_matmul(m: int, k: int, n: int, dtype: torch.dtype, device: str | torch.device, repeats: int = 5) -> float:
+    """Median wall seconds of one (m x k) @ (k x n) product of random `dtype` tensors on `device`.
+
+    - Make both inputs first (creating them is not part of the product).
+    - Run the product once before timing (warm-up): the first call pays one-off costs.
+    - Time `repeats` runs one by one with `time.perf_counter()` and return
+      `statistics.median` of them (a median shrugs off an outlier).
+    - GPUs run asynchronously: `a @ b` returns as soon as the kernel is queued. On CUDA,
+      call `torch.cuda.synchronize()` before reading the clock, or you time the launch only.
+    """
+    raise NotImplementedError("Problem 4 (flops.time_matmul): warm up, time `repeats` runs, synchronise on CUDA")
+
+
+def measured_mfu(
+    m: int, k: int, n: int, dtype: torch.dtype, device: str | torch.device, peak_flops_per_sec: float
+) -> float:
+    """MFU of one (m x k) @ (k x n) product, timed with `time_matmul` (default repeats)."""
+    raise NotImplementedError("Problem 4 (flops.measured_mfu): combine your other functions")

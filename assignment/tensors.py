@@ -1,0 +1,105 @@
+"""Problem 1: dtypes and tensor memory.
+
+A floating-point number is stored as three bit fields: a sign, an exponent and a
+mantissa (the fraction). Everything about a format -- its size, its precision, its
+range, where small numbers vanish -- follows from how many bits each field gets.
+Derive every answer here from the bit layout; do not look it up in torch.finfo
+(the tests compare your numbers with it).
+"""
+
+from typing import NamedTuple, Sequence
+
+import torch
+
+Shape = Sequence[int]
+
+
+class FloatFormat(NamedTuple):
+    sign_bits: int
+    exponent_bits: int
+    mantissa_bits: int
+
+
+def float_format(dtype: torch.dtype) -> FloatFormat:
+    """The bit layout of a floating-point dtype.
+
+    Supported: float64, float32, float16, bfloat16, float8_e4m3fn, float8_e5m2.
+    The three fields add up to the dtype's width in bits. float16 and bfloat16 are
+    both 16 bits but split them differently: bfloat16 keeps float32's exponent field
+    (same range, much less precision). The float8 names spell their layout: e4m3 means
+    4 exponent bits and 3 mantissa bits.
+
+    Example: float32 -> FloatFormat(sign_bits=1, exponent_bits=8, mantissa_bits=23).
+    Any other dtype (an integer type, complex64, ...): raise ValueError.
+    """
+    raise NotImplementedError("Problem 1 (tensors.float_format): return the sign/exponent/mantissa bit counts of the dtype")
+
+
+def bytes_per_element(dtype: torch.dtype) -> int:
+    """Bytes one element of `dtype` takes in memory.
+
+    Supported: the six float dtypes above, int64, int32, int16, int8, uint8 and bool.
+    Memory is addressed in bytes, so even a bool takes a whole byte.
+    Example: bfloat16 -> 2, int64 -> 8. Any other dtype: raise ValueError.
+    """
+    raise NotImplementedError("Problem 1 (tensors.bytes_per_element): return the size of one element in bytes")
+
+
+def tensor_num_bytes(shape: Shape, dtype: torch.dtype) -> int:
+    """Memory of a dense tensor of `shape` and `dtype`, in bytes, computed without allocating it.
+
+    This is how you size a model before it exists: a (4096, 4096) bfloat16 weight
+    takes 4096 * 4096 * 2 bytes = 32 MiB. A 0-d tensor (shape ()) holds one element;
+    a shape with a 0 in it holds none. A negative size: raise ValueError.
+    Return an exact Python int.
+    """
+    raise NotImplementedError("Problem 1 (tensors.tensor_num_bytes): count the elements and multiply by the bytes per element")
+
+
+def machine_epsilon(dtype: torch.dtype) -> float:
+    """The gap between 1.0 and the next larger number the dtype can represent.
+
+    Near 1.0 the exponent is fixed, so the next number differs only in the last
+    mantissa bit. More mantissa bits, smaller epsilon: float16's is 2**-10 ~ 0.000977,
+    bfloat16's only 2**-7 = 0.0078125. Must equal torch.finfo(dtype).eps.
+    """
+    raise NotImplementedError("Problem 1 (tensors.machine_epsilon): derive eps from the number of mantissa bits")
+
+
+def max_finite(dtype: torch.dtype) -> float:
+    """The largest finite number of the dtype (torch.finfo(dtype).max).
+
+    A value is (1 + mantissa fraction) * 2**(stored exponent - bias), with
+    bias = 2**(exponent_bits - 1) - 1. In IEEE-style formats the all-ones exponent is
+    reserved for infinity and NaN, so the largest finite value uses the exponent just
+    below it and an all-ones mantissa: float16 gives (2 - 2**-10) * 2**15 = 65504.
+
+    float8_e4m3fn is different ("fn": finite, no infinities): the all-ones exponent
+    holds ordinary numbers and only the all-ones mantissa there means NaN. Work out
+    what that makes its largest value (torch.finfo says 448).
+    """
+    raise NotImplementedError("Problem 1 (tensors.max_finite): derive the largest finite value from the bit layout")
+
+
+def smallest_normal(dtype: torch.dtype) -> float:
+    """The smallest positive normal number (torch.finfo(dtype).smallest_normal, also called tiny).
+
+    The all-zeros exponent field is reserved for zero and the subnormals, so the
+    smallest normal has stored exponent 1 and mantissa 1.000... (2**-14 for float16).
+    """
+    raise NotImplementedError("Problem 1 (tensors.smallest_normal): derive the smallest normal value from the bias")
+
+
+def underflows_to_zero(value: float, dtype: torch.dtype) -> bool:
+    """Whether a non-zero finite `value` becomes 0 (or -0.0) when stored in `dtype`.
+
+    Below the smallest normal come the subnormals: exponent field 0, no implicit
+    leading 1, evenly spaced down to the smallest subnormal (only the last mantissa
+    bit set). Storing a value rounds it to the nearest representable number; ties go
+    to the one with an even mantissa. So a value underflows when it is closer to 0
+    than to the smallest subnormal.
+
+    Example: 1e-8 in float16 -> True (its smallest subnormal is 2**-24 ~ 6e-8);
+    in bfloat16 -> False (float32's exponent range reaches far below 1e-8).
+    """
+    raise NotImplementedError("Problem 1 (tensors.underflows_to_zero): compare |value| with half the smallest subnormal")

@@ -1,0 +1,122 @@
+"""Problem 1: dtypes and tensor memory.
+
+The float layouts are not looked up in a table: they are read off the bit
+patterns PyTorch stores for 1.0 and 2.0 (the two differ only by one unit in the
+lowest exponent bit, i.e. by ``1 << mantissa_bits``).  Every other constant is
+then computed from (exponent_bits, mantissa_bits) with exact power-of-two
+arithmetic (``math.ldexp``), never from ``torch.finfo``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import NamedTuple, Sequence
+
+import torch
+
+Shape = Sequence[int]
+
+
+class FloatFormat(NamedTuple):
+    sign_bits: int
+    exponent_bits: int
+    mantissa_bits: int
+
+
+_FLOATS = frozenset(
+    {
+        torch.float64,
+        torch.float32,
+        torch.float16,
+        torch.bfloat16,
+        torch.float8_e4m3fn,
+        torch.float8_e5m2,
+    }
+)
+_OTHERS = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool})
+
+# Signed integer dtype of the same width, used to reinterpret a float's bits.
+_SAME_WIDTH_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _need_float(dtype: torch.dtype) -> None:
+    if dtype not in _FLOATS:
+        raise ValueError(f"unsupported floating-point dtype: {dtype!r}")
+
+
+def _bits_of(value: float, dtype: torch.dtype) -> int:
+    t = torch.tensor([value], dtype=torch.float32).to(dtype)
+    return int(t.view(_SAME_WIDTH_INT[t.element_size()]).item())
+
+
+@lru_cache(maxsize=None)
+def float_format(dtype: torch.dtype) -> FloatFormat:
+    _need_float(dtype)
+    total_bits = 8 * torch.empty((), dtype=dtype).element_size()
+    step = _bits_of(2.0, dtype) - _bits_of(1.0, dtype)  # == 1 << mantissa_bits
+    mantissa = step.bit_length() - 1
+    return FloatFormat(1, total_bits - 1 - mantissa, mantissa)
+
+
+@lru_cache(maxsize=None)
+def _has_infinity(dtype: torch.dtype) -> bool:
+    # The "fn" float8 formats have no infinity: +inf is stored as NaN.
+    back = torch.tensor([math.inf]).to(dtype).to(torch.float32).item()
+    return math.isinf(back)
+
+
+def _bias(dtype: torch.dtype) -> int:
+    return (1 << (float_format(dtype).exponent_bits - 1)) - 1
+
+
+def bytes_per_element(dtype: torch.dtype) -> int:
+    if dtype not in _FLOATS and dtype not in _OTHERS:
+        raise ValueError(f"unsupported dtype: {dtype!r}")
+    return torch.empty(0, dtype=dtype).element_size()
+
+
+def tensor_num_bytes(shape: Shape, dtype: torch.dtype) -> int:
+    width = bytes_per_element(dtype)
+    count = 1
+    for size in shape:
+        size = int(size)
+        if size < 0:
+            raise ValueError(f"negative size in shape {tuple(shape)}")
+        count *= size
+    return count * width
+
+
+def machine_epsilon(dtype: torch.dtype) -> float:
+    return math.ldexp(1.0, -float_format(dtype).mantissa_bits)
+
+
+def smallest_normal(dtype: torch.dtype) -> float:
+    return math.ldexp(1.0, 1 - _bias(dtype))
+
+
+def max_finite(dtype: torch.dtype) -> float:
+    fmt = float_format(dtype)
+    m, bias = fmt.mantissa_bits, _bias(dtype)
+    if _has_infinity(dtype):
+        # Exponent field all-ones is reserved for inf/NaN.
+        top_field, top_mantissa = (1 << fmt.exponent_bits) - 2, (1 << m) - 1
+    else:
+        # Only exponent-all-ones *and* mantissa-all-ones is NaN.
+        top_field, top_mantissa = (1 << fmt.exponent_bits) - 1, (1 << m) - 2
+    significand = (1 << m) + top_mantissa  # an integer, scaled by 2**-m
+    return math.ldexp(float(significand), top_field - bias - m)
+
+
+def _smallest_subnormal(dtype: torch.dtype) -> float:
+    return math.ldexp(1.0, 1 - _bias(dtype) - float_format(dtype).mantissa_bits)
+
+
+def underflows_to_zero(value: float, dtype) -> bool:
+    _need_float(dtype)
+    value = float(value)
+    if value == 0.0 or not math.isfinite(value):
+        return False
+    # Anything up to half the smallest subnormal rounds to zero; the exact half
+    # is a tie and goes to the even neighbour, which is zero.
+    return abs(value) <= _smallest_subnormal(dtype) / 2

@@ -1,0 +1,84 @@
+import math
+from typing import NamedTuple, Sequence
+
+import torch
+
+Shape = Sequence[int]
+
+
+class FloatFormat(NamedTuple):
+    sign_bits: int
+    exponent_bits: int
+    mantissa_bits: int
+
+
+def float_format(dtype):
+    # looked these up on wikipedia
+    if dtype == torch.float64:
+        return FloatFormat(1, 11, 52)
+    elif dtype == torch.float32:
+        return FloatFormat(1, 8, 23)
+    elif dtype == torch.float16:
+        return FloatFormat(1, 5, 10)
+    elif dtype == torch.bfloat16:
+        return FloatFormat(1, 8, 7)
+    elif dtype == torch.float8_e4m3fn:
+        return FloatFormat(1, 4, 3)
+    elif dtype == torch.float8_e5m2:
+        return FloatFormat(1, 5, 2)
+    else:
+        raise ValueError("not a supported float dtype: " + str(dtype))
+
+
+def bytes_per_element(dtype):
+    if dtype == torch.float64 or dtype == torch.int64:
+        return 8
+    if dtype == torch.float32 or dtype == torch.int32:
+        return 4
+    if dtype == torch.float16 or dtype == torch.bfloat16 or dtype == torch.int16:
+        return 2
+    if dtype in (torch.float8_e4m3fn, torch.float8_e5m2, torch.int8, torch.uint8, torch.bool):
+        return 1
+    raise ValueError("unsupported dtype " + str(dtype))
+
+
+def tensor_num_bytes(shape, dtype):
+    n = 1
+    for s in shape:
+        if s < 0:
+            raise ValueError("negative dimension")
+        n = n * s
+    return n * bytes_per_element(dtype)
+
+
+def machine_epsilon(dtype):
+    fmt = float_format(dtype)
+    return 2.0 ** (-fmt.mantissa_bits)
+
+
+def smallest_normal(dtype):
+    fmt = float_format(dtype)
+    bias = 2 ** (fmt.exponent_bits - 1) - 1
+    return 2.0 ** (1 - bias)
+
+
+def max_finite(dtype):
+    fmt = float_format(dtype)
+    bias = 2 ** (fmt.exponent_bits - 1) - 1
+    if dtype == torch.float8_e4m3fn:
+        # e4m3fn has no inf, so the top exponent is usable; only mantissa 111 there is NaN
+        max_exp = 2 ** fmt.exponent_bits - 1 - bias
+        mantissa = 1 + (2 ** fmt.mantissa_bits - 2) / 2 ** fmt.mantissa_bits
+    else:
+        max_exp = 2 ** fmt.exponent_bits - 2 - bias
+        mantissa = 2 - 2.0 ** (-fmt.mantissa_bits)
+    return float(mantissa * 2.0 ** max_exp)
+
+
+def underflows_to_zero(value, dtype):
+    float_format(dtype)  # raises for non-float dtypes
+    if value == 0 or math.isinf(value) or math.isnan(value):
+        return False
+    # just store it and see what comes back
+    stored = torch.tensor(value, dtype=dtype)
+    return stored.item() == 0.0

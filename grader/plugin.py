@@ -1,0 +1,122 @@
+"""Trusted side: the pytest plugin that grades.
+
+It answers the suites' `pytest_make_impl` hook with the sandboxed implementation, gives
+every test a fresh worker, and records each test's outcome as pytest saw it in THIS
+process. Nothing the submission prints, returns or writes can mark a test passed: a
+pass is a pytest report made here, after the test's own comparisons ran here.
+
+Feedback: a visible (public) test shows pytest's report, which holds the smallest
+failing input hypothesis found; a hidden test shows only its hint and what kind of
+failure it was, never values (pytest's assertion rewriting would print the expected).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox import RemoteImpl, SubmissionError, SubmissionFault
+from tests.seam import MODULES, REPO_ROOT
+
+MAX_VISIBLE_OUTPUT = 6000
+
+
+@dataclass
+class Case:
+    """One collected test case (one parametrization of a test function)."""
+
+    nodeid: str
+    key: str  # "hidden/test_strides_hidden.py::test_view_matches_torch"
+    module: str  # the problem, from the test's marker
+    hint: str
+    visible: bool
+    outcome: str = "not run"  # passed / failed / skipped / not run
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(eq=False)  # pytest keeps plugins in sets
+class GradingPlugin:
+    impl: RemoteImpl
+    cases: dict[str, Case] = field(default_factory=dict)
+
+    @pytest.hookimpl
+    def pytest_make_impl(self, config):
+        return self.impl
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        for item in items:
+            self.cases[item.nodeid] = _case_for(item)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        self.impl.begin_test(item.nodeid)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        case = self.cases.get(item.nodeid)
+        if case is None:
+            return
+        case.seconds += report.duration
+        if report.skipped and case.outcome != "failed":
+            case.outcome = "skipped"
+            case.message = _skip_reason(report)
+        elif report.failed:
+            case.outcome = "failed"
+            case.message = _failure_message(case, call, report)
+        elif report.passed and report.when == "call" and case.outcome == "not run":
+            case.outcome = "passed"
+
+
+def _case_for(item) -> Case:
+    path = Path(str(item.path)).resolve().relative_to(REPO_ROOT / "tests")
+    name = getattr(item, "originalname", None) or item.name.split("[")[0]
+    modules = [m.name for m in item.iter_markers() if m.name in MODULES]
+    doc = (getattr(item, "function", None).__doc__ or "").strip() if hasattr(item, "function") else ""
+    return Case(
+        nodeid=item.nodeid,
+        key=f"{path.as_posix()}::{name}",
+        module=modules[0] if modules else "",
+        hint=" ".join(doc.split("\n\n")[0].split()),
+        visible=path.parts[0] == "public",
+    )
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return "skipped"
+
+
+def _failure_message(case: Case, call, report) -> str:
+    """What the student reads; for a hidden test, never a value the test computed."""
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    kind = _kind_of_failure(error, report.when)
+    if case.visible:
+        return f"{kind}\n\n{report.longreprtext[-MAX_VISIBLE_OUTPUT:]}"
+    return kind
+
+
+def _kind_of_failure(error: BaseException | None, when: str) -> str:
+    if error is None:
+        return f"failed during {when}"
+    if isinstance(error, (SubmissionFault, SubmissionError)):
+        return str(error)
+    if getattr(error, "from_submission", False):
+        first_line = (str(error).splitlines() or [""])[0][:500]
+        return f"your code raised {type(error).__name__}: {first_line}"
+    if isinstance(error, AssertionError):
+        return "wrong result: your code's output differs from what was expected"
+    if type(error).__module__.startswith("hypothesis"):
+        return f"the test could not be completed ({type(error).__name__}: is your code deterministic?)"
+    if isinstance(error, NotImplementedError):
+        return "not implemented yet"
+    return f"your code's result could not be checked ({type(error).__name__} in the test)"

@@ -1,0 +1,81 @@
+"""Trusted side: Gradescope's results.json, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import grader
+from grader.rubric import Rubric, TestScore
+from tests.seam import REPO_ROOT
+
+SUITE_PARTS = ("tests", "solutions")
+
+
+def suite_version() -> str:
+    """A digest of the suites, the reference and the rubric: which tests gave a score."""
+    digest = hashlib.sha256()
+    for part in SUITE_PARTS:
+        for path in sorted((REPO_ROOT / part).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".toml"):
+                digest.update(path.relative_to(REPO_ROOT).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def submission_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted((folder / "assignment").rglob("*.py")):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build(rubric: Rubric, scores: list[TestScore], *, seconds: float, summary: str, extra: dict) -> dict:
+    tests = [
+        {
+            "name": f"{rubric.titles[s.module]}: {s.key.split('::')[-1]}",
+            "score": s.score,
+            "max_score": s.max_score,
+            "status": s.status if s.status != "skipped" else "passed",
+            "output": s.output,
+            "tags": [s.module],
+            "visibility": "visible" if s.visible else rubric.hidden_visibility,
+            "extra_data": {"key": s.key, "skipped": s.status == "skipped", "seconds": round(s.seconds, 3)},
+        }
+        for s in scores
+    ]
+    return {
+        "score": round(sum(s.score for s in scores), 4),
+        "max_score": round(sum(s.max_score for s in scores), 4),
+        "execution_time": round(seconds, 2),
+        "output": summary,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {"grader_version": grader.__version__, "suite_version": suite_version(), **extra},
+    }
+
+
+def per_problem(results: dict) -> dict[str, tuple[float, float]]:
+    """module -> (score, max_score), from a results.json's tests."""
+    totals: dict[str, list[float]] = {}
+    for test in results["tests"]:
+        module = test["tags"][0]
+        entry = totals.setdefault(module, [0.0, 0.0])
+        entry[0] += test["score"]
+        entry[1] += test["max_score"]
+    return {m: (round(a, 4), round(b, 4)) for m, (a, b) in totals.items()}
+
+
+def write_atomically(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
+    with os.fdopen(handle, "w") as out:
+        json.dump(data, out, indent=2, sort_keys=False)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)

@@ -1,0 +1,429 @@
+"""Trusted side of the boundary: start the sandboxed worker and talk to it.
+
+`Sandbox` owns one zygote (grader/worker/__main__.py) for one submission: it starts it
+under `unshare` (new pid, mount and network namespaces; a user namespace too where the
+grader is not root), hands it a fresh socket per worker, enforces the wall-clock limits,
+keeps the first bytes of what the worker prints, and records how each worker ended.
+`RemoteImpl` is what the tests see: the same `impl.module.function(...)` and
+`impl.run(scenario, ...)` as the in-process backend, every call crossing as plain data.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import shutil
+import signal
+import site
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grader import wire
+from tests import seam
+
+PROJECT_ROOT = seam.REPO_ROOT
+WORK_BASE = Path(os.environ.get("GRADER_WORK_DIR", "/var/tmp/grader-work"))
+MAX_SUBMISSION_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class Limits:
+    call_seconds: float = 30.0
+    test_seconds: float = 120.0
+    submission_seconds: float = 1200.0
+    memory_bytes: int = 4 * 2**30  # on top of what the worker holds after importing torch
+    processes: int = 256  # threads count too (torch's pools)
+    file_bytes: int = 2 * 2**30
+    open_files: int = 256
+    scratch_mb: int = 1024
+    output_bytes: int = 64 * 1024
+
+    def for_worker(self) -> dict:
+        return {
+            "cpu_seconds": int(self.submission_seconds) + 5,
+            "data_bytes": self.memory_bytes,
+            "processes": self.processes,
+            "file_bytes": self.file_bytes,
+            "open_files": self.open_files,
+        }
+
+
+class SandboxUnavailable(RuntimeError):
+    """The machine allows too little isolation, and weak isolation was not allowed."""
+
+
+class SubmissionFault(Exception):
+    """Base of the faults a call can end in besides an ordinary exception."""
+
+    flag = "crash"
+
+
+class CallTimedOut(SubmissionFault):
+    flag = "timeout"
+
+
+class WorkerDied(SubmissionFault):
+    flag = "crash"
+
+
+class SubmissionError(Exception):
+    """An exception of the submission's that has no builtin counterpart (SystemExit...)."""
+
+
+# --- what the machine allows ---------------------------------------------------------
+
+
+def isolation_level() -> str:
+    """'root' (namespaces, chroot, own uid), 'userns' (namespaces, chroot), or 'none'."""
+    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
+        return "none"
+    for level, extra in (("root", []), ("userns", ["--user", "--map-root-user"])):
+        if level == "root" and os.geteuid() != 0:
+            continue
+        probe = ["unshare", *extra, "--net", "--mount", "--pid", "--fork", "true"]
+        if subprocess.run(probe, capture_output=True, timeout=10).returncode == 0:
+            return level
+    return "none"
+
+
+def layers_for(level: str) -> list[str]:
+    common = ["rlimits(cpu,data,files,open-files)", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol"]
+    if level == "root":
+        return ["netns", "mountns+chroot", "pidns", "own-uid", "rlimit-nproc", *common]
+    if level == "userns":
+        return ["userns", "netns", "mountns+chroot", "pidns", *common]
+    return ["process-group-kill", *common]
+
+
+def python_dirs() -> list[str]:
+    """Folders of the Python installation a worker must read (bound read-only into its root)."""
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
+    candidates.update(p for p in sys.path if "-packages" in p)
+    dirs = set()
+    for path in candidates:
+        real = os.path.realpath(path)
+        if os.path.isdir(real) and not _contains(real, str(PROJECT_ROOT)):
+            dirs.add(real)
+    return sorted(d for d in dirs if not any(d != o and _contains(o, d) for o in dirs))
+
+
+def scenario_modules() -> list[str]:
+    """Our scenario modules: the worker imports them before its walls go up."""
+    folder = PROJECT_ROOT / "tests" / "scenarios"
+    return [f"tests.scenarios.{p.stem}" for p in sorted(folder.glob("*.py")) if p.stem != "__init__"]
+
+
+def _contains(outer: str, inner: str) -> bool:
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
+# --- one submission's sandbox ------------------------------------------------------------
+
+
+@dataclass
+class Sandbox:
+    submission: Path  # a folder holding assignment/
+    limits: Limits = field(default_factory=Limits)
+    allow_weak: bool = False
+    level: str = ""
+    flags: list[dict] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.level = self.level or isolation_level()
+        if self.level == "none" and not self.allow_weak:
+            raise SandboxUnavailable(
+                "this machine allows no namespaces (not root, no user namespaces): student code "
+                "would run with rlimits and an audit hook only. Pass --allow-weak-sandbox to grade anyway."
+            )
+        WORK_BASE.mkdir(parents=True, exist_ok=True, mode=0o711)
+        self.workdir = Path(tempfile.mkdtemp(prefix="sandbox-", dir=WORK_BASE))
+        self._copy_submission()
+        self.uid = 200000 + os.getpid() % 100000 if self.level == "root" else None
+        self._control, worker_end = socket.socketpair()
+        config = {
+            "control_fd": worker_end.fileno(),
+            "jail": self.level != "none",
+            "new_root": str(self.workdir / "root"),
+            "submission": str(self.workdir / "submission"),
+            "scratch": str(self.workdir / "scratch"),
+            "python_dirs": python_dirs(),
+            "scratch_mb": self.limits.scratch_mb,
+            "uid": self.uid,
+            "limits": self.limits.for_worker(),
+            "scenario_modules": scenario_modules(),
+        }
+        (self.workdir / "root").mkdir()
+        (self.workdir / "scratch").mkdir(mode=0o700)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "PYTEST"))}
+        env.update(GRADER_WORKER_CONFIG=json.dumps(config), PYTHONPATH=str(PROJECT_ROOT), PYTHONNOUSERSITE="1")
+        self._process = subprocess.Popen(
+            [*self._unshare_prefix(), sys.executable, "-m", "grader.worker"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            pass_fds=[worker_end.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        worker_end.close()
+        self._output = bytearray()
+        self._output_dropped = 0
+        self._reader = threading.Thread(target=self._drain_output, daemon=True)
+        self._reader.start()
+        self._data: socket.socket | None = None
+        self._pid: int | None = None
+        self.spent = 0.0
+
+    def _unshare_prefix(self) -> list[str]:
+        if self.level == "root":
+            return ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--"]
+        if self.level == "userns":
+            return ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--kill-child", "--"]
+        return []
+
+    def _copy_submission(self) -> None:
+        """Copy assignment/'s regular files (no links) and keep their text for source checks."""
+        source_dir = self.submission / "assignment"
+        target_dir = self.workdir / "submission" / "assignment"
+        target_dir.mkdir(parents=True)
+        total = 0
+        for path in sorted(source_dir.rglob("*")):
+            relative = path.relative_to(source_dir)
+            if path.is_symlink() or "__pycache__" in relative.parts:
+                if path.is_symlink():
+                    self.flag("read-outside", f"symlink in submission: assignment/{relative}", None)
+                continue
+            if path.is_dir():
+                (target_dir / relative).mkdir(parents=True, exist_ok=True)
+                os.chmod(target_dir / relative, 0o755)
+            elif path.is_file():
+                total += path.stat().st_size
+                if total > MAX_SUBMISSION_BYTES:
+                    raise ValueError(f"the submission's assignment/ is over {MAX_SUBMISSION_BYTES} bytes")
+                shutil.copyfile(path, target_dir / relative)
+                os.chmod(target_dir / relative, 0o644)
+                if path.suffix == ".py" and len(relative.parts) == 1:
+                    self.sources[path.stem] = path.read_text(encoding="utf-8", errors="replace")
+        os.chmod(target_dir, 0o755)
+        os.chmod(target_dir.parent, 0o755)
+
+    def _drain_output(self) -> None:
+        stream = self._process.stdout
+        while chunk := stream.read1(65536):
+            room = self.limits.output_bytes - len(self._output)
+            self._output += chunk[: max(room, 0)]
+            self._output_dropped += max(len(chunk) - max(room, 0), 0)
+
+    def output(self) -> str:
+        text = self._output.decode(errors="replace")
+        if self._output_dropped:
+            text += f"\n[... {self._output_dropped} more bytes of output dropped]"
+        return text
+
+    def flag(self, kind: str, detail: str, test: str | None) -> None:
+        entry = {"kind": kind, "detail": detail, "test": test}
+        if all((f["kind"], f["detail"]) != (kind, detail) for f in self.flags) and len(self.flags) < 500:
+            self.flags.append(entry)
+
+    # --- workers -----------------------------------------------------------------------
+
+    def fresh_worker(self) -> None:
+        """End the current worker (and all it started) and fork a new one."""
+        if self._data is not None:
+            self._data.close()
+        ours, theirs = socket.socketpair()
+        command = json.dumps({"op": "spawn", "previous": self._pid}).encode()
+        socket.send_fds(self._control, [command], [theirs.fileno()])
+        theirs.close()
+        reply = self._control_reply()
+        self._pid, self._data = reply["pid"], ours
+
+    def _control_reply(self) -> dict:
+        self._control.settimeout(120)  # the first reply waits for the zygote to import torch
+        try:
+            message = self._control.recv(4096)
+        except (TimeoutError, OSError) as error:
+            raise SandboxUnavailable(f"the sandbox's zygote did not answer: {error}\n{self.output()}") from None
+        if not message:
+            self._process.wait(timeout=5)
+            raise SandboxUnavailable(
+                f"the sandbox's zygote ended (status {self._process.returncode}):\n{self.output()}"
+            )
+        return json.loads(message)
+
+    def request(self, message: dict, test: str | None) -> Any:
+        """Send one request to the worker; its reply's value, or the submission's error raised."""
+        if self._data is None:
+            self.fresh_worker()
+        budget = self.limits.submission_seconds - self.spent
+        timeout = min(self.limits.call_seconds, budget)
+        if timeout <= 0:
+            raise CallTimedOut(f"the submission's time limit ({self.limits.submission_seconds:.0f} s) is spent")
+        started = time.monotonic()
+        try:
+            self._data.settimeout(timeout)
+            wire.send(self._data, message)
+            reply = wire.recv(_Deadline(self._data, started + timeout))
+        except (TimeoutError, socket.timeout):
+            self._end_worker()
+            self.flag("timeout", f"a call ran over {timeout:.0f} s", test)
+            raise CallTimedOut(f"the call ran over its time limit ({timeout:.0f} s) and was stopped") from None
+        except (wire.ChannelClosed, ConnectionError, BrokenPipeError):
+            how = self._how_it_ended()
+            kind = "exit" if how.startswith(("exited", "closed")) else "crash"
+            self.flag(kind, f"the worker {how}", test)
+            raise WorkerDied(f"the worker running your code {how}") from None
+        except wire.WireError as error:
+            self._end_worker()
+            self.flag("unsafe-result", str(error), test)
+            raise SubmissionError(f"the grader refused what your code returned: {error}") from None
+        finally:
+            self.spent += time.monotonic() - started
+        if not isinstance(reply, dict) or not isinstance(reply.get("flags", []), list):
+            raise SubmissionError("the worker sent a malformed reply")
+        for reported in reply.get("flags", []):
+            if isinstance(reported, dict):
+                self.flag(str(reported.get("kind")), str(reported.get("detail")), test)
+        if reply.get("ok") is True:
+            return reply.get("value")
+        raise _as_exception(reply.get("error"), self, test)
+
+    def _how_it_ended(self) -> str:
+        pid, self._pid = self._pid, None
+        self._data.close()
+        self._data = None
+        self._control.sendall(json.dumps({"op": "reap", "pid": pid}).encode())
+        return self._control_reply()["status"]
+
+    def _end_worker(self) -> None:
+        self._data.close()
+        self._data = None  # the next request forks a new worker, which ends this one first
+
+    def close(self) -> None:
+        if getattr(self, "_process", None) is None:
+            return
+        self._control.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        self._reader.join(timeout=5)
+        subprocess.run(["rm", "-rf", "--one-file-system", str(self.workdir)], check=False)
+        self._process = None
+
+
+class _Deadline:
+    """A socket whose every recv() waits only until one deadline (no slow-drip replies)."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self.sock, self.deadline = sock, deadline
+
+    def recv(self, count: int) -> bytes:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self.sock.settimeout(remaining)
+        return self.sock.recv(count)
+
+
+def _as_exception(error: Any, sandbox: Sandbox, test: str | None) -> BaseException:
+    """The submission's exception as the nearest builtin type, so pytest.raises works."""
+    if not isinstance(error, dict):
+        return SubmissionError("the worker sent a malformed error")
+    name, message = str(error.get("builtin")), str(error.get("message", ""))
+    if name == "MemoryError":
+        sandbox.flag("memory", f"{error.get('type')}: {message[:200]}", test)
+    klass = getattr(builtins, name, None)
+    if not (isinstance(klass, type) and issubclass(klass, Exception)):
+        klass = SubmissionError
+        message = f"your code raised {error.get('type')}: {message}"
+    try:
+        exception = klass(message)
+    except Exception:
+        exception = SubmissionError(f"{error.get('type')}: {message}")
+    exception.from_submission = True
+    if error.get("traceback"):
+        exception.add_note("--- where your code raised it ---\n" + str(error["traceback"]))
+    return exception
+
+
+# --- what the tests see ------------------------------------------------------------------
+
+
+class RemoteImpl:
+    """The implementation under test, living in the sandbox; plain data in, plain data out."""
+
+    def __init__(self, sandbox: Sandbox):
+        self._sandbox = sandbox
+        self.label = f"the submission {sandbox.submission.name} (sandboxed)"
+        self._test: str | None = None
+        self._poison: SubmissionFault | None = None
+        self._test_started = 0.0
+        self._dirty = True
+
+    def begin_test(self, nodeid: str) -> None:
+        """Each test starts with a fresh worker: nothing one test did reaches the next."""
+        self._test, self._poison, self._test_started = nodeid, None, time.monotonic()
+        if self._dirty:
+            self._sandbox.fresh_worker()
+            self._dirty = False
+
+    def _request(self, message: dict) -> Any:
+        if self._poison is not None:
+            raise type(self._poison)(f"{self._poison} (earlier in this test; not retried)")
+        if time.monotonic() - self._test_started > self._sandbox.limits.test_seconds:
+            self._poison = CallTimedOut(f"this test's time limit ({self._sandbox.limits.test_seconds:.0f} s) is spent")
+            raise self._poison
+        self._dirty = True
+        try:
+            return self._sandbox.request(message, self._test)
+        except SubmissionFault as fault:
+            self._poison = fault
+            raise
+
+    def __getattr__(self, module: str) -> "_RemoteModule":
+        if module.startswith("_") or module not in seam.MODULES:
+            raise AttributeError(f"an implementation has no module {module!r}; it has {seam.MODULES}")
+        return _RemoteModule(self, module)
+
+    def run(self, scenario: Callable[..., Any], /, **inputs: Any) -> Any:
+        name = f"{scenario.__module__}:{scenario.__qualname__}"
+        if not scenario.__module__.startswith("tests.scenarios."):
+            raise ValueError(f"{name} is not a scenario (they live in tests/scenarios/)")
+        return self._request({"op": "run", "scenario": name, "kwargs": inputs})
+
+    def source(self, name: str) -> str:
+        """The module's text as submitted (read before any of it ran)."""
+        if name not in self._sandbox.sources:
+            raise FileNotFoundError(f"assignment/{name}.py is missing from the submission")
+        return self._sandbox.sources[name]
+
+    def __repr__(self) -> str:
+        return f"<{self.label}>"
+
+
+class _RemoteModule:
+    def __init__(self, impl: RemoteImpl, name: str):
+        self._impl, self._name = impl, name
+
+    def __getattr__(self, function: str) -> Callable[..., Any]:
+        if function.startswith("__"):
+            raise AttributeError(function)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            message = {"op": "call", "module": self._name, "function": function, "args": list(args), "kwargs": kwargs}
+            return self._impl._request(message)
+
+        call.__name__ = call.__qualname__ = f"{self._name}.{function}"
+        return call

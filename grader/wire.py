@@ -1,0 +1,267 @@
+"""The narrow protocol between the trusted grader and the sandboxed worker.
+
+A message is plain data only: None, bool, int, float, str, list, tuple, dict,
+NamedTuple, torch.dtype, torch.device, tensors and numpy arrays. It travels as
+one frame:
+
+    8 bytes  length of the JSON head
+    8 bytes  length of the blob (0 when the message holds no tensor)
+    head     JSON: {"v": value, "s": storages, "t": tensors}; tuples, dicts, dtypes...
+             are tagged objects, a tensor is an index into "t"
+    blob     the raw bytes of every storage the tensors view, one after another
+
+Each tensor travels as (storage, dtype, shape, strides, offset, device): views of one
+storage stay views of one storage on the other side, so view-versus-copy checks work
+across the boundary. Decoding never runs code: the head is JSON read by the tag
+interpreter below and the blob is bytes; no pickle is involved (it is also ~10x faster
+than torch.save/torch.load for the small tensors tests pass). This module is imported
+on both sides of the boundary; it imports nothing of the grader's.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import keyword
+import struct
+from typing import Any
+
+import numpy as np
+import torch
+
+HEADER = struct.Struct(">QQ")
+MAX_HEAD_BYTES = 64 * 2**20
+MAX_BLOB_BYTES = 1 * 2**30
+MAX_DEPTH = 64
+
+
+class WireError(Exception):
+    """A message that is not plain data, or a frame that is malformed."""
+
+
+class ChannelClosed(Exception):
+    """The other side closed the channel (or died) before a whole frame arrived."""
+
+
+# --- encoding ---------------------------------------------------------------------
+
+
+def encode(value: Any) -> bytes:
+    """One frame holding `value`; raises WireError for anything but plain data."""
+    tensors: list[torch.Tensor] = []
+    tree = _to_tree(value, tensors, 0)
+    storages, metas, chunks = _pack_tensors(tensors)
+    head = json.dumps({"v": tree, "s": storages, "t": metas}, allow_nan=True, separators=(",", ":")).encode()
+    blob = b"".join(chunks)
+    return HEADER.pack(len(head), len(blob)) + head + blob
+
+
+def _pack_tensors(tensors: list[torch.Tensor]) -> tuple[list, list, list]:
+    index: dict[tuple, int] = {}
+    storages, metas, chunks = [], [], []
+    for tensor in tensors:
+        if tensor.layout != torch.strided or tensor.device.type == "meta" or tensor.is_quantized:
+            raise WireError(f"a {tensor.layout} tensor on {tensor.device} is not plain data")
+        tensor = tensor.resolve_conj().resolve_neg()
+        storage = tensor.untyped_storage()
+        key = (storage.data_ptr(), str(tensor.device), storage.nbytes())
+        if key not in index or storage.nbytes() == 0:
+            index[key] = len(storages)
+            raw = torch.empty(0, dtype=torch.uint8, device=tensor.device).set_(storage).cpu()
+            chunks.append(raw.numpy().tobytes())
+            storages.append([storage.nbytes(), str(tensor.device)])
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        metas.append([index[key], dtype, list(tensor.shape), list(tensor.stride()), tensor.storage_offset()])
+    return storages, metas, chunks
+
+
+def _to_tree(value: Any, tensors: list, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise WireError("a message nested too deep")
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str):
+        return value
+    if isinstance(value, torch.Tensor):
+        tensors.append(_plain_tensor(value))
+        return {"$tensor": len(tensors) - 1}
+    if isinstance(value, np.ndarray):
+        tensors.append(torch.from_numpy(np.array(value, copy=True)))
+        return {"$ndarray": len(tensors) - 1}
+    if isinstance(value, np.generic):
+        return _to_tree(value.item(), tensors, depth + 1)
+    if isinstance(value, torch.dtype):
+        return {"$dtype": str(value).removeprefix("torch.")}
+    if isinstance(value, torch.device):
+        return {"$device": str(value)}
+    if isinstance(value, tuple) and hasattr(kind, "_fields"):
+        items = [_to_tree(v, tensors, depth + 1) for v in value]
+        return {"$nt": [kind.__name__, list(kind._fields), items]}
+    if isinstance(value, tuple):
+        return {"$t": [_to_tree(v, tensors, depth + 1) for v in value]}
+    if isinstance(value, list):
+        return [_to_tree(v, tensors, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {"$d": [[_to_tree(k, tensors, depth + 1), _to_tree(v, tensors, depth + 1)] for k, v in value.items()]}
+    # Subclasses of int/float/str (an IntEnum, a str subclass) travel as the base value.
+    for base in (bool, int, float, str):
+        if isinstance(value, base):
+            return base(value)
+    raise WireError(f"an object of type {kind.__module__}.{kind.__qualname__} is not plain data")
+
+
+def _plain_tensor(tensor: torch.Tensor) -> torch.Tensor:
+    """The tensor's data as a base-class tensor: no subclass, no autograd graph."""
+    plain = tensor.detach()
+    if type(plain) is not torch.Tensor:
+        plain = plain.as_subclass(torch.Tensor)
+    return plain
+
+
+# --- decoding ---------------------------------------------------------------------
+
+
+def decode(head: bytes, blob: bytes) -> Any:
+    """The value of one frame's parts; never runs code from the frame."""
+    try:
+        message = json.loads(head)
+        if type(message) is not dict or set(message) != {"v", "s", "t"}:
+            raise WireError("malformed message head")
+        tensors = _unpack_tensors(message["s"], message["t"], blob)
+        return _from_tree(message["v"], tensors, 0)
+    except (ValueError, TypeError, RecursionError, RuntimeError, IndexError) as error:
+        raise WireError(f"malformed message: {type(error).__name__}: {error}") from None
+
+
+def _unpack_tensors(storages: list, metas: list, blob: bytes) -> list[torch.Tensor]:
+    made, start = [], 0
+    for nbytes, device in _list(storages):
+        if type(nbytes) is not int or not 0 <= nbytes <= len(blob) - start:
+            raise WireError("a storage runs past the blob")
+        raw = bytearray(blob[start : start + nbytes])
+        start += nbytes
+        flat = torch.frombuffer(raw, dtype=torch.uint8) if nbytes else torch.empty(0, dtype=torch.uint8)
+        made.append(flat.to(_device(device)).untyped_storage())
+    tensors = []
+    for storage_index, dtype, shape, strides, offset in _list(metas):
+        storage = made[storage_index] if type(storage_index) is int and storage_index >= 0 else None
+        if storage is None:
+            raise WireError("a tensor's storage is out of range")
+        empty = torch.empty(0, dtype=_dtype(dtype), device=storage.device)
+        # set_ checks that shape, strides and offset stay inside the storage.
+        tensors.append(empty.set_(storage, offset, _ints(shape), _ints(strides)))
+    return tensors
+
+
+def _ints(values: Any) -> list[int]:
+    if type(values) is not list or not all(type(v) is int and v >= 0 for v in values):
+        raise WireError("a tensor's shape and strides must be lists of non-negative ints")
+    return values
+
+
+def _device(name: Any) -> torch.device:
+    device = torch.device(str(name))
+    # Without CUDA here a CUDA tensor comes back on the CPU rather than not at all.
+    return device if device.type != "cuda" or torch.cuda.is_available() else torch.device("cpu")
+
+
+def _from_tree(tree: Any, tensors: list, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise WireError("a message nested too deep")
+    if tree is None or type(tree) in (bool, int, float, str):
+        return tree
+    if type(tree) is list:
+        return [_from_tree(v, tensors, depth + 1) for v in tree]
+    if type(tree) is not dict or len(tree) != 1:
+        raise WireError("malformed tagged value")
+    (tag, body), = tree.items()
+    if tag == "$tensor":
+        return _tensor_at(tensors, body)
+    if tag == "$ndarray":
+        return _tensor_at(tensors, body).numpy()
+    if tag == "$t":
+        return tuple(_from_tree(v, tensors, depth + 1) for v in _list(body))
+    if tag == "$d":
+        pairs = [_list(pair) for pair in _list(body)]
+        if any(len(pair) != 2 for pair in pairs):
+            raise WireError("malformed dict")
+        return {_hashable(_from_tree(k, tensors, depth + 1)): _from_tree(v, tensors, depth + 1) for k, v in pairs}
+    if tag == "$dtype":
+        return _dtype(body)
+    if tag == "$device":
+        try:
+            return torch.device(str(body))
+        except (RuntimeError, ValueError):
+            raise WireError(f"bad device {body!r}") from None
+    if tag == "$nt":
+        name, fields, items = _list(body)
+        values = [_from_tree(v, tensors, depth + 1) for v in _list(items)]
+        return _namedtuple(name, fields)(*values)
+    raise WireError(f"unknown tag {tag!r}")
+
+
+def _list(body: Any) -> list:
+    if type(body) is not list:
+        raise WireError("malformed tagged value")
+    return body
+
+
+def _tensor_at(tensors: list, index: Any) -> torch.Tensor:
+    if type(index) is not int or not 0 <= index < len(tensors):
+        raise WireError("a tensor reference out of range")
+    return tensors[index]
+
+
+def _hashable(key: Any) -> Any:
+    try:
+        hash(key)
+    except TypeError:
+        raise WireError("an unhashable dict key") from None
+    return key
+
+
+def _dtype(name: Any) -> torch.dtype:
+    dtype = getattr(torch, name, None) if isinstance(name, str) and name.isidentifier() else None
+    if not isinstance(dtype, torch.dtype):
+        raise WireError(f"unknown dtype {name!r}")
+    return dtype
+
+
+_NAMEDTUPLES: dict[tuple, type] = {}
+
+
+def _namedtuple(name: Any, fields: Any) -> type:
+    ok = isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+    ok = ok and type(fields) is list and len(fields) <= 64
+    ok = ok and all(isinstance(f, str) and f.isidentifier() and not keyword.iskeyword(f) and not f.startswith("_") for f in fields)
+    if not ok or len(set(fields)) != len(fields):
+        raise WireError("malformed NamedTuple")
+    key = (name, tuple(fields))
+    if key not in _NAMEDTUPLES:
+        _NAMEDTUPLES[key] = collections.namedtuple(name, fields)
+    return _NAMEDTUPLES[key]
+
+
+# --- framing over a socket ----------------------------------------------------------
+
+
+def send(sock, value: Any) -> None:
+    sock.sendall(encode(value))
+
+
+def recv(sock, max_blob: int = MAX_BLOB_BYTES) -> Any:
+    head_len, blob_len = HEADER.unpack(_read_exactly(sock, HEADER.size))
+    if head_len > MAX_HEAD_BYTES or blob_len > max_blob:
+        raise WireError(f"a message of {head_len + blob_len} bytes is over the limit")
+    head = _read_exactly(sock, head_len)
+    blob = _read_exactly(sock, blob_len) if blob_len else b""
+    return decode(head, blob)
+
+
+def _read_exactly(sock, count: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < count:
+        chunk = sock.recv(min(count - len(chunks), 1 << 20))
+        if not chunk:
+            raise ChannelClosed(f"channel closed after {len(chunks)} of {count} bytes")
+        chunks += chunk
+    return bytes(chunks)

@@ -1,0 +1,143 @@
+"""The zygote: imports torch once, raises the walls, then forks one worker at a time.
+
+Started by grader/sandbox.py, under `unshare` where the machine allows (then it is pid 1
+of fresh pid, mount and network namespaces). It reads commands from the control socket
+(fd given in its config):
+    {"op": "spawn"} + a socket fd  ->  kill every other process, fork a worker on that socket
+    {"op": "reap", "pid": N}       ->  how worker N ended (waiting a moment for it)
+A worker is a fork of this process, so it starts with torch already imported: a restart
+after a crash costs milliseconds, not an interpreter start.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+
+def main() -> None:
+    config = json.loads(os.environ.pop("GRADER_WORKER_CONFIG"))
+    control = socket.socket(fileno=config["control_fd"])
+    # Everything the worker needs is imported before the walls go up: after them the
+    # project's files are not there to import.
+    import beartype  # noqa: F401
+    import einops  # noqa: F401
+    import jaxtyping  # noqa: F401
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+
+    from grader.worker import audit, jail, serve
+    from tests.seam import InProcessImpl
+
+    for name in config["scenario_modules"]:
+        importlib.import_module(name)
+    if config["jail"]:
+        jail.build_root(config["new_root"], config["submission"], config["python_dirs"], config["scratch_mb"], config["uid"])
+        submission, scratch = jail.SUBMISSION, jail.SCRATCH
+    else:
+        submission, scratch = config["submission"], config["scratch"]
+    sys.path[:] = [submission] + [p for p in sys.path if p and _under_any(p, config["python_dirs"])]
+    own_files = {getattr(m, "__file__", None) for m in list(sys.modules.values())} - {None}
+    watcher = audit.Audit([submission, scratch, *config["python_dirs"]], [scratch], own_files)
+
+    def start_worker(data_fd: int) -> None:
+        control.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        jail.limit_process(config["limits"], config["uid"])
+        os.chdir(scratch)
+        os.environ.update(TMPDIR=scratch, HOME=scratch, PYTHONDONTWRITEBYTECODE="1")
+        sys.dont_write_bytecode = True
+        impl = InProcessImpl("assignment", None, "the submission")
+        watcher.install()
+        serve.serve(socket.socket(fileno=data_fd), impl, watcher)
+
+    _control_loop(control, start_worker)
+
+
+def _control_loop(control: socket.socket, start_worker) -> None:
+    ended: dict[int, int] = {}
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, 4096, 1)
+        if not message:
+            _kill_everyone(list(ended))
+            return
+        command = json.loads(message)
+        if command["op"] == "spawn":
+            _kill_everyone([command.get("previous")])
+            _reap(ended)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    start_worker(fds[0])
+                finally:
+                    os._exit(0)
+            os.close(fds[0])
+            control.sendall(json.dumps({"pid": pid}).encode())
+        elif command["op"] == "reap":
+            control.sendall(json.dumps({"status": _wait_for(command["pid"], ended)}).encode())
+
+
+def _kill_everyone(pids) -> None:
+    """End the previous worker and everything it started."""
+    if os.getpid() == 1:
+        # pid 1 of our own pid namespace: -1 means every other process in it, no more.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
+    for pid in pids:  # no pid namespace: the worker's session (it called setsid)
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _reap(ended: dict[int, int]) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        ended[pid] = status
+
+
+def _wait_for(pid: int, ended: dict[int, int], grace: float = 0.5) -> str:
+    deadline = time.monotonic() + grace
+    while pid not in ended and time.monotonic() < deadline:
+        _reap(ended)
+        time.sleep(0.005)
+    if pid not in ended:  # alive but closed its channel: end it
+        _kill_everyone([pid])
+        while pid not in ended:
+            _reap(ended)
+            time.sleep(0.005)
+        return "closed its channel to the grader (and was ended)"
+    return _describe_status(ended.pop(pid))
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        return f"killed by signal {number} ({signal.Signals(number).name})"
+    return f"exited with status {os.WEXITSTATUS(status)}"
+
+
+def _under_any(path: str, roots: list[str]) -> bool:
+    path = os.path.abspath(path)
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+if __name__ == "__main__":
+    main()

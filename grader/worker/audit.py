@@ -1,0 +1,124 @@
+"""Notice what a submission tries, and refuse what it must not do.
+
+A Python audit hook (PEP 578) sees imports, file opens, sockets and process spawns.
+It refuses those that reach outside the worker's folders and records each attempt
+as an integrity flag for staff. The walls themselves are the sandbox's (namespaces,
+chroot, uid, rlimits): this hook is the layer that names what happened, and the one
+that still stands where the machine allows no namespaces.
+
+The flags travel back with each reply; since they come from the untrusted side they
+inform staff and never add points.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+import unittest
+
+import numpy
+import torch
+import torch.testing
+
+READ_ROOTS_EXTRA = ("/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev")
+NETWORK_EVENTS = {"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg"}
+SPAWN_EVENTS = {"os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "pty.spawn"}
+DELETE_EVENTS = {"os.remove", "os.rmdir", "os.rename", "shutil.rmtree", "os.truncate", "os.chmod", "os.chown"}
+FORBIDDEN_PACKAGES = ("solutions", "grader", "tests")
+ALLOWED_PACKAGES = ("tests.scenarios", "tests.seam", "grader.wire", "grader.worker")
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def watched_objects() -> list[tuple[str, object, str, object]]:
+    """What a cheat would patch to change a comparison: (label, owner, attribute, original)."""
+    owners = [
+        ("torch", torch, ["allclose", "isclose", "equal", "testing"]),
+        ("torch.testing", torch.testing, ["assert_close"]),
+        ("torch.Tensor", torch.Tensor, ["__eq__", "allclose", "equal"]),
+        ("numpy", numpy, ["allclose", "testing"]),
+        ("numpy.testing", numpy.testing, ["assert_allclose"]),
+        ("unittest.TestCase", unittest.TestCase, ["assertEqual", "assertTrue", "assertAlmostEqual"]),
+        ("builtins", builtins, sorted(vars(builtins))),
+    ]
+    try:
+        import pytest
+
+        owners.append(("pytest", pytest, ["approx", "raises"]))
+    except ImportError:  # pytest is not needed in the worker; watch it only if it is there
+        pass
+    return [(f"{label}.{attr}", owner, attr, getattr(owner, attr)) for label, owner, attrs in owners for attr in attrs]
+
+
+class Audit:
+    """Flags raised since the last drain, plus the rules that raise them."""
+
+    def __init__(self, read_roots: list[str], write_roots: list[str], own_files: set[str]):
+        self.read_roots = tuple(read_roots) + READ_ROOTS_EXTRA
+        self.write_roots = tuple(write_roots) + ("/dev/null", "/dev/shm")
+        # Our own modules' files: tracebacks look up their lines; not there, not a cheat.
+        self.own_files = own_files
+        self.flags: list[dict] = []
+        self.seen: set[tuple[str, str]] = set()
+        self.watched = watched_objects()
+        self.active = False
+
+    def flag(self, kind: str, detail: str) -> None:
+        if (kind, detail) not in self.seen and len(self.seen) < 200:
+            self.seen.add((kind, detail))
+            self.flags.append({"kind": kind, "detail": detail[:300]})
+
+    def drain(self) -> list[dict]:
+        self.check_patches()
+        flags, self.flags = self.flags, []
+        return flags
+
+    def check_patches(self) -> None:
+        for label, owner, attr, original in self.watched:
+            if getattr(owner, attr, None) is not original:
+                self.flag("patched", label)
+
+    def install(self) -> None:
+        self.active = True
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if not self.active:
+            return
+        if event == "open":
+            self._on_open(args)
+        elif event == "import":
+            self._on_import(args[0])
+        elif event in NETWORK_EVENTS:
+            self._refuse("network", f"{event} {args[1:2]!r}", ConnectionRefusedError)
+        elif event in SPAWN_EVENTS:
+            self._refuse("subprocess", f"{event} {str(args[:2])[:200]}", PermissionError)
+        elif event in DELETE_EVENTS and args:
+            path = args[0]
+            if isinstance(path, (str, bytes)) and not self._under(path, self.write_roots):
+                self._refuse("write-outside", f"{event} {os.fsdecode(path)}", PermissionError)
+
+    def _on_open(self, args: tuple) -> None:
+        path, mode, flags = (tuple(args) + (None, None))[:3]
+        if not isinstance(path, (str, bytes)):
+            return  # an already-open file descriptor
+        writes = bool((flags or 0) & WRITE_FLAGS) or any(c in (mode or "") for c in "wax+")
+        if writes and not self._under(path, self.write_roots):
+            self._refuse("write-outside", os.fsdecode(path), PermissionError)
+        elif not writes and not self._under(path, self.read_roots + self.write_roots):
+            if os.fsdecode(path) in self.own_files:
+                raise PermissionError(path)
+            self._refuse("read-outside", os.fsdecode(path), PermissionError)
+
+    def _on_import(self, name: str) -> None:
+        if name.split(".")[0] in FORBIDDEN_PACKAGES and not name.startswith(ALLOWED_PACKAGES):
+            self._refuse("import-reference", name, ModuleNotFoundError)
+
+    def _refuse(self, kind: str, detail: str, error: type[Exception]) -> None:
+        self.flag(kind, detail)
+        raise error(f"the grader's sandbox refused this ({kind}): {detail}")
+
+    @staticmethod
+    def _under(path, roots: tuple) -> bool:
+        absolute = os.path.abspath(os.fsdecode(path))
+        return any(absolute == root or absolute.startswith(root.rstrip("/") + "/") for root in roots)

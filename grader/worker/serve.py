@@ -1,0 +1,95 @@
+"""The worker's loop: take a request, run student code, send plain data back.
+
+Requests come from the trusted grader over one socket:
+    {"op": "call", "module": "strides", "function": "view", "args": [...], "kwargs": {...}}
+    {"op": "run", "scenario": "tests.scenarios.optimizers:adagrad_trajectory", "kwargs": {...}}
+Each reply is {"ok": True, "value": ...} or {"ok": False, "error": {...}}, with the
+integrity flags raised meanwhile. A reply that cannot be encoded as plain data becomes
+an error reply: nothing but data ever leaves this process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+
+from grader import wire
+from grader.worker.audit import Audit
+from tests.seam import InProcessImpl
+
+MAX_TRACEBACK_CHARS = 4000
+
+
+def serve(sock, impl: InProcessImpl, audit: Audit) -> None:
+    while True:
+        try:
+            request = wire.recv(sock)
+        except wire.ChannelClosed:
+            return
+        reply = _handle(request, impl)
+        if not reply["ok"] and reply["error"]["builtin"] == "SystemExit":
+            audit.flag("exit", reply["error"]["message"] or "sys.exit()")
+        reply["flags"] = audit.drain()
+        try:
+            frame = wire.encode(reply)
+        except wire.WireError as error:
+            audit.flag("unsafe-result", str(error))
+            frame = wire.encode({"ok": False, "error": _unsafe(error), "flags": audit.drain()})
+        sock.sendall(frame)
+
+
+def _handle(request: dict, impl: InProcessImpl) -> dict:
+    try:
+        if request["op"] == "call":
+            module = getattr(impl, request["module"])
+            function = getattr(module, request["function"])
+            value = function(*request["args"], **request["kwargs"])
+        elif request["op"] == "run":
+            value = impl.run(_scenario(request["scenario"]), **request["kwargs"])
+        elif request["op"] == "ping":
+            value = "pong"
+        else:
+            raise ValueError(f"unknown op {request['op']!r}")
+        return {"ok": True, "value": value}
+    except BaseException as error:  # SystemExit and KeyboardInterrupt too: report, don't die
+        return {"ok": False, "error": _describe(error)}
+
+
+def _scenario(qualified: str):
+    module_name, _, name = qualified.partition(":")
+    if not module_name.startswith("tests.scenarios."):
+        raise ValueError(f"not a scenario: {qualified}")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def _describe(error: BaseException) -> dict:
+    builtin_types = [
+        klass.__name__ for klass in type(error).__mro__ if klass.__module__ == "builtins"
+    ]
+    try:
+        text = "".join(traceback.format_exception(error))
+    except BaseException:
+        text = ""
+    return {
+        "type": type(error).__qualname__,
+        "builtin": builtin_types[0] if builtin_types else "BaseException",
+        "message": _safe_str(error)[:2000],
+        "traceback": text[-MAX_TRACEBACK_CHARS:],
+    }
+
+
+def _unsafe(error: Exception) -> dict:
+    return {
+        "type": "UnsafeResult",
+        "builtin": "TypeError",
+        "message": f"the result cannot cross to the grader: {error}",
+        "traceback": "",
+        "flag": "unsafe-result",
+    }
+
+
+def _safe_str(error: BaseException) -> str:
+    try:
+        return str(error)
+    except BaseException:  # a student's __str__ may raise too
+        return f"<{type(error).__name__} whose str() failed>"

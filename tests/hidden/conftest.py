@@ -1,0 +1,11 @@
+"""The hidden suite compares against the reference, which always runs here, in-process."""
+
+import pytest
+
+from tests import seam
+
+
+@pytest.fixture(scope="session")
+def ref():
+    """The reference implementation (solutions/), on the trusted side."""
+    return seam.load_reference()

@@ -1,0 +1,233 @@
+"""Hidden tests for problem 8: data, the training loop, checkpoints.
+
+Oracles: plain PyTorch (tests/scenarios/training.py's torch_* functions) for train_step and
+train, the dataset itself for get_batch's windows, and the reference where behaviour is
+deterministic. Random batches are checked through their distribution, never exact values.
+"""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tests import strategies as S
+from tests.scenarios import training as scenarios
+
+pytestmark = pytest.mark.training
+
+# `device` is a fixed parameter, safe to share across hypothesis examples.
+FIXTURE_OK = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.differing_executors]
+
+
+def _dataset(dtype_name, length, seed):
+    return np.random.default_rng(seed).integers(0, 500, size=length).astype(dtype_name)
+
+
+# --- set_seed -----------------------------------------------------------------------
+
+
+@settings(max_examples=15, suppress_health_check=FIXTURE_OK)
+@given(seed=st.integers(0, 2**32 - 1))
+@example(seed=0)
+@example(seed=2**32 - 1)
+def test_set_seed_reseeds_every_generator(impl, device, seed):
+    """set_seed seeds random, NumPy and torch (on every device): re-seeding repeats the draws, another seed changes them."""
+    other = (seed + 1) % 2**32
+    first, again, different = impl.run(scenarios.seed_draws, seeds=[seed, seed, other], device=device)
+    for source in ("random", "numpy", "torch"):
+        assert first[source] == again[source]
+        assert first[source] != different[source]
+
+
+@pytest.mark.parametrize("seed", [-1, -(2**31), 2**32, 2**40])
+def test_set_seed_rejects_seeds_outside_32_bits(impl, seed):
+    """Seeds outside 0 <= seed < 2**32 raise ValueError."""
+    with pytest.raises(ValueError):
+        impl.run(scenarios.seed_draws, seeds=[seed])
+
+
+# --- get_batch ----------------------------------------------------------------------
+
+
+@settings(max_examples=40, suppress_health_check=FIXTURE_OK)
+@given(data=S.token_datasets(), batch_size=st.integers(1, 6), context_length=st.integers(1, 12))
+@example(data=("uint16", 2, 0), batch_size=1, context_length=1)
+@example(data=("int64", 9, 1), batch_size=5, context_length=8)
+@example(data=("int32", 13, 2), batch_size=3, context_length=12)
+def test_get_batch_rows_are_windows_and_next_tokens(impl, device, data, batch_size, context_length):
+    """Every x row is some dataset[s : s + T] and its y row dataset[s + 1 : s + T + 1], int64, on the device."""
+    dataset = _dataset(*data)
+    if len(dataset) < context_length + 1:
+        with pytest.raises(ValueError):
+            impl.training.get_batch(dataset, batch_size, context_length, "cpu")
+        return
+    out = impl.run(scenarios.batches, data=dataset, batch_size=batch_size, context_length=context_length,
+                   device=device, generator_seed=data[2])
+    x, y = out["x"][0], out["y"][0]
+    assert out["dtypes"] == ["torch.int64"] * 2
+    assert out["devices"] == [torch.device(device).type] * 2
+    assert tuple(x.shape) == tuple(y.shape) == (batch_size, context_length)
+    windows = torch.from_numpy(
+        np.lib.stride_tricks.sliding_window_view(dataset.astype(np.int64), context_length + 1).copy()
+    )
+    rows = torch.cat([x, y[:, -1:]], dim=1)  # x plus its last target: a window of T + 1 tokens
+    assert torch.equal(x[:, 1:], y[:, :-1])
+    for row in rows:
+        assert (windows == row).all(dim=1).any()
+
+
+def test_get_batch_starts_are_uniform_over_every_valid_start(impl):
+    """Starts are uniform over 0 .. len - T - 1 inclusive: no start missing, none favoured."""
+    num_starts, context_length, draws = 16, 4, 16_000
+    data = np.arange(num_starts + context_length, dtype=np.int64)  # x[:, 0] is the start
+    out = impl.run(scenarios.batches, data=data, batch_size=draws, context_length=context_length, generator_seed=123)
+    counts = torch.bincount(out["x"][0][:, 0], minlength=num_starts)
+    assert len(counts) == num_starts  # no start beyond len - T - 1
+    # Each count is Binomial(16000, 1/16): mean 1000, sd 30.6. |count - 1000| > 200 is
+    # 6.5 sd, probability < 8e-11 per bin, so a uniform sampler fails < 1.3e-9 (union bound).
+    assert ((counts - draws // num_starts).abs() <= 200).all()
+
+
+def test_get_batch_draws_from_the_given_generator(impl):
+    """Batches depend on the generator's seed and state only: not on the global RNG, and each call advances it."""
+    data = np.arange(5000, dtype=np.int64)  # 4984 starts: equal batches by chance have probability < 1e-29
+    kwargs = dict(data=data, batch_size=8, context_length=16)
+    a = impl.run(scenarios.batches, generator_seed=1, global_seed=0, calls=2, **kwargs)
+    b = impl.run(scenarios.batches, generator_seed=1, global_seed=99, calls=2, **kwargs)
+    c = impl.run(scenarios.batches, generator_seed=2, global_seed=0, calls=2, **kwargs)
+    assert all(torch.equal(p, q) for p, q in zip(a["x"], b["x"]))  # same generator, other global seed
+    assert not torch.equal(a["x"][0], c["x"][0])  # other generator, same global seed
+    assert not torch.equal(a["x"][0], a["x"][1])  # the generator's state advances
+
+
+@pytest.mark.parametrize("batch_size, context_length", [(32, 64), (1, 1)])
+def test_get_batch_works_on_a_memmap_larger_than_memory(impl, batch_size, context_length):
+    """get_batch on a 1 GiB uint16 memmap must read only the windows it needs (slice it; never np.array/torch.tensor it)."""
+    out = impl.run(scenarios.memmap_batch, num_bytes=2**30, batch_size=batch_size,
+                   context_length=context_length, seed=batch_size)
+    if out["limited"]:  # Linux: RLIMIT_DATA was lowered, and loading the file whole failed there
+        assert out["loading_whole_fails"]
+    # (elsewhere the limit cannot be set, and only the batch itself is checked)
+    x, y = out["x"], out["y"]
+    assert tuple(x.shape) == tuple(y.shape) == (batch_size, context_length) and out["dtype"] == "torch.int64"
+    assert torch.equal(x[:, 1:], y[:, :-1])
+    assert int(x.max()) <= 128 and int(x.min()) >= 0  # the file holds 0 and the tokens 1..128 only
+
+
+@pytest.mark.parametrize(
+    "length, batch_size, context_length",
+    [(4, 2, 4), (0, 1, 1), (1, 1, 1), (10, 0, 3), (10, 3, 0), (10, -2, 3), (10, 3, -1)],
+)
+def test_get_batch_rejects_short_datasets_and_bad_sizes(impl, length, batch_size, context_length):
+    """A dataset shorter than context_length + 1 or a size <= 0 raises ValueError."""
+    with pytest.raises(ValueError):
+        impl.training.get_batch(np.arange(length, dtype=np.uint16), batch_size, context_length, "cpu")
+
+
+# --- train_step ---------------------------------------------------------------------
+
+
+@settings(max_examples=12, suppress_health_check=FIXTURE_OK)
+@given(optimizer=st.sampled_from(["sgd", "adamw"]), steps=st.integers(1, 4), seed=st.integers(0, 1000))
+@example(optimizer="sgd", steps=3, seed=0)
+@example(optimizer="adamw", steps=1, seed=5)
+def test_train_step_matches_pytorch_and_reference(impl, ref, device, optimizer, steps, seed):
+    """train_step: zero_grad, forward, loss, backward, optimizer.step(), return loss.item()."""
+    expected = scenarios.torch_train_steps(optimizer, steps, seed, device=device)
+    reference = ref.run(scenarios.train_steps, optimizer=optimizer, steps=steps, seed=seed, device=device)
+    got = impl.run(scenarios.train_steps, optimizer=optimizer, steps=steps, seed=seed, device=device)
+    torch.testing.assert_close(reference["losses"], expected["losses"])
+    assert got["loss_types"] == ["float"] * steps
+    torch.testing.assert_close(got["losses"], expected["losses"])
+    for p, q in zip(got["params"], expected["params"], strict=True):
+        torch.testing.assert_close(p, q)
+    for p, q in zip(got["state"], expected["state"], strict=True):
+        torch.testing.assert_close(p, q)
+    assert got["devices"] == [torch.device(device).type]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_train_step_bfloat16_autocast(impl, device, optimizer):
+    """bf16 autocast: forward and loss in torch.autocast, parameters and optimizer state kept float32."""
+    expected = scenarios.torch_train_steps(optimizer, 3, 11, torch.bfloat16, device)
+    fp32 = scenarios.torch_train_steps(optimizer, 3, 11, None, device)
+    got = impl.run(scenarios.train_steps, optimizer=optimizer, steps=3, seed=11,
+                   autocast_dtype=torch.bfloat16, device=device)
+    assert set(got["param_dtypes"]) == {"torch.float32"}
+    assert set(got["state_dtypes"]) <= {"torch.float32"}
+    assert got["loss_types"] == ["float"] * 3
+    assert got["losses"][0] != fp32["losses"][0]  # autocast changed the arithmetic
+    torch.testing.assert_close(got["losses"], fp32["losses"], rtol=0.05, atol=1e-3)
+    torch.testing.assert_close(got["losses"], expected["losses"], rtol=0.01, atol=1e-3)
+    for p, q in zip(got["params"], expected["params"], strict=True):
+        torch.testing.assert_close(p, q, rtol=0.01, atol=1e-3)
+
+
+# --- checkpoints and train ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["str", "pathlike", "bytesio"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_checkpoint_roundtrip_through_paths_and_files(impl, optimizer, target):
+    """save_checkpoint/load_checkpoint accept a str, an os.PathLike or a binary file and restore everything."""
+    out = impl.run(scenarios.checkpoint_roundtrip, optimizer=optimizer, target=target, iteration=17, seed=3)
+    assert out["iteration"] == 17
+    for kind in ("params", "state"):
+        assert len(out[f"{kind}_saved"]) == len(out[f"{kind}_loaded"]) > 0
+        assert all(torch.equal(a, b) for a, b in zip(out[f"{kind}_saved"], out[f"{kind}_loaded"]))
+    assert out["lr_loaded"] == [0.05 if optimizer == "sgd" else 1e-2]
+
+
+@settings(max_examples=10)
+@given(optimizer=st.sampled_from(["sgd", "adamw"]), num_steps=st.integers(0, 6), seed=st.integers(0, 100))
+@example(optimizer="adamw", num_steps=0, seed=0)
+def test_train_losses_match_pytorch(impl, optimizer, num_steps, seed):
+    """train(..., num_steps) runs steps 0..num_steps-1 with batch_fn(step) and returns their losses as floats."""
+    expected = scenarios.torch_train_losses(optimizer, num_steps, seed)
+    got = impl.run(scenarios.train_losses, optimizer=optimizer, num_steps=num_steps, seed=seed)
+    assert got["loss_types"] == expected["loss_types"]
+    torch.testing.assert_close(got["losses"], expected["losses"])
+    for p, q in zip(got["params"], expected["params"], strict=True):
+        torch.testing.assert_close(p, q)
+
+
+@settings(max_examples=12)
+@given(
+    optimizer=st.sampled_from(["sgd", "adamw"]),
+    every=st.integers(1, 4),
+    stop_after=st.integers(0, 4),
+    more=st.integers(0, 4),
+    seed=st.integers(0, 100),
+)
+@example(optimizer="adamw", every=2, stop_after=1, more=3, seed=0)
+@example(optimizer="adamw", every=1, stop_after=0, more=0, seed=1)
+@example(optimizer="sgd", every=3, stop_after=2, more=2, seed=2)
+def test_resume_is_bit_for_bit(impl, optimizer, every, stop_after, more, seed):
+    """Stopping, loading the last checkpoint and calling train(start_step=iteration) repeats the uninterrupted losses exactly."""
+    stop_at = every + stop_after  # at least one checkpoint before the stop
+    num_steps = stop_at + more
+    out = impl.run(scenarios.resume, optimizer=optimizer, num_steps=num_steps, stop_at=stop_at, every=every, seed=seed)
+    iteration = stop_at // every * every
+    assert out["iteration"] == iteration
+    assert out["part"] == out["full"][:stop_at]
+    assert out["rest"] == out["full"][iteration:]  # bit for bit
+    assert all(torch.equal(p, q) for p, q in zip(out["params_full"], out["params_resumed"], strict=True))
+
+
+def test_checkpoint_cadence(impl):
+    """After step s with (s + 1) % checkpoint_every == 0, save iteration s + 1; no path or every == 0: no file."""
+    runs = [  # (start_step, num_steps, every, with_path) -> iteration of the last file, losses
+        ((0, 2, 3, True), None, 2),
+        ((0, 3, 3, True), 3, 3),
+        ((0, 5, 3, True), 3, 5),
+        ((0, 6, 3, True), 6, 6),
+        ((0, 4, 1, True), 4, 4),
+        ((4, 8, 3, True), 6, 4),
+        ((4, 5, 3, True), None, 1),
+        ((0, 6, 0, True), None, 6),
+        ((0, 6, 3, False), None, 6),
+    ]
+    got = impl.run(scenarios.checkpoint_cadence, runs=[run for run, _, _ in runs])
+    for (run, iteration, num_losses), result in zip(runs, got, strict=True):
+        assert result == {"iteration": iteration, "num_losses": num_losses}, run

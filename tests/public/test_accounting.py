@@ -1,0 +1,77 @@
+"""Public tests for problem 7: memory accounting (assignment/accounting.py).
+
+The oracles measure a real network: a Cruncher-shaped stack of torch.nn.Linear layers,
+its backward watched with torch.autograd.graph.saved_tensors_hooks, and real
+torch.optim optimizer state (see tests/scenarios/accounting.py).
+"""
+
+import pytest
+
+from tests.scenarios import accounting as oracle
+
+pytestmark = pytest.mark.accounting
+
+
+@pytest.mark.parametrize("dim, num_layers", [(4, 2), (1, 1), (3, 0), (5, 3)])
+def test_num_parameters_matches_torch_nn(impl, dim, num_layers):
+    """Count every weight: num_layers square (dim x dim) layers plus the (dim x 1) head; no biases."""
+    got = impl.accounting.cruncher_num_parameters(dim, num_layers)
+    expected = oracle.torch_num_parameters(dim, num_layers)
+    assert got == expected, (
+        f"cruncher_num_parameters({dim}, {num_layers}) = {got}, expected {expected} "
+        f"(the parameters of a real torch.nn stack); hint: don't forget the head"
+    )
+
+
+def test_num_activations_worked_example_and_real_backward(impl):
+    """Activations are one (batch x dim) output per square layer: B x dim x layers."""
+    got = impl.accounting.cruncher_num_activations(2, 4, 2)
+    assert got == 16, f"cruncher_num_activations(batch_size=2, dim=4, num_layers=2) = {got}, expected 16 (2 x 4 x 2)"
+    # A real backward saves each layer's input: the batch x plus the L layer outputs.
+    # The lecture counts the batch as data, so the activations are the rest.
+    saved = oracle.torch_saved_values(3, 5, 4)
+    expected = saved["activations"] - saved["input"]
+    got = impl.accounting.cruncher_num_activations(3, 5, 4)
+    assert got == expected, (
+        f"cruncher_num_activations(3, 5, 4) = {got}, expected {expected}: autograd saved "
+        f"{saved['activations']} non-parameter values, {saved['input']} of them the input batch"
+    )
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adagrad", "adamw"])
+def test_optimizer_state_values_match_torch_optim(impl, optimizer):
+    """SGD keeps no state, AdaGrad one running sum per parameter, AdamW two moments per parameter."""
+    shapes = [(4, 4), (4, 4), (4, 1)]  # the Cruncher with dim 4, 2 layers: 36 parameters
+    expected, _ = oracle.torch_state_values(optimizer, shapes)
+    got = impl.accounting.optimizer_state_values(36, optimizer)
+    assert got == expected, (
+        f"optimizer_state_values(36, {optimizer!r}) = {got}, expected {expected} "
+        f"(values of per-parameter state torch.optim keeps after one step)"
+    )
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop", ""])
+def test_optimizer_state_values_rejects_unknown_names(impl, name):
+    """Only "sgd", "adagrad" and "adamw" are known; raise ValueError for any other name."""
+    with pytest.raises(ValueError):
+        impl.accounting.optimizer_state_values(10, name)
+
+
+def test_training_memory_worked_example(impl):
+    """dim 4, 2 layers, batch 2, AdaGrad, float32: 144 + 64 + 144 + 144 = 496 bytes."""
+    got = impl.accounting.training_memory(4, 2, 2, "adagrad", 4)
+    expected = (144, 64, 144, 144, 496)
+    assert tuple(got) == expected, (
+        f"training_memory(dim=4, num_layers=2, batch_size=2, 'adagrad', 4) = {tuple(got)}, "
+        f"expected (parameters, activations, gradients, optimizer_state, total) = {expected}"
+    )
+    assert got.total == 496 and got.activations == 64, (
+        f"fields of the result: {got!r}; hint: return a MemoryBreakdown, field order as in the spec"
+    )
+
+
+def test_training_memory_defaults_to_adagrad_float32(impl):
+    """The defaults are optimizer="adagrad" and bytes_per_value=4."""
+    got = impl.accounting.training_memory(4, 2, 2)
+    assert tuple(got) == (144, 64, 144, 144, 496), f"training_memory(4, 2, 2) = {tuple(got)}, expected 496 in total"
+    assert all(isinstance(v, int) for v in got), f"every field should be a Python int (bytes), got {got!r}"

@@ -1,0 +1,118 @@
+"""Problem 4 (public): FLOP formulas against PyTorch's own FLOP counter, and the worked numbers.
+
+torch.utils.flop_counter.FlopCounterMode counts the FLOPs of every matrix product PyTorch
+runs; tensors on the "meta" device have shapes but no data, so nothing is computed.
+"""
+
+import math
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from tests.scenarios import flops as scenarios
+
+pytestmark = pytest.mark.flops
+
+
+def counted(fn) -> int:
+    """FLOPs PyTorch counts while running fn()."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def test_matmul_flops_matches_flop_counter(impl):
+    """matmul_flops(m, k, n) counts a multiply and an add for each of the k terms of each of the m*n outputs."""
+    for m, k, n in [(2, 3, 4), (128, 64, 32), (1, 1000, 1)]:
+        a, b = torch.empty(m, k, device="meta"), torch.empty(k, n, device="meta")
+        expected = counted(lambda: a @ b)
+        got = impl.flops.matmul_flops(m, k, n)
+        assert got == expected, (
+            f"matmul_flops({m}, {k}, {n}) = {got}, FlopCounterMode counts {expected}. "
+            "Hint: a multiply-add is 2 FLOPs."
+        )
+
+
+def test_linear_forward_flops_matches_flop_counter(impl):
+    """linear_forward_flops counts one matmul: tokens (all leading dims together) by d_in by d_out."""
+    batch, seq, d_in, d_out = 4, 6, 16, 8
+    layer = torch.nn.Linear(d_in, d_out, bias=False, device="meta")
+    x = torch.empty(batch, seq, d_in, device="meta")
+    expected = counted(lambda: layer(x))
+    got = impl.flops.linear_forward_flops(batch * seq, d_in, d_out)
+    assert got == expected, (
+        f"linear_forward_flops({batch * seq}, {d_in}, {d_out}) = {got}, FlopCounterMode counts {expected} "
+        f"for nn.Linear({d_in}, {d_out}, bias=False) on a ({batch}, {seq}, {d_in}) input. "
+        "Hint: it is one matrix product; 2 FLOPs per multiply-add."
+    )
+
+
+@pytest.mark.parametrize("input_requires_grad", [True, False])
+def test_linear_backward_flops_matches_flop_counter(impl, input_requires_grad):
+    """The backward pass computes the weight's gradient, plus the input's gradient only when the input requires grad."""
+    tokens, d_in, d_out = 10, 12, 5
+    layer = torch.nn.Linear(d_in, d_out, bias=False, device="meta")
+    x = torch.empty(tokens, d_in, device="meta", requires_grad=input_requires_grad)
+    y = layer(x)
+    expected = counted(lambda: y.backward(torch.ones_like(y)))
+    got = impl.flops.linear_backward_flops(tokens, d_in, d_out, input_requires_grad=input_requires_grad)
+    assert got == expected, (
+        f"linear_backward_flops({tokens}, {d_in}, {d_out}, input_requires_grad={input_requires_grad}) = {got}, "
+        f"FlopCounterMode counts {expected} in nn.Linear's backward. Hint: each gradient is one matmul "
+        "as big as the forward one."
+    )
+
+
+def test_training_days_worked_example(impl):
+    """70e9 parameters on 15e12 tokens with 1024 GPUs at 989.5e12 FLOP/s and MFU 0.5 take about 144 days (6ND FLOPs)."""
+    flops = impl.flops.training_flops(70e9, 15e12)
+    assert math.isclose(flops, 6.3e24, rel_tol=1e-9), (
+        f"training_flops(70e9, 15e12) = {flops}, expected 6.3e24. Hint: 6 FLOPs per parameter per token."
+    )
+    days = impl.flops.training_days(70e9, 15e12, 1024, 989.5e12, 0.5)
+    expected = 6.3e24 / (1024 * 989.5e12 * 0.5) / 86400
+    assert math.isclose(days, expected, rel_tol=1e-9), (
+        f"training_days(70e9, 15e12, 1024, 989.5e12, 0.5) = {days}, expected about {expected:.2f} days. "
+        "Hint: FLOPs / (GPUs x peak x MFU) gives seconds; a day has 86400 of them."
+    )
+
+
+def test_max_trainable_params_worked_example(impl):
+    """8 GPUs of 80e9 bytes at 16 bytes per parameter hold 4e10 parameters."""
+    got = impl.flops.max_trainable_params(80e9, 8)
+    assert math.isclose(got, 4e10, rel_tol=1e-9), (
+        f"max_trainable_params(80e9, 8) = {got}, expected 4e10. Hint: all GPUs' memory over bytes per parameter."
+    )
+    got = impl.flops.max_trainable_params(80e9, 8, bytes_per_param=4)
+    assert math.isclose(got, 1.6e11, rel_tol=1e-9), (
+        f"max_trainable_params(80e9, 8, bytes_per_param=4) = {got}, expected 1.6e11."
+    )
+
+
+def test_model_flops_utilization_worked_example(impl):
+    """1e12 FLOPs in 2 seconds on a 1e12 FLOP/s device is an MFU of 0.5."""
+    got = impl.flops.model_flops_utilization(1e12, 2.0, 1e12)
+    assert math.isclose(got, 0.5, rel_tol=1e-12), (
+        f"model_flops_utilization(1e12, 2.0, 1e12) = {got}, expected 0.5. Hint: achieved FLOP/s over peak FLOP/s."
+    )
+
+
+def test_time_matmul_returns_a_median_in_seconds(impl):
+    """time_matmul returns the median seconds of ONE product (a float), and a bigger product takes longer."""
+    small, big = impl.run(scenarios.time_matmul_calls, device="cpu", dtype="float32",
+                          shapes=[[16, 16, 16], [256, 256, 256]], repeats=5)
+    for call in (small, big):
+        seconds, wall = call["seconds"], call["wall"]
+        assert isinstance(seconds, float) and seconds > 0, (
+            f"time_matmul{tuple(call['shape'])} returned {seconds!r}, expected a positive float (seconds)."
+        )
+        assert seconds <= wall / 3 * 1.05 + 1e-6, (
+            f"time_matmul{tuple(call['shape'])} with repeats=5 returned {seconds:.3g} s but the whole call took "
+            f"{wall:.3g} s: a median of 5 timed runs can be at most a third of that. "
+            "Hint: return statistics.median of the per-run times, in seconds (not a total, not milliseconds)."
+        )
+    assert big["seconds"] > small["seconds"], (
+        f"time_matmul: 256^3 took {big['seconds']:.3g} s, 16^3 took {small['seconds']:.3g} s; the bigger "
+        "product should take longer. Hint: time the product itself, on inputs of the given sizes."
+    )

@@ -1,0 +1,134 @@
+"""Problem 1: dtypes and tensor memory (public tests).
+
+Oracles are PyTorch's own: torch.finfo for the bit layout and its constants,
+element_size() for bytes, and an actual conversion for underflow.
+"""
+
+import math
+
+import pytest
+import torch
+from hypothesis import example, given
+
+from tests.strategies import FLOAT_DTYPE_NAMES, SIZED_DTYPE_NAMES, underflow_cases
+
+pytestmark = pytest.mark.tensors
+
+
+def finfo_layout(dtype):
+    """(sign, exponent, mantissa) bits, read off torch.finfo: eps = 2**-mantissa."""
+    info = torch.finfo(dtype)
+    mantissa = round(-math.log2(info.eps))
+    return (1, info.bits - 1 - mantissa, mantissa)
+
+
+@pytest.mark.parametrize("name", FLOAT_DTYPE_NAMES)
+def test_float_format_matches_finfo_bits(impl, name):
+    """float_format must give the sign/exponent/mantissa bits of each format (they add up to the dtype's bit width)."""
+    dtype = getattr(torch, name)
+    got = impl.tensors.float_format(dtype)
+    want = finfo_layout(dtype)
+    assert tuple(got) == want, (
+        f"float_format({dtype}) = {got}, expected (sign, exponent, mantissa) = {want}. "
+        f"Hint: bfloat16 keeps float32's 8 exponent bits; float8_e4m3fn is 1+4+3."
+    )
+    assert got.exponent_bits == want[1] and got.mantissa_bits == want[2], (
+        f"float_format({dtype}) fields: got {got!r}; return a FloatFormat(sign_bits, exponent_bits, mantissa_bits)."
+    )
+
+
+@pytest.mark.parametrize("name", ["int32", "bool", "complex64"])
+def test_float_format_rejects_other_dtypes(impl, name):
+    """float_format is only defined for the six floating-point dtypes: anything else raises ValueError."""
+    with pytest.raises(ValueError):
+        impl.tensors.float_format(getattr(torch, name))
+
+
+@pytest.mark.parametrize("name", SIZED_DTYPE_NAMES)
+def test_bytes_per_element_matches_element_size(impl, name):
+    """bytes_per_element must equal what PyTorch stores per element (a bool takes a whole byte)."""
+    dtype = getattr(torch, name)
+    got = impl.tensors.bytes_per_element(dtype)
+    want = torch.empty((), dtype=dtype).element_size()
+    assert got == want, (
+        f"bytes_per_element({dtype}) = {got}, expected {want} (torch's element_size()). "
+        f"Hint: bytes are bits / 8, and PyTorch cannot address less than one byte."
+    )
+
+
+@pytest.mark.parametrize(
+    "shape, name, want",
+    [
+        ((4, 8), "float32", 128),
+        ((4096, 4096), "bfloat16", 32 * 2**20),
+        ((), "float64", 8),  # a 0-d tensor still holds one element
+        ((2, 0, 3), "float32", 0),  # no elements, no bytes
+        ((3, 5), "float8_e4m3fn", 15),
+    ],
+)
+def test_tensor_num_bytes_worked_examples(impl, shape, name, want):
+    """tensor_num_bytes is (number of elements) x (bytes per element); a 0-d tensor has one element."""
+    dtype = getattr(torch, name)
+    got = impl.tensors.tensor_num_bytes(shape, dtype)
+    assert got == want, (
+        f"tensor_num_bytes({shape}, {dtype}) = {got}, expected {want}. "
+        f"Hint: multiply the sizes (the product of no sizes is 1), then by bytes per element."
+    )
+
+
+def test_tensor_num_bytes_rejects_negative_size(impl):
+    """A negative size is not a shape: tensor_num_bytes must raise ValueError."""
+    with pytest.raises(ValueError):
+        impl.tensors.tensor_num_bytes((3, -2), torch.float32)
+
+
+@pytest.mark.parametrize("name", FLOAT_DTYPE_NAMES)
+@pytest.mark.parametrize("func, field", [("machine_epsilon", "eps"), ("max_finite", "max"), ("smallest_normal", "smallest_normal")])
+def test_float_constants_match_finfo(impl, name, func, field):
+    """eps, max and smallest normal follow from the bit layout and must equal torch.finfo (float8_e4m3fn's max is 448: it has no infinities)."""
+    dtype = getattr(torch, name)
+    got = getattr(impl.tensors, func)(dtype)
+    want = getattr(torch.finfo(dtype), field)
+    assert got == want, (
+        f"{func}({dtype}) = {got!r}, expected torch.finfo({dtype}).{field} = {want!r}. "
+        f"Hint: bias = 2**(exponent_bits-1) - 1; the all-ones exponent is reserved for inf/NaN "
+        f"except in float8_e4m3fn, where only the all-ones exponent with all-ones mantissa is NaN."
+    )
+
+
+@pytest.mark.parametrize(
+    "value, name, want",
+    [
+        (1e-8, "float16", True),  # float16's smallest subnormal is 2**-24 ~ 6e-8
+        (1e-8, "bfloat16", False),  # bfloat16 has float32's exponent range
+        (-1e-8, "float16", True),
+        (1e-8, "float32", False),
+        (1e-50, "float32", True),
+        (2.0**-24, "float16", False),  # exactly float16's smallest subnormal
+        (1e-3, "float8_e4m3fn", False),
+        (5e-4, "float8_e4m3fn", True),
+    ],
+)
+def test_underflows_to_zero_worked_examples(impl, value, name, want):
+    """A value underflows when it is closer to 0 than to the smallest subnormal of the dtype."""
+    dtype = getattr(torch, name)
+    got = impl.tensors.underflows_to_zero(value, dtype)
+    assert got == want, (
+        f"underflows_to_zero({value!r}, {dtype}) = {got}, expected {want}. "
+        f"Hint: the smallest subnormal is 2**(1 - bias - mantissa_bits); below half of it, rounding gives 0."
+    )
+
+
+@given(case=underflow_cases())
+@example(case=(1e-8, torch.float16))
+@example(case=(1e-8, torch.bfloat16))
+def test_underflows_to_zero_matches_torch(impl, case):
+    """underflows_to_zero must agree with actually storing the value in the dtype and checking for 0."""
+    value, dtype = case
+    want = torch.tensor(value, dtype=torch.float64).to(dtype).to(torch.float64).item() == 0
+    got = impl.tensors.underflows_to_zero(value, dtype)
+    assert got == want, (
+        f"underflows_to_zero({value!r}, {dtype}) = {got}, expected {want} "
+        f"(torch.tensor({value!r}).to({dtype}) is {'0' if want else 'non-zero'}). "
+        f"Hint: compare |value| with half the smallest subnormal of the dtype."
+    )

@@ -1,0 +1,83 @@
+"""Scenarios for problem 6: drive an optimizer over given gradients, return plain data.
+
+`impl` is anything with an `optimizers` attribute holding the classes by name: the
+implementation under test, the reference, or (on the trusted side) `torch.optim` itself,
+which makes PyTorch's own SGD / AdamW the oracle through the very same driver.
+"""
+
+import copy
+
+import torch
+
+
+def _plain(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return repr(value)
+
+
+def _build(impl, name, params, hyper, groups):
+    cls = getattr(impl.optimizers, name)
+    if groups is None:
+        return cls(params, **hyper)
+    param_groups = []
+    for group in groups:
+        options = {key: value for key, value in group.items() if key != "indices"}
+        param_groups.append({"params": [params[i] for i in group["indices"]], **options})
+    return cls(param_groups, **hyper)
+
+
+def _state_of(optimizer, params) -> tuple[list, list]:
+    """Per parameter: its state as plain data (None when it has none), and the state's devices."""
+    states, devices = [], []
+    for p in params:
+        state = optimizer.state.get(p) or {}
+        states.append({key: _plain(value) for key, value in state.items()} or None)
+        devices.append(sorted({str(v.device) for v in state.values() if isinstance(v, torch.Tensor)}))
+    return states, devices
+
+
+def run_optimizer(impl, name, params, grads, hyper=None, groups=None, save_at=None) -> dict:
+    """Optimise copies of `params`: at step s each parameter's .grad is set to grads[s][i]
+    (None leaves it unset), then `step()` runs.
+
+    `groups`: None (a plain list of parameters) or a list of dicts, each with the
+    "indices" of its parameters plus per-group options such as "lr".
+    `save_at`: after that many steps, deep-copy `state_dict()`, build a fresh optimizer over
+    fresh copies of the parameters, `load_state_dict()` it and carry on with those.
+    Returns each parameter's trajectory (a tensor of shape (steps + 1, *shape)), its final
+    state and the devices that state lives on.
+    """
+    hyper = dict(hyper or {})
+    params = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    optimizer = _build(impl, name, params, hyper, groups)
+    history = [[p.detach().clone()] for p in params]
+    for step, step_grads in enumerate(grads):
+        if save_at is not None and step == save_at:
+            saved = copy.deepcopy(optimizer.state_dict())
+            params = [torch.nn.Parameter(p.detach().clone()) for p in params]
+            optimizer = _build(impl, name, params, hyper, groups)
+            optimizer.load_state_dict(saved)
+        for p, g in zip(params, step_grads):
+            p.grad = None if g is None else g.detach().clone().to(device=p.device, dtype=p.dtype)
+        optimizer.step()
+        for record, p in zip(history, params):
+            record.append(p.detach().clone())
+    states, devices = _state_of(optimizer, params)
+    return {
+        "trajectory": [torch.stack(record) for record in history],
+        "state": states,
+        "state_devices": devices,
+    }
+
+
+def construct(impl, name, hyper) -> dict:
+    """Build optimizer `name` with keyword hyperparameters `hyper` over one parameter;
+    return its param group's options (exceptions, e.g. ValueError, propagate)."""
+    optimizer = getattr(impl.optimizers, name)([torch.nn.Parameter(torch.zeros(2))], **hyper)
+    group = optimizer.param_groups[0]
+    return {key: _plain(value) for key, value in group.items() if key != "params"}

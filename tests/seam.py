@@ -1,0 +1,129 @@
+"""The seam between the tests and the code under test (see shared/design/trust-boundary.md).
+
+Tests never import `assignment` or `solutions`. They receive an *implementation*:
+an object whose attributes are the eight modules (`impl.strides.view(...)`) and whose
+`run(scenario, **inputs)` runs one of our scenarios (tests/scenarios/) next to that
+implementation. Arguments and results are plain data only (scalars, tuples, lists,
+dicts, strings, dtypes, devices, tensors, numpy arrays).
+
+This file holds the in-process backend: the code runs in the test process. The
+grader supplies a sandboxed backend with the same two entry points.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+MODULES = (
+    "tensors",
+    "strides",
+    "named_dims",
+    "flops",
+    "model",
+    "optimizers",
+    "accounting",
+    "training",
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ImplementationImportError(ImportError):
+    """A module of the implementation under test could not be imported."""
+
+
+class InProcessImpl:
+    """An implementation imported into this process, one module at a time.
+
+    `package` is the importable name (`assignment` or `solutions`); `root` is the folder
+    put first on sys.path so that `package` resolves there. A module that fails to
+    import fails only the tests that use it.
+    """
+
+    def __init__(self, package: str, root: Path | None, label: str):
+        self.package = package
+        self.root = root
+        self.label = label
+        self._modules: dict[str, ModuleType] = {}
+
+    def __getattr__(self, name: str) -> ModuleType:
+        if name not in MODULES:
+            raise AttributeError(f"an implementation has no module {name!r}; it has {MODULES}")
+        if name not in self._modules:
+            self._modules[name] = self._import(name)
+        return self._modules[name]
+
+    def _import(self, name: str) -> ModuleType:
+        qualified = f"{self.package}.{name}"
+        try:
+            return importlib.import_module(qualified)
+        except ImportError as error:
+            if getattr(error, "name", None) == qualified:
+                raise ImplementationImportError(
+                    f"{self.label}: {self.package}/{name}.py is missing"
+                ) from error
+            raise ImplementationImportError(
+                f"{self.label}: {self.package}/{name}.py failed to import: {error!r}"
+            ) from error
+        except Exception as error:  # a syntax error, or an exception at import time
+            raise ImplementationImportError(
+                f"{self.label}: {self.package}/{name}.py failed to import: {error!r}"
+            ) from error
+
+    def source(self, name: str) -> str:
+        """The source text of one module (read from disk, never executed)."""
+        root = self.root if self.root is not None else REPO_ROOT
+        return (root / self.package / f"{name}.py").read_text(encoding="utf-8", errors="replace")
+
+    def run(self, scenario: Callable[..., Any], /, **inputs: Any) -> Any:
+        """Run one of our scenarios against this implementation, here."""
+        return scenario(self, **inputs)
+
+    def __repr__(self) -> str:
+        return f"<{self.label}>"
+
+
+def resolve_impl_spec(spec: str, rootdir: Path) -> tuple[str, Path | None, str]:
+    """`--impl` value -> (package, sys.path root, label).
+
+    `solutions` is the reference; anything else is a folder holding `assignment/`.
+    """
+    if spec == "solutions":
+        return "solutions", REPO_ROOT, "the reference (solutions/)"
+    path = Path(spec)
+    if not path.is_absolute():
+        path = (rootdir / path).resolve()
+    if (path / "assignment").is_dir():
+        return "assignment", path, f"the submission in {path}"
+    if path.name == "assignment" and path.is_dir():
+        return "assignment", path.parent, f"the submission in {path.parent}"
+    raise FileNotFoundError(
+        f"--impl {spec}: expected a folder that holds assignment/ (or the word 'solutions'); "
+        f"{path} has no assignment/ folder"
+    )
+
+
+def load_in_process(spec: str, rootdir: Path) -> InProcessImpl:
+    """Import the implementation named by `--impl` into this process."""
+    package, root, label = resolve_impl_spec(spec, rootdir)
+    if package == "assignment":
+        # Another `assignment` may already be importable (the stubs in this repo):
+        # the one under test must win, and nothing cached from the other may stay.
+        for cached in [m for m in sys.modules if m == "assignment" or m.startswith("assignment.")]:
+            del sys.modules[cached]
+    if root is not None and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    elif root is not None:
+        sys.path.remove(str(root))
+        sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+    return InProcessImpl(package, root, label)
+
+
+def load_reference() -> InProcessImpl:
+    """The reference, always in this process (the trusted side)."""
+    return load_in_process("solutions", REPO_ROOT)

@@ -31,6 +31,21 @@ class Rubric:
     def total(self) -> float:
         return sum(self.points.values())
 
+    def only(self, modules: list[str] | None) -> "Rubric":
+        """The rubric restricted to some problems (for a scoped run); all of it for None."""
+        if not modules:
+            return self
+        unknown = set(modules) - set(MODULES)
+        if unknown:
+            raise RubricError(f"no such problem(s): {sorted(unknown)}; problems are {MODULES}")
+        keep = {k for k, m in self.problem_of.items() if m in modules}
+        return Rubric(
+            {k: v for k, v in self.points.items() if k in keep},
+            {k: v for k, v in self.problem_of.items() if k in keep},
+            self.titles,
+            self.hidden_visibility,
+        )
+
 
 def load(path: Path = RUBRIC_PATH) -> Rubric:
     try:

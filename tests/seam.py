@@ -40,15 +40,18 @@ class InProcessImpl:
     """An implementation imported into this process, one module at a time.
 
     `package` is the importable name (`assignment` or `solutions`); `root` is the folder
-    put first on sys.path so that `package` resolves there. A module that fails to
-    import fails only the tests that use it.
+    that holds it. The package is bound to that folder whatever sys.path says (so the
+    reference and a submission can live side by side), and its __init__ is not run:
+    each module is imported on its own, so one that fails to import fails only the
+    tests that use it.
     """
 
-    def __init__(self, package: str, root: Path | None, label: str):
+    def __init__(self, package: str, root: Path, label: str):
         self.package = package
-        self.root = root
+        self.root = Path(root)
         self.label = label
         self._modules: dict[str, ModuleType] = {}
+        _bind_package(package, self.root / package)
 
     def __getattr__(self, name: str) -> ModuleType:
         if name not in MODULES:
@@ -76,8 +79,7 @@ class InProcessImpl:
 
     def source(self, name: str) -> str:
         """The source text of one module (read from disk, never executed)."""
-        root = self.root if self.root is not None else REPO_ROOT
-        return (root / self.package / f"{name}.py").read_text(encoding="utf-8", errors="replace")
+        return (self.root / self.package / f"{name}.py").read_text(encoding="utf-8", errors="replace")
 
     def run(self, scenario: Callable[..., Any], /, **inputs: Any) -> Any:
         """Run one of our scenarios against this implementation, here."""
@@ -87,7 +89,7 @@ class InProcessImpl:
         return f"<{self.label}>"
 
 
-def resolve_impl_spec(spec: str, rootdir: Path) -> tuple[str, Path | None, str]:
+def resolve_impl_spec(spec: str, rootdir: Path) -> tuple[str, Path, str]:
     """`--impl` value -> (package, sys.path root, label).
 
     `solutions` is the reference; anything else is a folder holding `assignment/`.
@@ -107,20 +109,24 @@ def resolve_impl_spec(spec: str, rootdir: Path) -> tuple[str, Path | None, str]:
     )
 
 
+def _bind_package(package: str, folder: Path) -> None:
+    """Make `package` the folder `folder` in sys.modules, forgetting any other copy of it."""
+    current = sys.modules.get(package)
+    if current is not None and list(getattr(current, "__path__", [])) == [str(folder)]:
+        return
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]
+    module = ModuleType(package, f"the implementation in {folder}")
+    module.__path__ = [str(folder)]
+    module.__file__ = str(folder / "__init__.py")
+    module.__package__ = package
+    sys.modules[package] = module
+    importlib.invalidate_caches()
+
+
 def load_in_process(spec: str, rootdir: Path) -> InProcessImpl:
     """Import the implementation named by `--impl` into this process."""
     package, root, label = resolve_impl_spec(spec, rootdir)
-    if package == "assignment":
-        # Another `assignment` may already be importable (the stubs in this repo):
-        # the one under test must win, and nothing cached from the other may stay.
-        for cached in [m for m in sys.modules if m == "assignment" or m.startswith("assignment.")]:
-            del sys.modules[cached]
-    if root is not None and str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    elif root is not None:
-        sys.path.remove(str(root))
-        sys.path.insert(0, str(root))
-    importlib.invalidate_caches()
     return InProcessImpl(package, root, label)
 
 

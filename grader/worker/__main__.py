@@ -36,6 +36,8 @@ def main() -> None:
 
     for name in config["scenario_modules"]:
         importlib.import_module(name)
+    threads = torch.get_num_threads()
+    _warm_up()
     if config["jail"]:
         jail.build_root(config["new_root"], config["submission"], config["python_dirs"], config["scratch_mb"], config["uid"])
         submission, scratch = jail.SUBMISSION, jail.SCRATCH
@@ -50,14 +52,50 @@ def main() -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
         jail.limit_process(config["limits"], config["uid"])
+        torch.set_num_threads(threads)
         os.chdir(scratch)
         os.environ.update(TMPDIR=scratch, HOME=scratch, PYTHONDONTWRITEBYTECODE="1")
         sys.dont_write_bytecode = True
-        impl = InProcessImpl("assignment", None, "the submission")
+        impl = InProcessImpl("assignment", submission, "the submission")
         watcher.install()
         serve.serve(socket.socket(fileno=data_fd), impl, watcher)
 
     _control_loop(control, start_worker)
+
+
+def _warm_up() -> None:
+    """Pay torch's lazy imports and first-use costs once, here, not in every worker.
+
+    One thread only: a fork must not inherit a started OpenMP pool (its threads would be
+    gone in the child). Each worker restores the thread count.
+    """
+    import io
+
+    import einops
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.set_num_threads(1)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4, bias=False), torch.nn.Linear(4, 1))
+    torch.nn.init.trunc_normal_(model[0].weight, std=0.5, a=-1.5, b=1.5)
+    for optimizer in (torch.optim.AdamW(model.parameters()), torch.optim.SGD(model.parameters()), torch.optim.Adagrad(model.parameters())):
+        with FlopCounterMode(display=False):
+            loss = torch.nn.functional.mse_loss(model(torch.ones(2, 4)).squeeze(-1), torch.zeros(2))
+            loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        optimizer.load_state_dict(optimizer.state_dict())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.nn.functional.cross_entropy(model(torch.ones(2, 4)), torch.zeros(2, dtype=torch.long))
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict()}, buffer)
+    buffer.seek(0)
+    torch.load(buffer, weights_only=True)
+    einops.rearrange(torch.ones(2, 6), "b (h d) -> b h d", h=2)
+    einops.reduce(torch.ones(2, 6), "b d -> b", "mean")
+    einops.einsum(torch.ones(2, 3), torch.ones(3, 4), "a b, b c -> a c")
+    torch.einsum("ij,jk->ik", torch.ones(2, 3), torch.ones(3, 4))
+    torch.manual_seed(0)
 
 
 def _control_loop(control: socket.socket, start_worker) -> None:

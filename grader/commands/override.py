@@ -1,0 +1,52 @@
+"""`python -m grader override`: a staff member sets one test's points for one student."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from grader.gradebook import Gradebook
+
+
+def register(commands) -> None:
+    override = commands.add_parser(
+        "override",
+        help="set a student's points for one test in the gradebook (kept across regrades)",
+        description="Record that STUDENT gets POINTS for TEST_KEY (as the gradebook names it, e.g. "
+        "hidden/test_tensors_hidden.py::test_bytes_match_torch), with who decided and why. Grading "
+        "never writes overrides, so they survive --regrade; final scores use them. --clear removes one.",
+    )
+    override.add_argument("student")
+    override.add_argument("test_key", metavar="TEST_KEY")
+    override.add_argument("points", type=float, nargs="?", metavar="POINTS")
+    override.add_argument("--reason", help="why (required unless --clear)")
+    override.add_argument("--by", help="who decided (required unless --clear)")
+    override.add_argument("--clear", action="store_true", help="remove this override instead")
+    override.add_argument("--gradebook", type=Path, default=Path("grading-results/gradebook.sqlite"), help="(default: %(default)s)")
+    override.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.gradebook.exists():
+        raise SystemExit(f"no gradebook at {args.gradebook}")
+    book = Gradebook(args.gradebook)
+    try:
+        test = book.test(args.student, args.test_key)
+        if test is None:
+            keys = [t["test_key"] for t in book.tests(args.student)]
+            hint = f"; its tests include: {', '.join(k for k in keys if args.test_key.split('::')[-1] in k) or ', '.join(keys[:5])}" if keys else ""
+            raise SystemExit(f"the gradebook has no test {args.test_key!r} for {args.student!r}{hint}")
+        if args.clear:
+            removed = book.clear_override(args.student, args.test_key)
+            print("override removed" if removed else "there was no override")
+            return 0
+        if args.points is None or not args.reason or not args.by:
+            raise SystemExit("give POINTS, --reason and --by (or --clear)")
+        if not 0 <= args.points <= test["max_points"]:
+            raise SystemExit(f"POINTS must be between 0 and the test's {test['max_points']:g}")
+        book.set_override(args.student, args.test_key, args.points, args.reason, args.by)
+        final = book.final_scores()[args.student]
+        print(f"{args.student} {args.test_key}: {test['points']:g} -> {args.points:g} (by {args.by}: {args.reason}); final score {final['final']:.4g}")
+        return 0
+    finally:
+        book.close()

@@ -1,0 +1,66 @@
+"""`python -m grader release OUT`: the student bundle, checked for leaks (trusted side)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from rich.console import Console
+
+from grader import release
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "release",
+        help="build the student bundle (folder + .zip) and fail if anything of the staff's side leaked into it",
+        description="Write the student bundle to the folder OUT and to OUT.zip: assignment/ stubs, "
+        "tests/public/ and the test support files it imports, handout.md, a student pyproject.toml "
+        "and README (plain `pytest` runs the public suite on their assignment/). Then the leak check: "
+        "the release fails (exit 1, OUT removed) if a function body equals one of solutions/ or "
+        "tests/hidden/, a file equals a solution, hidden-test, data or rubric file, a hidden test's name "
+        "appears, or anything imports solutions. --check-install also unzips the bundle into a fresh "
+        "virtual environment, runs `pip install -e` on it and its `pytest`, which must run the public "
+        "suite and fail (the stubs).",
+    )
+    parser.add_argument("out", type=Path, metavar="OUT", help="the bundle folder to write (OUT.zip beside it)")
+    parser.add_argument("--handout", type=Path, default=release.HANDOUT, help="the handout to ship (default: handout.md)")
+    parser.add_argument("--force", action="store_true", help="replace OUT and OUT.zip if they exist")
+    parser.add_argument("--check-install", action="store_true", help="also install and run the bundle in a fresh venv (a minute or two)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    out = args.out.resolve()
+    if out.exists() or out.with_suffix(".zip").exists():
+        if not args.force:
+            console.print(f"[red]{out} or its .zip exists: pass --force to replace them")
+            return 2
+        shutil.rmtree(out, ignore_errors=True)
+        out.with_suffix(".zip").unlink(missing_ok=True)
+    try:
+        folder, archive = release.build_bundle(out, args.handout)
+    except FileNotFoundError as error:
+        console.print(f"[red]{error}")
+        return 2
+    leaks = release.find_leaks(folder)
+    if leaks:
+        # A leaky bundle must not be handed out by mistake: it is removed, the report stays.
+        shutil.rmtree(folder)
+        archive.unlink()
+        console.print(f"[red bold]RELEASE FAILED: {len(leaks)} leak(s) of the staff's side into the bundle:")
+        for leak in leaks:
+            console.print(f"  [red]{leak}", highlight=False)
+        return 1
+    console.print(f"[green]no leaks[/]: {folder} and {archive}")
+    if args.check_install:
+        with console.status("installing the bundle in a fresh venv and running its pytest ..."):
+            check = release.check_install(archive)
+        console.print(f"steps (seconds): {check.seconds}")
+        if not check.ok:
+            console.print(f"[red bold]INSTALL CHECK FAILED: {check.message}\n{check.output}", highlight=False)
+            return 1
+        console.print(f"[green]install check passed[/]: {check.message}")
+    return 0

@@ -1,0 +1,188 @@
+"""Trusted side: where the per-submission jobs run.
+
+An executor takes jobs (one submission each) and yields `(job, outcome, seconds)` as they
+finish, outcome being grade_in_subprocess's `{"ok": True, "results": {...}}` or
+`{"ok": False, "error": "..."}`. It never touches the gradebook: the driver
+(grader/batch.py) records every outcome, so there is one writer however many machines grade.
+
+- LocalExecutor (the default): N threads on this machine, each driving one grading
+  subprocess at a time (a thread waiting on a child process costs nothing; the grading is
+  in the children).
+- RayExecutor (`--executor ray [--address ADDR]`, `pip install '.[ray]'`): one Ray task per
+  submission. The task receives the submission as .zip bytes (so nodes need no shared
+  filesystem), grades it in a subprocess on its node, and returns the results dict. The
+  repository (grader, suites, reference) travels to the nodes as the job's working_dir.
+  Where the cluster has GPUs, each task asks Ray for one, so the suites' CUDA tests run
+  there instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from grader.gradebook import Late
+from grader.sandbox import Limits
+from tests.seam import REPO_ROOT
+
+MAX_ARCHIVE_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class Job:
+    student: str
+    submission: Path
+    out_file: Path
+    sha256: str
+    late: Late
+
+
+@dataclass(frozen=True)
+class Grading:
+    """How every job of a batch is graded."""
+
+    limits: Limits
+    allow_weak: bool = False
+    modules: tuple[str, ...] | None = None
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, workers: int):
+        self.workers = max(1, workers)
+
+    def describe(self) -> str:
+        return f"{self.workers} local worker(s)"
+
+    def run(self, jobs: list[Job], grading: Grading) -> Iterator[tuple[Job, dict, float]]:
+        modules = list(grading.modules) if grading.modules else None
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="grade") as pool:
+            futures = {
+                pool.submit(_timed, grade_in_subprocess, job.submission, job.out_file, grading.limits, grading.allow_weak, modules): job
+                for job in jobs
+            }
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], *future.result()
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, address: str | None):
+        try:
+            import ray
+        except ImportError:
+            raise SystemExit("--executor ray needs Ray: pip install 'ray[default]' (or the project's [ray] extra)") from None
+        self.ray = ray
+        ray.init(
+            address=address,
+            runtime_env={"working_dir": str(REPO_ROOT), "excludes": [".git", ".hypothesis", "grading-results", "**/__pycache__", "*.sqlite*", ".venv"]},
+            log_to_driver=False,
+        )
+        resources = ray.cluster_resources()
+        self.gpus_per_task = 1 if resources.get("GPU", 0) >= 1 else 0
+        self.cpus = int(resources.get("CPU", 1))
+
+    def describe(self) -> str:
+        gpu = ", one GPU per task" if self.gpus_per_task else ", no GPU in the cluster: CUDA tests skip"
+        return f"Ray cluster with {self.cpus} CPU(s){gpu}"
+
+    def run(self, jobs: list[Job], grading: Grading) -> Iterator[tuple[Job, dict, float]]:
+        ray = self.ray
+        task = ray.remote(grade_on_node).options(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=2)
+        limits = dataclasses.asdict(grading.limits)
+        modules = list(grading.modules) if grading.modules else None
+        started = time.monotonic()
+        pending = {task.remote(pack(job.submission), job.student, limits, grading.allow_weak, modules): job for job in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            job = pending.pop(done[0])
+            try:
+                outcome, seconds = ray.get(done[0])
+            except ray.exceptions.RayError as error:  # a node lost, a task killed: a grader error, retried next run
+                outcome, seconds = {"ok": False, "error": f"Ray: {error}"}, time.monotonic() - started
+            yield job, outcome, seconds
+
+    def close(self) -> None:
+        self.ray.shutdown()
+
+
+def grade_on_node(archive: bytes, student: str, limits: dict, allow_weak: bool, modules: list[str] | None) -> tuple[dict, float]:
+    """A Ray task: grade one submission on whichever node runs it; return the results to the driver."""
+    with tempfile.TemporaryDirectory(prefix="ray-grade-") as scratch:
+        submission = Path(scratch) / f"{student}.zip"
+        submission.write_bytes(archive)
+        outcome, seconds = _timed(grade_in_subprocess, submission, Path(scratch) / "results.json", Limits(**limits), allow_weak, modules)
+    outcome["node"] = socket.gethostname()
+    return outcome, seconds
+
+
+def pack(submission: Path) -> bytes:
+    """The submission as .zip bytes: a .zip as it is; a folder's regular files (never links)."""
+    if submission.is_file():
+        if submission.stat().st_size > MAX_ARCHIVE_BYTES:
+            raise ValueError(f"{submission} is over {MAX_ARCHIVE_BYTES} bytes")
+        return submission.read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for folder, subfolders, files in os.walk(submission):  # os.walk does not follow links to folders
+            subfolders[:] = [d for d in subfolders if d != "__pycache__"]
+            for name in files:
+                path = Path(folder) / name
+                if path.is_file() and not path.is_symlink():
+                    archive.write(path, path.relative_to(submission).as_posix())
+    if buffer.tell() > MAX_ARCHIVE_BYTES:
+        raise ValueError(f"{submission} packs to over {MAX_ARCHIVE_BYTES} bytes")
+    return buffer.getvalue()
+
+
+# Run `python -m grader.grade` so that it dies with the process that started it (Linux's
+# PR_SET_PDEATHSIG): a driver killed with SIGKILL leaves no grading orphans behind; the
+# sandbox's zygote in turn ends when its grader's socket closes.
+_DIES_WITH_PARENT = (
+    "import ctypes, os, runpy, sys\n"
+    "prctl = getattr(ctypes.CDLL(None), 'prctl', None)\n"
+    "parent = int(sys.argv.pop(1))\n"
+    "if prctl is not None and prctl(1, 9) == 0 and os.getppid() != parent: os._exit(1)\n"
+    "runpy.run_module('grader.grade', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def grade_in_subprocess(
+    submission: Path, out_file: Path, limits: Limits, allow_weak: bool, modules: list[str] | None = None
+) -> dict:
+    """Grade one submission in a fresh trusted process; its results.json is the outcome."""
+    command = [
+        sys.executable, "-c", _DIES_WITH_PARENT, str(os.getpid()), str(submission.resolve()), str(out_file.resolve()),
+        json.dumps(dataclasses.asdict(limits)), "1" if allow_weak else "0", ",".join(modules or []),
+    ]
+    finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    if finished.returncode != 0:
+        return {"ok": False, "error": (finished.stderr or finished.stdout)[-3000:]}
+    return {"ok": True, "results": json.loads(out_file.read_text())}
+
+
+def make(kind: str, workers: int, address: str | None):
+    return RayExecutor(address) if kind == "ray" else LocalExecutor(workers)
+
+
+def _timed(function, *args) -> tuple[dict, float]:
+    started = time.monotonic()
+    outcome = function(*args)
+    return outcome, time.monotonic() - started

@@ -1,0 +1,133 @@
+"""Trusted side (staff tooling): Gradescope's autograder.zip, and what runs inside it.
+
+Gradescope unzips autograder.zip into /autograder/source, runs setup.sh once to build its
+image, then for each submission runs run_autograder, which calls `python -m grader.gradescope`:
+
+    /autograder/submission  ->  one submission (a folder with assignment/, a .zip, or the
+    module files uploaded loose)  ->  grade_one, the same sandbox as `python -m grader grade`
+    ->  /autograder/results/results.json
+
+Environment (all optional): AUTOGRADER_ROOT (default /autograder), AUTOGRADER_PYTHON (the
+interpreter; default the venv setup.sh made), GRADER_ONLY=tensors,strides (grade only those
+problems), GRADER_ALLOW_WEAK=1 (grade even where the container allows no namespaces).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import tomllib
+import zipfile
+from pathlib import Path
+
+from grader import results
+from grader.sandbox import Limits, SandboxUnavailable
+from tests.seam import MODULES, REPO_ROOT
+
+# The whole of tests/ travels, so that results.json's suite_version is the repository's.
+SHIPPED = ("grader", "tests", "solutions", "pyproject.toml")
+SKIP = ("__pycache__", ".hypothesis", ".pytest_cache")
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder's image.
+set -euo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+apt-get update
+# util-linux gives `unshare`, the sandbox's namespaces; python3-venv the grader's own venv.
+apt-get install -y --no-install-recommends python3 python3-venv python3-pip util-linux
+python3 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/pip" install --upgrade pip
+# The CPU build of PyTorch: Gradescope's machines have no GPU, and it is far smaller.
+"$ROOT/venv/bin/pip" install "torch%(torch_range)s" --index-url https://download.pytorch.org/whl/cpu
+"$ROOT/venv/bin/pip" install -r "$ROOT/source/requirements.txt"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for each submission: grade $ROOT/submission in the sandbox,
+# write $ROOT/results/results.json. The grader runs from $ROOT/source, never from site-packages.
+set -euo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
+export GRADER_ALLOW_WEAK="${GRADER_ALLOW_WEAK:-%(allow_weak)s}"
+cd "$ROOT/source"
+export PYTHONPATH="$ROOT/source"
+exec "$PYTHON" -m grader.gradescope "$ROOT"
+"""
+
+
+# --- building autograder.zip -----------------------------------------------------------------
+
+
+def build_autograder(archive: Path, allow_weak: bool = False) -> Path:
+    """Write autograder.zip: setup.sh, run_autograder, requirements.txt and the project's grading side."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    torch_range = next(d for d in project["dependencies"] if d.startswith("torch"))[len("torch"):]
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        _add_text(zipped, "setup.sh", SETUP_SH % {"torch_range": torch_range}, executable=True)
+        _add_text(zipped, "run_autograder", RUN_AUTOGRADER % {"allow_weak": int(allow_weak)}, executable=True)
+        _add_text(zipped, "requirements.txt", "\n".join(project["dependencies"]) + "\n")
+        for part in SHIPPED:
+            path = REPO_ROOT / part
+            for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+                if file.is_file() and not any(s in file.parts for s in SKIP) and file.suffix != ".pyc":
+                    zipped.write(file, file.relative_to(REPO_ROOT).as_posix())
+    return archive
+
+
+def _add_text(zipped: zipfile.ZipFile, name: str, text: str, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = (0o100755 if executable else 0o100644) << 16
+    zipped.writestr(info, text)
+
+
+# --- inside Gradescope: grade /autograder/submission -----------------------------------------
+
+
+def as_submission(uploaded: Path, scratch: Path) -> Path:
+    """What grade_one reads, from what Gradescope put in /autograder/submission.
+
+    A copy, so nothing the grader does touches the upload: a folder holding assignment/ (or
+    one folder that does) as it is, a lone .zip as it is, loose module files (the upload of
+    tensors.py, strides.py, ...) gathered into assignment/.
+    """
+    copy = scratch / "submission"
+    shutil.copytree(uploaded, copy, symlinks=True)
+    entries = [p for p in copy.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    zips = [p for p in entries if p.suffix == ".zip"]
+    if len(entries) == 1 and zips:
+        return zips[0]
+    loose = [p for p in entries if p.is_file() and p.suffix == ".py" and p.stem in MODULES]
+    if loose and not (copy / "assignment").exists():
+        (copy / "assignment").mkdir()
+        for path in loose:
+            path.rename(copy / "assignment" / path.name)
+    return copy
+
+
+def run(root: Path) -> int:
+    from grader.grade import grade_one  # here: building the zip needs neither pytest nor torch
+
+    out_file = root / "results" / "results.json"
+    only = [m for m in os.environ.get("GRADER_ONLY", "").split(",") if m]
+    print(f"grader: {Path(__file__).resolve().parent}; problems: {', '.join(only) or 'all'}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="gradescope-") as scratch:
+        submission = as_submission(root / "submission", Path(scratch))
+        try:
+            data = grade_one(submission, out_file, Limits(), os.environ.get("GRADER_ALLOW_WEAK") == "1", only or None)
+        except SandboxUnavailable as error:
+            # No score without the sandbox: staff see why, and rebuild with --allow-weak-sandbox if they accept that.
+            results.write_atomically(out_file, {"score": 0, "output": f"The autograder could not start its sandbox: {error}", "tests": []})
+            print(error, file=sys.stderr)
+            return 1
+    print(json.dumps({"score": data["score"], "max_score": data["max_score"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1])))

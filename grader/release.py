@@ -1,0 +1,421 @@
+"""Trusted side (staff tooling): the student bundle, and the checks it must pass before release.
+
+    build_bundle   assignment/ stubs + tests/public/ + what those tests import + handout.md,
+                   a student pyproject.toml and README: a folder and a .zip
+    find_leaks     reference code, hidden tests, rubric or solution files that reached it
+    check_install  unzip it into a fresh virtual environment, install it with the student's
+                   one command, and run its `pytest`: the public suite must run, and fail
+
+Staff tooling never imports student code; the bundle's code is only parsed here (ast).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import xml.etree.ElementTree as ElementTree
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.seam import REPO_ROOT
+
+HANDOUT = REPO_ROOT / "handout.md"
+# What the public suite needs from tests/: nothing of hidden/, data/, project/ or the rubric.
+PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/scenarios")
+PUBLIC_FILES = ("tests/__init__.py", "tests/conftest.py", "tests/seam.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py")
+SECRET_FOLDERS = ("solutions", "tests/hidden", "tests/data", "tests/project", "grader")
+SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
+
+
+# --- the bundle ------------------------------------------------------------------------------
+
+
+def build_bundle(out: Path, handout: Path = HANDOUT) -> tuple[Path, Path]:
+    """Write the bundle as the folder `out` and as `out`.zip (one top-level folder); return both."""
+    if not handout.is_file():
+        raise FileNotFoundError(f"no handout at {handout}: the bundle needs handout.md (or pass --handout)")
+    out.mkdir(parents=True)
+    for folder in PUBLIC_FOLDERS:
+        shutil.copytree(REPO_ROOT / folder, out / folder, ignore=SKIP)
+    for name in PUBLIC_FILES:
+        shutil.copyfile(REPO_ROOT / name, out / name)
+    shutil.copyfile(handout, out / "handout.md")
+    (out / "pyproject.toml").write_text(student_pyproject())
+    (out / "README.md").write_text(student_readme())
+    return out, zip_folder(out)
+
+
+def zip_folder(folder: Path) -> Path:
+    archive = folder.with_suffix(".zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zipped.write(path, Path(folder.name) / path.relative_to(folder))
+    return archive
+
+
+def student_pyproject() -> str:
+    """The student's pyproject: our dependencies and markers; plain `pytest` runs tests/public on ./assignment."""
+    ours = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    markers = [m for m in ours["tool"]["pytest"]["ini_options"]["markers"] if not m.startswith("project:")]
+    return f"""[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "cs-primitives-assignment"
+version = "{ours["project"]["version"]}"
+description = "Assignment: PyTorch primitives and resource accounting (your code goes in assignment/)"
+readme = "README.md"
+requires-python = "{ours["project"]["requires-python"]}"
+dependencies = [
+{_toml_lines(ours["project"]["dependencies"])}
+]
+
+[tool.setuptools.packages.find]
+include = ["assignment*"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests/public"]
+impl_default = "."
+hypothesis_profile_default = "student"
+timeout = 120
+markers = [
+{_toml_lines(markers)}
+]
+"""
+
+
+def _toml_lines(items: list[str]) -> str:
+    return "\n".join(f'    "{item}",' for item in items)  # our strings hold no quotes or backslashes
+
+
+def student_readme() -> str:
+    ours = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    problems = [m.split(":", 1) for m in ours["tool"]["pytest"]["ini_options"]["markers"] if m.split(":")[0] not in ("cuda", "project")]
+    rows = "\n".join(f"| `pytest -m {name}` | {what.strip()} |" for name, what in problems)
+    return f"""# Assignment: PyTorch primitives and resource accounting
+
+Read `handout.md` first: it says what each problem asks and why. Your code goes in
+`assignment/` (one file per problem); keep every function's name and signature.
+
+## Install (once)
+
+In a fresh virtual environment (Python 3.10 or newer), from this folder:
+
+```bash
+python -m venv .venv && source .venv/bin/activate
+pip install -e .
+```
+
+`pip install -e .` is the one command: it installs PyTorch, einops, jaxtyping, beartype,
+numpy, pytest and hypothesis. (On a machine without a GPU, add
+`--extra-index-url https://download.pytorch.org/whl/cpu` for a much smaller PyTorch.)
+
+## Test your code
+
+```bash
+pytest                 # every public test, against your assignment/
+pytest -m strides      # just one problem's tests
+pytest -x --pdb        # stop at the first failure and debug it
+```
+
+| command | problem |
+| --- | --- |
+{rows}
+
+Every test starts failing: the stubs raise `NotImplementedError`. A failing test says what
+it checked, the input, what your code returned, what was expected, and a hint. The tests
+use hypothesis: a failure shows the smallest input it found.
+
+The grader runs these public tests and more hidden ones, on your code in a sandbox: passing
+every public test is a good sign, not a guarantee. Tests marked `cuda` run only where a GPU
+is present.
+
+## Submit
+
+Submit the `assignment/` folder (or a .zip of it), with the file names unchanged.
+"""
+
+
+# --- the leak check --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leak:
+    kind: str  # reference-body, hidden-test-body, identical-file, hidden-test-name, solutions-import, rubric, secret-path
+    where: str  # the bundle file (and function)
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.where}: {self.detail}"
+
+
+def find_leaks(bundle: Path, repo: Path = REPO_ROOT) -> list[Leak]:
+    """Everything of the staff's side that reached `bundle` (empty list: nothing did)."""
+    files = sorted(p for p in bundle.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    secret_bodies = {**_bodies_of(repo, "solutions"), **hidden_test_bodies(repo)}
+    leaks = []
+    for path in files:
+        where = path.relative_to(bundle).as_posix()
+        leaks += _secret_path(where)
+        leaks += _identical_file(path, where, repo)
+        if path.suffix == ".py":
+            leaks += _copied_bodies(path, where, secret_bodies)
+            leaks += _solutions_imports(path, where)
+    leaks += _hidden_names(files, bundle, repo)
+    leaks += _rubric_keys(files, bundle)
+    return leaks
+
+
+def _secret_path(where: str) -> list[Leak]:
+    hits = [s for s in SECRET_FOLDERS if where == s or where.startswith(s + "/")]
+    if hits or where.endswith("rubric.toml"):
+        return [Leak("secret-path", where, "this file belongs to the staff's side only")]
+    return []
+
+
+def _identical_file(path: Path, where: str, repo: Path) -> list[Leak]:
+    """A file equal to a solution, hidden-test, data or rubric file (empty files match nothing)."""
+    text = path.read_bytes().strip()
+    if not text:
+        return []
+    leaks = []
+    for folder in ("solutions", "tests/hidden", "tests/data"):
+        for secret in (repo / folder).rglob("*"):
+            if secret.is_file() and "__pycache__" not in secret.parts and secret.read_bytes().strip() == text:
+                leaks.append(Leak("identical-file", where, f"same content as {secret.relative_to(repo).as_posix()}"))
+    if (repo / "tests" / "rubric.toml").read_bytes().strip() == text:
+        leaks.append(Leak("identical-file", where, "same content as tests/rubric.toml"))
+    return leaks
+
+
+def normalised_bodies(source: str) -> dict[str, str]:
+    """{qualified function name: ast.dump of its body without the docstring}, non-trivial bodies only."""
+    bodies = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    body = _without_docstring(child.body)
+                    if not _trivial(body):
+                        bodies[name] = ast.dump(ast.Module(body=body, type_ignores=[]))
+                visit(child, name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(source), "")
+    return bodies
+
+
+def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        return body[1:]
+    return body
+
+
+def _trivial(body: list[ast.stmt]) -> bool:
+    """A stub's body: nothing, `pass`, `...`, `raise NotImplementedError(...)`, `return CONSTANT`."""
+    def stub_statement(statement: ast.stmt) -> bool:
+        if isinstance(statement, ast.Pass):
+            return True
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            return True
+        if isinstance(statement, ast.Return):
+            return statement.value is None or isinstance(statement.value, ast.Constant)
+        if isinstance(statement, ast.Raise) and statement.exc is not None:
+            raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+            return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
+        return False
+
+    return all(stub_statement(s) for s in body)
+
+
+def _bodies_of(repo: Path, folder: str) -> dict[str, tuple[str, str]]:
+    """{normalised body: (file, function)} for every non-trivial function under repo/folder."""
+    found = {}
+    for path in sorted((repo / folder).rglob("*.py")):
+        where = path.relative_to(repo).as_posix()
+        for name, body in normalised_bodies(path.read_text()).items():
+            found.setdefault(body, (where, name))
+    return found
+
+
+def hidden_test_bodies(repo: Path = REPO_ROOT) -> dict[str, tuple[str, str]]:
+    """Hidden test functions' bodies, less those a public test shares (those are public already).
+
+    Helpers (oracles such as finfo_layout) may be shared by both suites: only tests count.
+    """
+    def tests_of(folder: str) -> dict[str, tuple[str, str]]:
+        return {body: where for body, where in _bodies_of(repo, folder).items() if where[1].startswith("test")}
+
+    public = tests_of("tests/public")
+    return {body: where for body, where in tests_of("tests/hidden").items() if body not in public}
+
+
+def _parsed(path: Path) -> ast.AST | None:
+    try:
+        return ast.parse(path.read_text())
+    except SyntaxError:
+        return None
+
+
+def _copied_bodies(path: Path, where: str, secret_bodies: dict[str, tuple[str, str]]) -> list[Leak]:
+    if _parsed(path) is None:
+        return [Leak("unparsable", where, "not valid Python: it cannot be checked")]
+    leaks = []
+    for name, body in normalised_bodies(path.read_text()).items():
+        if body in secret_bodies:
+            origin, function = secret_bodies[body]
+            kind = "hidden-test-body" if origin.startswith("tests/hidden") else "reference-body"
+            leaks.append(Leak(kind, f"{where}::{name}", f"its body is the body of {origin}::{function}"))
+    return leaks
+
+
+def _solutions_imports(path: Path, where: str) -> list[Leak]:
+    tree = _parsed(path)
+    leaks = []
+    for node in ast.walk(tree) if tree is not None else ():
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        for name in names:
+            if name.split(".")[0] == "solutions" or name.endswith(".solutions"):
+                leaks.append(Leak("solutions-import", f"{where}:{node.lineno}", f"imports {name}"))
+    return leaks
+
+
+def hidden_test_names(repo: Path = REPO_ROOT) -> set[str]:
+    """Hidden tests' function names, less those a public test shares (those are public already)."""
+    def test_names(folder: Path) -> set[str]:
+        return {
+            node.name
+            for path in folder.glob("test_*.py")
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test")
+        }
+
+    return test_names(repo / "tests" / "hidden") - test_names(repo / "tests" / "public")
+
+
+def _hidden_names(files: list[Path], bundle: Path, repo: Path) -> list[Leak]:
+    names = hidden_test_names(repo)
+    if not names:
+        return []
+    pattern = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\b")
+    leaks = []
+    for path in files:
+        for match in pattern.finditer(_text(path)):
+            leaks.append(Leak("hidden-test-name", path.relative_to(bundle).as_posix(), f"names the hidden test {match.group(1)}"))
+    return leaks
+
+
+def _rubric_keys(files: list[Path], bundle: Path) -> list[Leak]:
+    """The rubric's keys name hidden test files with their points: none may appear."""
+    pattern = re.compile(r"hidden/test_\w+\.py::\w+|\[settings\]\s*hidden_visibility")
+    return [
+        Leak("rubric", path.relative_to(bundle).as_posix(), f"holds rubric content: {match.group(0)}")
+        for path in files
+        for match in pattern.finditer(_text(path))
+    ]
+
+
+def _text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+# --- the fresh-install check -----------------------------------------------------------------
+
+
+@dataclass
+class InstallCheck:
+    ok: bool = False
+    message: str = ""
+    exit_code: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    output: str = ""
+
+
+def check_install(archive: Path, scratch: Path | None = None, keep: bool = False) -> InstallCheck:
+    """Unzip the bundle into a fresh venv, `pip install -e` it, run `pytest`: it must run and fail.
+
+    PyTorch goes in first, at this machine's version (uv if present: it reuses its cache),
+    as a student's would already be; then the student's one command installs the rest.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="release-check-")) if scratch is None else scratch
+    check = InstallCheck()
+    try:
+        folder = _unzip_one_folder(archive, scratch / "unzipped")
+        venv = scratch / "venv"
+        python = venv / "bin" / "python"
+        steps = [
+            ("venv", [sys.executable, "-m", "venv", str(venv)], scratch),
+            ("torch", _torch_command(python), scratch),
+            ("pip install -e", [str(python), "-m", "pip", "install", "-q", "-e", str(folder)], scratch),
+            ("pytest", [str(python), "-m", "pytest", "-q", f"--junitxml={scratch / 'junit.xml'}"], folder),
+        ]
+        for name, command, cwd in steps:
+            finished = _timed(check, name, command, cwd)
+            if name != "pytest" and finished.returncode != 0:
+                check.message = f"`{name}` failed (exit {finished.returncode})"
+                check.output = (finished.stdout + finished.stderr)[-4000:]
+                return check
+        _judge(check, finished, scratch / "junit.xml")
+        return check
+    finally:
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _unzip_one_folder(archive: Path, target: Path) -> Path:
+    with zipfile.ZipFile(archive) as zipped:
+        zipped.extractall(target)
+    (folder,) = [p for p in target.iterdir() if p.is_dir()]
+    return folder
+
+
+def _torch_command(python: Path) -> list[str]:
+    spec = "torch==" + importlib.metadata.version("torch").split("+")[0]
+    uv = shutil.which("uv")
+    if uv is None:
+        return [str(python), "-m", "pip", "install", "-q", spec]
+    links = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.find-links"], capture_output=True, text=True).stdout.split()
+    return [uv, "pip", "install", "-q", "--python", str(python), *[a for d in links for a in ("--find-links", d)], spec]
+
+
+def _timed(check: InstallCheck, name: str, command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    # A clean environment: nothing of this project's interpreter or pytest run may leak in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST", "VIRTUAL_ENV", "HYPOTHESIS"))}
+    started = time.monotonic()
+    finished = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+    check.seconds[name] = round(time.monotonic() - started, 1)
+    return finished
+
+
+def _judge(check: InstallCheck, finished: subprocess.CompletedProcess, junit: Path) -> None:
+    """Stubs must fail: pytest's exit 1 (tests failed), some tests run, none erroring."""
+    check.exit_code = finished.returncode
+    check.output = (finished.stdout + finished.stderr)[-4000:]
+    if junit.exists():
+        suite = ElementTree.parse(junit).getroot()
+        suite = suite.find("testsuite") if suite.tag == "testsuites" else suite
+        check.counts = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
+        check.counts["passed"] = check.counts["tests"] - check.counts["failures"] - check.counts["errors"] - check.counts["skipped"]
+    if finished.returncode != 1:
+        check.message = f"pytest exited {finished.returncode}, not 1 (tests ran and failed): the suite did not run as it should"
+    elif not check.counts.get("tests") or check.counts.get("errors"):
+        check.message = f"pytest ran {check.counts.get('tests', 0)} tests with {check.counts.get('errors', 0)} errors: expected tests that fail, none erroring"
+    else:
+        check.ok = True
+        check.message = f"the public suite ran in a fresh venv: {check.counts['failures']} failed, {check.counts['passed']} passed, {check.counts['skipped']} skipped (stubs should fail)"

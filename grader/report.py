@@ -1,0 +1,312 @@
+"""Trusted side (staff tooling): a class's results -> what the LMS, the students and the staff read.
+
+    load_class(results_dir)  ->  [StudentResult]  ->  grades.csv              (the LMS imports it)
+                                                  ->  feedback/STUDENT.md/.html (one per student)
+                                                  ->  report.md, report.html   (the class, for staff)
+
+The input is a folder of Gradescope results.json files (RESULTS_DIR/STUDENT/results.json, what
+`python -m grader grade --out RESULTS_DIR` writes). `load_class` is the one place that knows
+where results come from, so another source (the gradebook) only needs another loader.
+
+What a student may see is decided here: each test's name, score and the `output` the grader
+already wrote into results.json (for a hidden test: its hint and the kind of failure, never a
+value). Nothing else from a hidden test, and nothing from the grader's own log, reaches a page.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from grader import report_plots
+from tests.seam import MODULES
+
+TEMPLATES = Path(__file__).parent / "templates"
+CSV_COLUMNS = ("student", "total", *MODULES, "status")
+
+
+@dataclass
+class StudentResult:
+    """One student's results.json (None when there is none to read, with the reason in `problem`)."""
+
+    student: str
+    results: dict | None
+    problem: str = ""
+
+    @property
+    def status(self) -> str:
+        """graded / error (no results, or a submission the grader could not read) / flagged (integrity)."""
+        if self.results is None or self.extra.get("error"):
+            return "error"
+        return "flagged" if self.flags else "graded"
+
+    @property
+    def extra(self) -> dict:
+        return (self.results or {}).get("extra_data") or {}
+
+    @property
+    def flags(self) -> list[dict]:
+        return list(self.extra.get("integrity_flags") or [])
+
+    @property
+    def tests(self) -> list[dict]:
+        return list((self.results or {}).get("tests") or [])
+
+    @property
+    def total(self) -> float | None:
+        return None if self.results is None else float(self.results["score"])
+
+    @property
+    def max_total(self) -> float | None:
+        return None if self.results is None else float(self.results["max_score"])
+
+    def problems(self) -> dict[str, tuple[float, float]]:
+        """module -> (score, max_score) for the problems this run graded."""
+        totals: dict[str, list[float]] = {}
+        for test in self.tests:
+            entry = totals.setdefault(module_of(test), [0.0, 0.0])
+            entry[0] += test["score"]
+            entry[1] += test["max_score"]
+        return {m: (round(s, 4), round(x, 4)) for m, (s, x) in totals.items()}
+
+
+def module_of(test: dict) -> str:
+    return (test.get("tags") or [""])[0]
+
+
+def load_class(results_dir: Path) -> list[StudentResult]:
+    """Every RESULTS_DIR/STUDENT/ folder, by student name; an unreadable results.json is an error row."""
+    students = []
+    for folder in sorted(p for p in Path(results_dir).iterdir() if p.is_dir() and not p.name.startswith(".")):
+        path = folder / "results.json"
+        try:
+            students.append(StudentResult(folder.name, json.loads(path.read_text())))
+        except FileNotFoundError:
+            students.append(StudentResult(folder.name, None, "no results.json: the grader did not finish"))
+        except (OSError, ValueError) as error:
+            students.append(StudentResult(folder.name, None, f"unreadable results.json: {error}"))
+    return students
+
+
+# --- grades.csv ----------------------------------------------------------------------------
+
+
+def write_csv(students: list[StudentResult], path: Path) -> None:
+    """One row per student; a problem this run did not grade (or a missing result) is left blank."""
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for student in students:
+            problems = student.problems()
+            writer.writerow([
+                student.student,
+                "" if student.total is None else f"{student.total:g}",
+                *(f"{problems[m][0]:g}" if m in problems else "" for m in MODULES),
+                student.status,
+            ])
+
+
+# --- per-student feedback ------------------------------------------------------------------
+
+
+@dataclass
+class TestFeedback:
+    name: str
+    score: float
+    max_score: float
+    visible: bool
+    status: str  # passed / failed / skipped
+    output: str  # as results.json holds it
+    smallest_input: str  # visible tests only: hypothesis's falsifying example
+
+
+def feedback_for(student: StudentResult) -> list[dict]:
+    """Per problem, in the assignment's order: its score and its tests, failures first."""
+    problems = student.problems()
+    sections = []
+    for module in MODULES:
+        tests = [_test_feedback(t) for t in student.tests if module_of(t) == module]
+        if not tests:
+            continue
+        score, max_score = problems[module]
+        sections.append({
+            "module": module,
+            "title": _title(student.tests, module),
+            "score": score,
+            "max_score": max_score,
+            "failed": sorted((t for t in tests if t.status == "failed"), key=lambda t: not t.visible),  # details first
+            "passed": [t for t in tests if t.status == "passed"],
+            "skipped": [t for t in tests if t.status == "skipped"],
+        })
+    return sections
+
+
+def _test_feedback(test: dict) -> TestFeedback:
+    visible = test.get("visibility") == "visible"
+    status = "skipped" if (test.get("extra_data") or {}).get("skipped") else test["status"]
+    output = test.get("output") or ""
+    return TestFeedback(
+        name=test["name"].rsplit(": ", 1)[-1],
+        score=test["score"],
+        max_score=test["max_score"],
+        visible=visible,
+        status=status,
+        output=output,
+        smallest_input=smallest_failing_input(output) if visible and status == "failed" else "",
+    )
+
+
+def _unprefix(line: str) -> str:
+    """pytest's report line without its "E   " error prefix (indentation inside kept)."""
+    for prefix in ("E   ", "E"):
+        if line.startswith(prefix):
+            return line[len(prefix):].rstrip()
+    return line.rstrip()
+
+
+def _title(tests: list[dict], module: str) -> str:
+    """The problem's title, from its tests' names ("TITLE: test_function")."""
+    names = [t["name"] for t in tests if module_of(t) == module and ": " in t["name"]]
+    title = names[0].rsplit(": ", 1)[0] if names else module
+    return module if title == module else f"{title} ({module})"
+
+
+def smallest_failing_input(output: str) -> str:
+    """Hypothesis's "Falsifying example: f(...)" block (and its "Draw N:" lines) from pytest's report."""
+    lines = [_unprefix(line) for line in output.splitlines()]
+    start = next((i for i, line in enumerate(lines) if line.startswith("Falsifying")), None)
+    if start is None:
+        return ""
+    block, closed = [], False
+    for line in lines[start:]:
+        if closed and not line.startswith("Draw "):  # the drawn values follow the call; then it ends
+            break
+        closed = closed or line == ")"
+        if not line.strip().startswith("impl="):  # the fixture, not an input
+            block.append(line)
+        if len(block) > 60:  # a huge example: the full output below still has it
+            break
+    return "\n".join(block).strip()
+
+
+# --- the class -----------------------------------------------------------------------------
+
+
+def class_summary(students: list[StudentResult]) -> dict:
+    """The numbers behind the class report. Pass rates and failures leave out error rows."""
+    graded = [s for s in students if s.status != "error"]
+    return {
+        "students": students,
+        "counts": Counter(s.status for s in students),
+        "problems": [_problem_summary(graded, m) for m in MODULES if any(m in s.problems() for s in graded)],
+        "flagged": [(s.student, flag) for s in students for flag in s.flags],
+        "errors": [(s.student, s.problem or s.extra.get("error", "")) for s in students if s.status == "error"],
+    }
+
+
+def _problem_summary(graded: list[StudentResult], module: str) -> dict:
+    tests = [t for s in graded for t in s.tests if module_of(t) == module and not (t.get("extra_data") or {}).get("skipped")]
+    passed = sum(t["status"] == "passed" for t in tests)
+    scores = [s.problems()[module] for s in graded if module in s.problems()]
+    full = sum(score >= max_score for score, max_score in scores)
+    return {
+        "module": module,
+        "title": _title([t for s in graded for t in s.tests], module),
+        "pass_rate": passed / len(tests) if tests else 0.0,
+        "full_marks": full,
+        "students": len(scores),
+        "most_common_failure": most_common_failure([t for t in tests if t["status"] == "failed"]),
+    }
+
+
+def most_common_failure(failed: list[dict]) -> dict | None:
+    """Group failing tests by their output's first line (the test's hint); the biggest group wins."""
+    if not failed:
+        return None
+    groups: dict[str, list[dict]] = {}
+    for test in failed:
+        groups.setdefault(_first_line(test["output"]), []).append(test)
+    line, group = max(groups.items(), key=lambda item: len(item[1]))
+    kinds = Counter(_failure_kind(t["output"]) for t in group)
+    return {
+        "line": line,
+        "tests": sorted({t["name"].rsplit(": ", 1)[-1] for t in group}),
+        "count": len(group),
+        "kind": kinds.most_common(1)[0][0],
+    }
+
+
+def _first_line(output: str) -> str:
+    return next((line.strip() for line in output.splitlines() if line.strip()), "(no output)")
+
+
+def _failure_kind(output: str) -> str:
+    """The line the grader writes after the hint (and the "N of M cases failed" note): the kind."""
+    for line in output.splitlines()[1:]:
+        if line.strip() and " cases failed; the first: " not in line:
+            return line.strip()
+    return ""
+
+
+# --- writing it all ------------------------------------------------------------------------
+
+
+def write_report(students: list[StudentResult], out: Path) -> dict[str, Path]:
+    """grades.csv, feedback/STUDENT.{md,html}, histogram.png, pass_rates.png, report.{md,html}."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "feedback").mkdir(exist_ok=True)
+    env = _environment()
+    paths = {"csv": out / "grades.csv"}
+    write_csv(students, paths["csv"])
+    for student in students:
+        context = {"student": student, "sections": feedback_for(student), "fence": fence}
+        for suffix in ("md", "html"):
+            target = out / "feedback" / f"{student.student}.{suffix}"
+            target.write_text(env.get_template(f"feedback.{suffix}.j2").render(context))
+    summary = class_summary(students)
+    plots = {
+        "histogram": report_plots.score_histogram([s for s in students if s.results is not None]),
+        "pass_rates": report_plots.pass_rates(summary["problems"]),
+    }
+    for name, png in plots.items():
+        paths[name] = out / f"{name}.png"
+        paths[name].write_bytes(png)
+    context = {**summary, "modules": MODULES, "plots": {k: report_plots.data_uri(v) for k, v in plots.items()}}
+    for suffix in ("md", "html"):
+        paths[f"report_{suffix}"] = out / f"report.{suffix}"
+        paths[f"report_{suffix}"].write_text(env.get_template(f"report.{suffix}.j2").render(context))
+    return paths
+
+
+def _environment() -> Environment:
+    # Autoescape HTML only: names and outputs come from submissions and must not become markup.
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html.j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["points"] = lambda x: f"{x:g}"
+    env.filters["percent"] = lambda x: f"{100 * x:.0f}%"
+    env.filters["cell"] = table_cell
+    return env
+
+
+def table_cell(value, limit: int = 300) -> str:
+    """Text that stays inside one markdown table cell."""
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def fence(text: str) -> str:
+    """A markdown code block that the text itself cannot close (it may hold backticks)."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}text\n{text.rstrip()}\n{ticks}"

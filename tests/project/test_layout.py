@@ -1,0 +1,106 @@
+"""The kit's structure keeps its promises: the seam, the rubric, the trust boundary."""
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import rubric
+from tests.seam import MODULES, REPO_ROOT
+
+pytestmark = pytest.mark.project
+
+TESTS = REPO_ROOT / "tests"
+SEAM_ATTRIBUTES = {"run", "source", "label", "package", "root"}
+
+
+def module_of(path: Path) -> str:
+    name = path.stem.removeprefix("test_")
+    return max((m for m in MODULES if name == m or name.startswith(m + "_")), key=len)
+
+
+def suite_files():
+    return sorted(TESTS.glob("public/test_*.py")) + sorted(TESTS.glob("hidden/test_*.py"))
+
+
+def scenario_files():
+    return sorted(p for p in TESTS.glob("scenarios/*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("path", suite_files() + scenario_files(), ids=lambda p: str(p.relative_to(TESTS)))
+def test_each_problem_reaches_only_its_own_module(path):
+    """A test of problem M touches impl.M alone, so a bug in one module costs one problem."""
+    module = path.stem if path.parent.name == "scenarios" else module_of(path)
+    touched = {
+        node.attr
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("impl", "ref")
+    }
+    foreign = touched - SEAM_ATTRIBUTES - {module}
+    assert not foreign, f"{path.name} reaches other problems' modules: {sorted(foreign)}"
+
+
+@pytest.mark.parametrize("path", suite_files() + scenario_files(), ids=lambda p: str(p.relative_to(TESTS)))
+def test_tests_never_import_an_implementation(path):
+    """Tests get code only through the impl/ref fixtures (the seam), never by import."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        assert not any(n.split(".")[0] in ("assignment", "solutions") for n in names), f"{path.name} imports {names}"
+
+
+@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.name)
+def test_scenarios_import_only_what_the_sandbox_has(path):
+    """Scenarios run inside the worker: only the standard library, torch, numpy and einops."""
+    allowed = set(sys.stdlib_module_names) | {"torch", "numpy", "einops", "tests"}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+            assert not name.startswith("tests.") or name.startswith("tests.scenarios"), f"{path.name} imports {name}"
+
+
+def test_the_worker_imports_nothing_trusted():
+    """grader/worker/ runs next to student code: it may use the wire, the seam and the scenarios only."""
+    allowed = ("grader.wire", "grader.worker", "tests.seam", "tests.scenarios")
+    for path in sorted((REPO_ROOT / "grader" / "worker").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("grader", "tests", "solutions"):
+                for alias in node.names:
+                    name = f"{node.module}.{alias.name}"
+                    assert name.startswith(allowed), f"{path.name} imports {name}"
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name.split(".")[0] not in ("grader", "tests", "solutions"), f"{path.name} imports {alias.name}"
+
+
+@pytest.mark.parametrize("folder", ["solutions", "assignment"])
+def test_jaxtyping_annotations_are_not_strings(folder):
+    """`from __future__ import annotations` turns annotations into strings jaxtyping cannot check."""
+    for path in sorted((REPO_ROOT / folder).glob("*.py")):
+        assert "from __future__ import annotations" not in path.read_text(), path
+
+
+def test_the_rubric_covers_every_test_and_adds_up_to_100():
+    """Every public and hidden test function has points under its own problem; the total is 100."""
+    the_rubric = rubric.load()
+    listing = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/public", "tests/hidden", "-p", "no:cacheprovider"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    keys = {re.sub(r"\[.*", "", line.strip()).removeprefix("tests/") for line in listing.splitlines() if "::" in line}
+    assert keys == set(the_rubric.points), (
+        f"collected, no points: {sorted(keys - set(the_rubric.points))}; points, not collected: {sorted(set(the_rubric.points) - keys)}"
+    )
+    for key, module in the_rubric.problem_of.items():
+        assert module_of(Path(key.split("::")[0])) == module, f"{key} is listed under [{module}]"
+    assert the_rubric.total == pytest.approx(100)
+    for module in MODULES:
+        assert any(m == module for m in the_rubric.problem_of.values()), f"problem {module} has no points"

@@ -1,0 +1,92 @@
+"""End to end through the sandbox: real submissions graded by `python -m grader.grade`.
+
+The reference earns full marks (twice, identically), the stubs nothing, and every hostile
+or faulty variant of the correct example (tests/data/hostile.toml) is contained: it loses
+exactly the problems it broke, keeps every point it earned honestly, gains none, and the
+attempts the sandbox stopped are recorded as integrity flags.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader import results, variants
+from grader.commands.grade import grade_in_subprocess
+from grader.sandbox import Limits, isolation_level
+from tests.seam import REPO_ROOT
+
+pytestmark = [
+    pytest.mark.project,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces"),
+]
+
+# Short limits: the hanging variants should cost seconds, not minutes.
+LIMITS = Limits(call_seconds=8, test_seconds=30, submission_seconds=300)
+HOSTILE = variants.load_hostile()
+# CI grades this set (every attack and fault the grader promises to contain);
+# GRADER_ALL_VARIANTS=1 (and `python -m grader validate`) grades all of them.
+CORE = {
+    "cheat_import_solutions", "cheat_read_reference_from_disk", "exfiltrate_hidden_tests",
+    "write_fake_results_json", "print_fake_gradescope_json", "patch_torch_allclose",
+    "patch_assert_close", "patch_unittest_asserts", "patch_builtins_wrappers", "unsafe_result_reduce",
+    "exit_at_import", "os_exit_in_call", "network_connect_external", "infinite_loop_view",
+    "segfault_in_call", "memory_bomb_torch", "fork_bomb", "exception_at_import", "syntax_error_module",
+    "print_50mb",
+}
+SELECTED = HOSTILE if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in HOSTILE if v.name in CORE]
+
+
+def grade(submission: Path, out: Path, modules=None) -> dict:
+    outcome = grade_in_subprocess(submission, out / "results.json", LIMITS, allow_weak=False, modules=modules)
+    assert outcome["ok"], outcome.get("error")
+    return outcome["results"]
+
+
+@pytest.fixture(scope="module")
+def reference_submission(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("reference")
+    shutil.copytree(REPO_ROOT / "solutions", folder / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+def test_the_core_set_names_real_variants():
+    assert CORE <= {v.name for v in HOSTILE}
+
+
+def test_reference_scores_full_marks_twice_identically(reference_submission, tmp_path):
+    """The reference earns 100, and grading it again gives byte-identical scores and statuses."""
+    first = grade(reference_submission, tmp_path / "a")
+    second = grade(reference_submission, tmp_path / "b")
+    assert first["score"] == first["max_score"] == 100, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
+    assert first["extra_data"]["integrity_flags"] == []
+
+    def verdicts(data):
+        return [(t["name"], t["score"], t["status"], t["output"]) for t in data["tests"]]
+
+    assert verdicts(first) == verdicts(second)
+
+
+def test_untouched_stubs_score_zero(tmp_path):
+    """The stubs as released earn nothing through the grader either."""
+    data = grade(REPO_ROOT, tmp_path)
+    assert data["score"] == 0 and data["max_score"] == 100
+    assert all("not implemented" in t["output"].lower() or "notimplemented" in t["output"].lower() for t in data["tests"] if t["status"] == "failed")
+
+
+@pytest.mark.parametrize("variant", SELECTED, ids=lambda v: v.name)
+def test_hostile_submission_is_contained_and_flagged(variant, tmp_path):
+    """An attack or fault costs the problems it broke and nothing else, earns nothing, and is flagged."""
+    folder = variant.build(tmp_path / variant.name)
+    data = grade(folder, tmp_path / "out", variants.affected_problems(variant))
+    problems = results.per_problem(data)
+    for module, (score, max_score) in problems.items():
+        if module in variant.expect_lost:
+            assert score < max_score, f"{variant.name}: {module} kept full marks ({score}/{max_score}) despite the attack"
+        else:
+            lost = [t["name"] + ": " + t["output"][:300] for t in data["tests"] if t["tags"] == [module] and t["score"] < t["max_score"]]
+            assert score == max_score, f"{variant.name}: {module} lost points it earned honestly: {lost}"
+    kinds = {flag["kind"] for flag in data["extra_data"]["integrity_flags"]}
+    assert set(variant.expect_flags) <= kinds, f"{variant.name}: flags {sorted(kinds)}, expected at least {variant.expect_flags}"

@@ -1,0 +1,47 @@
+"""The suites are sound: stubs score 0, a second correct implementation full marks, and each
+mutant of the reference loses points in its own problem and nowhere else.
+
+These run the suites in-process (pytest subprocesses) on code the course wrote; the
+sandboxed path is covered by test_sandbox.py.
+"""
+
+import pytest
+
+from grader import rubric, selfcheck, variants
+from tests.seam import REPO_ROOT
+
+pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
+
+MUTANTS = [m for m in variants.load_mutants() if not m.cuda_only]
+
+
+def test_untouched_stubs_fail_every_test():
+    """The stubs as released earn nothing: every graded test fails on them."""
+    outcomes = selfcheck.run_in_process(REPO_ROOT)
+    passed = sorted(key for key, outcome in outcomes.items() if outcome == "passed")
+    assert not passed, f"tests that pass on the untouched stubs: {passed}"
+    assert set(outcomes) == set(rubric.load().points)
+
+
+def test_an_independent_correct_implementation_keeps_full_marks():
+    """examples/submissions/correct, written from the spec alone, passes every test."""
+    outcomes = selfcheck.run_in_process(REPO_ROOT / "examples" / "submissions" / "correct")
+    failed = sorted(key for key, outcome in outcomes.items() if outcome == "failed")
+    assert not failed, f"a correct implementation written differently fails: {failed}"
+
+
+def test_there_are_at_least_a_dozen_mutants_covering_every_problem():
+    """Mutants are the suites' own test: at least 12, each problem mutated at least twice."""
+    assert len(MUTANTS) >= 12
+    assert len({m.name for m in MUTANTS}) == len(MUTANTS)
+    for module in rubric.load().titles:
+        assert sum(m.module == module for m in MUTANTS) >= 2, f"problem {module} has fewer than 2 mutants"
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
+def test_each_mutant_loses_points_in_its_own_problem_only(mutant, tmp_path):
+    """A subtle bug in module M costs points in problem M and in no other problem."""
+    folder = mutant.build(tmp_path / mutant.name)
+    outcomes = selfcheck.run_in_process(folder, variants.affected_problems(mutant))
+    lost = selfcheck.points_lost(outcomes, rubric.load())
+    assert set(lost) == {mutant.module}, f"{mutant.name} ({mutant.description}) lost points in {lost}"

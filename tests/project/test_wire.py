@@ -1,0 +1,97 @@
+"""The protocol between the grader and the worker carries plain data and nothing else."""
+
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from grader import wire
+
+pytestmark = pytest.mark.project
+
+
+def round_trip(value):
+    frame = wire.encode(value)
+    head_len, blob_len = wire.HEADER.unpack(frame[: wire.HEADER.size])
+    start = wire.HEADER.size
+    return wire.decode(frame[start : start + head_len], frame[start + head_len :])
+
+
+def test_plain_values_round_trip_exactly():
+    value = {
+        "ints": (1, -2, 2**70),
+        "floats": [0.5, -0.0, float("inf")],
+        "nested": {(1, 2): [None, True, "s"]},
+        "dtype": torch.float8_e4m3fn,
+        "device": torch.device("cpu"),
+        "array": np.arange(6, dtype=np.uint16).reshape(2, 3),
+    }
+    back = round_trip(value)
+    assert back["ints"] == (1, -2, 2**70) and type(back["ints"]) is tuple
+    assert back["floats"][0] == 0.5 and str(back["floats"][1]) == "-0.0" and back["floats"][2] == float("inf")
+    assert back["nested"] == {(1, 2): [None, True, "s"]}
+    assert back["dtype"] is torch.float8_e4m3fn and back["device"] == torch.device("cpu")
+    assert back["array"].dtype == np.uint16 and (back["array"] == value["array"]).all()
+
+
+def test_views_of_one_storage_stay_views():
+    base = torch.arange(12.0).reshape(3, 4)
+    a, b, c = round_trip((base, base.T, base[1:, ::2]))
+    assert a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr() == c.untyped_storage().data_ptr()
+    assert b.stride() == (1, 4) and c.storage_offset() == 4 and torch.equal(c, base[1:, ::2])
+    separate = round_trip((base, base.clone()))
+    assert separate[0].untyped_storage().data_ptr() != separate[1].untyped_storage().data_ptr()
+
+
+def test_named_tuples_come_back_with_their_fields():
+    from collections import namedtuple
+
+    Breakdown = namedtuple("MemoryBreakdown", ["parameters", "total"])
+    back = round_trip(Breakdown(3, 7))
+    assert back.total == 7 and back == (3, 7) and type(back).__name__ == "MemoryBreakdown"
+
+
+def test_objects_that_are_not_plain_data_are_refused_on_encode():
+    class Sneaky:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    with pytest.raises(wire.WireError, match="not plain data"):
+        wire.encode({"x": Sneaky()})
+    with pytest.raises(wire.WireError):
+        wire.encode(torch.ones(2).to_sparse())
+
+
+def test_decode_never_unpickles():
+    class Payload:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('pickle ran')",))
+
+    evil = pickle.dumps(Payload())
+    with pytest.raises(wire.WireError):
+        wire.decode(evil, b"")
+    head = b'{"v": {"$tensor": 0}, "s": [[8, "cpu"]], "t": [[0, "float32", [4], [1], 0]]}'
+    with pytest.raises(wire.WireError):  # a tensor that reaches past its storage
+        wire.decode(head, b"\0" * 8)
+    for bad in (b'{"v": {"$dtype": "os.system"}, "s": [], "t": []}', b'{"v": {"$nt": ["X", ["__class__"], [1]]}, "s": [], "t": []}',
+                b'{"v": {"$unknown": 1}, "s": [], "t": []}', b"[" * 100000):
+        with pytest.raises(wire.WireError):
+            wire.decode(bad, b"")
+
+
+def test_a_frame_over_the_limit_is_refused_before_reading_it():
+    class FakeSocket:
+        def __init__(self, data):
+            self.data = data
+
+        def recv(self, n):
+            chunk, self.data = self.data[:n], self.data[n:]
+            return chunk
+
+    huge = struct.pack(">QQ", 10, 2**40)
+    with pytest.raises(wire.WireError, match="over the limit"):
+        wire.recv(FakeSocket(huge))
+    with pytest.raises(wire.ChannelClosed):
+        wire.recv(FakeSocket(struct.pack(">QQ", 10, 0) + b"{"))

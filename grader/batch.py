@@ -98,7 +98,8 @@ def plan(
         lateness = late.assess(policy, submission)
         forced = regrade_all or student in regrade
         if not forced and book.is_complete(student, sha, suite, scope):
-            book.set_late(student, lateness)  # the policy may have changed: no regrade needed for that
+            if policy is not None:
+                book.set_late(student, lateness)  # the policy may have changed: no regrade needed for that
             the_plan.done.append(student)
         else:
             the_plan.jobs.append(Job(student, submission, out_dir / student / "results.json", sha, lateness))

@@ -102,7 +102,7 @@ def as_submission(uploaded: Path, scratch: Path) -> Path:
     zips = [p for p in entries if p.suffix == ".zip"]
     if len(entries) == 1 and zips:
         return zips[0]
-    loose = [p for p in entries if p.is_file() and p.suffix == ".py" and p.stem in MODULES]
+    loose = [p for p in entries if p.is_file() and p.suffix == ".py" and p.stem in (*MODULES, "__init__")]
     if loose and not (copy / "assignment").exists():
         (copy / "assignment").mkdir()
         for path in loose:

@@ -102,7 +102,7 @@ def _failure_message(case: Case, call, report) -> str:
     kind = _kind_of_failure(error, report.when)
     if case.visible:
         return f"{kind}\n\n{report.longreprtext[-MAX_VISIBLE_OUTPUT:]}"
-    return kind
+    return f"{kind} (a hidden test shows no values)" if kind == "wrong result" else kind
 
 
 def _kind_of_failure(error: BaseException | None, when: str) -> str:
@@ -114,7 +114,7 @@ def _kind_of_failure(error: BaseException | None, when: str) -> str:
         first_line = (str(error).splitlines() or [""])[0][:500]
         return f"your code raised {type(error).__name__}: {first_line}"
     if isinstance(error, AssertionError):
-        return "wrong result: your code's output differs from what was expected"
+        return "wrong result"
     if type(error).__module__.startswith("hypothesis"):
         return f"the test could not be completed ({type(error).__name__}: is your code deterministic?)"
     if isinstance(error, NotImplementedError):

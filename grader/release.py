@@ -350,8 +350,9 @@ class InstallCheck:
 def check_install(archive: Path, scratch: Path | None = None, keep: bool = False) -> InstallCheck:
     """Unzip the bundle into a fresh venv, `pip install -e` it, run `pytest`: it must run and fail.
 
-    PyTorch goes in first, at this machine's version (uv if present: it reuses its cache),
-    as a student's would already be; then the student's one command installs the rest.
+    PyTorch goes in first, at this machine's version (with uv where present: it reuses its
+    cache), as a student's would already be; then the student's one command installs the rest
+    (pip's own resolver and build isolation, as on their laptop). Never --system-site-packages.
     """
     scratch = Path(tempfile.mkdtemp(prefix="release-check-")) if scratch is None else scratch
     check = InstallCheck()
@@ -360,7 +361,7 @@ def check_install(archive: Path, scratch: Path | None = None, keep: bool = False
         venv = scratch / "venv"
         python = venv / "bin" / "python"
         steps = [
-            ("venv", [sys.executable, "-m", "venv", str(venv)], scratch),
+            ("venv", _venv_command(venv), scratch),
             ("torch", _torch_command(python), scratch),
             ("pip install -e", [str(python), "-m", "pip", "install", "-q", "-e", str(folder)], scratch),
             ("pytest", [str(python), "-m", "pytest", "-q", f"--junitxml={scratch / 'junit.xml'}"], folder),
@@ -383,6 +384,14 @@ def _unzip_one_folder(archive: Path, target: Path) -> Path:
         zipped.extractall(target)
     (folder,) = [p for p in target.iterdir() if p.is_dir()]
     return folder
+
+
+def _venv_command(venv: Path) -> list[str]:
+    """A new venv with pip in it and nothing else (uv makes the same, in a second instead of ten)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        return [sys.executable, "-m", "venv", str(venv)]
+    return [uv, "venv", "-q", "--seed", "--python", sys.executable, str(venv)]
 
 
 def _torch_command(python: Path) -> list[str]:

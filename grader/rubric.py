@@ -118,7 +118,9 @@ def _output(group: list, failed: list) -> str:
         note = f" ({len(skipped)} case(s) skipped: {skipped[0].message})" if skipped else ""
         return f"passed{note}"
     first = failed[0]
-    case_note = f"{len(failed)} of {len(group)} cases failed; the first: {_params(first.nodeid)}\n" if len(group) > 1 else ""
+    # A hidden test's parameters may hold expected values: name only how many cases failed.
+    where = f"; the first: {_params(first.nodeid)}" if first.visible else ""
+    case_note = f"{len(failed)} of {len(group)} cases failed{where}\n" if len(group) > 1 else ""
     return f"Hint: {hint}\n{case_note}{first.message}".strip()
 
 

@@ -81,12 +81,21 @@ class SubmissionError(Exception):
 # --- what the machine allows ---------------------------------------------------------
 
 
+LEVELS = ("root", "userns", "none")
+
+
 def isolation_level() -> str:
-    """'root' (namespaces, chroot, own uid), 'userns' (namespaces, chroot), or 'none'."""
+    """'root' (namespaces, chroot, own uid), 'userns' (namespaces, chroot), or 'none'.
+
+    GRADER_ISOLATION=userns|none asks for less than the machine allows (to test those paths).
+    """
     if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
         return "none"
+    cap = os.environ.get("GRADER_ISOLATION", "root")
+    if cap not in LEVELS:
+        raise SandboxUnavailable(f"GRADER_ISOLATION={cap!r}: expected one of {LEVELS}")
     for level, extra in (("root", []), ("userns", ["--user", "--map-root-user"])):
-        if level == "root" and os.geteuid() != 0:
+        if LEVELS.index(level) < LEVELS.index(cap) or (level == "root" and os.geteuid() != 0):
             continue
         probe = ["unshare", *extra, "--net", "--mount", "--pid", "--fork", "true"]
         if subprocess.run(probe, capture_output=True, timeout=10).returncode == 0:

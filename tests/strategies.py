@@ -302,10 +302,13 @@ def adagrad_hyperparameters():
 
 
 def adamw_hyperparameters():
+    # beta2 >= 0.5: with beta2 near 0, an exactly-zero grad makes v vanish while m does not,
+    # so the step m / (sqrt(v) + eps) explodes and any two correct float32 formulations of
+    # AdamW part ways. (betas (0, 0) is safe, since m vanishes too: tests use it as an @example.)
     return st.fixed_dictionaries(
         {
             "lr": st.floats(0.0, 0.1),
-            "betas": st.tuples(st.floats(0.0, 0.99), st.floats(0.0, 0.9999)),
+            "betas": st.tuples(st.floats(0.0, 0.99), st.floats(0.5, 0.9999)),
             "eps": st.floats(1e-10, 1e-1),
             "weight_decay": st.floats(0.0, 1.0),
         }

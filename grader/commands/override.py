@@ -16,7 +16,7 @@ def register(commands) -> None:
         "hidden/test_tensors_hidden.py::test_bytes_match_torch), with who decided and why. Grading "
         "never writes overrides, so they survive --regrade; final scores use them. --clear removes one.",
     )
-    override.add_argument("student")
+    override.add_argument("student", metavar="STUDENT")
     override.add_argument("test_key", metavar="TEST_KEY")
     override.add_argument("points", type=float, nargs="?", metavar="POINTS")
     override.add_argument("--reason", help="why (required unless --clear)")

@@ -28,7 +28,6 @@ from tests.strategies import (
 pytestmark = pytest.mark.optimizers
 
 
-
 class _TorchOptim:
     """PyTorch's own optimizers behind the implementation's interface: the oracle, run here."""
 
@@ -226,5 +225,4 @@ def test_bad_hyperparameters_raise_value_error(impl, ref, name, hyper):
 ])
 def test_boundary_hyperparameters_are_accepted(impl, name, hyper):
     """Zero lr, eps, weight decay and betas of 0 are valid (the checks are >= 0 and 0 <= beta < 1); betas may come as a list."""
-    got = impl.run(scenarios.construct, name=name, hyper=hyper)
-    assert got["lr"] == hyper.get("lr", got["lr"])
+    impl.run(scenarios.construct, name=name, hyper=hyper)  # must not raise

@@ -90,3 +90,35 @@ def test_hostile_submission_is_contained_and_flagged(variant, tmp_path):
             assert score == max_score, f"{variant.name}: {module} lost points it earned honestly: {lost}"
     kinds = {flag["kind"] for flag in data["extra_data"]["integrity_flags"]}
     assert set(variant.expect_flags) <= kinds, f"{variant.name}: flags {sorted(kinds)}, expected at least {variant.expect_flags}"
+
+
+@pytest.mark.parametrize("level", ["userns", "none"])
+def test_weaker_machines_refuse_or_say_which_layers_were_active(level, reference_submission, tmp_path, monkeypatch):
+    """Without root (user namespaces) or without namespaces at all, results name the layers;
+    with no namespaces the grader refuses unless told --allow-weak-sandbox."""
+    monkeypatch.setenv("GRADER_ISOLATION", level)
+    out = tmp_path / "results.json"
+    if level == "none":
+        refused = grade_in_subprocess(reference_submission, out, LIMITS, allow_weak=False, modules=["tensors"])
+        assert not refused["ok"] and "--allow-weak-sandbox" in refused["error"]
+    outcome = grade_in_subprocess(reference_submission, out, LIMITS, allow_weak=True, modules=["tensors"])
+    assert outcome["ok"], outcome.get("error")
+    data = outcome["results"]
+    assert data["extra_data"]["sandbox"]["level"] == level
+    assert ("netns" in data["extra_data"]["sandbox"]["layers"]) == (level != "none")
+    assert data["score"] == data["max_score"] > 0
+
+
+def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(tmp_path):
+    """A failing public test shows hypothesis's smallest failing input; a hidden one only its hint."""
+    mutant = next(m for m in variants.load_mutants() if m.module == "strides" and "view" in m.name)
+    data = grade(mutant.build(tmp_path / "mutant"), tmp_path / "out", ["strides"])
+    failed = [t for t in data["tests"] if t["status"] == "failed"]
+    visible = [t for t in failed if t["visibility"] == "visible"]
+    hidden = [t for t in failed if t["visibility"] != "visible"]
+    assert visible and hidden, f"{mutant.name} should fail public and hidden strides tests"
+    assert any("Falsifying example" in t["output"] for t in visible)
+    for test in hidden:
+        assert test["output"].startswith("Hint: "), test["output"]
+        for leak in ("Falsifying", "assert", "expected", "Expected", "=="):
+            assert leak not in test["output"].split("\n", 1)[1], test["output"]

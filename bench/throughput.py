@@ -1,0 +1,86 @@
+"""Submissions graded per minute with 1 and 2 local workers (and Ray, where installed).
+
+    python bench/throughput.py [--n 8] [--only tensors] [--workers 1,2] [--ray] [--address ADDR]
+
+Grades N copies of the reference with each setting, into a fresh gradebook each time, through
+the same driver as `python -m grader grade` (discover -> plan -> executor -> gradebook), and
+prints submissions/minute and the speed-up over the first setting. Not a test: the numbers
+depend on the machine and on what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+
+from grader import batch, executors  # noqa: E402
+from grader.executors import Grading  # noqa: E402
+from grader.gradebook import Gradebook  # noqa: E402
+from grader.sandbox import Limits  # noqa: E402
+from tests.seam import REPO_ROOT  # noqa: E402
+
+
+def make_class(root: Path, n: int) -> Path:
+    for i in range(n):
+        shutil.copytree(REPO_ROOT / "solutions", root / f"student_{i:03d}" / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def measure(klass: Path, executor, grading: Grading, scratch: Path) -> float:
+    """Seconds to grade the whole class from an empty gradebook."""
+    book = Gradebook(scratch / f"gradebook-{executor.name}-{time.monotonic_ns()}.sqlite")
+    students = batch.discover([klass])
+    plan = batch.plan(students, book, scratch / "out", ",".join(grading.modules or ()), set(), True, None)
+    started = time.monotonic()
+    batch.run(plan.jobs, executor, grading, book, Console(quiet=True))
+    seconds = time.monotonic() - started
+    failed = [s for s in students if book.submission(s)["status"] != "graded"]
+    book.close()
+    if failed:
+        raise SystemExit(f"grading failed for {failed}")
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=8, help="submissions per setting (default: %(default)s)")
+    parser.add_argument("--only", default="tensors", help="problems to grade, comma-separated; '' for all (default: %(default)s)")
+    parser.add_argument("--workers", default="1,2", help="local worker counts to try (default: %(default)s)")
+    parser.add_argument("--ray", action="store_true", help="also the Ray executor (a local Ray unless --address)")
+    parser.add_argument("--address", help="Ray cluster address")
+    args = parser.parse_args()
+    grading = Grading(Limits(), modules=tuple(m for m in args.only.split(",") if m) or None)
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.n} submissions, scope: {args.only or 'all'}")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="throughput-") as scratch:
+        klass = make_class(Path(scratch) / "class", args.n)
+        settings = [(f"local x{w}", executors.LocalExecutor(int(w))) for w in args.workers.split(",")]
+        for label, executor in settings:
+            rows.append((label, measure(klass, executor, grading, Path(scratch))))
+            print(_line(*rows[-1], rows[0][1], args.n), flush=True)
+        if args.ray or args.address:
+            ray_executor = executors.RayExecutor(args.address)
+            try:
+                rows.append((f"ray ({ray_executor.cpus} CPUs)", measure(klass, ray_executor, grading, Path(scratch))))
+            finally:
+                ray_executor.close()
+            print(_line(*rows[-1], rows[0][1], args.n), flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+def _line(label: str, seconds: float, baseline: float, n: int) -> str:
+    return f"{label:>16}: {n / seconds * 60:6.1f} submissions/minute ({seconds:6.1f} s), x{baseline / seconds:.2f} vs the first"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

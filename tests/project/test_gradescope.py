@@ -1,0 +1,115 @@
+"""`python -m grader gradescope`: autograder.zip, run as Gradescope would in a simulated /autograder.
+
+Each run grades one problem (GRADER_ONLY=tensors) to keep CI short: ~10 s a submission.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import results, variants
+from tests.seam import REPO_ROOT
+
+pytestmark = pytest.mark.project
+
+CORRECT = REPO_ROOT / "examples" / "submissions" / "correct"
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gradescope")
+    finished = subprocess.run([sys.executable, "-m", "grader", "gradescope", str(out)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return out / "autograder.zip"
+
+
+def autograder_root(tmp_path: Path, autograder_zip: Path) -> Path:
+    """/autograder as Gradescope lays it out: source/ unzipped, an empty submission/."""
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(autograder_zip) as zipped:
+        zipped.extractall(root / "source")
+    for script in ("run_autograder", "setup.sh"):  # zipfile drops modes; Gradescope keeps them
+        os.chmod(root / "source" / script, 0o755)
+    (root / "submission").mkdir()
+    return root
+
+
+def run_autograder(root: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable, "GRADER_ONLY": "tensors"}
+    env.pop("PYTHONPATH", None)
+    finished = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    out_file = root / "results" / "results.json"
+    assert out_file.exists(), f"no results.json:\n{finished.stdout}\n{finished.stderr}"
+    return finished, json.loads(out_file.read_text())
+
+
+def assert_gradescope_results(data: dict) -> None:
+    """The fields Gradescope reads, with the types it expects."""
+    assert isinstance(data["score"], (int, float)) and isinstance(data["tests"], list) and data["tests"]
+    for test in data["tests"]:
+        assert {"name", "score", "max_score", "status", "visibility", "output"} <= test.keys(), test
+        assert test["status"] in ("passed", "failed") and test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+        assert test["tags"] == ["tensors"], "GRADER_ONLY=tensors grades tensors alone"
+
+
+def test_autograder_zip_holds_scripts_grader_suites_and_reference(autograder_zip):
+    """setup.sh and run_autograder at the top (executable, valid bash) beside everything grading needs."""
+    with zipfile.ZipFile(autograder_zip) as zipped:
+        names = set(zipped.namelist())
+        modes = {i.filename: i.external_attr >> 16 for i in zipped.infolist()}
+        scripts = {n: zipped.read(n).decode() for n in ("setup.sh", "run_autograder")}
+    for needed in ("setup.sh", "run_autograder", "requirements.txt", "pyproject.toml", "grader/grade.py", "grader/worker/__main__.py",
+                   "tests/public/test_tensors.py", "tests/hidden/test_tensors_hidden.py", "tests/scenarios/training.py",
+                   "tests/rubric.toml", "tests/conftest.py", "solutions/strides.py"):
+        assert needed in names, f"{needed} is missing from autograder.zip"
+    assert not any("__pycache__" in n for n in names)
+    for name, text in scripts.items():
+        assert modes[name] & 0o111, f"{name} is not executable in the zip"
+        assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0, f"{name} is not valid bash"
+    assert "util-linux" in scripts["setup.sh"] and "AUTOGRADER_ROOT" in scripts["run_autograder"]
+
+
+def test_run_autograder_gives_the_correct_submission_full_marks(autograder_zip, tmp_path):
+    """A correct assignment/ folder, as Gradescope places it: full marks, same sandbox, same suites."""
+    root = autograder_root(tmp_path, autograder_zip)
+    shutil.copytree(CORRECT / "assignment", root / "submission" / "assignment")
+    finished, data = run_autograder(root)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert f"grader: {root / 'source' / 'grader'}" in finished.stdout, "the grader must run from /autograder/source"
+    assert_gradescope_results(data)
+    assert data["score"] == data["max_score"] > 0, [t["name"] for t in data["tests"] if t["status"] == "failed"]
+    assert data["extra_data"]["sandbox"]["level"] in ("root", "userns")
+    assert data["extra_data"]["suite_version"] == results.suite_version(), "the zip's suites differ from the repository's"
+
+
+def test_run_autograder_grades_a_zipped_mutant_and_takes_points_off(autograder_zip, tmp_path):
+    """A mutant uploaded as a .zip: unpacked, graded, and it loses points in its problem only."""
+    mutant = next(m for m in variants.load_mutants() if m.module == "tensors")
+    folder = mutant.build(tmp_path / "mutant")
+    root = autograder_root(tmp_path, autograder_zip)
+    with zipfile.ZipFile(root / "submission" / "submission.zip", "w") as zipped:
+        for path in sorted((folder / "assignment").glob("*.py")):
+            zipped.write(path, f"assignment/{path.name}")
+    finished, data = run_autograder(root)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert_gradescope_results(data)
+    assert 0 <= data["score"] < data["max_score"], f"mutant {mutant.name} lost no points"
+
+
+def test_loose_module_files_are_gathered_into_assignment(tmp_path):
+    """Uploading tensors.py, strides.py, ... without their folder still makes a submission."""
+    from grader.gradescope import as_submission
+
+    upload = tmp_path / "upload"
+    shutil.copytree(CORRECT / "assignment", upload)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    submission = as_submission(upload, scratch)
+    assert sorted(p.name for p in (submission / "assignment").glob("*.py")) == sorted(p.name for p in upload.glob("*.py"))
+    assert (upload / "tensors.py").exists(), "the upload itself is never changed"

@@ -1,0 +1,207 @@
+"""`python -m grader report`: grades.csv, feedback per student and the class report, from real grades.
+
+A small class is graded once (tensors and flops only, to stay fast): a mutant of the reference
+whose bug a public hypothesis test catches, the `partial` example (right in both problems), a
+hostile variant the sandbox flags, a folder the grader cannot read, and a student whose grading
+never finished.
+"""
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from grader import report, results, variants
+from grader.cli import main as grader_cli
+from grader.commands.grade import grade_in_subprocess
+from grader.sandbox import Limits, isolation_level
+from tests.seam import MODULES, REPO_ROOT
+
+pytestmark = [pytest.mark.project, pytest.mark.xdist_group("report"), pytest.mark.timeout(900)]
+
+LIMITS = Limits(call_seconds=8, test_seconds=30, submission_seconds=300)
+SCOPE = ["tensors", "flops"]
+MUTANT = "tensors_underflow_below_smallest_subnormal"  # a public hypothesis test finds it
+HOSTILE = "patch_torch_allclose"  # contained, full marks, flagged "patched"
+SENTINEL = "SENTINEL-7f3a-never-shown"
+
+
+def _build(tmp: Path) -> dict[str, tuple[Path, list[str]]]:
+    """student -> (submission folder, the problems to grade)."""
+    mutant = next(v for v in variants.load_mutants() if v.name == MUTANT)
+    hostile = next(v for v in variants.load_hostile() if v.name == HOSTILE)
+    (tmp / "unreadable").mkdir()
+    (tmp / "unreadable" / "notes.txt").write_text("no assignment/ folder here")
+    return {
+        "mutant": (mutant.build(tmp / "mutant"), SCOPE),
+        "partial": (REPO_ROOT / "examples" / "submissions" / "partial", SCOPE),
+        "hostile": (hostile.build(tmp / "hostile"), ["tensors"]),  # flops left blank: a scoped run
+        "unreadable": (tmp / "unreadable", SCOPE),
+    }
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory) -> Path:
+    if isolation_level() == "none":
+        pytest.skip("this machine allows no sandbox namespaces")
+    submissions = _build(tmp_path_factory.mktemp("submissions"))
+    out = tmp_path_factory.mktemp("results")
+
+    def grade(item):
+        student, (folder, modules) = item
+        outcome = grade_in_subprocess(folder, out / student / "results.json", LIMITS, allow_weak=False, modules=modules)
+        assert outcome["ok"], outcome.get("error")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(grade, submissions.items()))
+    (out / "never_finished").mkdir()  # the grader died before writing: an error row, no scores
+    return out
+
+
+@pytest.fixture(scope="module")
+def report_dir(results_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    assert grader_cli(["report", str(out), "--results", str(results_dir)]) == 0
+    return out
+
+
+def _results(results_dir: Path, student: str) -> dict:
+    return json.loads((results_dir / student / "results.json").read_text())
+
+
+def test_csv_has_a_row_per_student_with_per_problem_scores_and_status(results_dir, report_dir):
+    """grades.csv: the LMS columns, each score equal to the results.json's, and the right status."""
+    rows = list(csv.DictReader(io.StringIO((report_dir / "grades.csv").read_text())))
+    assert tuple(rows[0].keys()) == ("student", "total", *MODULES, "status")
+    by_student = {row["student"]: row for row in rows}
+    assert sorted(by_student) == ["hostile", "mutant", "never_finished", "partial", "unreadable"]
+    for student in ("mutant", "partial", "hostile", "unreadable"):
+        data, row = _results(results_dir, student), by_student[student]
+        assert float(row["total"]) == data["score"]
+        problems = results.per_problem(data)
+        for module in MODULES:
+            assert row[module] == (f"{problems[module][0]:g}" if module in problems else ""), (student, module)
+    assert {s: r["status"] for s, r in by_student.items()} == {
+        "mutant": "graded", "partial": "graded",
+        "hostile": "flagged", "unreadable": "error", "never_finished": "error",
+    }
+    partial, mutant = _results(results_dir, "partial"), _results(results_dir, "mutant")
+    assert partial["score"] == partial["max_score"] > 0
+    assert float(by_student["mutant"]["tensors"]) < results.per_problem(mutant)["tensors"][1]
+    assert by_student["mutant"]["flops"] == by_student["partial"]["flops"]
+    assert by_student["hostile"]["flops"] == "" and by_student["never_finished"]["total"] == ""
+
+
+def test_feedback_files_exist_per_student_and_show_each_problem(results_dir, report_dir):
+    """Every student gets feedback/STUDENT.md and .html, with a section per graded problem."""
+    for student in ("mutant", "partial", "hostile", "unreadable", "never_finished"):
+        for suffix in ("md", "html"):
+            assert (report_dir / "feedback" / f"{student}.{suffix}").stat().st_size > 100, (student, suffix)
+    mutant = (report_dir / "feedback" / "mutant.md").read_text()
+    assert "## tensors:" in mutant and "## flops:" in mutant and "### Failed" in mutant
+    assert "no results.json" in (report_dir / "feedback" / "never_finished.md").read_text()
+
+
+def test_visible_failures_show_the_smallest_failing_input(report_dir):
+    """The public hypothesis test that catches the mutant shows its falsifying example, apart."""
+    mutant = (report_dir / "feedback" / "mutant.md").read_text()
+    section = mutant.split("Smallest failing input:", 1)[1].split("```", 2)[1]
+    assert "Falsifying" in section and "test_underflows_to_zero_matches_torch(" in section
+    assert "impl=" not in section  # the fixture is no input
+
+
+def test_hidden_tests_show_only_hint_and_failure_kind(results_dir, report_dir):
+    """Each failed hidden test's block is exactly its results.json output: a hint and a kind, no values."""
+    data = _results(results_dir, "mutant")
+    hidden_failed = [t for t in data["tests"] if t["visibility"] != "visible" and t["status"] == "failed"]
+    assert hidden_failed, "the mutant should fail a hidden test"
+    feedback = (report_dir / "feedback" / "mutant.md").read_text()
+    for block in feedback.split("#### ")[1:]:
+        if "hidden test)" not in block.split("\n", 1)[0]:
+            continue
+        body = block.split("```text\n", 1)[1].split("\n```", 1)[0]
+        assert body in {t["output"] for t in hidden_failed}, body
+        assert body.startswith("Hint: ") and "Falsifying" not in body and "\nE " not in body and "assert" not in body
+
+
+def test_nothing_else_from_hidden_tests_or_the_grader_log_reaches_any_page(results_dir, tmp_path):
+    """Plant a value in every place results.json holds that no student or page may see: none shows."""
+    planted = tmp_path / "results"
+    shutil.copytree(results_dir / "mutant", planted / "mutant")
+    path = planted / "mutant" / "results.json"
+    data = json.loads(path.read_text())
+    data["extra_data"]["pytest_log_tail"] = f"E   assert 0.5 == {SENTINEL}"
+    for test in data["tests"]:
+        if test["visibility"] != "visible":
+            test["extra_data"]["expected"] = SENTINEL
+            test["expected"] = SENTINEL
+    path.write_text(json.dumps(data))
+    out = tmp_path / "report"
+    report.write_report(report.load_class(planted), out)
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert len(written) == 7  # grades.csv, 2 plots, report.md/.html, feedback/mutant.md/.html
+    assert not [p.name for p in written if SENTINEL.encode() in p.read_bytes()]
+
+
+def test_class_report_has_plots_failures_and_flags(report_dir):
+    """report.md: both plots, the most common failure per problem, the flagged submission."""
+    text = (report_dir / "report.md").read_text()
+    for name in ("histogram.png", "pass_rates.png"):
+        assert f"]({name})" in text
+        with Image.open(report_dir / name) as image:
+            assert image.format == "PNG" and image.width >= 400 and len(image.convert("RGB").getcolors(maxcolors=1 << 20)) > 20
+    tensors = text.split("### tensors", 1)[1].split("###", 1)[0]
+    assert "test_underflows_to_zero_matches_torch" in tensors and "No failures" not in tensors
+    assert "### flops\n\nNo failures." in text
+    flagged = text.split("## Flagged for integrity", 1)[1].split("\n## ", 1)[0]
+    assert "| hostile | patched |" in flagged and "partial" not in flagged
+
+
+def test_html_report_is_one_self_contained_page(report_dir):
+    """No file, link, script or font from elsewhere: the plots are inlined data URIs."""
+    html = (report_dir / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == 2
+    for outside in ("http://", "https://", "<link", "<script", "@import", "url(", "href=", 'src="file', 'src="/'):
+        assert outside not in html, outside
+
+
+def test_report_refuses_a_missing_results_folder(tmp_path):
+    """A wrong --results path is an error with a message, not an empty report."""
+    assert grader_cli(["report", str(tmp_path / "out"), "--results", str(tmp_path / "nope")]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_markdown_fences_hold_any_backticks():
+    """A student's printed ``` cannot close the block and turn the rest into markdown."""
+    block = report.fence("before\n````\nafter")
+    assert block.startswith("`````text\n") and block.endswith("\n`````")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
+def test_html_report_renders_in_headless_chromium(report_dir, tmp_path):
+    """Chromium, offline, screenshots the page: it renders, with plots and tables (many colours, not blank)."""
+    shot = tmp_path / "report.png"
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,1600",
+        (report_dir / "report.html").resolve().as_uri(),
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert shot.exists(), finished.stderr[-2000:]
+    with Image.open(shot) as image:
+        pixels = image.convert("RGB")
+        assert pixels.size == (1200, 1600)
+        colours = pixels.getcolors(maxcolors=1 << 20)
+        assert len(colours) > 200, f"{len(colours)} colours: blank or unstyled"
+        white = next((count for count, rgb in colours if rgb == (255, 255, 255)), 0)
+        assert white < 0.95 * 1200 * 1600, "the page is almost all white"

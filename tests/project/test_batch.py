@@ -56,7 +56,7 @@ def metadata(folder: Path, key: str, moment: datetime) -> None:
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory) -> Path:
     """24 submissions, one per student, as a staff export looks: a folder of folders and .zips."""
-    root = tmp_path_factory.mktemp("class")
+    root = tmp_path_factory.mktemp("batch") / "class"
     for i in range(REFERENCE_COPIES):
         reference_into(root / f"ref_{i:02d}")
     for mutant in TENSOR_MUTANTS + FLOPS_MUTANTS:

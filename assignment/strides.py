@@ -13,7 +13,7 @@ Return plain tuples of Python ints.
 
 from typing import Sequence
 
-import torch
+from jaxtyping import Shaped
 from torch import Tensor
 
 Shape = Sequence[int]
@@ -93,7 +93,7 @@ def view(shape: Shape, strides: Strides, new_shape: Shape) -> tuple[int, ...] | 
     raise NotImplementedError("Problem 2 (strides.view): compute the strides of the view, or None if a copy is needed")
 
 
-def shares_storage(a: Tensor, b: Tensor) -> bool:
+def shares_storage(a: Shaped[Tensor, "..."], b: Shaped[Tensor, "..."]) -> bool:
     """Whether two non-empty tensors are views of one storage.
 
     Views start at different places (x and x[2:]) and may touch no element in common

@@ -110,6 +110,7 @@ def plan(
 def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: Console) -> dict[str, float]:
     """Grade `jobs`, recording each as it finishes; return student -> seconds it took."""
     scope = ",".join(grading.modules or ())
+    suite = results.suite_version()
     took: dict[str, float] = {}
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -119,10 +120,17 @@ def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: C
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("grading", total=len(jobs), passed=0, failed=0, errors=0)
         counts = {"passed": 0, "failed": 0, "errors": 0}
+        changed: list[str] = []
         for job, outcome, seconds in executor.run(jobs, grading):
             _record(book, job, outcome, scope, seconds, counts)
             took[job.student] = seconds
             progress.update(task, advance=1, **counts)
+            if outcome.get("ok") and outcome["results"]["extra_data"]["suite_version"] != suite:
+                changed.append(job.student)
+    if changed:
+        # Someone edited the suites, the reference or the rubric while this batch ran.
+        console.print(f"[yellow]the suites changed during this batch; {len(changed)} student(s) were graded by another "
+                      "version than the rest. Run again: students not graded by the current suites are graded again.")
     return took
 
 

@@ -351,7 +351,7 @@ def _as_exception(error: Any, sandbox: Sandbox, test: str | None) -> BaseExcepti
     if not isinstance(error, dict):
         return SubmissionError("the worker sent a malformed error")
     name, message = str(error.get("builtin")), str(error.get("message", ""))
-    if name == "MemoryError":
+    if name == "MemoryError" or any(s in message.lower() for s in ("allocate memory", "out of memory")):
         sandbox.flag("memory", f"{error.get('type')}: {message[:200]}", test)
     klass = getattr(builtins, name, None)
     if not (isinstance(klass, type) and issubclass(klass, Exception)):

@@ -7,7 +7,7 @@ Views change only the metadata, which is why they are free.
 
 from typing import Sequence
 
-import torch
+from jaxtyping import Shaped
 from torch import Tensor
 
 Shape = Sequence[int]
@@ -148,7 +148,7 @@ def view(shape: Shape, strides: Strides, new_shape: Shape) -> tuple[int, ...] | 
     return tuple(new_strides) if view_d == -1 else None
 
 
-def shares_storage(a: Tensor, b: Tensor) -> bool:
+def shares_storage(a: Shaped[Tensor, "..."], b: Shaped[Tensor, "..."]) -> bool:
     # Views differ in offset, shape and strides, but point into the same storage;
     # compare the storage's start, not the tensors' first elements (a[1:] vs a).
     return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()

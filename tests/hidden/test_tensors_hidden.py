@@ -10,7 +10,6 @@ import math
 import pytest
 import torch
 from hypothesis import example, given
-from hypothesis import strategies as st
 
 from tests.strategies import (
     FLOAT_DTYPE_NAMES,

@@ -46,11 +46,16 @@ class ChannelClosed(Exception):
 # --- encoding ---------------------------------------------------------------------
 
 
-def encode(value: Any) -> bytes:
-    """One frame holding `value`; raises WireError for anything but plain data."""
+def encode(value: Any, converted: list[str] | None = None) -> bytes:
+    """One frame holding `value`; raises WireError for anything but plain data.
+
+    A tensor subclass travels as its data alone; `converted` (if given) collects a note of each.
+    """
     tensors: list[torch.Tensor] = []
     tree = _to_tree(value, tensors, 0)
-    storages, metas, chunks = _pack_tensors(tensors)
+    if converted is not None:
+        converted += [f"a {type(t).__qualname__} (a tensor subclass)" for t in tensors if type(t) not in _PLAIN_TENSORS]
+    storages, metas, chunks = _pack_tensors([_plain_tensor(t) for t in tensors])
     head = json.dumps({"v": tree, "s": storages, "t": metas}, allow_nan=True, separators=(",", ":")).encode()
     blob = b"".join(chunks)
     return HEADER.pack(len(head), len(blob)) + head + blob
@@ -82,7 +87,7 @@ def _to_tree(value: Any, tensors: list, depth: int) -> Any:
     if value is None or kind in (bool, int, float, str):
         return value
     if isinstance(value, torch.Tensor):
-        tensors.append(_plain_tensor(value))
+        tensors.append(value)
         return {"$tensor": len(tensors) - 1}
     if isinstance(value, np.ndarray):
         tensors.append(torch.from_numpy(np.array(value, copy=True)))
@@ -107,6 +112,9 @@ def _to_tree(value: Any, tensors: list, depth: int) -> Any:
         if isinstance(value, base):
             return base(value)
     raise WireError(f"an object of type {kind.__module__}.{kind.__qualname__} is not plain data")
+
+
+_PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
 
 def _plain_tensor(tensor: torch.Tensor) -> torch.Tensor:

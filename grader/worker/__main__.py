@@ -34,8 +34,7 @@ def main() -> None:
     from grader.worker import audit, jail, serve
     from tests.seam import InProcessImpl
 
-    for name in config["scenario_modules"]:
-        importlib.import_module(name)
+    scenarios = {name: importlib.import_module(name) for name in config["scenario_modules"]}
     threads = torch.get_num_threads()
     _warm_up()
     if config["jail"]:
@@ -58,7 +57,7 @@ def main() -> None:
         sys.dont_write_bytecode = True
         impl = InProcessImpl("assignment", submission, "the submission")
         watcher.install()
-        serve.serve(socket.socket(fileno=data_fd), impl, watcher)
+        serve.serve(socket.socket(fileno=data_fd), impl, watcher, scenarios)
 
     _control_loop(control, start_worker)
 

@@ -26,7 +26,6 @@ NETWORK_EVENTS = {"socket.connect", "socket.bind", "socket.sendto", "socket.send
 SPAWN_EVENTS = {"os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "pty.spawn"}
 DELETE_EVENTS = {"os.remove", "os.rmdir", "os.rename", "shutil.rmtree", "os.truncate", "os.chmod", "os.chown"}
 FORBIDDEN_PACKAGES = ("solutions", "grader", "tests")
-ALLOWED_PACKAGES = ("tests.scenarios", "tests.seam", "grader.wire", "grader.worker")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -69,18 +68,28 @@ class Audit:
             self.flags.append({"kind": kind, "detail": detail[:300]})
 
     def drain(self) -> list[dict]:
-        self.check_patches()
+        self.check_and_restore()
         flags, self.flags = self.flags, []
         return flags
 
-    def check_patches(self) -> None:
+    def install(self) -> None:
+        """Start watching. Our own modules leave sys.modules first, so that importing them
+        (or the reference, or the tests) goes through the finder below and is refused."""
+        for name in [m for m in sys.modules if m.split(".")[0] in FORBIDDEN_PACKAGES]:
+            del sys.modules[name]
+        sys.meta_path.insert(0, _RefuseForbidden(self))
+        self.active = True
+        sys.addaudithook(self._hook)
+
+    def check_and_restore(self) -> None:
+        """Flag what student code replaced, and put it back: our own loop uses builtins and torch."""
         for label, owner, attr, original in self.watched:
             if getattr(owner, attr, None) is not original:
                 self.flag("patched", label)
-
-    def install(self) -> None:
-        self.active = True
-        sys.addaudithook(self._hook)
+                try:
+                    setattr(owner, attr, original)
+                except (AttributeError, TypeError):
+                    pass
 
     def _hook(self, event: str, args: tuple) -> None:
         if not self.active:
@@ -111,7 +120,7 @@ class Audit:
             self._refuse("read-outside", os.fsdecode(path), PermissionError)
 
     def _on_import(self, name: str) -> None:
-        if name.split(".")[0] in FORBIDDEN_PACKAGES and not name.startswith(ALLOWED_PACKAGES):
+        if name.split(".")[0] in FORBIDDEN_PACKAGES:
             self._refuse("import-reference", name, ModuleNotFoundError)
 
     def _refuse(self, kind: str, detail: str, error: type[Exception]) -> None:
@@ -120,5 +129,20 @@ class Audit:
 
     @staticmethod
     def _under(path, roots: tuple) -> bool:
-        absolute = os.path.abspath(os.fsdecode(path))
-        return any(absolute == root or absolute.startswith(root.rstrip("/") + "/") for root in roots)
+        # Both the path as given and where its links lead: a link in scratch may point anywhere.
+        for candidate in {os.path.abspath(os.fsdecode(path)), os.path.realpath(os.fsdecode(path))}:
+            if not any(candidate == root or candidate.startswith(root.rstrip("/") + "/") for root in roots):
+                return False
+        return True
+
+
+class _RefuseForbidden:
+    """A meta path finder: `importlib.import_module("solutions")` raises no audit event."""
+
+    def __init__(self, audit: Audit):
+        self.audit = audit
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in FORBIDDEN_PACKAGES:
+            self.audit._refuse("import-reference", name, ModuleNotFoundError)
+        return None

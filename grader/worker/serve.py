@@ -10,7 +10,6 @@ an error reply: nothing but data ever leaves this process.
 
 from __future__ import annotations
 
-import importlib
 import traceback
 
 from grader import wire
@@ -20,46 +19,54 @@ from tests.seam import InProcessImpl
 MAX_TRACEBACK_CHARS = 4000
 
 
-def serve(sock, impl: InProcessImpl, audit: Audit) -> None:
+def serve(sock, impl: InProcessImpl, audit: Audit, scenarios: dict) -> None:
     while True:
         try:
             request = wire.recv(sock)
         except wire.ChannelClosed:
             return
-        reply = _handle(request, impl)
+        reply = _handle(request, impl, audit, scenarios)
         if not reply["ok"] and reply["error"]["builtin"] == "SystemExit":
             audit.flag("exit", reply["error"]["message"] or "sys.exit()")
         reply["flags"] = audit.drain()
+        converted: list[str] = []
         try:
-            frame = wire.encode(reply)
+            frame = wire.encode(reply, converted)
+            if converted:
+                audit.flag("unsafe-result", f"returned {converted[0]}; only its data crossed")
+                reply["flags"] += audit.drain()
+                frame = wire.encode(reply)
         except wire.WireError as error:
             audit.flag("unsafe-result", str(error))
             frame = wire.encode({"ok": False, "error": _unsafe(error), "flags": audit.drain()})
         sock.sendall(frame)
 
 
-def _handle(request: dict, impl: InProcessImpl) -> dict:
+def _handle(request: dict, impl: InProcessImpl, audit: Audit, scenarios: dict) -> dict:
     try:
-        if request["op"] == "call":
-            module = getattr(impl, request["module"])
-            function = getattr(module, request["function"])
-            value = function(*request["args"], **request["kwargs"])
-        elif request["op"] == "run":
-            value = impl.run(_scenario(request["scenario"]), **request["kwargs"])
-        elif request["op"] == "ping":
-            value = "pong"
-        else:
-            raise ValueError(f"unknown op {request['op']!r}")
+        try:
+            if request["op"] == "call":
+                module = getattr(impl, request["module"])
+                function = getattr(module, request["function"])
+                value = function(*request["args"], **request["kwargs"])
+            elif request["op"] == "run":
+                value = impl.run(_scenario(request["scenario"], scenarios), **request["kwargs"])
+            elif request["op"] == "ping":
+                value = "pong"
+            else:
+                raise ValueError(f"unknown op {request['op']!r}")
+        finally:
+            audit.check_and_restore()  # before any more of our code runs
         return {"ok": True, "value": value}
     except BaseException as error:  # SystemExit and KeyboardInterrupt too: report, don't die
         return {"ok": False, "error": _describe(error)}
 
 
-def _scenario(qualified: str):
+def _scenario(qualified: str, scenarios: dict):
     module_name, _, name = qualified.partition(":")
-    if not module_name.startswith("tests.scenarios."):
+    if module_name not in scenarios:
         raise ValueError(f"not a scenario: {qualified}")
-    return getattr(importlib.import_module(module_name), name)
+    return getattr(scenarios[module_name], name)
 
 
 def _describe(error: BaseException) -> dict:

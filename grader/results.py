@@ -13,6 +13,7 @@ from grader.rubric import Rubric, TestScore
 from tests.seam import REPO_ROOT
 
 SUITE_PARTS = ("tests", "solutions")
+NOT_SUITE = ("tests/project", "tests/data")  # the kit's own tests and test data grade nobody
 
 
 def suite_version() -> str:
@@ -20,8 +21,11 @@ def suite_version() -> str:
     digest = hashlib.sha256()
     for part in SUITE_PARTS:
         for path in sorted((REPO_ROOT / part).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".toml"):
-                digest.update(path.relative_to(REPO_ROOT).as_posix().encode())
+            relative = path.relative_to(REPO_ROOT).as_posix()
+            if relative.startswith(NOT_SUITE) or "__pycache__" in path.parts:
+                continue
+            if path.is_file() and path.suffix in (".py", ".toml"):
+                digest.update(relative.encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

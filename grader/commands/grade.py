@@ -33,7 +33,7 @@ def register(commands) -> None:
     grade.add_argument("submissions", nargs="*", type=Path, metavar="SUBMISSION")
     grade.add_argument("--out", type=Path, default=Path("grading-results"), help="results folder (default: %(default)s)")
     grade.add_argument("--gradebook", type=Path, help="the SQLite gradebook (default: OUT/gradebook.sqlite)")
-    grade.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel local workers (default: the cores, %(default)s)")
+    grade.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel local workers (default: the cores, %(default)s); with Ray, one task per CPU of the cluster")
     grade.add_argument("--regrade", action="append", default=[], metavar="STUDENT", help="grade this student again even if done (repeatable)")
     grade.add_argument("--regrade-all", action="store_true", help="grade everyone again (staff overrides are kept)")
     grade.add_argument("--config", type=Path, help="course config (TOML); its [late] table is the late policy")
@@ -42,7 +42,11 @@ def register(commands) -> None:
         help="grade only these problems (comma-separated, repeatable), e.g. --only tensors,flops",
     )
     grade.add_argument("--executor", choices=("local", "ray"), default="local", help="where jobs run (default: %(default)s)")
-    grade.add_argument("--address", help="Ray cluster address (e.g. 10.0.0.1:6379); default: start Ray on this machine")
+    grade.add_argument(
+        "--address",
+        help="Ray cluster address (HEAD_IP:6379, from `ray start --head`); default: a Ray started on this machine. "
+        "Tasks ask for a GPU each where the cluster has GPUs, so CUDA tests run instead of skipping",
+    )
     add_limit_options(grade)
     grade.add_argument(
         "--allow-weak-sandbox",
@@ -134,7 +138,8 @@ def gradebook_table(book: Gradebook, students: list[str], took: dict[str, float]
         if data and final is not None:
             penalty = f" (-{final['late_penalty_pct']:g}% late)" if final["late_penalty_pct"] else ""
             finals[student] = f"{final['final']:.4g}{penalty}"
-    return score_table(rows, finals)
+    adjusted = any(final_scores[s]["final"] != final_scores[s]["score"] for s in finals)
+    return score_table(rows, finals if adjusted else None)  # a "final" column only where overrides or penalties apply
 
 
 def score_table(rows, finals: dict[str, str] | None = None) -> Table:

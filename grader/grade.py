@@ -24,10 +24,10 @@ import torch
 
 from grader import results, rubric
 from grader.plugin import GradingPlugin
+from grader.selfcheck import suite_paths
 from grader.sandbox import Limits, RemoteImpl, Sandbox, layers_for
 from tests.seam import REPO_ROOT
 
-SUITES = ("tests/public", "tests/hidden")
 MAX_ZIP_BYTES = 64 * 2**20
 
 
@@ -106,7 +106,7 @@ def grade_one(
 
 def _run_pytest(plugin: GradingPlugin, modules: list[str] | None) -> str:
     args = [
-        *(str(REPO_ROOT / s) for s in SUITES),
+        *(str(REPO_ROOT / path) for path in suite_paths(modules)),
         *(["-m", " or ".join(modules)] if modules else []),
         f"--rootdir={REPO_ROOT}",
         "-c", str(REPO_ROOT / "pyproject.toml"),

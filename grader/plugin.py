@@ -55,6 +55,11 @@ class GradingPlugin:
     def pytest_runtest_setup(self, item):
         self.impl.begin_test(item.nodeid)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logfinish(self, nodeid, location):
+        case = self.cases.get(nodeid)
+        self.impl.end_test(passed=case is not None and case.outcome in ("passed", "skipped"))
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield

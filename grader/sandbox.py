@@ -379,14 +379,25 @@ class RemoteImpl:
         self._test: str | None = None
         self._poison: SubmissionFault | None = None
         self._test_started = 0.0
-        self._dirty = True
+        self._file: str | None = None
+        self._stale = True
 
     def begin_test(self, nodeid: str) -> None:
-        """Each test starts with a fresh worker: nothing one test did reaches the next."""
+        """A test gets a fresh worker unless the previous one passed in the same file.
+
+        So nothing a failing, crashing or hanging test left behind reaches another test,
+        and no problem's tests share a worker with another problem's; passing tests of
+        one file share one (a fork per test case would cost more than the tests).
+        """
         self._test, self._poison, self._test_started = nodeid, None, time.monotonic()
-        if self._dirty:
+        test_file = nodeid.split("::")[0]
+        if self._stale or test_file != self._file:
             self._sandbox.fresh_worker()
-            self._dirty = False
+            self._stale, self._file = False, test_file
+
+    def end_test(self, passed: bool) -> None:
+        if not passed:
+            self._stale = True
 
     def _request(self, message: dict) -> Any:
         if self._poison is not None:
@@ -394,7 +405,6 @@ class RemoteImpl:
         if time.monotonic() - self._test_started > self._sandbox.limits.test_seconds:
             self._poison = CallTimedOut(f"this test's time limit ({self._sandbox.limits.test_seconds:.0f} s) is spent")
             raise self._poison
-        self._dirty = True
         try:
             return self._sandbox.request(message, self._test)
         except SubmissionFault as fault:

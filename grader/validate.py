@@ -79,7 +79,8 @@ class Report:
         lines += ["", "## Mutants", "", "| mutant | problem | status | points lost | note |", "|---|---|---|---|---|"]
         for m in self.mutants:
             lost = ", ".join(f"{k} {v:g}" for k, v in sorted(m.lost.items())) or "none"
-            lines.append(f"| {m.name} | {m.module} | {m.status} | {lost} | {m.note or m.description} |")
+            note = (m.note or m.description).replace("|", "\\|")  # a pipe would split the table's cell
+            lines.append(f"| {m.name} | {m.module} | {m.status} | {lost} | {note} |")
         if self.mutation is not None:
             lines += ["", *self.mutation.markdown_lines()]
         if self.seconds:

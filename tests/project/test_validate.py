@@ -1,0 +1,97 @@
+"""`python -m grader validate`: the suites' soundness report, on one problem to stay fast.
+
+One real run of the command over tensors (the reference, the stubs, its five mutants and a
+planted mutant that changes only a comment, in parallel) serves the checks below. The
+mutmut run takes about 1.5 minutes on tensors on 2 cores, too slow for CI: it runs only
+with GRADER_SLOW=1.
+"""
+
+import json
+import os
+
+import pytest
+
+from grader import cli, mutation, validate, variants
+
+pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
+
+# Changes a comment only: no test can tell, so validate must report it as NOT losing points.
+PLANTED = variants.Variant(
+    name="tensors_planted_noop",
+    module="tensors",
+    description="rewords a comment: a mutant that changes nothing",
+    find="    # A 0-d tensor holds one element: math.prod(()) == 1.",
+    replace="    # (a reworded comment)",
+)
+TENSORS_MUTANTS = [m.name for m in variants.load_mutants() if m.module == "tensors"]
+
+
+@pytest.fixture(scope="module")
+def tensors_run(tmp_path_factory):
+    """The real command on tensors, with the planted mutant added to the data: (exit status, JSON, markdown)."""
+    out = tmp_path_factory.mktemp("validate")
+    with pytest.MonkeyPatch.context() as patch:
+        real = variants.load_mutants
+        patch.setattr(variants, "load_mutants", lambda: real() + [PLANTED])
+        status = cli.main(["validate", "--only", "tensors", "--out", str(out)])
+    return status, json.loads((out / "validate.json").read_text()), (out / "validate.md").read_text()
+
+
+def test_reference_earns_all_of_tensors_points_and_stubs_none(tensors_run):
+    """The report gives the reference 100% of tensors' 12 points and the untouched stubs 0."""
+    _, report, _ = tensors_run
+    assert report["modules"] == ["tensors"]
+    assert report["reference"]["earned"] == report["reference"]["max_score"] == pytest.approx(12)
+    assert report["reference"]["ok"] and not report["reference"]["wrong"]
+    assert report["stubs"]["earned"] == 0 and report["stubs"]["max_score"] == pytest.approx(12)
+    assert report["stubs"]["ok"]
+
+
+def test_every_tensors_mutant_is_caught_in_tensors_only(tensors_run):
+    """Each real tensors mutant loses points, all in tensors; no mutant of another problem runs."""
+    _, report, _ = tensors_run
+    by_name = {m["name"]: m for m in report["mutants"]}
+    assert set(by_name) == set(TENSORS_MUTANTS) | {PLANTED.name}
+    for name in TENSORS_MUTANTS:
+        assert by_name[name]["status"] == "caught", by_name[name]
+        assert set(by_name[name]["lost"]) == {"tensors"} and by_name[name]["lost"]["tensors"] > 0
+
+
+def test_a_mutant_that_loses_nothing_fails_the_validation(tensors_run):
+    """The planted no-op mutant is reported as NOT caught, and the command exits non-zero."""
+    status, report, markdown = tensors_run
+    planted = next(m for m in report["mutants"] if m["name"] == PLANTED.name)
+    assert planted["status"] == "NOT caught" and planted["lost"] == {}
+    assert status == 1 and report["ok"] is False
+    assert "# Suite validation: FAILED" in markdown
+    assert f"| {PLANTED.name} | tensors | NOT caught | none |" in markdown
+
+
+def test_cuda_only_mutants_are_skipped_without_cuda_and_say_so():
+    """Without CUDA a cuda_only mutant is not run, and the report says why (it does not fail the release)."""
+    cuda_only = next(m for m in variants.load_mutants() if m.cuda_only)
+    check = validate.check_mutant(cuda_only, cuda=False)
+    assert check.status == "skipped" and check.ok and "CUDA" in check.note
+
+
+def test_mutmut_settings_mutate_a_copy_and_keep_the_reference_untouched():
+    """The scratch [tool.mutmut] mutates assignment/ (the copy) only and tests it against solutions/."""
+    import tomllib
+
+    config = tomllib.loads(mutation.mutmut_config(["tensors", "flops"]))["tool"]["mutmut"]
+    assert config["only_mutate"] == ["assignment/tensors.py", "assignment/flops.py"]
+    assert config["also_copy"] == ["solutions/"] and "--impl=." in config["pytest_add_cli_args"]
+    assert config["pytest_add_cli_args_test_selection"][-2:] == ["-m", "tensors or flops"]
+
+
+@pytest.mark.skipif(os.environ.get("GRADER_SLOW") != "1", reason="mutmut over tensors takes ~1.5 min: set GRADER_SLOW=1")
+def test_mutation_run_over_tensors_kills_most_mutants_and_locates_survivors():
+    """mutmut over tensors: most mutants killed, and each survivor points at a real line of solutions/tensors.py."""
+    run = mutation.run(["tensors"], workers=os.cpu_count() or 1)
+    assert not run.error, run.error
+    assert run.total >= 50 and run.kill_rate >= 0.8, (run.killed, run.total)
+    assert len(run.survivors) == run.counts.get("survived", 0)
+    lines = (variants.REPO_ROOT / "solutions" / "tensors.py").read_text().splitlines()
+    for survivor in run.survivors:
+        assert survivor.file == "solutions/tensors.py"
+        assert lines[survivor.line - 1].strip() == survivor.before, survivor

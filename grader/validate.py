@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -118,7 +119,7 @@ def check_mutant(mutant: variants.Variant, cuda: bool) -> MutantCheck:
         try:
             folder = mutant.build(Path(scratch))
             outcomes = selfcheck.run_in_process(folder, variants.affected_problems(mutant))
-        except (ValueError, RuntimeError, OSError) as error:
+        except (ValueError, RuntimeError, OSError, subprocess.TimeoutExpired) as error:
             check.note = str(error)[-500:]
             return check
     check.lost = selfcheck.points_lost(outcomes, rubric_module.load())

@@ -12,6 +12,7 @@ import os
 import pytest
 
 from grader import cli, mutation, validate, variants
+from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
 
@@ -91,7 +92,7 @@ def test_mutation_run_over_tensors_kills_most_mutants_and_locates_survivors():
     assert not run.error, run.error
     assert run.total >= 50 and run.kill_rate >= 0.8, (run.killed, run.total)
     assert len(run.survivors) == run.counts.get("survived", 0)
-    lines = (variants.REPO_ROOT / "solutions" / "tensors.py").read_text().splitlines()
+    lines = (REPO_ROOT / "solutions" / "tensors.py").read_text().splitlines()
     for survivor in run.survivors:
         assert survivor.file == "solutions/tensors.py"
         assert lines[survivor.line - 1].strip() == survivor.before, survivor

@@ -19,14 +19,13 @@ import time
 import zipfile
 from pathlib import Path
 
-import pytest
-import torch
-
 from grader import results, rubric
-from grader.plugin import GradingPlugin
-from grader.selfcheck import suite_paths
 from grader.sandbox import Limits, RemoteImpl, Sandbox, layers_for
+from grader.selfcheck import suite_paths
 from tests.seam import REPO_ROOT
+
+# pytest, torch and the plugin are imported in _run_pytest, after the sandbox has started:
+# its zygote imports torch at the same time as this process does, on the other core.
 
 MAX_ZIP_BYTES = 64 * 2**20
 
@@ -75,26 +74,25 @@ def grade_one(
 ) -> dict:
     """Grade one submission (only `modules`' problems, when given); write and return its results.json."""
     started = time.monotonic()
-    the_rubric = rubric.load().only(modules)
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
         try:
             folder = locate(submission, Path(scratch))
         except (BadSubmission, zipfile.BadZipFile, OSError) as error:
-            data = _unreadable(the_rubric, str(error), time.monotonic() - started)
+            data = _unreadable(rubric.load().only(modules), str(error), time.monotonic() - started)
             results.write_atomically(out_file, data)
             return data
         sandbox = Sandbox(folder, limits, allow_weak=allow_weak)
         sandbox.start()
         try:
-            plugin = GradingPlugin(RemoteImpl(sandbox))
-            log = _run_pytest(plugin, modules)
-            scores = rubric.score(the_rubric, list(plugin.cases.values()))
+            the_rubric = rubric.load().only(modules)
+            cases, log, cuda = _run_pytest(RemoteImpl(sandbox), modules)
+            scores = rubric.score(the_rubric, cases)
         finally:
             sandbox.close()
         extra = {
             "integrity_flags": sandbox.flags,
             "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
-            "cuda": torch.cuda.is_available(),
+            "cuda": cuda,
             "submission_sha256": results.submission_digest(folder),
             "pytest_log_tail": log[-2000:],
         }
@@ -104,7 +102,14 @@ def grade_one(
     return data
 
 
-def _run_pytest(plugin: GradingPlugin, modules: list[str] | None) -> str:
+def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str, bool]:
+    """Run the suites here with `impl` as the implementation; the cases, pytest's log, CUDA or not."""
+    import pytest
+    import torch
+
+    from grader.plugin import GradingPlugin
+
+    plugin = GradingPlugin(impl)
     args = [
         *(str(REPO_ROOT / path) for path in suite_paths(modules)),
         *(["-m", " or ".join(modules)] if modules else []),
@@ -121,7 +126,7 @@ def _run_pytest(plugin: GradingPlugin, modules: list[str] | None) -> str:
         code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(f"the suites did not run (pytest exit {code!r}):\n{buffer.getvalue()[-4000:]}")
-    return buffer.getvalue()
+    return list(plugin.cases.values()), buffer.getvalue(), torch.cuda.is_available()
 
 
 def _summary(sandbox: Sandbox, scores) -> str:

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader import wire
 from tests import seam
+
+# grader.wire (and so torch) is imported where a request is made, not here: `grade` starts
+# the sandbox before it imports torch, so the zygote's start overlaps its own.
 
 PROJECT_ROOT = seam.REPO_ROOT
 WORK_BASE = Path(os.environ.get("GRADER_WORK_DIR", "/var/tmp/grader-work"))
@@ -272,6 +274,8 @@ class Sandbox:
 
     def request(self, message: dict, test: str | None) -> Any:
         """Send one request to the worker; its reply's value, or the submission's error raised."""
+        from grader import wire
+
         if self._data is None:
             self.fresh_worker()
         budget = self.limits.submission_seconds - self.spent
@@ -322,11 +326,12 @@ class Sandbox:
         if getattr(self, "_process", None) is None:
             return
         self._control.close()
+        # Nothing in the sandbox is worth a clean shutdown: end its whole process group now.
         try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
             os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
+        except ProcessLookupError:
+            pass
+        self._process.wait()
         self._reader.join(timeout=5)
         subprocess.run(["rm", "-rf", "--one-file-system", str(self.workdir)], check=False)
         self._process = None
@@ -338,7 +343,9 @@ class _Deadline:
     def __init__(self, sock: socket.socket, deadline: float):
         self.sock, self.deadline = sock, deadline
 
-    def recv(self, count: int) -> bytes:
+    def recv(self, count: int, flags: int = 0) -> bytes:
+        if flags:  # a non-blocking poll returns at once
+            return self.sock.recv(count, flags)
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
@@ -379,21 +386,20 @@ class RemoteImpl:
         self._test: str | None = None
         self._poison: SubmissionFault | None = None
         self._test_started = 0.0
-        self._file: str | None = None
+        self._problem: str | None = None
         self._stale = True
 
-    def begin_test(self, nodeid: str) -> None:
-        """A test gets a fresh worker unless the previous one passed in the same file.
+    def begin_test(self, nodeid: str, problem: str) -> None:
+        """A test gets a fresh worker unless the previous test passed in the same problem.
 
         So nothing a failing, crashing or hanging test left behind reaches another test,
         and no problem's tests share a worker with another problem's; passing tests of
-        one file share one (a fork per test case would cost more than the tests).
+        one problem share one (a fork per test case would cost more than the tests).
         """
         self._test, self._poison, self._test_started = nodeid, None, time.monotonic()
-        test_file = nodeid.split("::")[0]
-        if self._stale or test_file != self._file:
+        if self._stale or problem != self._problem:
             self._sandbox.fresh_worker()
-            self._stale, self._file = False, test_file
+            self._stale, self._problem = False, problem
 
     def end_test(self, passed: bool) -> None:
         if not passed:
@@ -414,7 +420,9 @@ class RemoteImpl:
     def __getattr__(self, module: str) -> "_RemoteModule":
         if module.startswith("_") or module not in seam.MODULES:
             raise AttributeError(f"an implementation has no module {module!r}; it has {seam.MODULES}")
-        return _RemoteModule(self, module)
+        remote = _RemoteModule(self, module)
+        setattr(self, module, remote)  # found directly from now on
+        return remote
 
     def run(self, scenario: Callable[..., Any], /, **inputs: Any) -> Any:
         name = f"{scenario.__module__}:{scenario.__qualname__}"
@@ -445,4 +453,5 @@ class _RemoteModule:
             return self._impl._request(message)
 
         call.__name__ = call.__qualname__ = f"{self._name}.{function}"
+        setattr(self, function, call)
         return call

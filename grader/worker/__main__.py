@@ -93,7 +93,12 @@ def _warm_up() -> None:
     einops.rearrange(torch.ones(2, 6), "b (h d) -> b h d", h=2)
     einops.reduce(torch.ones(2, 6), "b d -> b", "mean")
     einops.einsum(torch.ones(2, 3), torch.ones(3, 4), "a b, b c -> a c")
-    torch.einsum("ij,jk->ik", torch.ones(2, 3), torch.ones(3, 4))
+    for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        a, b = torch.ones(2, 3, 5, dtype=dtype), torch.ones(2, 4, 5, dtype=dtype)
+        torch.einsum("bij,bkj->bik", a, b)
+        einops.einsum(a, b, "... i j, ... k j -> ... i k")
+        einops.reduce(a, "... h -> ...", "mean")
+        (a @ b.mT).sum().item()
     torch.manual_seed(0)
 
 

@@ -60,6 +60,8 @@ class Audit:
         self.flags: list[dict] = []
         self.seen: set[tuple[str, str]] = set()
         self.watched = watched_objects()
+        self.builtins_snapshot = dict(vars(builtins))
+        self.others = [w for w in self.watched if w[1] is not builtins]
         self.active = False
 
     def flag(self, kind: str, detail: str) -> None:
@@ -83,7 +85,9 @@ class Audit:
 
     def check_and_restore(self) -> None:
         """Flag what student code replaced, and put it back: our own loop uses builtins and torch."""
-        for label, owner, attr, original in self.watched:
+        # Runs after every call: compare builtins as one dict (in C), item by item only if changed.
+        suspects = self.watched if vars(builtins) != self.builtins_snapshot else self.others
+        for label, owner, attr, original in suspects:
             if getattr(owner, attr, None) is not original:
                 self.flag("patched", label)
                 try:

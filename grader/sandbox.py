@@ -58,6 +58,9 @@ class Limits:
         }
 
 
+HUNG_LEASH_SECONDS = 2.0  # the time limit of a call to a function that already hung once
+
+
 class SandboxUnavailable(RuntimeError):
     """The machine allows too little isolation, and weak isolation was not allowed."""
 
@@ -272,14 +275,14 @@ class Sandbox:
             )
         return json.loads(message)
 
-    def request(self, message: dict, test: str | None) -> Any:
+    def request(self, message: dict, test: str | None, timeout: float | None = None) -> Any:
         """Send one request to the worker; its reply's value, or the submission's error raised."""
         from grader import wire
 
         if self._data is None:
             self.fresh_worker()
         budget = self.limits.submission_seconds - self.spent
-        timeout = min(self.limits.call_seconds, budget)
+        timeout = min(self.limits.call_seconds if timeout is None else timeout, budget)
         if timeout <= 0:
             raise CallTimedOut(f"the submission's time limit ({self.limits.submission_seconds:.0f} s) is spent")
         started = time.monotonic()
@@ -388,6 +391,11 @@ class RemoteImpl:
         self._test_started = 0.0
         self._problem: str | None = None
         self._stale = True
+        # Time is budgeted per problem, so hangs in one problem cannot starve the others;
+        # a function that hung once gets a short leash after (a hang costs seconds per case).
+        self._spent: dict[str, float] = {}
+        self._slowest_ok: dict[str, float] = {}
+        self._hung: set[str] = set()
 
     def begin_test(self, nodeid: str, problem: str) -> None:
         """A test gets a fresh worker unless the previous test passed in the same problem.
@@ -405,17 +413,33 @@ class RemoteImpl:
         if not passed:
             self._stale = True
 
-    def _request(self, message: dict) -> Any:
+    def _request(self, message: dict, key: str) -> Any:
         if self._poison is not None:
             raise type(self._poison)(f"{self._poison} (earlier in this test; not retried)")
-        if time.monotonic() - self._test_started > self._sandbox.limits.test_seconds:
-            self._poison = CallTimedOut(f"this test's time limit ({self._sandbox.limits.test_seconds:.0f} s) is spent")
+        limits = self._sandbox.limits
+        if time.monotonic() - self._test_started > limits.test_seconds:
+            self._poison = CallTimedOut(f"this test's time limit ({limits.test_seconds:.0f} s) is spent")
             raise self._poison
+        problem_left = limits.submission_seconds / len(seam.MODULES) - self._spent.get(self._problem, 0.0)
+        if problem_left <= 0:
+            self._poison = CallTimedOut(f"this problem's share of the time limit ({limits.submission_seconds / len(seam.MODULES):.0f} s) is spent")
+            raise self._poison
+        timeout = min(limits.call_seconds, problem_left)
+        if key in self._hung:
+            timeout = min(timeout, max(HUNG_LEASH_SECONDS, 20 * self._slowest_ok.get(key, 0.0)))
+        started = time.monotonic()
         try:
-            return self._sandbox.request(message, self._test)
+            value = self._sandbox.request(message, self._test, timeout)
         except SubmissionFault as fault:
             self._poison = fault
+            if isinstance(fault, CallTimedOut):
+                self._hung.add(key)
             raise
+        finally:
+            elapsed = time.monotonic() - started
+            self._spent[self._problem] = self._spent.get(self._problem, 0.0) + elapsed
+        self._slowest_ok[key] = max(self._slowest_ok.get(key, 0.0), elapsed)
+        return value
 
     def __getattr__(self, module: str) -> "_RemoteModule":
         if module.startswith("_") or module not in seam.MODULES:
@@ -428,7 +452,7 @@ class RemoteImpl:
         name = f"{scenario.__module__}:{scenario.__qualname__}"
         if not scenario.__module__.startswith("tests.scenarios."):
             raise ValueError(f"{name} is not a scenario (they live in tests/scenarios/)")
-        return self._request({"op": "run", "scenario": name, "kwargs": inputs})
+        return self._request({"op": "run", "scenario": name, "kwargs": inputs}, name)
 
     def source(self, name: str) -> str:
         """The module's text as submitted (read before any of it ran)."""
@@ -450,7 +474,7 @@ class _RemoteModule:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             message = {"op": "call", "module": self._name, "function": function, "args": list(args), "kwargs": kwargs}
-            return self._impl._request(message)
+            return self._impl._request(message, f"{self._name}.{function}")
 
         call.__name__ = call.__qualname__ = f"{self._name}.{function}"
         setattr(self, function, call)

@@ -101,5 +101,6 @@ def underflows_to_zero(value: float, dtype: torch.dtype) -> bool:
 
     Example: 1e-8 in float16 -> True (its smallest subnormal is 2**-24 ~ 6e-8);
     in bfloat16 -> False (float32's exponent range reaches far below 1e-8).
+    Zero, infinities and NaN are not non-zero finite values: they never underflow (False).
     """
     raise NotImplementedError("Problem 1 (tensors.underflows_to_zero): compare |value| with half the smallest subnormal")

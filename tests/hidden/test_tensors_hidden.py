@@ -166,8 +166,12 @@ def test_smallest_normal_matches_finfo(impl, ref, name):
 @example(case=(5e-324, torch.float64))  # float64 has nothing smaller to round to
 @example(case=(1e6, torch.float8_e4m3fn))  # overflow is not underflow
 def test_underflows_to_zero_matches_torch(impl, ref, case):
-    """underflows_to_zero must say whether storing the value in the dtype gives zero, for all six dtypes, both signs and any magnitude."""
+    """underflows_to_zero must say whether storing the value in the dtype gives zero, for all six dtypes, both signs and any magnitude; zero, infinities and NaN never underflow."""
     value, dtype = case
     want = torch.tensor(value, dtype=torch.float64).to(dtype).to(torch.float64).item() == 0
     check(impl.tensors.underflows_to_zero(value, dtype), ref.tensors.underflows_to_zero(value, dtype), want,
           f"underflows_to_zero({value!r}, {dtype})")
+    # Only a non-zero finite value can underflow: zero, infinities and NaN never do.
+    for special in (0.0, -0.0, math.inf, -math.inf, math.nan):
+        check(impl.tensors.underflows_to_zero(special, dtype), ref.tensors.underflows_to_zero(special, dtype), False,
+              f"underflows_to_zero({special!r}, {dtype})")

@@ -6,7 +6,6 @@ deadline) without replacing it: registering a profile named `ci` would.
 
 from hypothesis import HealthCheck, settings
 
-PROFILES = ("student", "dev", "grading")
 
 
 def register() -> None:

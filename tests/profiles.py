@@ -7,7 +7,6 @@ deadline) without replacing it: registering a profile named `ci` would.
 from hypothesis import HealthCheck, settings
 
 
-
 def register() -> None:
     ci = settings.get_profile("ci")
     settings.register_profile(

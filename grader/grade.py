@@ -24,8 +24,8 @@ from grader.sandbox import Limits, RemoteImpl, Sandbox, layers_for
 from grader.selfcheck import suite_paths
 from tests.seam import REPO_ROOT
 
-# pytest, torch and the plugin are imported in _run_pytest, after the sandbox has started:
-# its zygote imports torch at the same time as this process does, on the other core.
+# pytest, the plugin, the suites and the reference are loaded in _run_pytest, after the
+# sandbox has forked its zygote from this process: what is in memory then, the zygote has.
 
 MAX_ZIP_BYTES = 64 * 2**20
 
@@ -81,7 +81,7 @@ def grade_one(
             data = _unreadable(rubric.load().only(modules), str(error), time.monotonic() - started)
             results.write_atomically(out_file, data)
             return data
-        sandbox = Sandbox(folder, limits, allow_weak=allow_weak)
+        sandbox = Sandbox(folder, limits, allow_weak=allow_weak, problems=modules)
         sandbox.start()
         try:
             the_rubric = rubric.load().only(modules)

@@ -23,6 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_OUT = Path("grading-results")  # `grade`'s results folder, unless --out
+DEFAULT_PATH = DEFAULT_OUT / "gradebook.sqlite"  # and the gradebook in it, unless --gradebook
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
     student TEXT PRIMARY KEY,

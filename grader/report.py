@@ -1,12 +1,13 @@
 """Trusted side (staff tooling): a class's results -> what the LMS, the students and the staff read.
 
-    load_class(results_dir)  ->  [StudentResult]  ->  grades.csv              (the LMS imports it)
-                                                  ->  feedback/STUDENT.md/.html (one per student)
-                                                  ->  report.md, report.html   (the class, for staff)
+    load_gradebook(gradebook.sqlite) \
+                                      ->  [StudentResult]  ->  grades.csv              (the LMS imports it)
+    load_class(results_dir)          /                     ->  feedback/STUDENT.md/.html (one per student)
+                                                           ->  report.md, report.html   (the class, for staff)
 
-The input is a folder of Gradescope results.json files (RESULTS_DIR/STUDENT/results.json, what
-`python -m grader grade --out RESULTS_DIR` writes). `load_class` is the one place that knows
-where results come from, so another source (the gradebook) only needs another loader.
+Two sources, one loader each: the gradebook `python -m grader grade` writes (its staff overrides
+and late penalties count), or a folder of Gradescope results.json files (RESULTS_DIR/STUDENT/
+results.json, e.g. downloaded from Gradescope), where neither exists.
 
 What a student may see is decided here: each test's name, score and the `output` the grader
 already wrote into results.json (for a hidden test: its hint and the kind of failure, never a
@@ -25,19 +26,27 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from grader import report_plots
+from grader.gradebook import Gradebook
 from tests.seam import MODULES
 
 TEMPLATES = Path(__file__).parent / "templates"
-CSV_COLUMNS = ("student", "total", *MODULES, "status")
+CSV_COLUMNS = ("student", "total", *MODULES, "days_late", "late_penalty_pct", "status")
 
 
 @dataclass
 class StudentResult:
-    """One student's results.json (None when there is none to read, with the reason in `problem`)."""
+    """One student's results.json (None when there is none to read, with the reason in `problem`).
+
+    From the gradebook, the tests' scores already hold staff overrides, and `final` is the
+    gradebook's final score (after the late penalty), which is then the total.
+    """
 
     student: str
     results: dict | None
     problem: str = ""
+    final: float | None = None
+    days_late: int = 0
+    late_penalty_pct: float = 0.0
 
     @property
     def status(self) -> str:
@@ -60,7 +69,14 @@ class StudentResult:
 
     @property
     def total(self) -> float | None:
-        return None if self.results is None else float(self.results["score"])
+        if self.results is None:
+            return None
+        return round(self.final, 4) if self.final is not None else float(self.results["score"])
+
+    @property
+    def before_penalty(self) -> float:
+        """The score the late penalty was taken from (overrides included)."""
+        return round(sum(score for score, _ in self.problems().values()), 4)
 
     @property
     def max_total(self) -> float | None:
@@ -94,6 +110,40 @@ def load_class(results_dir: Path) -> list[StudentResult]:
     return students
 
 
+GRADER_FAILED = "the grader could not grade this submission (staff: the gradebook's error column says why)"
+
+
+def load_gradebook(path: Path) -> list[StudentResult]:
+    """Every student in the gradebook: their tests with staff overrides applied (the override's
+    reason shown first in the test's output) and the final score after the late penalty."""
+    book = Gradebook(path)
+    try:
+        finals = book.final_scores()
+        students = []
+        for name in book.students():
+            row, results = book.submission(name), book.results(name)
+            if row["status"] != "graded" or results is None:
+                students.append(StudentResult(name, None, GRADER_FAILED))
+                continue
+            overrides = {o["test_key"]: o for o in book.overrides(name)}
+            for test in results["tests"]:
+                override = overrides.get(test["extra_data"]["key"])
+                if override is not None:
+                    _apply_override(test, override["points"], override["reason"])
+            students.append(StudentResult(
+                name, results, final=finals[name]["final"], days_late=row["days_late"], late_penalty_pct=row["late_penalty_pct"],
+            ))
+        return students
+    finally:
+        book.close()
+
+
+def _apply_override(test: dict, points: float, reason: str) -> None:
+    note = f"Points set by the course staff: {points:g} / {test['max_score']:g} (the grader gave {test['score']:g}). {reason}"
+    test["output"] = f"{note}\n\n{test.get('output') or ''}".rstrip()
+    test["score"] = points
+
+
 # --- grades.csv ----------------------------------------------------------------------------
 
 
@@ -108,6 +158,8 @@ def write_csv(students: list[StudentResult], path: Path) -> None:
                 student.student,
                 "" if student.total is None else f"{student.total:g}",
                 *(f"{problems[m][0]:g}" if m in problems else "" for m in MODULES),
+                student.days_late,
+                f"{student.late_penalty_pct:g}",
                 student.status,
             ])
 

@@ -1,8 +1,9 @@
 """Trusted side of the boundary: start the sandboxed worker and talk to it.
 
-`Sandbox` owns one zygote (grader/worker/__main__.py) for one submission: it starts it
-under `unshare` (new pid, mount and network namespaces; a user namespace too where the
-grader is not root), hands it a fresh socket per worker, enforces the wall-clock limits,
+`Sandbox` owns one zygote (grader/worker/zygote.py) for one submission: it forks it from
+this process once torch is imported and before any secret is loaded; the zygote enters new
+pid, mount and network namespaces (a user namespace too where the grader is not root). The
+sandbox hands it a fresh socket per worker, enforces the wall-clock limits,
 keeps the first bytes of what the worker prints, and records how each worker ended.
 `RemoteImpl` is what the tests see: the same `impl.module.function(...)` and
 `impl.run(scenario, ...)` as the in-process backend, every call crossing as plain data.
@@ -22,14 +23,16 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from tests import seam
 
-# grader.wire (and so torch) is imported where a request is made, not here: `grade` starts
-# the sandbox before it imports torch, so the zygote's start overlaps its own.
+# torch is imported by Sandbox.start (zygote.preload), just before it forks the zygote: the
+# zygote and its workers inherit it instead of importing it again.
 
 PROJECT_ROOT = seam.REPO_ROOT
 WORK_BASE = Path(os.environ.get("GRADER_WORK_DIR", "/var/tmp/grader-work"))
@@ -58,6 +61,7 @@ class Limits:
         }
 
 
+REPLY_SPIN_SECONDS = 0.0005  # most calls answer within this: poll, then block (grader/wire.py)
 HUNG_LEASH_SECONDS = 2.0  # the time limit of a call to a function that already hung once
 
 
@@ -148,6 +152,7 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     allow_weak: bool = False
     level: str = ""
+    problems: list[str] | None = None  # those to be graded (None: all); warm-up is chosen by them
     flags: list[dict] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -162,9 +167,7 @@ class Sandbox:
         self.workdir = Path(tempfile.mkdtemp(prefix="sandbox-", dir=WORK_BASE))
         self._copy_submission()
         self.uid = 200000 + os.getpid() % 100000 if self.level == "root" else None
-        self._control, worker_end = socket.socketpair()
         config = {
-            "control_fd": worker_end.fileno(),
             "jail": self.level != "none",
             "new_root": str(self.workdir / "root"),
             "submission": str(self.workdir / "submission"),
@@ -174,22 +177,16 @@ class Sandbox:
             "uid": self.uid,
             "limits": self.limits.for_worker(),
             "scenario_modules": scenario_modules(),
+            "problems": self.problems,
         }
         (self.workdir / "root").mkdir()
         (self.workdir / "scratch").mkdir(mode=0o700)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "PYTEST"))}
-        env.update(GRADER_WORKER_CONFIG=json.dumps(config), PYTHONPATH=str(PROJECT_ROOT), PYTHONNOUSERSITE="1")
-        self._process = subprocess.Popen(
-            [*self._unshare_prefix(), sys.executable, "-m", "grader.worker"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            pass_fds=[worker_end.fileno()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        worker_end.close()
+        self._control, zygote_end = socket.socketpair()
+        output_read, output_write = os.pipe()
+        self._zygote = _fork_zygote(config, self.level, zygote_end.fileno(), output_write)
+        zygote_end.close()
+        os.close(output_write)
+        self._output_fd = output_read
         self._output = bytearray()
         self._output_dropped = 0
         self._reader = threading.Thread(target=self._drain_output, daemon=True)
@@ -197,13 +194,6 @@ class Sandbox:
         self._data: socket.socket | None = None
         self._pid: int | None = None
         self.spent = 0.0
-
-    def _unshare_prefix(self) -> list[str]:
-        if self.level == "root":
-            return ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--"]
-        if self.level == "userns":
-            return ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--kill-child", "--"]
-        return []
 
     def _copy_submission(self) -> None:
         """Copy assignment/'s regular files (no links) and keep their text for source checks."""
@@ -232,8 +222,7 @@ class Sandbox:
         os.chmod(target_dir.parent, 0o755)
 
     def _drain_output(self) -> None:
-        stream = self._process.stdout
-        while chunk := stream.read1(65536):
+        while chunk := os.read(self._output_fd, 65536):
             room = self.limits.output_bytes - len(self._output)
             self._output += chunk[: max(room, 0)]
             self._output_dropped += max(len(chunk) - max(room, 0), 0)
@@ -257,8 +246,12 @@ class Sandbox:
             self._data.close()
         ours, theirs = socket.socketpair()
         command = json.dumps({"op": "spawn", "previous": self._pid}).encode()
-        socket.send_fds(self._control, [command], [theirs.fileno()])
-        theirs.close()
+        try:
+            socket.send_fds(self._control, [command], [theirs.fileno()])
+        except OSError:  # no student code runs in the zygote: the grader's own failure
+            raise SandboxUnavailable(f"the sandbox's zygote ended ({self._zygote_status()}):\n{self.output()}") from None
+        finally:
+            theirs.close()
         reply = self._control_reply()
         self._pid, self._data = reply["pid"], ours
 
@@ -269,10 +262,7 @@ class Sandbox:
         except (TimeoutError, OSError) as error:
             raise SandboxUnavailable(f"the sandbox's zygote did not answer: {error}\n{self.output()}") from None
         if not message:
-            self._process.wait(timeout=5)
-            raise SandboxUnavailable(
-                f"the sandbox's zygote ended (status {self._process.returncode}):\n{self.output()}"
-            )
+            raise SandboxUnavailable(f"the sandbox's zygote ended ({self._zygote_status()}):\n{self.output()}")
         return json.loads(message)
 
     def request(self, message: dict, test: str | None, timeout: float | None = None) -> Any:
@@ -289,7 +279,7 @@ class Sandbox:
         try:
             self._data.settimeout(timeout)
             wire.send(self._data, message)
-            reply = wire.recv(_Deadline(self._data, started + timeout))
+            reply = wire.recv(_Deadline(self._data, started + timeout), spin=REPLY_SPIN_SECONDS)
         except (TimeoutError, socket.timeout):
             self._end_worker()
             self.flag("timeout", f"a call ran over {timeout:.0f} s", test)
@@ -325,19 +315,75 @@ class Sandbox:
         self._data.close()
         self._data = None  # the next request forks a new worker, which ends this one first
 
+    def _zygote_status(self, wait: float = 5.0) -> str:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self._zygote, os.WNOHANG)
+            if pid:
+                self._zygote_exit = status
+                return f"status {os.waitstatus_to_exitcode(status)}"
+            time.sleep(0.01)
+        return "still running"
+
     def close(self) -> None:
-        if getattr(self, "_process", None) is None:
+        if getattr(self, "_zygote", None) is None:
             return
         self._control.close()
-        # Nothing in the sandbox is worth a clean shutdown: end its whole process group now.
+        # Nothing in the sandbox is worth a clean shutdown: end its whole process group now
+        # (the zygote, pid 1 of its pid namespace, takes every worker with it).
         try:
-            os.killpg(self._process.pid, signal.SIGKILL)
+            os.killpg(self._zygote, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        self._process.wait()
+        if getattr(self, "_zygote_exit", None) is None:
+            os.waitpid(self._zygote, 0)
         self._reader.join(timeout=5)
+        os.close(self._output_fd)
         subprocess.run(["rm", "-rf", "--one-file-system", str(self.workdir)], check=False)
-        self._process = None
+        self._zygote = None
+
+
+# What must not be in memory when the zygote is forked: it would be in every worker's too.
+SECRET_MODULES = ("solutions", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.plugin")
+
+
+def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int) -> int:
+    """Fork the zygote from this process, torch already imported; its pid (a session leader)."""
+    from grader.worker import jail, zygote
+
+    zygote.preload(config["scenario_modules"], config["problems"])  # once, for both sides
+    loaded = [m for m in sys.modules if m.split(".")[0] in SECRET_MODULES or m.startswith(SECRET_MODULES)]
+    if loaded:
+        raise RuntimeError(f"the sandbox must start before the grader loads {loaded[:3]}: a fork would copy them")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    with warnings.catch_warnings():
+        # torch's import leaves a native thread; the child needs none of it (workers are
+        # forked the same way), so Python 3.12's warning about fork in threads is moot here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        os.setsid()
+        jail.die_with_parent(parent)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.dup2(control_fd, 3)
+        os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # none of the grader's files stay open
+        for name in [k for k in os.environ if k.startswith(("GRADER_", "PYTEST"))]:
+            del os.environ[name]
+        if config["jail"]:
+            jail.enter_namespaces(level)  # returns in pid 1 of the new pid namespace
+        zygote.run(config, socket.socket(fileno=3))
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(code)
 
 
 class _Deadline:

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from grader import batch, executors, late, results
+from grader import batch, executors, gradebook, late, results
 from grader.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
 from grader.gradebook import Gradebook
 from grader.sandbox import Limits, SandboxUnavailable, isolation_level, layers_for
@@ -31,7 +31,7 @@ def register(commands) -> None:
         f"examples in {EXAMPLES.relative_to(REPO_ROOT)}/.",
     )
     grade.add_argument("submissions", nargs="*", type=Path, metavar="SUBMISSION")
-    grade.add_argument("--out", type=Path, default=Path("grading-results"), help="results folder (default: %(default)s)")
+    grade.add_argument("--out", type=Path, default=gradebook.DEFAULT_OUT, help="results folder (default: %(default)s)")
     grade.add_argument("--gradebook", type=Path, help="the SQLite gradebook (default: OUT/gradebook.sqlite)")
     grade.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel local workers (default: the cores, %(default)s); with Ray, one task per CPU of the cluster")
     grade.add_argument("--regrade", action="append", default=[], metavar="STUDENT", help="grade this student again even if done (repeatable)")
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         console.print(f"[red]--regrade: no submission for {', '.join(unknown)}")
         return 2
-    book = Gradebook(args.gradebook or args.out / "gradebook.sqlite")
+    book = Gradebook(args.gradebook or args.out / gradebook.DEFAULT_PATH.name)
     try:
         scope = ",".join(grading.modules or ())
         the_plan = batch.plan(students, book, args.out, scope, set(args.regrade), args.regrade_all, late.load_policy(args.config))

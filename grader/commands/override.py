@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from grader import gradebook
 from grader.gradebook import Gradebook
 
 
@@ -22,7 +23,7 @@ def register(commands) -> None:
     override.add_argument("--reason", help="why (required unless --clear)")
     override.add_argument("--by", help="who decided (required unless --clear)")
     override.add_argument("--clear", action="store_true", help="remove this override instead")
-    override.add_argument("--gradebook", type=Path, default=Path("grading-results/gradebook.sqlite"), help="(default: %(default)s)")
+    override.add_argument("--gradebook", type=Path, default=gradebook.DEFAULT_PATH, help="(default: %(default)s)")
     override.set_defaults(run=run)
 
 

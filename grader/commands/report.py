@@ -7,42 +7,56 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import report
+from grader import gradebook, report
 
 
 def register(commands) -> None:
     parser = commands.add_parser(
         "report",
-        help="write grades.csv (for the LMS), feedback per student and a class report from graded results",
-        description="Read RESULTS_DIR/STUDENT/results.json (what `grade --out RESULTS_DIR` writes) and write, "
-        "into OUT: grades.csv (student, total, one column per problem, status: graded / error / flagged) "
-        "for an LMS to import; feedback/STUDENT.md and .html (per problem: score, the tests passed and "
-        "failed with their output; for public tests the smallest failing input, for hidden tests only "
-        "their hint and the kind of failure); histogram.png and pass_rates.png; and report.md plus "
-        "report.html, the class report (score histogram, pass rate and most common failure per problem, "
-        "submissions flagged for integrity) as one self-contained page with the plots inlined.",
+        help="write grades.csv (for the LMS), feedback per student and a class report from the gradebook",
+        description="Read the gradebook `grade` wrote (staff overrides and the late penalty count), or with "
+        "--results a folder of STUDENT/results.json files, and write into OUT: grades.csv (student, total "
+        "after overrides and the late penalty, one column per problem, days_late, late_penalty_pct, "
+        "status: graded / error / flagged) for an LMS to import; feedback/STUDENT.md and .html (per "
+        "problem: score, the tests passed and failed with their output; for public tests the smallest "
+        "failing input, for hidden tests only their hint and the kind of failure); histogram.png and "
+        "pass_rates.png; and report.md plus report.html, the class report (score histogram, pass rate "
+        "and most common failure per problem, submissions flagged for integrity) as one self-contained "
+        "page with the plots inlined.",
     )
     parser.add_argument("out", type=Path, metavar="OUT", help="folder to write the report into (created if missing)")
-    parser.add_argument(
-        "--results", type=Path, default=Path("grading-results"), metavar="RESULTS_DIR",
-        help="folder of STUDENT/results.json files (default: %(default)s, grade's default --out)",
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--gradebook", type=Path, default=gradebook.DEFAULT_PATH, metavar="GRADEBOOK",
+        help="the SQLite gradebook (default: %(default)s, grade's default)",
+    )
+    source.add_argument(
+        "--results", type=Path, metavar="RESULTS_DIR",
+        help="read RESULTS_DIR/STUDENT/results.json files instead (e.g. downloaded from Gradescope): "
+        "no overrides or late penalties there",
     )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
-    if not args.results.is_dir():
-        console.print(f"[red]no results folder {args.results}: run `python -m grader grade --out {args.results} ...` first")
-        return 2
-    students = report.load_class(args.results)
+    if args.results is not None:
+        if not args.results.is_dir():
+            console.print(f"[red]no results folder {args.results}: run `python -m grader grade --out {args.results} ...` first")
+            return 2
+        students, source = report.load_class(args.results), f"{args.results}/STUDENT/results.json"
+    else:
+        if not args.gradebook.is_file():
+            console.print(f"[red]no gradebook at {args.gradebook}: run `python -m grader grade` first, or pass --gradebook PATH or --results DIR")
+            return 2
+        students, source = report.load_gradebook(args.gradebook), str(args.gradebook)
     if not students:
-        console.print(f"[red]{args.results} holds no STUDENT/results.json")
+        console.print(f"[red]{source} holds no graded student")
         return 2
     paths = report.write_report(students, args.out)
     counts = report.class_summary(students)["counts"]
     console.print(
-        f"{len(students)} students ({counts['graded']} graded, {counts['flagged']} flagged, {counts['error']} error)\n"
+        f"{len(students)} students from {source} ({counts['graded']} graded, {counts['flagged']} flagged, {counts['error']} error)\n"
         f"LMS grades: {paths['csv']}\nfeedback:   {args.out / 'feedback'}/STUDENT.md and .html\n"
         f"class:      {paths['report_html']} (self-contained) and {paths['report_md']}"
     )

@@ -1,6 +1,8 @@
-"""The sandbox's walls, raised from inside the namespaces `unshare` made.
+"""The sandbox's walls: new namespaces, a new root, rlimits and a uid of its own.
 
-The zygote (pid 1 of a new pid, mount and network namespace) builds a new root that
+`enter_namespaces` is what `unshare --net --mount --pid --fork [--user --map-root-user]`
+does, done by the freshly forked zygote itself. The zygote (then pid 1 of the new pid
+namespace) builds a new root that
 holds only the system's directories, the Python installation, the submission (read
 only) and an empty scratch folder, and chroots into it: the project, the reference,
 the hidden tests, the results and other submissions are not in it. Each worker it
@@ -12,8 +14,11 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import signal
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+PR_SET_PDEATHSIG = 1
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 SUBMISSION, SCRATCH = "/submission", "/tmp"
 
@@ -24,9 +29,49 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str =
     result = _libc.mount(
         source.encode(), target.encode(), fstype.encode() if fstype else None, flags, data.encode() or None
     )
+    _check(result, f"mount {source} on {target}")
+
+
+def _check(result: int, what: str) -> None:
     if result != 0:
         errno = ctypes.get_errno()
-        raise OSError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def die_with_parent(parent: int | None) -> None:
+    """SIGKILL this process when the process that forked it (`parent`) ends, even by SIGKILL.
+
+    `parent` None: it lives outside our pid namespace, where getppid() cannot see it.
+    """
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+    if parent is not None and os.getppid() != parent:  # it ended before prctl took effect
+        os._exit(1)
+
+
+def enter_namespaces(level: str) -> None:
+    """Enter new network, mount and pid namespaces (and a user namespace at level 'userns').
+
+    Returns in a child that is pid 1 of the new pid namespace; this process stays outside,
+    waits for it and exits with its status, so that killing either ends both. Must be
+    called single-threaded (a fork's child is): unshare(CLONE_NEWUSER) demands it.
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | (CLONE_NEWUSER if level == "userns" else 0)
+    _check(_libc.unshare(flags), "unshare")
+    if level == "userns":  # be root inside, as --map-root-user does
+        for name, line in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as file:
+                file.write(line)
+    # Our mounts must not reach the host's namespace (unshare(1) does the same by default).
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    child = os.fork()  # the first child in a new pid namespace is its pid 1
+    if child == 0:
+        die_with_parent(None)
+        return
+    os.closerange(0, os.sysconf("SC_OPEN_MAX"))  # holds no channel open for the grader
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(code if code >= 0 else 128 - code)  # as a shell reports a signal
 
 
 def _bind_read_only(source: str, target: str) -> None:

@@ -8,6 +8,8 @@ a staff override survives a regrade, and a batch killed with SIGKILL halfway and
 ends with the same rows as the uninterrupted run while grading only what was missing.
 """
 
+import csv
+import io
 import json
 import shutil
 import signal
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from grader import batch, variants
+from grader.cli import main as grader_cli
 from grader.gradebook import Gradebook, Late
 from grader.late import LatePolicy
 from grader.sandbox import isolation_level
@@ -155,6 +158,43 @@ def test_a_regrade_keeps_the_staff_override(klass, graded, tmp_path):
     assert [tuple(o)[:4] for o in book.overrides(student)] == [(student, failed["test_key"], failed["max_points"], "regrade request: spec was ambiguous")]
     assert book.test(student, failed["test_key"])["status"] == "failed"  # the grade itself is unchanged
     assert book.final_scores()[student]["final"] == pytest.approx(raw + failed["max_points"])
+
+
+@needs_sandbox
+def test_the_report_from_the_gradebook_counts_overrides_and_late_penalties(graded, tmp_path):
+    """`report --gradebook`: totals are the gradebook's final scores, an override shows in its
+    problem's column and its test's feedback, a late student's penalty is said, and a grader
+    failure is an error row whose message stays out of the student's page."""
+    book_path = tmp_path / "gradebook.sqlite"
+    shutil.copy(graded, book_path)
+    book = Gradebook(book_path)
+    student = TENSOR_MUTANTS[0].name
+    failed = next(t for t in book.tests(student) if t["status"] == "failed")
+    book.set_override(student, failed["test_key"], failed["max_points"], "spec was ambiguous", "ta_jo")
+    book.record_error("crashy", "sha", "tensors", "Traceback: SECRET-grader-internals", Late(), 1.0)
+    finals = book.final_scores()
+    book.close()
+
+    out = tmp_path / "report"
+    assert grader_cli(["report", str(out), "--gradebook", str(book_path)]) == 0
+    by_student = {row["student"]: row for row in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
+    assert set(by_student) == set(finals)
+    for name, final in finals.items():
+        if final["status"] == "graded":
+            assert float(by_student[name]["total"]) == pytest.approx(final["final"]), name
+    overridden = by_student[student]
+    assert float(overridden["tensors"]) == pytest.approx(finals[student]["score"])
+    assert finals[student]["score"] == pytest.approx(Gradebook(graded).submission(student)["score"] + failed["max_points"] - failed["points"])
+    lucy = by_student["late_lucy"]
+    assert (lucy["days_late"], lucy["late_penalty_pct"]) == ("2", "20")
+    assert float(lucy["total"]) == pytest.approx(0.8 * float(lucy["tensors"]))
+    assert by_student["crashy"]["status"] == "error" and by_student["crashy"]["total"] == ""
+
+    feedback = (out / "feedback" / f"{student}.md").read_text()
+    assert "Points set by the course staff" in feedback and "spec was ambiguous" in feedback and "ta_jo" not in feedback
+    assert "Late by 2 day(s): the late policy took 20% off" in (out / "feedback" / "late_lucy.md").read_text()
+    for page in (out / "feedback").glob("crashy.*"):
+        assert "SECRET-grader-internals" not in page.read_text()
 
 
 @needs_sandbox

@@ -1,16 +1,19 @@
-"""The zygote: imports torch once, raises the walls, then forks one worker at a time.
+"""The zygote: forked from the grader with torch already imported, it raises the walls,
+then forks one worker at a time.
 
-Started by grader/sandbox.py, under `unshare` where the machine allows (then it is pid 1
-of fresh pid, mount and network namespaces). It reads commands from the control socket
-(fd given in its config):
+grader/sandbox.py imports what workers need (`preload`), then forks: the child enters
+fresh pid, mount and network namespaces where the machine allows (`jail.enter_namespaces`;
+it is then pid 1 there) and calls `run`, which reads commands from the control socket:
     {"op": "spawn"} + a socket fd  ->  kill every other process, fork a worker on that socket
     {"op": "reap", "pid": N}       ->  how worker N ended (waiting a moment for it)
-A worker is a fork of this process, so it starts with torch already imported: a restart
-after a crash costs milliseconds, not an interpreter start.
+Neither the zygote nor a worker starts an interpreter or imports torch: forked from the
+grader before it loads the rubric, the reference or the tests, they hold none of those,
+and a worker restarted after a crash costs milliseconds.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -20,23 +23,40 @@ import sys
 import time
 
 
-def main() -> None:
-    config = json.loads(os.environ.pop("GRADER_WORKER_CONFIG"))
-    control = socket.socket(fileno=config["control_fd"])
-    # Everything the worker needs is imported before the walls go up: after them the
-    # project's files are not there to import.
+# Problems whose tests reach torch._dynamo's lazy import (torch.optim's first step(),
+# FlopCounterMode's first op): 0.8 s, worth paying before the fork only when they are graded.
+DYNAMO_PROBLEMS = frozenset({"flops", "optimizers", "accounting", "training"})
+
+
+def preload(scenario_modules: list[str], problems: list[str] | None = None) -> dict:
+    """Import and warm up everything a worker needs, in the grader, before the fork: after
+    the walls go up the project's files are not there to import, and what is paid here is
+    paid once for the grader, the zygote and every worker. `problems`: those being graded
+    (None: all). Returns the scenario modules by name."""
     import beartype  # noqa: F401
     import einops  # noqa: F401
     import jaxtyping  # noqa: F401
     import numpy  # noqa: F401
     import torch  # noqa: F401
 
+    from grader.worker import audit, jail, serve  # noqa: F401
+    from tests import seam  # noqa: F401
+
+    scenarios = {name: importlib.import_module(name) for name in scenario_modules}
+    _warm_up(problems is None or not DYNAMO_PROBLEMS.isdisjoint(problems))
+    return scenarios
+
+
+def run(config: dict, control: socket.socket) -> None:
+    """Be the zygote: enter the new root, then fork workers as asked until the grader hangs up."""
+    import torch
+
     from grader.worker import audit, jail, serve
     from tests.seam import InProcessImpl
 
-    scenarios = {name: importlib.import_module(name) for name in config["scenario_modules"]}
+    scenarios = preload(config["scenario_modules"], config["problems"])  # done before the fork
     threads = torch.get_num_threads()
-    _warm_up()
+    torch.set_num_threads(1)  # the zygote forks: it must not start an OpenMP pool of its own
     if config["jail"]:
         jail.build_root(config["new_root"], config["submission"], config["python_dirs"], config["scratch_mb"], config["uid"])
         submission, scratch = jail.SUBMISSION, jail.SCRATCH
@@ -62,25 +82,28 @@ def main() -> None:
     _control_loop(control, start_worker)
 
 
-def _warm_up() -> None:
-    """Pay torch's lazy imports and first-use costs once, here, not in every worker.
+@functools.cache
+def _warm_up(dynamo: bool) -> None:
+    """Pay torch's lazy imports and first-use costs once, before the fork, not in every worker.
+
+    `dynamo`: also the optimizers' first step, which imports torch._dynamo (and sympy).
 
     One thread only: a fork must not inherit a started OpenMP pool (its threads would be
-    gone in the child). Each worker restores the thread count.
+    gone in the child).
     """
     import io
 
     import einops
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     model = torch.nn.Sequential(torch.nn.Linear(4, 4, bias=False), torch.nn.Linear(4, 1))
     torch.nn.init.trunc_normal_(model[0].weight, std=0.5, a=-1.5, b=1.5)
-    for optimizer in (torch.optim.AdamW(model.parameters()), torch.optim.SGD(model.parameters()), torch.optim.Adagrad(model.parameters())):
-        with FlopCounterMode(display=False):
-            loss = torch.nn.functional.mse_loss(model(torch.ones(2, 4)).squeeze(-1), torch.zeros(2))
-            loss.backward()
+    optimizers = (torch.optim.AdamW, torch.optim.SGD, torch.optim.Adagrad) if dynamo else ()
+    for optimizer in (make(model.parameters()) for make in optimizers):
+        loss = torch.nn.functional.mse_loss(model(torch.ones(2, 4)).squeeze(-1), torch.zeros(2))
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         optimizer.load_state_dict(optimizer.state_dict())
@@ -100,6 +123,7 @@ def _warm_up() -> None:
         einops.reduce(a, "... h -> ...", "mean")
         (a @ b.mT).sum().item()
     torch.manual_seed(0)
+    torch.set_num_threads(threads)  # the caller's count again; no pool was started
 
 
 def _control_loop(control: socket.socket, start_worker) -> None:
@@ -179,7 +203,3 @@ def _describe_status(status: int) -> str:
 def _under_any(path: str, roots: list[str]) -> bool:
     path = os.path.abspath(path)
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
-
-
-if __name__ == "__main__":
-    main()

@@ -61,7 +61,6 @@ class Limits:
         }
 
 
-REPLY_SPIN_SECONDS = 0.0005  # most calls answer within this: poll, then block (grader/wire.py)
 HUNG_LEASH_SECONDS = 2.0  # the time limit of a call to a function that already hung once
 
 
@@ -279,7 +278,7 @@ class Sandbox:
         try:
             self._data.settimeout(timeout)
             wire.send(self._data, message)
-            reply = wire.recv(_Deadline(self._data, started + timeout), spin=REPLY_SPIN_SECONDS)
+            reply = wire.recv(_Deadline(self._data, started + timeout))
         except (TimeoutError, socket.timeout):
             self._end_worker()
             self.flag("timeout", f"a call ran over {timeout:.0f} s", test)
@@ -392,9 +391,7 @@ class _Deadline:
     def __init__(self, sock: socket.socket, deadline: float):
         self.sock, self.deadline = sock, deadline
 
-    def recv(self, count: int, flags: int = 0) -> bytes:
-        if flags:  # a non-blocking poll returns at once
-            return self.sock.recv(count, flags)
+    def recv(self, count: int) -> bytes:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError

@@ -20,11 +20,11 @@ import shutil
 import sys
 import tempfile
 import time
-import tomllib
 import zipfile
 from pathlib import Path
 
 from grader import results
+from grader.compat import tomllib
 from grader.sandbox import Limits, SandboxUnavailable
 from tests.seam import MODULES, REPO_ROOT
 

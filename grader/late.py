@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from grader.compat import tomllib
 from grader.gradebook import Late
 
 METADATA = "submission_metadata.json"

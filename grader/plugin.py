@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.compat import BaseExceptionGroup
 from grader.sandbox import RemoteImpl, SubmissionError, SubmissionFault
 from tests.seam import MODULES, REPO_ROOT
 

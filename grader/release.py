@@ -20,12 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.compat import tomllib
 from tests.seam import REPO_ROOT
 
 HANDOUT = REPO_ROOT / "handout.md"

@@ -7,10 +7,10 @@ cases were skipped counts 0 of 0 and is reported as skipped.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.compat import tomllib
 from tests.seam import MODULES, REPO_ROOT
 
 RUBRIC_PATH = REPO_ROOT / "tests" / "rubric.toml"

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from grader.compat import add_note
 from tests import seam
 
 # torch is imported by Sandbox.start (zygote.preload), just before it forks the zygote: the
@@ -416,7 +417,7 @@ def _as_exception(error: Any, sandbox: Sandbox, test: str | None) -> BaseExcepti
         exception = SubmissionError(f"{error.get('type')}: {message}")
     exception.from_submission = True
     if error.get("traceback"):
-        exception.add_note("--- where your code raised it ---\n" + str(error["traceback"]))
+        add_note(exception, "--- where your code raised it ---\n" + str(error["traceback"]))
     return exception
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import ast
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.compat import tomllib
 from tests.seam import MODULES, REPO_ROOT
 
 DATA = REPO_ROOT / "tests" / "data"

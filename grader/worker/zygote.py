@@ -22,7 +22,6 @@ import socket
 import sys
 import time
 
-
 # Problems whose tests reach torch._dynamo's lazy import (torch.optim's first step(),
 # FlopCounterMode's first op): 0.8 s, worth paying before the fork only when they are graded.
 DYNAMO_PROBLEMS = frozenset({"flops", "optimizers", "accounting", "training"})

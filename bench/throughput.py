@@ -43,10 +43,11 @@ def measure(klass: Path, executor, grading: Grading, scratch: Path) -> float:
     started = time.monotonic()
     batch.run(plan.jobs, executor, grading, book, Console(quiet=True))
     seconds = time.monotonic() - started
-    failed = [s for s in students if book.submission(s)["status"] != "graded"]
+    rows = {s: book.submission(s) for s in students}
     book.close()
-    if failed:
-        raise SystemExit(f"grading failed for {failed}")
+    failed = [s for s, row in rows.items() if row["status"] != "graded" or row["score"] != row["max_score"]]
+    if failed:  # every submission is the reference: anything short of full marks is a grader fault
+        raise SystemExit(f"grading failed, or the reference lost points, for {failed}")
     return seconds
 
 

@@ -7,7 +7,9 @@ finish, outcome being grade_in_subprocess's `{"ok": True, "results": {...}}` or
 
 - LocalExecutor (the default): N threads on this machine, each driving one grading
   subprocess at a time (a thread waiting on a child process costs nothing; the grading is
-  in the children).
+  in the children). The cores are shared out: each job's torch gets cores // N threads, as
+  Ray gives a one-CPU task one (OMP_NUM_THREADS, unless it is set already), so parallel
+  jobs do not fight over the same cores.
 - RayExecutor (`--executor ray [--address ADDR]`, `pip install '.[ray]'`): one Ray task per
   submission. The task receives the submission as .zip bytes (so nodes need no shared
   filesystem), grades it in a subprocess on its node, and returns the results dict. The
@@ -63,15 +65,18 @@ class LocalExecutor:
 
     def __init__(self, workers: int):
         self.workers = max(1, workers)
+        self.threads = max(1, len(os.sched_getaffinity(0)) // self.workers)
 
     def describe(self) -> str:
-        return f"{self.workers} local worker(s)"
+        return f"{self.workers} local worker(s), {self.threads} torch thread(s) each"
 
     def run(self, jobs: list[Job], grading: Grading) -> Iterator[tuple[Job, dict, float]]:
         modules = list(grading.modules) if grading.modules else None
         with ThreadPoolExecutor(self.workers, thread_name_prefix="grade") as pool:
             futures = {
-                pool.submit(_timed, grade_in_subprocess, job.submission, job.out_file, grading.limits, grading.allow_weak, modules): job
+                pool.submit(
+                    _timed, grade_in_subprocess, job.submission, job.out_file, grading.limits, grading.allow_weak, modules, self.threads
+                ): job
                 for job in jobs
             }
             try:
@@ -154,7 +159,7 @@ def pack(submission: Path) -> bytes:
 
 # Run `python -m grader.grade` so that it dies with the process that started it (Linux's
 # PR_SET_PDEATHSIG): a driver killed with SIGKILL leaves no grading orphans behind; the
-# sandbox's zygote in turn ends when its grader's socket closes.
+# sandbox's zygote in turn dies with its grader the same way (grader/worker/jail.py).
 _DIES_WITH_PARENT = (
     "import ctypes, os, runpy, sys\n"
     "prctl = getattr(ctypes.CDLL(None), 'prctl', None)\n"
@@ -165,14 +170,20 @@ _DIES_WITH_PARENT = (
 
 
 def grade_in_subprocess(
-    submission: Path, out_file: Path, limits: Limits, allow_weak: bool, modules: list[str] | None = None
+    submission: Path, out_file: Path, limits: Limits, allow_weak: bool, modules: list[str] | None = None, threads: int | None = None
 ) -> dict:
-    """Grade one submission in a fresh trusted process; its results.json is the outcome."""
+    """Grade one submission in a fresh trusted process; its results.json is the outcome.
+
+    `threads`: torch's thread count there (OMP_NUM_THREADS), unless the environment sets one.
+    """
+    env = dict(os.environ)
+    if threads is not None:
+        env.setdefault("OMP_NUM_THREADS", str(threads))
     command = [
         sys.executable, "-c", _DIES_WITH_PARENT, str(os.getpid()), str(submission.resolve()), str(out_file.resolve()),
         json.dumps(dataclasses.asdict(limits)), "1" if allow_weak else "0", ",".join(modules or []),
     ]
-    finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    finished = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     if finished.returncode != 0:
         return {"ok": False, "error": (finished.stderr or finished.stdout)[-3000:]}
     return {"ok": True, "results": json.loads(out_file.read_text())}

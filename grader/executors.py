@@ -65,7 +65,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int):
         self.workers = max(1, workers)
-        self.threads = max(1, len(os.sched_getaffinity(0)) // self.workers)
+        self.threads = max(1, (os.cpu_count() or 1) // self.workers)  # as --jobs counts cores
 
     def describe(self) -> str:
         return f"{self.workers} local worker(s), {self.threads} torch thread(s) each"

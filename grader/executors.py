@@ -176,9 +176,7 @@ def grade_in_subprocess(
 
     `threads`: torch's thread count there (OMP_NUM_THREADS), unless the environment sets one.
     """
-    env = dict(os.environ)
-    if threads is not None:
-        env.setdefault("OMP_NUM_THREADS", str(threads))
+    env = None if threads is None else {"OMP_NUM_THREADS": str(threads), **os.environ}
     command = [
         sys.executable, "-c", _DIES_WITH_PARENT, str(os.getpid()), str(submission.resolve()), str(out_file.resolve()),
         json.dumps(dataclasses.asdict(limits)), "1" if allow_weak else "0", ",".join(modules or []),

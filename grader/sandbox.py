@@ -187,6 +187,7 @@ class Sandbox:
         zygote_end.close()
         os.close(output_write)
         self._output_fd = output_read
+        self._zygote_exit: int | None = None  # its wait status, once reaped
         self._output = bytearray()
         self._output_dropped = 0
         self._reader = threading.Thread(target=self._drain_output, daemon=True)
@@ -335,7 +336,7 @@ class Sandbox:
             os.killpg(self._zygote, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        if getattr(self, "_zygote_exit", None) is None:
+        if self._zygote_exit is None:
             os.waitpid(self._zygote, 0)
         self._reader.join(timeout=5)
         os.close(self._output_fd)
@@ -351,8 +352,8 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int) -> i
     """Fork the zygote from this process, torch already imported; its pid (a session leader)."""
     from grader.worker import jail, zygote
 
-    zygote.preload(config["scenario_modules"], config["problems"])  # once, for both sides
-    loaded = [m for m in sys.modules if m.split(".")[0] in SECRET_MODULES or m.startswith(SECRET_MODULES)]
+    scenarios = zygote.preload(config["scenario_modules"], config["problems"])  # once, for both sides
+    loaded = [m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES)]
     if loaded:
         raise RuntimeError(f"the sandbox must start before the grader loads {loaded[:3]}: a fork would copy them")
     sys.stdout.flush()
@@ -378,7 +379,7 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int) -> i
             del os.environ[name]
         if config["jail"]:
             jail.enter_namespaces(level)  # returns in pid 1 of the new pid namespace
-        zygote.run(config, socket.socket(fileno=3))
+        zygote.run(config, socket.socket(fileno=3), scenarios)
         code = 0
     except BaseException:
         traceback.print_exc()

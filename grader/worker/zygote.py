@@ -46,14 +46,16 @@ def preload(scenario_modules: list[str], problems: list[str] | None = None) -> d
     return scenarios
 
 
-def run(config: dict, control: socket.socket) -> None:
-    """Be the zygote: enter the new root, then fork workers as asked until the grader hangs up."""
+def run(config: dict, control: socket.socket, scenarios: dict) -> None:
+    """Be the zygote: enter the new root, then fork workers as asked until the grader hangs up.
+
+    `scenarios`: what `preload` returned in the grader before the fork.
+    """
     import torch
 
     from grader.worker import audit, jail, serve
     from tests.seam import InProcessImpl
 
-    scenarios = preload(config["scenario_modules"], config["problems"])  # done before the fork
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the zygote forks: it must not start an OpenMP pool of its own
     if config["jail"]:

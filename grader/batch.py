@@ -12,18 +12,15 @@ grades exactly the students that are missing.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from grader import late, results
+from grader import intake, late, results
 from grader.executors import Grading, Job
-from grader.grade import BadSubmission, locate
 from grader.gradebook import Gradebook
 
 SKIP_NAMES = ("__MACOSX",)
@@ -63,16 +60,12 @@ def _holds_assignment(path: Path) -> bool:
 
 
 def fingerprint(submission: Path) -> str:
-    """The digest results.json will carry (assignment/'s files), or one of the raw bytes if unreadable."""
+    """The digest results.json will carry (of the staged copy), or one of a refused submission's names and sizes."""
     with tempfile.TemporaryDirectory(prefix="digest-") as scratch:
         try:
-            return results.submission_digest(locate(submission, Path(scratch)))
-        except (BadSubmission, zipfile.BadZipFile, OSError):
-            digest = hashlib.sha256()
-            for path in sorted([submission] if submission.is_file() else submission.rglob("*")):
-                if path.is_file() and not path.is_symlink():
-                    digest.update(path.read_bytes())
-            return "unreadable-" + digest.hexdigest()[:16]
+            return results.submission_digest(intake.stage(submission, Path(scratch)).folder)
+        except (intake.BadSubmission, OSError) as error:
+            return intake.unreadable_digest(submission, str(error))
 
 
 # --- plan -----------------------------------------------------------------------------

@@ -36,10 +36,9 @@ from pathlib import Path
 from typing import Iterator
 
 from grader.gradebook import Late
+from grader.intake import BadSubmission
 from grader.sandbox import Limits
 from tests.seam import REPO_ROOT
-
-MAX_ARCHIVE_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -109,12 +108,19 @@ class RayExecutor:
         return f"Ray cluster with {self.cpus} CPU(s){gpu}"
 
     def run(self, jobs: list[Job], grading: Grading) -> Iterator[tuple[Job, dict, float]]:
+        from grader.grade import refused
+
         ray = self.ray
         task = ray.remote(grade_on_node).options(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=2)
         limits = dataclasses.asdict(grading.limits)
         modules = list(grading.modules) if grading.modules else None
         started = time.monotonic()
-        pending = {task.remote(pack(job.submission), job.student, limits, grading.allow_weak, modules): job for job in jobs}
+        pending = {}
+        for job in jobs:
+            try:
+                pending[task.remote(pack(job.submission), job.student, limits, grading.allow_weak, modules)] = job
+            except BadSubmission as error:  # refused here, on the driver: nothing of it travels
+                yield job, {"ok": True, "results": refused(error, modules)}, time.monotonic() - started
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             job = pending.pop(done[0])
@@ -139,21 +145,15 @@ def grade_on_node(archive: bytes, student: str, limits: dict, allow_weak: bool, 
 
 
 def pack(submission: Path) -> bytes:
-    """The submission as .zip bytes: a .zip as it is; a folder's regular files (never links)."""
-    if submission.is_file():
-        if submission.stat().st_size > MAX_ARCHIVE_BYTES:
-            raise ValueError(f"{submission} is over {MAX_ARCHIVE_BYTES} bytes")
-        return submission.read_bytes()
+    """The submission's staged copy (grader/intake.py) as .zip bytes; BadSubmission if it is refused."""
+    from grader import intake
+
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for folder, subfolders, files in os.walk(submission):  # os.walk does not follow links to folders
-            subfolders[:] = [d for d in subfolders if d != "__pycache__"]
-            for name in files:
-                path = Path(folder) / name
-                if path.is_file() and not path.is_symlink():
-                    archive.write(path, path.relative_to(submission).as_posix())
-    if buffer.tell() > MAX_ARCHIVE_BYTES:
-        raise ValueError(f"{submission} packs to over {MAX_ARCHIVE_BYTES} bytes")
+    with tempfile.TemporaryDirectory(prefix="pack-") as scratch, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        staged = intake.stage(submission, Path(scratch))
+        for path in sorted(staged.folder.rglob("*")):
+            if path.is_file():  # the staged copy holds only regular files and folders
+                archive.write(path, path.relative_to(staged.folder).as_posix())
     return buffer.getvalue()
 
 

@@ -1,6 +1,6 @@
 """Trusted side: grade one submission, end to end.
 
-    unpack (folder or .zip)  ->  start the sandbox  ->  run the public and hidden suites
+    stage (grader/intake.py: folder or .zip, read safely)  ->  start the sandbox  ->  run the public and hidden suites
     here, with `impl` answered by the sandbox  ->  score by the rubric  ->  results.json
 
 Only this process decides pass or fail. Student code runs in the sandbox's worker.
@@ -11,62 +11,19 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
-import stat
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
-from grader import results, rubric
+from grader import intake, results, rubric
+from grader.intake import BadSubmission
 from grader.sandbox import Limits, RemoteImpl, Sandbox, layers_for
 from grader.selfcheck import suite_paths
 from tests.seam import REPO_ROOT
 
 # pytest, the plugin, the suites and the reference are loaded in _run_pytest, after the
 # sandbox has forked its zygote from this process: what is in memory then, the zygote has.
-
-MAX_ZIP_BYTES = 64 * 2**20
-
-
-class BadSubmission(ValueError):
-    """A submission the grader cannot read: it scores 0 with this message."""
-
-
-def locate(submission: Path, scratch: Path) -> Path:
-    """The folder that holds the submission's `assignment/` (a .zip is unpacked first)."""
-    if submission.is_file() and zipfile.is_zipfile(submission):
-        submission = _unzip(submission, scratch / "unzipped")
-    if not submission.is_dir():
-        raise BadSubmission(f"{submission} is neither a folder nor a .zip")
-    if (submission / "assignment").is_dir():
-        return submission
-    inner = [p for p in submission.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))]
-    if len(inner) == 1 and (inner[0] / "assignment").is_dir():
-        return inner[0]
-    raise BadSubmission("no assignment/ folder at the top of the submission or inside its one top-level folder")
-
-
-def _unzip(archive: Path, target: Path) -> Path:
-    with zipfile.ZipFile(archive) as zipped:
-        total = 0
-        for info in zipped.infolist():
-            name = Path(info.filename)
-            if name.is_absolute() or ".." in name.parts:
-                raise BadSubmission(f"the .zip holds an unsafe path: {info.filename}")
-            if stat.S_ISLNK(info.external_attr >> 16):
-                continue  # links could point at the grader's files; they are not extracted
-            total += info.file_size
-            if total > MAX_ZIP_BYTES:
-                raise BadSubmission(f"the .zip unpacks to over {MAX_ZIP_BYTES} bytes")
-            if info.is_dir():
-                continue
-            destination = target / name
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with zipped.open(info) as source, open(destination, "wb") as out:
-                shutil.copyfileobj(source, out)
-    return target
 
 
 def grade_one(
@@ -76,12 +33,13 @@ def grade_one(
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
         try:
-            folder = locate(submission, Path(scratch))
-        except (BadSubmission, zipfile.BadZipFile, OSError) as error:
-            data = _unreadable(rubric.load().only(modules), str(error), time.monotonic() - started)
+            staged = intake.stage(submission, Path(scratch))  # all that is read of the submission
+        except (BadSubmission, OSError) as error:
+            data = refused(error, modules, time.monotonic() - started)
             results.write_atomically(out_file, data)
             return data
-        sandbox = Sandbox(folder, limits, allow_weak=allow_weak, problems=modules)
+        sandbox = Sandbox(staged.folder, limits, allow_weak=allow_weak, problems=modules)
+        sandbox.flags += staged.flags
         sandbox.start()
         try:
             the_rubric = rubric.load().only(modules)
@@ -93,7 +51,7 @@ def grade_one(
             "integrity_flags": sandbox.flags,
             "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
             "cuda": cuda,
-            "submission_sha256": results.submission_digest(folder),
+            "submission_sha256": results.submission_digest(staged.folder),
             "pytest_log_tail": log[-2000:],
         }
         summary = _summary(sandbox, scores)
@@ -142,12 +100,18 @@ def _summary(sandbox: Sandbox, scores) -> str:
     return "\n".join(lines)
 
 
-def _unreadable(the_rubric, message: str, seconds: float) -> dict:
+def refused(error: Exception, modules: list[str] | None, seconds: float = 0.0) -> dict:
+    """The results of a submission the intake refused (or could not read): 0, its message, its flag."""
+    flags = error.flags() if isinstance(error, BadSubmission) else []
+    return _unreadable(rubric.load().only(modules), str(error), seconds, flags)
+
+
+def _unreadable(the_rubric, message: str, seconds: float, flags: list[dict] = ()) -> dict:
     scores = [
         rubric.TestScore(key, the_rubric.problem_of[key], 0.0, points, "failed", f"not graded: {message}", key.startswith("public/"), 0.0)
         for key, points in the_rubric.points.items()
     ]
-    return results.build(the_rubric, scores, seconds=seconds, summary=f"The submission could not be read: {message}", extra={"integrity_flags": [], "error": message})
+    return results.build(the_rubric, scores, seconds=seconds, summary=f"The submission could not be read: {message}", extra={"integrity_flags": list(flags), "error": message})
 
 
 def main(argv: list[str]) -> int:

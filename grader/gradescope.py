@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 from grader import results
 from grader.compat import tomllib
 from grader.sandbox import Limits, SandboxUnavailable
-from tests.seam import MODULES, REPO_ROOT
+from tests.seam import REPO_ROOT
 
 # The whole of tests/ travels, so that results.json's suite_version is the repository's.
 SHIPPED = ("grader", "tests", "solutions", "pyproject.toml")
@@ -89,42 +87,21 @@ def _add_text(zipped: zipfile.ZipFile, name: str, text: str, executable: bool = 
 # --- inside Gradescope: grade /autograder/submission -----------------------------------------
 
 
-def as_submission(uploaded: Path, scratch: Path) -> Path:
-    """What grade_one reads, from what Gradescope put in /autograder/submission.
-
-    A copy, so nothing the grader does touches the upload: a folder holding assignment/ (or
-    one folder that does) as it is, a lone .zip as it is, loose module files (the upload of
-    tensors.py, strides.py, ...) gathered into assignment/.
-    """
-    copy = scratch / "submission"
-    shutil.copytree(uploaded, copy, symlinks=True)
-    entries = [p for p in copy.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-    zips = [p for p in entries if p.suffix == ".zip"]
-    if len(entries) == 1 and zips:
-        return zips[0]
-    loose = [p for p in entries if p.is_file() and p.suffix == ".py" and p.stem in (*MODULES, "__init__")]
-    if loose and not (copy / "assignment").exists():
-        (copy / "assignment").mkdir()
-        for path in loose:
-            path.rename(copy / "assignment" / path.name)
-    return copy
-
-
 def run(root: Path) -> int:
     from grader.grade import grade_one  # here: building the zip needs neither pytest nor torch
 
     out_file = root / "results" / "results.json"
     only = [m for m in os.environ.get("GRADER_ONLY", "").split(",") if m]
     print(f"grader: {Path(__file__).resolve().parent}; problems: {', '.join(only) or 'all'}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="gradescope-") as scratch:
-        submission = as_submission(root / "submission", Path(scratch))
-        try:
-            data = grade_one(submission, out_file, Limits(), os.environ.get("GRADER_ALLOW_WEAK") == "1", only or None)
-        except SandboxUnavailable as error:
-            # No score without the sandbox: staff see why, and rebuild with --allow-weak-sandbox if they accept that.
-            results.write_atomically(out_file, {"score": 0, "output": f"The autograder could not start its sandbox: {error}", "tests": []})
-            print(error, file=sys.stderr)
-            return 1
+    try:
+        # grade_one stages the upload through grader/intake.py like any submission (no link
+        # followed, loose module files and a lone .zip understood); nothing else reads it.
+        data = grade_one(root / "submission", out_file, Limits(), os.environ.get("GRADER_ALLOW_WEAK") == "1", only or None)
+    except SandboxUnavailable as error:
+        # No score without the sandbox: staff see why, and rebuild with --allow-weak-sandbox if they accept that.
+        results.write_atomically(out_file, {"score": 0, "output": f"The autograder could not start its sandbox: {error}", "tests": []})
+        print(error, file=sys.stderr)
+        return 1
     print(json.dumps({"score": data["score"], "max_score": data["max_score"]}))
     return 0
 

@@ -37,7 +37,6 @@ from tests import seam
 
 PROJECT_ROOT = seam.REPO_ROOT
 WORK_BASE = Path(os.environ.get("GRADER_WORK_DIR", "/var/tmp/grader-work"))
-MAX_SUBMISSION_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -197,29 +196,16 @@ class Sandbox:
         self.spent = 0.0
 
     def _copy_submission(self) -> None:
-        """Copy assignment/'s regular files (no links) and keep their text for source checks."""
-        source_dir = self.submission / "assignment"
+        """Copy assignment/'s regular files (grader/intake.py: no link followed) and keep their text for source checks."""
+        from grader import intake
+
         target_dir = self.workdir / "submission" / "assignment"
-        target_dir.mkdir(parents=True)
-        total = 0
-        for path in sorted(source_dir.rglob("*")):
-            relative = path.relative_to(source_dir)
-            if path.is_symlink() or "__pycache__" in relative.parts:
-                if path.is_symlink():
-                    self.flag("read-outside", f"symlink in submission: assignment/{relative}", None)
-                continue
-            if path.is_dir():
-                (target_dir / relative).mkdir(parents=True, exist_ok=True)
-                os.chmod(target_dir / relative, 0o755)
-            elif path.is_file():
-                total += path.stat().st_size
-                if total > MAX_SUBMISSION_BYTES:
-                    raise ValueError(f"the submission's assignment/ is over {MAX_SUBMISSION_BYTES} bytes")
-                shutil.copyfile(path, target_dir / relative)
-                os.chmod(target_dir / relative, 0o644)
-                if path.suffix == ".py" and len(relative.parts) == 1:
-                    self.sources[path.stem] = path.read_text(encoding="utf-8", errors="replace")
-        os.chmod(target_dir, 0o755)
+        for entry in intake.copy_folder(self.submission / "assignment", target_dir):
+            self.flag(entry["kind"], entry["detail"], None)
+        for path in sorted(target_dir.glob("*.py")):  # our own copy: plain files
+            self.sources[path.stem] = path.read_text(encoding="utf-8", errors="replace")
+        for folder in (target_dir, *(p for p in target_dir.rglob("*") if p.is_dir())):
+            os.chmod(folder, 0o755)
         os.chmod(target_dir.parent, 0o755)
 
     def _drain_output(self) -> None:

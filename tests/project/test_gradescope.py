@@ -104,12 +104,12 @@ def test_run_autograder_grades_a_zipped_mutant_and_takes_points_off(autograder_z
 
 def test_loose_module_files_are_gathered_into_assignment(tmp_path):
     """Uploading tensors.py, strides.py, ... without their folder still makes a submission."""
-    from grader.gradescope import as_submission
+    from grader import intake
 
     upload = tmp_path / "upload"
     shutil.copytree(CORRECT / "assignment", upload)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    submission = as_submission(upload, scratch)
+    submission = intake.stage(upload, scratch).folder
     assert sorted(p.name for p in (submission / "assignment").glob("*.py")) == sorted(p.name for p in upload.glob("*.py"))
     assert (upload / "tensors.py").exists(), "the upload itself is never changed"

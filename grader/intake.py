@@ -1,0 +1,381 @@
+"""Trusted side: read a submission as delivered into a private staged copy, before anything else.
+
+A submission is hostile input to the trusted side long before any sandbox exists: a folder
+whose `assignment` is a symbolic link to the reference, a named pipe that blocks whoever
+opens it, a link to /dev/zero, a .zip of 100,000 empty entries. So one function, `stage`,
+reads it, and everything after (locating assignment/, the digest, the sandbox's copy, Ray's
+archive, the source checks) reads only the copy it made:
+
+- no link is followed anywhere on the way (the submission itself, its one inner folder,
+  `assignment`, any file): each is looked at with lstat, opened with O_NOFOLLOW relative to
+  its folder's descriptor, and checked again with fstat on what was opened;
+- only regular files and folders are read; a named pipe, device or socket refuses the
+  submission without being opened for long (O_NONBLOCK) or read;
+- files, entries, bytes (each and in all), depth and seconds are all bounded.
+
+Layouts (the first that applies): assignment/ at the top; assignment/ inside the one
+top-level folder; the module files loose at the top (a Gradescope upload of tensors.py,
+strides.py, ...); a folder holding nothing but one .zip (Gradescope's upload of a .zip).
+Only the located assignment/ folder is copied; nothing else of the submission is read.
+
+A refusal is `BadSubmission`: a message the student can act on and, where the submission
+looks built to attack the grader (a link, a special file, a bomb), a flag for staff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import struct
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from tests.seam import MODULES
+
+MAX_ENTRIES = 2000  # folder entries looked at, or .zip entries, per submission
+MAX_FILE_BYTES = 8 * 2**20
+MAX_TOTAL_BYTES = 16 * 2**20  # what is staged: assignment/'s files
+MAX_ARCHIVE_BYTES = 64 * 2**20  # the .zip as delivered
+MAX_DEPTH = 12
+MAX_SECONDS = 20.0
+SKIPPED = ("__pycache__", "__MACOSX")  # and every name starting with a dot
+LOOSE = {f"{module}.py" for module in (*MODULES, "__init__")}
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+class BadSubmission(ValueError):
+    """A submission the grader refuses to read: it scores 0 with this message (and maybe a flag)."""
+
+    def __init__(self, message: str, flag: str | None = None):
+        super().__init__(message)
+        self.flag = flag
+
+    def flags(self) -> list[dict]:
+        return [{"kind": self.flag, "detail": str(self), "test": None}] if self.flag else []
+
+
+@dataclass
+class Staged:
+    folder: Path  # the private copy: folder/assignment/...
+    flags: list[dict] = field(default_factory=list)  # links skipped: never followed, never copied
+
+
+def stage(submission: Path, scratch: Path) -> Staged:
+    """Copy the submission's assignment/ into scratch/staged; raise BadSubmission if it cannot be read safely."""
+    reader = _Reader(scratch / "staged" / "assignment")
+    reader.target.mkdir(parents=True)
+    try:
+        kind = _kind(os.lstat(submission).st_mode)
+    except FileNotFoundError:
+        raise BadSubmission(f"{submission.name} does not exist") from None
+    if kind == "link":
+        raise BadSubmission(f"{submission.name} is a symbolic link; submit the folder or .zip itself", "link")
+    if kind == "file" and submission.suffix == ".zip":
+        _stage_zip(_read_archive(None, str(submission)), reader)
+    elif kind == "dir":
+        _stage_folder(submission, reader)
+    elif kind == "file":
+        raise BadSubmission(f"{submission.name} is neither a folder nor a .zip")
+    else:
+        raise BadSubmission(f"{submission.name} is a {kind}, not a folder or a .zip", "special-file")
+    return Staged(scratch / "staged", reader.flags)
+
+
+def copy_folder(source: Path, target: Path) -> list[dict]:
+    """Copy the regular files under `source` (no link followed) into `target`; the flags raised."""
+    reader = _Reader(target)
+    target.mkdir(parents=True, exist_ok=True)
+    fd = _open_dir(None, str(source), source.name)
+    try:
+        reader.copy_tree(fd, target, "assignment", 0)
+    finally:
+        os.close(fd)
+    return reader.flags
+
+
+def unreadable_digest(submission: Path, message: str) -> str:
+    """A digest for a refused submission: its message and the names, sizes and times under it (lstat only).
+
+    So the gradebook grades it again once the student's upload changes, without reading a byte of it.
+    """
+    digest = hashlib.sha256(message.encode())
+    pending, seen, deadline = [submission], 0, time.monotonic() + MAX_SECONDS
+    while pending and seen < MAX_ENTRIES and time.monotonic() < deadline:
+        path = pending.pop()
+        try:
+            info = os.lstat(path)
+            digest.update(f"{path}:{info.st_mode}:{info.st_size}:{info.st_mtime_ns}".encode())
+            if stat.S_ISDIR(info.st_mode):
+                with os.scandir(path) as entries:
+                    pending += sorted(Path(e.path) for e in entries)[:MAX_ENTRIES]
+        except OSError:
+            pass
+        seen += 1
+    return "unreadable-" + digest.hexdigest()[:16]
+
+
+# --- folders ----------------------------------------------------------------------------
+
+
+def _stage_folder(submission: Path, reader: _Reader) -> None:
+    top = _open_dir(None, str(submission), submission.name)
+    try:
+        root, where = _locate(top, reader)
+        if root is None:
+            return
+        try:
+            reader.copy_tree(root, reader.target, where, 0)
+        finally:
+            os.close(root)
+    finally:
+        os.close(top)
+
+
+def _locate(top: int, reader: _Reader) -> tuple[int | None, str]:
+    """The descriptor of the assignment/ folder to copy (None: loose files were copied instead)."""
+    names = reader.list(top, "the submission")
+    if "assignment" in names:
+        return _assignment_in(top, "assignment")
+    inner = [n for n in names if not _skipped(n) and _kind_at(top, n) in ("dir", "link")]
+    if len(inner) == 1:
+        if _kind_at(top, inner[0]) == "link":
+            raise BadSubmission(f"the folder {inner[0]} is a symbolic link; the grader follows no link", "link")
+        folder = _open_dir(top, inner[0], inner[0])
+        try:
+            if "assignment" in reader.list(folder, inner[0]):
+                return _assignment_in(folder, f"{inner[0]}/assignment")
+        finally:
+            os.close(folder)
+    loose = sorted(n for n in names if n in LOOSE and _kind_at(top, n) == "file")
+    if loose:
+        for name in loose:
+            reader.copy_file(top, name, reader.target / name, name)
+        return None, ""
+    archives = [n for n in names if not _skipped(n)]
+    if len(archives) == 1 and archives[0].endswith(".zip") and _kind_at(top, archives[0]) == "file":
+        _stage_zip(_read_archive(top, archives[0]), reader)
+        return None, ""
+    raise BadSubmission("no assignment/ folder at the top of the submission or inside its one top-level folder")
+
+
+def _assignment_in(folder: int, shown: str) -> tuple[int, str]:
+    kind = _kind_at(folder, "assignment")
+    if kind == "link":
+        raise BadSubmission(f"{shown} is a symbolic link; the grader follows no link: submit the folder itself", "link")
+    if kind != "dir":
+        raise BadSubmission(f"{shown} is not a folder")
+    return _open_dir(folder, "assignment", shown), shown
+
+
+@dataclass
+class _Reader:
+    """Copies regular files into `target`, counting entries, bytes, depth and time."""
+
+    target: Path
+    flags: list[dict] = field(default_factory=list)
+    entries: int = 0
+    total: int = 0
+    deadline: float = field(default_factory=lambda: time.monotonic() + MAX_SECONDS)
+
+    def tick(self) -> None:
+        self.entries += 1
+        if self.entries > MAX_ENTRIES:
+            raise BadSubmission(f"the submission holds over {MAX_ENTRIES} files and folders", "bad-submission")
+        if time.monotonic() > self.deadline:
+            raise BadSubmission(f"reading the submission took over {MAX_SECONDS:.0f} s", "bad-submission")
+
+    def list(self, fd: int, shown: str) -> list[str]:
+        names = []
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                self.tick()
+                names.append(entry.name)
+        return sorted(names)
+
+    def copy_tree(self, fd: int, target: Path, shown: str, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise BadSubmission(f"{shown} is nested over {MAX_DEPTH} folders deep", "bad-submission")
+        for name in self.list(fd, shown):
+            if _skipped(name):
+                continue
+            kind, where = _kind_at(fd, name), f"{shown}/{name}"
+            if kind == "link":
+                self.flag("link", f"symbolic link in the submission, not followed: {where}")
+            elif kind == "dir":
+                (target / name).mkdir()
+                inner = _open_dir(fd, name, where)
+                try:
+                    self.copy_tree(inner, target / name, where, depth + 1)
+                finally:
+                    os.close(inner)
+            elif kind == "file":
+                self.copy_file(fd, name, target / name, where)
+            else:
+                raise BadSubmission(f"{where} is a {kind}; submit regular files only", "special-file")
+
+    def copy_file(self, folder: int, name: str, destination: Path, shown: str) -> None:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):  # replaced since it was listed
+                raise BadSubmission(f"{shown} is a {_kind(info.st_mode)}; submit regular files only", "special-file")
+            self.write(destination, _read_bounded(fd, info.st_size, shown), shown)
+        finally:
+            os.close(fd)
+
+    def write(self, destination: Path, data: bytes, shown: str) -> None:
+        self.total += len(data)
+        if self.total > MAX_TOTAL_BYTES:
+            raise BadSubmission(f"the submission's assignment/ holds over {MAX_TOTAL_BYTES // 2**20} MiB", "bad-submission")
+        destination.write_bytes(data)
+        destination.chmod(0o644)
+
+    def flag(self, kind: str, detail: str) -> None:
+        if len(self.flags) < 20:
+            self.flags.append({"kind": kind, "detail": detail, "test": None})
+
+
+def _read_bounded(fd: int, size: int, shown: str) -> bytes:
+    if size > MAX_FILE_BYTES:
+        raise BadSubmission(f"{shown} is over {MAX_FILE_BYTES // 2**20} MiB", "bad-submission")
+    chunks, got = [], 0
+    while chunk := os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - got)):
+        chunks.append(chunk)
+        got += len(chunk)
+        if got > MAX_FILE_BYTES:  # it grew while being read
+            raise BadSubmission(f"{shown} is over {MAX_FILE_BYTES // 2**20} MiB", "bad-submission")
+    return b"".join(chunks)
+
+
+def _open_dir(folder: int | None, name: str, shown: str) -> int:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=folder)
+    except OSError as error:  # a link (ELOOP), or not a folder after all
+        raise BadSubmission(f"{shown} cannot be opened as a folder ({error.strerror}); the grader follows no link", "link") from None
+
+
+def _kind_at(folder: int, name: str) -> str:
+    return _kind(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode):
+        return "file"
+    return {stat.S_IFIFO: "named pipe", stat.S_IFSOCK: "socket", stat.S_IFCHR: "device", stat.S_IFBLK: "device"}.get(stat.S_IFMT(mode), "special file")
+
+
+def _skipped(name: str) -> bool:
+    return name.startswith(".") or name in SKIPPED
+
+
+# --- .zip -------------------------------------------------------------------------------
+
+_END_OF_DIRECTORY = struct.Struct("<4s4H2LH")
+
+
+def _read_archive(folder: int | None, name: str) -> bytes:
+    fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BadSubmission(f"{Path(name).name} is a {_kind(info.st_mode)}, not a .zip", "special-file")
+        if info.st_size > MAX_ARCHIVE_BYTES:
+            raise BadSubmission(f"the .zip is over {MAX_ARCHIVE_BYTES // 2**20} MiB")
+        return _read_whole(fd, info.st_size)
+    finally:
+        os.close(fd)
+
+
+def _read_whole(fd: int, size: int) -> bytes:
+    chunks, got = [], 0
+    while got <= MAX_ARCHIVE_BYTES and (chunk := os.read(fd, 1 << 20)):
+        chunks.append(chunk)
+        got += len(chunk)
+    if got > MAX_ARCHIVE_BYTES:
+        raise BadSubmission(f"the .zip is over {MAX_ARCHIVE_BYTES // 2**20} MiB")
+    return b"".join(chunks)
+
+
+def _stage_zip(data: bytes, reader: _Reader) -> None:
+    _check_directory_size(data)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zipped:
+            infos = zipped.infolist()
+            if len(infos) > MAX_ENTRIES:
+                raise BadSubmission(f"the .zip holds over {MAX_ENTRIES} entries", "bad-submission")
+            prefix = _zip_prefix(infos)
+            for info in infos:
+                reader.tick()
+                _extract(zipped, info, prefix, reader)
+    except BadSubmission:
+        raise
+    except Exception as error:  # a corrupt, encrypted or oddly compressed archive: the student's to fix
+        raise BadSubmission(f"the .zip cannot be read ({type(error).__name__}: {error})") from None
+
+
+def _check_directory_size(data: bytes) -> None:
+    """Refuse a .zip with too many entries from its end record, before any entry is parsed."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
+    if at < 0 or len(data) - at < _END_OF_DIRECTORY.size:
+        raise BadSubmission("the file is not a .zip (no end of central directory)")
+    _, _, _, _, entries, directory_bytes, _, _ = _END_OF_DIRECTORY.unpack_from(data, at)
+    if entries > MAX_ENTRIES or directory_bytes > MAX_ENTRIES * 512:
+        raise BadSubmission(f"the .zip holds over {MAX_ENTRIES} entries", "bad-submission")
+
+
+def _zip_prefix(infos: list[zipfile.ZipInfo]) -> str:
+    """Where assignment/ is inside the archive ("" or "folder/"), or the loose-files layout ("*")."""
+    names = [PurePosixPath(info.filename) for info in infos]
+    if any(n.parts[:1] == ("assignment",) and len(n.parts) > 1 for n in names):
+        return ""
+    tops = {n.parts[0] for n in names if len(n.parts) > 1 and not _skipped(n.parts[0])}
+    if len(tops) == 1:
+        (top,) = tops
+        if any(n.parts[:2] == (top, "assignment") and len(n.parts) > 2 for n in names):
+            return f"{top}/"
+    if any(len(n.parts) == 1 and n.name in LOOSE for n in names):
+        return "*"
+    raise BadSubmission("no assignment/ folder at the top of the .zip or inside its one top-level folder")
+
+
+def _extract(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, prefix: str, reader: _Reader) -> None:
+    name = PurePosixPath(info.filename)
+    if name.is_absolute() or ".." in name.parts or "\\" in info.filename:
+        raise BadSubmission(f"the .zip holds an unsafe path: {info.filename}", "bad-submission")
+    if prefix == "*":
+        relative = name.parts if len(name.parts) == 1 and name.name in LOOSE else None
+    else:
+        start = PurePosixPath(prefix, "assignment").parts
+        relative = name.parts[len(start):] if name.parts[: len(start)] == start else None
+    if not relative or any(_skipped(part) for part in relative):
+        return
+    if len(relative) > MAX_DEPTH:
+        raise BadSubmission(f"{info.filename} is nested over {MAX_DEPTH} folders deep", "bad-submission")
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        reader.flag("link", f"symbolic link in the .zip, not extracted: {info.filename}")
+        return
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+        raise BadSubmission(f"{info.filename} is a {_kind(mode)}; submit regular files only", "special-file")
+    destination = reader.target.joinpath(*relative)
+    if info.is_dir():
+        destination.mkdir(parents=True, exist_ok=True)
+        return
+    if info.file_size > MAX_FILE_BYTES:
+        raise BadSubmission(f"{info.filename} is over {MAX_FILE_BYTES // 2**20} MiB", "bad-submission")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with zipped.open(info) as source:
+        data = source.read(MAX_FILE_BYTES + 1)  # never trust the size the entry claims
+    if len(data) > MAX_FILE_BYTES:
+        raise BadSubmission(f"{info.filename} is over {MAX_FILE_BYTES // 2**20} MiB", "bad-submission")
+    reader.write(destination, data, info.filename)

@@ -95,3 +95,26 @@ def test_a_frame_over_the_limit_is_refused_before_reading_it():
         wire.recv(FakeSocket(huge))
     with pytest.raises(wire.ChannelClosed):
         wire.recv(FakeSocket(struct.pack(">QQ", 10, 0) + b"{"))
+
+
+def test_what_a_reply_would_make_the_receiver_build_is_bounded_before_it_is_built():
+    """A view's elements count as its shape claims: a 0-d tensor expanded to 2**34 elements is 8 bytes on the wire."""
+    expanded = torch.tensor(1.0).expand(2**17, 2**17)
+    frame = wire.encode(expanded)
+    assert len(frame) < 200
+    with pytest.raises(wire.WireError, match="claiming over"):
+        round_trip(expanded)
+    with pytest.raises(wire.WireError, match="claiming over"):  # the same through shared storages
+        round_trip([torch.zeros(2**20).expand(64, 2**20)[i] for i in range(64)] * 2)
+    for too_much in (list(range(wire.MAX_VALUES + 1)), {i: i for i in range(wire.MAX_VALUES // 2 + 1)}, "x" * (wire.MAX_STRING_CHARS + 1)):
+        with pytest.raises(wire.WireError, match="over"):
+            round_trip(too_much)
+    with pytest.raises(wire.WireError, match="over the limit"):  # 100 MB of text: refused unread
+        round_trip("x" * 100_000_000)
+
+
+def test_the_largest_results_the_suites_need_are_within_the_bounds():
+    """Well inside: the reference's largest reply (measured) was 197,000 elements, 32 tensors, 138 values."""
+    big = [torch.randn(256, 256) for _ in range(32)] + [list(range(1000)), "x" * 10_000]
+    back = round_trip(big)
+    assert all(torch.equal(a, b) for a, b in zip(back[:32], big[:32])) and back[32:] == big[32:]

@@ -52,10 +52,12 @@ def grade_one(
             "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
             "cuda": cuda,
             "submission_sha256": results.submission_digest(staged.folder),
-            "pytest_log_tail": log[-2000:],
         }
         summary = _summary(sandbox, scores)
+        # Hidden tests' inputs reach what the code printed and pytest's log: staff only.
+        staff = {"output_from_the_first_hidden_test_on": sandbox.staff_output(), "pytest_log_tail": log[-20000:]}
     data = results.build(the_rubric, scores, seconds=time.monotonic() - started, summary=summary, extra=extra)
+    results.write_atomically(results.staff_file(out_file), staff)
     results.write_atomically(out_file, data)
     return data
 
@@ -96,7 +98,7 @@ def _summary(sandbox: Sandbox, scores) -> str:
         lines.append(f"{len(skipped)} test(s) skipped (no CUDA device): they count neither way.")
     output = sandbox.output().strip()
     if output:
-        lines += ["", "What your code printed (first 64 KiB):", output]
+        lines += ["", "What your code printed during the public tests (first 64 KiB; what it printed during hidden tests is not shown):", output]
     return "\n".join(lines)
 
 

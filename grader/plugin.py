@@ -51,13 +51,16 @@ class GradingPlugin:
     def pytest_collection_modifyitems(self, config, items):
         for item in items:
             self.cases[item.nodeid] = _case_for(item)
-        # One problem's public and hidden tests run back to back: they share a worker.
+        # Every public test runs before any hidden one, so what the code prints can be shown
+        # up to the first hidden test and kept for staff after it (sandbox.OutputCapture);
+        # within each half, one problem's tests run back to back and share a worker.
         problem_order = {module: rank for rank, module in enumerate(MODULES)}
-        items.sort(key=lambda item: problem_order.get(self.cases[item.nodeid].module, len(MODULES)))
+        items.sort(key=lambda item: (not self.cases[item.nodeid].visible, problem_order.get(self.cases[item.nodeid].module, len(MODULES))))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item):
-        self.impl.begin_test(item.nodeid, self.cases[item.nodeid].module)
+        case = self.cases[item.nodeid]
+        self.impl.begin_test(item.nodeid, case.module, case.visible)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logfinish(self, nodeid, location):

@@ -75,6 +75,11 @@ def per_problem(results: dict) -> dict[str, tuple[float, float]]:
     return {m: (round(a, 4), round(b, 4)) for m, (a, b) in totals.items()}
 
 
+def staff_file(out_file: Path) -> Path:
+    """Beside results.json (which Gradescope shows the student): what only staff may read."""
+    return out_file.with_name(f"{out_file.stem}.staff.json")
+
+
 def write_atomically(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")

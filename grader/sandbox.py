@@ -12,15 +12,19 @@ keeps the first bytes of what the worker prints, and records how each worker end
 from __future__ import annotations
 
 import builtins
+import fcntl
 import json
 import os
+import select
 import shutil
 import signal
 import site
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import traceback
@@ -80,6 +84,12 @@ class CallTimedOut(SubmissionFault):
 
 class WorkerDied(SubmissionFault):
     flag = "crash"
+
+
+class UnsafeResult(SubmissionFault):
+    """A reply the trusted side refused to decode: the rest of that test is not tried."""
+
+    flag = "unsafe-result"
 
 
 class SubmissionError(Exception):
@@ -187,10 +197,8 @@ class Sandbox:
         os.close(output_write)
         self._output_fd = output_read
         self._zygote_exit: int | None = None  # its wait status, once reaped
-        self._output = bytearray()
-        self._output_dropped = 0
-        self._reader = threading.Thread(target=self._drain_output, daemon=True)
-        self._reader.start()
+        self._capture = OutputCapture(output_read, self.limits.output_bytes)
+        self._reader = self._capture.thread
         self._data: socket.socket | None = None
         self._pid: int | None = None
         self.spent = 0.0
@@ -208,17 +216,16 @@ class Sandbox:
             os.chmod(folder, 0o755)
         os.chmod(target_dir.parent, 0o755)
 
-    def _drain_output(self) -> None:
-        while chunk := os.read(self._output_fd, 65536):
-            room = self.limits.output_bytes - len(self._output)
-            self._output += chunk[: max(room, 0)]
-            self._output_dropped += max(len(chunk) - max(room, 0), 0)
-
     def output(self) -> str:
-        text = self._output.decode(errors="replace")
-        if self._output_dropped:
-            text += f"\n[... {self._output_dropped} more bytes of output dropped]"
-        return text
+        """What the workers printed while only public tests had run: the student may see it."""
+        return self._capture.text("visible")
+
+    def staff_output(self) -> str:
+        """What they printed from the first hidden test on (its inputs, maybe): for staff only."""
+        return self._capture.text("staff")
+
+    def hidden_tests_begin(self) -> None:
+        self._capture.switch("staff")
 
     def flag(self, kind: str, detail: str, test: str | None) -> None:
         entry = {"kind": kind, "detail": detail, "test": test}
@@ -279,7 +286,7 @@ class Sandbox:
         except wire.WireError as error:
             self._end_worker()
             self.flag("unsafe-result", str(error), test)
-            raise SubmissionError(f"the grader refused what your code returned: {error}") from None
+            raise UnsafeResult(f"the grader refused what your code returned: {error}") from None
         finally:
             self.spent += time.monotonic() - started
         if not isinstance(reply, dict) or not isinstance(reply.get("flags", []), list):
@@ -408,6 +415,61 @@ def _as_exception(error: Any, sandbox: Sandbox, test: str | None) -> BaseExcepti
     return exception
 
 
+class OutputCapture:
+    """The workers' stdout and stderr (one pipe), kept apart by who may read it.
+
+    Everything is "visible" until the first hidden test begins, then "staff" for good: a
+    worker, or a file in the scratch folder, may carry what it saw in a hidden test into
+    anything printed later. The switch is exact: it reads whatever is in the pipe into the
+    old side first, under the lock the reader thread holds while it reads and files a chunk.
+    Bytes still in a worker's own buffers at the switch come out later, as "staff".
+    """
+
+    def __init__(self, fd: int, limit: int):
+        self.fd, self.limit, self.side = fd, limit, "visible"
+        self.kept = {"visible": bytearray(), "staff": bytearray()}
+        self.dropped = {"visible": 0, "staff": 0}
+        self.lock = threading.Lock()
+        os.set_blocking(fd, False)
+        self.thread = threading.Thread(target=self._read_until_closed, daemon=True)
+        self.thread.start()
+
+    def _read_until_closed(self) -> None:
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        while True:
+            poller.poll()
+            with self.lock:  # one chunk at a time: a flood cannot keep switch() waiting
+                if self._read_chunk() == 0:
+                    return
+
+    def _read_chunk(self) -> int | None:
+        """File one chunk from the pipe (caller holds the lock): its size, None if none waits, 0 at the end."""
+        try:
+            chunk = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return None
+        room = max(self.limit - len(self.kept[self.side]), 0)
+        self.kept[self.side] += chunk[:room]
+        self.dropped[self.side] += max(len(chunk) - room, 0)
+        return len(chunk)
+
+    def switch(self, side: str) -> None:
+        """From now on file output as `side`; what the pipe holds at this moment goes to the old side."""
+        with self.lock:
+            waiting = struct.unpack("i", fcntl.ioctl(self.fd, termios.FIONREAD, b"\0" * 4))[0]
+            while waiting > 0 and (size := self._read_chunk()):
+                waiting -= size
+            self.side = side
+
+    def text(self, side: str) -> str:
+        with self.lock:
+            text = self.kept[side].decode(errors="replace")
+            if self.dropped[side]:
+                text += f"\n[... {self.dropped[side]} more bytes of output dropped]"
+        return text
+
+
 # --- what the tests see ------------------------------------------------------------------
 
 
@@ -428,7 +490,7 @@ class RemoteImpl:
         self._slowest_ok: dict[str, float] = {}
         self._hung: set[str] = set()
 
-    def begin_test(self, nodeid: str, problem: str) -> None:
+    def begin_test(self, nodeid: str, problem: str, visible: bool = False) -> None:
         """A test gets a fresh worker unless the previous test passed in the same problem.
 
         So nothing a failing, crashing or hanging test left behind reaches another test,
@@ -436,6 +498,8 @@ class RemoteImpl:
         one problem share one (a fork per test case would cost more than the tests).
         """
         self._test, self._poison, self._test_started = nodeid, None, time.monotonic()
+        if not visible:
+            self._sandbox.hidden_tests_begin()  # before this test's first call: its output is staff-only
         if self._stale or problem != self._problem:
             self._sandbox.fresh_worker()
             self._stale, self._problem = False, problem

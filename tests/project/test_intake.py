@@ -217,3 +217,27 @@ def test_gradescope_upload_with_assignment_linked_to_the_reference_scores_zero(t
     assert finished.returncode == 0, finished.stderr[-3000:]
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and "link" in {f["kind"] for f in data["extra_data"]["integrity_flags"]}
+
+
+# --- what the student sees ----------------------------------------------------------------
+
+
+@needs_sandbox
+def test_what_the_code_prints_during_hidden_tests_and_pytests_log_are_for_staff_only(tmp_path):
+    """results.json (the student's) shows output of the public tests only; the rest goes to results.staff.json."""
+    from grader import variants
+    from grader.executors import grade_in_subprocess
+    from grader.sandbox import Limits
+
+    variant = next(v for v in variants.load_hostile() if v.name == "print_hidden_inputs")
+    out = tmp_path / "out" / "results.json"
+    outcome = grade_in_subprocess(variant.build(tmp_path / "s"), out, Limits(call_seconds=8, test_seconds=30), False, ["tensors"])
+    assert outcome["ok"], outcome.get("error")
+    visible = out.read_text()
+    assert outcome["results"]["score"] == outcome["results"]["max_score"] > 0
+    public, hidden = "NUM-BYTES-INPUT (4, 8) torch.float32", "NUM-BYTES-INPUT (3, 0, 2) torch.float64"  # a public case, a hidden @example
+    assert public in visible, "output printed during public tests stays visible"
+    assert hidden not in visible and "pytest_log_tail" not in visible
+    staff = json.loads((out.parent / "results.staff.json").read_text())
+    assert hidden in staff["output_from_the_first_hidden_test_on"]
+    assert "passed" in staff["pytest_log_tail"]

@@ -1,13 +1,19 @@
 """The protocol between the grader and the worker carries plain data and nothing else."""
 
+import json
+import os
 import pickle
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from grader import wire
+from grader import results, variants, wire
+from grader.sandbox import isolation_level
+from tests.seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
 
@@ -118,3 +124,39 @@ def test_the_largest_results_the_suites_need_are_within_the_bounds():
     big = [torch.randn(256, 256) for _ in range(32)] + [list(range(1000)), "x" * 10_000]
     back = round_trip(big)
     assert all(torch.equal(a, b) for a, b in zip(back[:32], big[:32])) and back[32:] == big[32:]
+
+
+# Grades one submission's tensors problem in a fresh trusted process; prints its results and peak RSS.
+GRADE_AND_MEASURE = """
+import json, resource, sys
+from pathlib import Path
+from grader.grade import grade_one
+from grader.sandbox import Limits
+data = grade_one(Path(sys.argv[1]), Path(sys.argv[2]), Limits(call_seconds=8, test_seconds=30, submission_seconds=300), modules=["tensors"])
+print(json.dumps({"results": data, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+"""
+# CI grades the expanded tensor (~8 s); the list and the string cost ~30 s each (the worker
+# encodes 50-100 MB per call), so they are graded with GRADER_ALL_VARIANTS=1.
+SMALL_BIG_REPLIES = ["unsafe_result_expanded_tensor"]
+if os.environ.get("GRADER_ALL_VARIANTS"):
+    SMALL_BIG_REPLIES += ["unsafe_result_huge_list", "unsafe_result_huge_string"]
+PEAK_RSS_BOUND_MIB = 1024  # the reference's whole grading peaks at ~360 MiB here
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
+@pytest.mark.parametrize("name", SMALL_BIG_REPLIES)
+def test_a_reply_small_on_the_wire_but_huge_once_built_costs_its_problem_not_the_graders_memory(name, tmp_path):
+    variant = next(v for v in variants.load_hostile() if v.name == name)
+    folder = variant.build(tmp_path / name)
+    finished = subprocess.run(
+        [sys.executable, "-c", GRADE_AND_MEASURE, str(folder), str(tmp_path / "results.json")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=280,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    measured = json.loads(finished.stdout.strip().splitlines()[-1])
+    data = measured["results"]
+    score, max_score = results.per_problem(data)["tensors"]
+    assert score < max_score and "unsafe-result" in {f["kind"] for f in data["extra_data"]["integrity_flags"]}
+    print(f"{name}: trusted peak RSS {measured['peak_rss_mib']} MiB")
+    assert measured["peak_rss_mib"] < PEAK_RSS_BOUND_MIB, f"{name}: the trusted grader grew to {measured['peak_rss_mib']} MiB"

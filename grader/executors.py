@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from grader import results
 from grader.gradebook import Late
 from grader.intake import BadSubmission
 from grader.sandbox import Limits
@@ -118,9 +119,11 @@ class RayExecutor:
         pending = {}
         for job in jobs:
             try:
-                pending[task.remote(pack(job.submission), job.student, limits, grading.allow_weak, modules)] = job
+                archive, flags = pack(job.submission)
             except BadSubmission as error:  # refused here, on the driver: nothing of it travels
                 yield job, {"ok": True, "results": refused(error, modules)}, time.monotonic() - started
+                continue
+            pending[task.remote(archive, job.student, limits, grading.allow_weak, modules, flags)] = job
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             job = pending.pop(done[0])
@@ -128,24 +131,35 @@ class RayExecutor:
                 outcome, seconds = ray.get(done[0])
             except ray.exceptions.RayError as error:  # a node lost, a task killed: a grader error, retried next run
                 outcome, seconds = {"ok": False, "error": f"Ray: {error}"}, time.monotonic() - started
+            if "staff" in outcome:
+                results.write_atomically(results.staff_file(job.out_file), outcome.pop("staff"))
             yield job, outcome, seconds
 
     def close(self) -> None:
         self.ray.shutdown()
 
 
-def grade_on_node(archive: bytes, student: str, limits: dict, allow_weak: bool, modules: list[str] | None) -> tuple[dict, float]:
-    """A Ray task: grade one submission on whichever node runs it; return the results to the driver."""
+def grade_on_node(
+    archive: bytes, student: str, limits: dict, allow_weak: bool, modules: list[str] | None, flags: list[dict] = ()
+) -> tuple[dict, float]:
+    """A Ray task: grade one submission on whichever node runs it; return the results (and the staff file) to the driver.
+
+    `flags`: what the driver's intake flagged (links it left out of the archive).
+    """
     with tempfile.TemporaryDirectory(prefix="ray-grade-") as scratch:
-        submission = Path(scratch) / f"{student}.zip"
+        submission, out_file = Path(scratch) / f"{student}.zip", Path(scratch) / "results.json"
         submission.write_bytes(archive)
-        outcome, seconds = _timed(grade_in_subprocess, submission, Path(scratch) / "results.json", Limits(**limits), allow_weak, modules)
+        outcome, seconds = _timed(grade_in_subprocess, submission, out_file, Limits(**limits), allow_weak, modules)
+        if outcome["ok"]:
+            outcome["results"]["extra_data"]["integrity_flags"][:0] = flags
+            if results.staff_file(out_file).exists():
+                outcome["staff"] = json.loads(results.staff_file(out_file).read_text())
     outcome["node"] = socket.gethostname()
     return outcome, seconds
 
 
-def pack(submission: Path) -> bytes:
-    """The submission's staged copy (grader/intake.py) as .zip bytes; BadSubmission if it is refused."""
+def pack(submission: Path) -> tuple[bytes, list[dict]]:
+    """The submission's staged copy (grader/intake.py) as .zip bytes, and its flags; BadSubmission if it is refused."""
     from grader import intake
 
     buffer = io.BytesIO()
@@ -154,7 +168,7 @@ def pack(submission: Path) -> bytes:
         for path in sorted(staged.folder.rglob("*")):
             if path.is_file():  # the staged copy holds only regular files and folders
                 archive.write(path, path.relative_to(staged.folder).as_posix())
-    return buffer.getvalue()
+    return buffer.getvalue(), staged.flags
 
 
 # Run `python -m grader.grade` so that it dies with the process that started it (Linux's

@@ -241,3 +241,19 @@ def test_what_the_code_prints_during_hidden_tests_and_pytests_log_are_for_staff_
     staff = json.loads((out.parent / "results.staff.json").read_text())
     assert hidden in staff["output_from_the_first_hidden_test_on"]
     assert "passed" in staff["pytest_log_tail"]
+
+
+def test_rays_archive_is_the_staged_copy_and_carries_its_flags(tmp_path):
+    from grader.executors import pack
+
+    sub = honest(tmp_path / "sub")
+    (sub / "assignment" / "reference.py").symlink_to(SOLUTIONS / "strides.py")
+    archive, flags = pack(sub)
+    with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+        names = zipped.namelist()
+    assert "assignment/tensors.py" in names and not any("reference" in n for n in names)
+    assert [f["kind"] for f in flags] == ["link"]
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "assignment").symlink_to(SOLUTIONS)
+    with pytest.raises(intake.BadSubmission):
+        pack(tmp_path / "linked")

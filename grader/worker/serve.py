@@ -10,6 +10,7 @@ an error reply: nothing but data ever leaves this process.
 
 from __future__ import annotations
 
+import sys
 import traceback
 
 from grader import wire
@@ -39,7 +40,16 @@ def serve(sock, impl: InProcessImpl, audit: Audit, scenarios: dict) -> None:
         except wire.WireError as error:
             audit.flag("unsafe-result", str(error))
             frame = wire.encode({"ok": False, "error": _unsafe(error), "flags": audit.drain()})
+        _flush_output()  # so what this call printed is in the pipe before its reply is (sandbox.OutputCapture)
         sock.sendall(frame)
+
+
+def _flush_output() -> None:
+    for stream in (sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:  # closed or broken by the submission: nothing of it to keep
+            pass
 
 
 def _handle(request: dict, impl: InProcessImpl, audit: Audit, scenarios: dict) -> dict:

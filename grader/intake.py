@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import stat
 import struct
@@ -71,9 +72,14 @@ def stage(submission: Path, scratch: Path) -> Staged:
     reader = _Reader(scratch / "staged" / "assignment")
     reader.target.mkdir(parents=True)
     try:
-        kind = _kind(os.lstat(submission).st_mode)
-    except FileNotFoundError:
-        raise BadSubmission(f"{submission.name} does not exist") from None
+        _stage(submission, reader)
+    except OSError as error:  # unreadable (permissions, a name the file system refuses...): the student's to fix
+        raise BadSubmission(f"{submission.name} cannot be read: {error.strerror or error}") from None
+    return Staged(scratch / "staged", reader.flags)
+
+
+def _stage(submission: Path, reader: _Reader) -> None:
+    kind = _kind(os.lstat(submission).st_mode)
     if kind == "link":
         raise BadSubmission(f"{submission.name} is a symbolic link; submit the folder or .zip itself", "link")
     if kind == "file" and submission.suffix == ".zip":
@@ -84,7 +90,6 @@ def stage(submission: Path, scratch: Path) -> Staged:
         raise BadSubmission(f"{submission.name} is neither a folder nor a .zip")
     else:
         raise BadSubmission(f"{submission.name} is a {kind}, not a folder or a .zip", "special-file")
-    return Staged(scratch / "staged", reader.flags)
 
 
 def copy_folder(source: Path, target: Path) -> list[dict]:
@@ -110,10 +115,10 @@ def unreadable_digest(submission: Path, message: str) -> str:
         path = pending.pop()
         try:
             info = os.lstat(path)
-            digest.update(f"{path}:{info.st_mode}:{info.st_size}:{info.st_mtime_ns}".encode())
+            digest.update(f"{path.relative_to(submission)}:{info.st_mode}:{info.st_size}:{info.st_mtime_ns}".encode())
             if stat.S_ISDIR(info.st_mode):
                 with os.scandir(path) as entries:
-                    pending += sorted(Path(e.path) for e in entries)[:MAX_ENTRIES]
+                    pending += sorted(Path(e.path) for e in itertools.islice(entries, MAX_ENTRIES))
         except OSError:
             pass
         seen += 1
@@ -142,25 +147,26 @@ def _locate(top: int, reader: _Reader) -> tuple[int | None, str]:
     names = reader.list(top, "the submission")
     if "assignment" in names:
         return _assignment_in(top, "assignment")
-    inner = [n for n in names if not _skipped(n) and _kind_at(top, n) in ("dir", "link")]
+    kinds = {n: _kind_at(top, n) for n in names if not _skipped(n)}
+    inner = [n for n, kind in kinds.items() if kind == "dir"]
     if len(inner) == 1:
-        if _kind_at(top, inner[0]) == "link":
-            raise BadSubmission(f"the folder {inner[0]} is a symbolic link; the grader follows no link", "link")
         folder = _open_dir(top, inner[0], inner[0])
         try:
             if "assignment" in reader.list(folder, inner[0]):
                 return _assignment_in(folder, f"{inner[0]}/assignment")
         finally:
             os.close(folder)
-    loose = sorted(n for n in names if n in LOOSE and _kind_at(top, n) == "file")
+    loose = sorted(n for n, kind in kinds.items() if n in LOOSE and kind == "file")
     if loose:
         for name in loose:
             reader.copy_file(top, name, reader.target / name, name)
         return None, ""
-    archives = [n for n in names if not _skipped(n)]
-    if len(archives) == 1 and archives[0].endswith(".zip") and _kind_at(top, archives[0]) == "file":
-        _stage_zip(_read_archive(top, archives[0]), reader)
+    if len(kinds) == 1 and list(kinds.values()) == ["file"] and next(iter(kinds)).endswith(".zip"):
+        _stage_zip(_read_archive(top, next(iter(kinds))), reader)  # Gradescope's upload of one .zip
         return None, ""
+    links = sorted(n for n, kind in kinds.items() if kind == "link")
+    if links:
+        raise BadSubmission(f"no assignment/ folder found: {links[0]} is a symbolic link, and the grader follows no link", "link")
     raise BadSubmission("no assignment/ folder at the top of the submission or inside its one top-level folder")
 
 
@@ -350,7 +356,7 @@ def _zip_prefix(infos: list[zipfile.ZipInfo]) -> str:
 
 def _extract(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, prefix: str, reader: _Reader) -> None:
     name = PurePosixPath(info.filename)
-    if name.is_absolute() or ".." in name.parts or "\\" in info.filename:
+    if name.is_absolute() or ".." in name.parts:
         raise BadSubmission(f"the .zip holds an unsafe path: {info.filename}", "bad-submission")
     if prefix == "*":
         relative = name.parts if len(name.parts) == 1 and name.name in LOOSE else None

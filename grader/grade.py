@@ -48,18 +48,30 @@ def grade_one(
         finally:
             sandbox.close()
         extra = {
-            "integrity_flags": sandbox.flags,
+            "integrity_flags": [_for_the_student(flag) for flag in sandbox.flags],
             "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
             "cuda": cuda,
             "submission_sha256": results.submission_digest(staged.folder),
         }
         summary = _summary(sandbox, scores)
         # Hidden tests' inputs reach what the code printed and pytest's log: staff only.
-        staff = {"output_from_the_first_hidden_test_on": sandbox.staff_output(), "pytest_log_tail": log[-20000:]}
+        staff = {
+            "output_from_the_first_hidden_test_on": sandbox.staff_output(),
+            "pytest_log_tail": log[-20000:],
+            "integrity_flags": sandbox.flags,
+        }
     data = results.build(the_rubric, scores, seconds=time.monotonic() - started, summary=summary, extra=extra)
     results.write_atomically(results.staff_file(out_file), staff)
     results.write_atomically(out_file, data)
     return data
+
+
+def _for_the_student(flag: dict) -> dict:
+    """A flag as results.json shows it: raised in a hidden test, its detail (an exit status, a size,
+    a path the code chose) could spell out the test's inputs, so only staff read it."""
+    if flag["test"] is None or flag["test"].startswith("tests/public/"):
+        return flag
+    return {**flag, "detail": "raised during a hidden test (the detail is in the staff file)"}
 
 
 def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str, bool]:

@@ -111,10 +111,29 @@ def _failure_message(case: Case, call, report) -> str:
     error = call.excinfo.value if call.excinfo is not None else None
     if isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
-    kind = _kind_of_failure(error, report.when)
     if case.visible:
-        return f"{kind}\n\n{report.longreprtext[-MAX_VISIBLE_OUTPUT:]}"
+        return f"{_kind_of_failure(error, report.when)}\n\n{report.longreprtext[-MAX_VISIBLE_OUTPUT:]}"
+    kind = _kind_of_hidden_failure(error) or _kind_of_failure(error, report.when)
     return f"{kind} (a hidden test shows no values)" if kind == "wrong result" else kind
+
+
+# In a hidden test, what the submission controls carries no text or number of its own: an
+# exception's message, an exit status or a refused reply's size could spell out the test's inputs.
+HIDDEN_FAULTS = {
+    "timeout": "the call ran over its time limit and was stopped",
+    "crash": "the worker running your code ended (it crashed, exited or was killed)",
+    "unsafe-result": "the grader refused what your code returned (not plain data, or too big)",
+}
+
+
+def _kind_of_hidden_failure(error: BaseException | None) -> str | None:
+    if isinstance(error, SubmissionFault):
+        return HIDDEN_FAULTS.get(error.flag, "your code's call failed")
+    if isinstance(error, SubmissionError):
+        return "your code raised an exception (a hidden test shows no messages)"
+    if getattr(error, "from_submission", False):
+        return f"your code raised {type(error).__name__} (a hidden test shows no messages)"
+    return None
 
 
 def _kind_of_failure(error: BaseException | None, when: str) -> str:

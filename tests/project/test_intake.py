@@ -257,3 +257,23 @@ def test_rays_archive_is_the_staged_copy_and_carries_its_flags(tmp_path):
     (tmp_path / "linked" / "assignment").symlink_to(SOLUTIONS)
     with pytest.raises(intake.BadSubmission):
         pack(tmp_path / "linked")
+
+
+@needs_sandbox
+def test_a_hidden_tests_feedback_carries_no_text_or_number_the_code_chose(tmp_path):
+    """An exception's message or an exit status in a hidden test could spell out its inputs: neither is shown."""
+    from grader import variants
+    from grader.executors import grade_in_subprocess
+    from grader.sandbox import Limits
+
+    variant = next(v for v in variants.load_hostile() if v.name == "raise_hidden_inputs")
+    out = tmp_path / "out" / "results.json"
+    outcome = grade_in_subprocess(variant.build(tmp_path / "s"), out, Limits(call_seconds=8, test_seconds=30), False, ["tensors"])
+    assert outcome["ok"], outcome.get("error")
+    hidden = [t for t in outcome["results"]["tests"] if t["visibility"] != "visible" and t["status"] == "failed"]
+    assert hidden, "the variant fails hidden tests"
+    visible = out.read_text()
+    assert "LEAKED-INPUT" not in visible and "status 10" not in visible, [t["output"] for t in hidden]
+    assert any("raised ValueError" in t["output"] for t in hidden) and any("ended" in t["output"] for t in hidden)
+    staff = (out.parent / "results.staff.json").read_text()
+    assert "status 10" in staff, "staff still read what the flags say"

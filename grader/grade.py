@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from grader import results, rubric
+from grader.manifest import manifest_flags
 from grader.sandbox import Limits, RemoteImpl, Sandbox, layers_for
 from grader.selfcheck import suite_paths
 from tests.seam import REPO_ROOT
@@ -90,7 +91,7 @@ def grade_one(
         finally:
             sandbox.close()
         extra = {
-            "integrity_flags": sandbox.flags,
+            "integrity_flags": sandbox.flags + manifest_flags(folder),
             "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
             "cuda": cuda,
             "submission_sha256": results.submission_digest(folder),

@@ -19,6 +19,7 @@ import io
 import os
 import stat
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,10 +106,11 @@ def _read_zip(archive: Path) -> dict[str, str]:
 # --- fingerprints ----------------------------------------------------------------------------
 
 # Node types as small integers in a fixed order (string hashes change between runs).
-NODE_IDS = {name: i + 1 for i, name in enumerate(sorted(n for n in dir(ast) if isinstance(getattr(ast, n), type)))}
+TYPE_IDS = {getattr(ast, n): i + 1 for i, n in enumerate(sorted(n for n in dir(ast) if isinstance(getattr(ast, n), type)))}
 BOUNDARY = 0
-CONTEXTS = (ast.Load, ast.Store, ast.Del)
-SKIPPED = (ast.Import, ast.ImportFrom)
+SKIPPED = (ast.Load, ast.Store, ast.Del, ast.Import, ast.ImportFrom)  # contexts are noise; imports differ freely
+SKIPPED_FIELDS = {"annotation", "returns", "type_comment"}
+PARALLEL_FROM = 200  # modules: fewer are fingerprinted in this process, more in a process pool
 
 
 def node_stream(source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -129,17 +131,19 @@ def node_stream(source: str) -> tuple[np.ndarray, np.ndarray]:
 
     def visit(node: ast.AST, line: int) -> None:
         line = getattr(node, "lineno", line)
-        types.append(NODE_IDS.get(type(node).__name__, 0))
+        types.append(TYPE_IDS.get(type(node), 0))
         lines.append(line)
-        for name, value in ast.iter_fields(node):
-            if name in ("annotation", "returns", "type_comment"):
+        statements = isinstance(node, (ast.Module, ast.ClassDef))
+        for name in node._fields:
+            if name in SKIPPED_FIELDS:
                 continue
-            children = value if isinstance(value, list) else [value]
+            value = getattr(node, name, None)
+            children = value if isinstance(value, list) else (value,)
             if name == "body" and _has_docstring(children):
                 children = children[1:]
             for child in children:
-                if isinstance(child, ast.AST) and not isinstance(child, CONTEXTS + SKIPPED):
-                    if isinstance(node, (ast.Module, ast.ClassDef)) and name == "body":
+                if isinstance(child, ast.AST) and not isinstance(child, SKIPPED):
+                    if statements and name == "body":
                         types.append(BOUNDARY)
                         lines.append(getattr(child, "lineno", line))
                     visit(child, line)
@@ -228,52 +232,62 @@ def load_class(current: list[Path], references: list[Path] = ()) -> list[Submiss
 
 def _students_in(path: Path) -> list[Path]:
     """`path` itself if it is one submission, else its entries (one sub-folder or .zip each)."""
-    if path.is_file() or read_modules(path):
+    if path.is_file() or _is_real_dir(path / "assignment"):
         return [path]
     return sorted(p for p in path.iterdir() if not p.name.startswith(".") and (p.suffix == ".zip" or _is_real_dir(p)))
 
 
-def compare(submissions: list[Submission], common_share: float = COMMON_SHARE) -> list[Pair]:
+def compare(submissions: list[Submission], common_share: float = COMMON_SHARE, jobs: int | None = None) -> list[Pair]:
     """Every pair with any shared fingerprint in any module, most similar first."""
+    prints = class_fingerprints(submissions, jobs)
     pairs = []
     for module in MODULES:
-        pairs += compare_module(submissions, module, common_share)
+        pairs += compare_module(submissions, module, prints, common_share)
     return sorted(pairs, key=lambda p: (-p.similarity, -p.shared, p.module, p.a, p.b))
 
 
-def compare_module(submissions: list[Submission], module: str, common_share: float = COMMON_SHARE) -> list[Pair]:
-    holders = [i for i, s in enumerate(submissions) if module in s.modules]
-    boilerplate = set(fingerprints(_stub_source(module)).hashes.tolist())
-    rows, columns = [], []
-    for row, index in enumerate(holders):
-        hashes = np.unique(fingerprints(submissions[index].modules[module]).hashes)
-        rows.append(np.full(len(hashes), row))
-        columns.append(hashes)
-    if not holders:
+def class_fingerprints(submissions: list[Submission], jobs: int | None = None) -> dict[tuple[int, str], np.ndarray]:
+    """{(submission index, module): its distinct fingerprints}, on `jobs` processes (default: every core)."""
+    keys = [(i, module) for i, s in enumerate(submissions) for module in s.modules]
+    sources = [submissions[i].modules[module] for i, module in keys]
+    if len(sources) < PARALLEL_FROM or (jobs or os.cpu_count() or 1) == 1:
+        return dict(zip(keys, map(_distinct_fingerprints, sources)))
+    with ProcessPoolExecutor(jobs) as pool:
+        return dict(zip(keys, pool.map(_distinct_fingerprints, sources, chunksize=32)))
+
+
+def _distinct_fingerprints(source: str) -> np.ndarray:
+    return np.unique(fingerprints(source).hashes)
+
+
+def compare_module(submissions: list[Submission], module: str, prints: dict, common_share: float = COMMON_SHARE) -> list[Pair]:
+    holders = np.array([i for i, s in enumerate(submissions) if module in s.modules], dtype=np.int64)
+    if not len(holders):
         return []
+    columns = [prints[(i, module)] for i in holders.tolist()]
+    rows = np.repeat(np.arange(len(holders)), [len(c) for c in columns])
     vocabulary, column = np.unique(np.concatenate(columns), return_inverse=True)
-    matrix = sparse.csr_matrix((np.ones(len(column), np.int32), (np.concatenate(rows), column)), shape=(len(holders), len(vocabulary)))
-    matrix = matrix[:, _kept_columns(matrix, vocabulary, boilerplate, holders, submissions, common_share)]
+    matrix = sparse.csr_matrix((np.ones(len(column), np.int32), (rows, column)), shape=(len(holders), len(vocabulary)))
+    boilerplate = fingerprints(_stub_source(module)).hashes
+    reference = np.array([submissions[i].reference for i in holders.tolist()], dtype=bool)
+    matrix = matrix[:, _kept_columns(matrix, vocabulary, boilerplate, reference, common_share)]
     sizes = np.asarray(matrix.sum(axis=1)).ravel()
     shared = sparse.triu(matrix @ matrix.T, k=1).tocoo()
-    pairs = []
-    for row_a, row_b, count in zip(shared.row, shared.col, shared.data):
-        a, b = holders[row_a], holders[row_b]
-        if submissions[a].reference and submissions[b].reference:
-            continue
-        if min(sizes[row_a], sizes[row_b]) < MIN_FINGERPRINTS:
-            continue
-        total = sizes[row_a] + sizes[row_b]
-        pairs.append(Pair(a, b, module, int(count), float(2 * count / total), float(count / min(sizes[row_a], sizes[row_b]))))
-    return pairs
+    row_a, row_b, count = shared.row, shared.col, shared.data.astype(np.float64)
+    smaller = np.minimum(sizes[row_a], sizes[row_b])
+    keep = (smaller >= MIN_FINGERPRINTS) & ~(reference[row_a] & reference[row_b])
+    similarity = 2 * count / (sizes[row_a] + sizes[row_b])
+    coverage = count / np.maximum(smaller, 1)
+    columns_out = (holders[row_a][keep], holders[row_b][keep], count[keep].astype(np.int64), similarity[keep], coverage[keep])
+    return [Pair(a, b, module, n, s, c) for a, b, n, s, c in zip(*(x.tolist() for x in columns_out))]
 
 
-def _kept_columns(matrix, vocabulary, boilerplate, holders, submissions, common_share) -> np.ndarray:
+def _kept_columns(matrix, vocabulary, boilerplate, reference, common_share) -> np.ndarray:
     """Fingerprints neither in the stub nor in more than `common_share` of this term's class."""
-    current = np.array([not submissions[i].reference for i in holders])
+    current = ~reference
     frequency = np.asarray(matrix[current].sum(axis=0)).ravel()
     limit = max(2, common_share * current.sum())
-    return np.flatnonzero((frequency <= limit) & ~np.isin(vocabulary, list(boilerplate)))
+    return np.flatnonzero((frequency <= limit) & ~np.isin(vocabulary, boilerplate))
 
 
 def _stub_source(module: str) -> str:

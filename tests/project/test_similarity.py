@@ -111,3 +111,16 @@ def test_report_marks_matches_shows_clusters_and_escapes_student_text(planted, t
         assert name in cluster, f"{name} is missing from the cluster of copies of the reference"
     rows = (out / "pairs.csv").read_text().splitlines()
     assert rows[0].startswith("a,b,module,similarity") and len(rows) > 10
+
+
+def test_fingerprints_most_of_the_class_shares_are_ignored(planted, tmp_path):
+    """Three of four hand in the same strides.py: that is the assignment's code now, not a copy's."""
+    students, _ = planted
+    ada = next(s for s in students if s.name == "ada")
+    for name in ("one", "two", "three"):
+        (tmp_path / name / "assignment").mkdir(parents=True)
+        (tmp_path / name / "assignment" / "strides.py").write_text((REPO_ROOT / "solutions" / "strides.py").read_text())
+    submissions = similarity.load_class([tmp_path / "one", tmp_path / "two", tmp_path / "three", ada])
+    kept = [p for p in similarity.compare(submissions) if p.module == "strides"]
+    everything = [p for p in similarity.compare(submissions, common_share=1.0) if p.module == "strides"]
+    assert kept == [] and len(everything) == 3 and min(p.similarity for p in everything) == 1.0

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grader import intake, results, rubric
 from grader.intake import BadSubmission
+from grader.manifest import manifest_flags
 from grader.sandbox import Limits, RemoteImpl, Sandbox, layers_for
 from grader.selfcheck import suite_paths
 from tests.seam import REPO_ROOT
@@ -47,8 +48,9 @@ def grade_one(
             scores = rubric.score(the_rubric, cases)
         finally:
             sandbox.close()
+        flags = sandbox.flags + manifest_flags(staged.folder)  # the staged copy holds the manifest too
         extra = {
-            "integrity_flags": [_for_the_student(flag) for flag in sandbox.flags],
+            "integrity_flags": [_for_the_student(flag) for flag in flags],
             "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
             "cuda": cuda,
             "submission_sha256": results.submission_digest(staged.folder),
@@ -58,7 +60,7 @@ def grade_one(
         staff = {
             "output_from_the_first_hidden_test_on": sandbox.staff_output(),
             "pytest_log_tail": log[-20000:],
-            "integrity_flags": sandbox.flags,
+            "integrity_flags": flags,
         }
     data = results.build(the_rubric, scores, seconds=time.monotonic() - started, summary=summary, extra=extra)
     results.write_atomically(results.staff_file(out_file), staff)

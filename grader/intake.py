@@ -16,7 +16,8 @@ archive, the source checks) reads only the copy it made:
 Layouts (the first that applies): assignment/ at the top; assignment/ inside the one
 top-level folder; the module files loose at the top (a Gradescope upload of tensors.py,
 strides.py, ...); a folder holding nothing but one .zip (Gradescope's upload of a .zip).
-Only the located assignment/ folder is copied; nothing else of the submission is read.
+Only the located assignment/ folder (and `python -m submit`'s manifest beside it) is copied;
+nothing else of the submission is read.
 
 A refusal is `BadSubmission`: a message the student can act on and, where the submission
 looks built to attack the grader (a link, a special file, a bomb), a flag for staff.
@@ -35,6 +36,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader.manifest import MANIFEST
 from tests.seam import MODULES
 
 MAX_ENTRIES = 2000  # folder entries looked at, or .zip entries, per submission
@@ -146,14 +148,14 @@ def _locate(top: int, reader: _Reader) -> tuple[int | None, str]:
     """The descriptor of the assignment/ folder to copy (None: loose files were copied instead)."""
     names = reader.list(top, "the submission")
     if "assignment" in names:
-        return _assignment_in(top, "assignment")
+        return _assignment_in(top, "assignment", reader)
     kinds = {n: _kind_at(top, n) for n in names if not _skipped(n)}
     inner = [n for n, kind in kinds.items() if kind == "dir"]
     if len(inner) == 1:
         folder = _open_dir(top, inner[0], inner[0])
         try:
             if "assignment" in reader.list(folder, inner[0]):
-                return _assignment_in(folder, f"{inner[0]}/assignment")
+                return _assignment_in(folder, f"{inner[0]}/assignment", reader)
         finally:
             os.close(folder)
     loose = sorted(n for n, kind in kinds.items() if n in LOOSE and kind == "file")
@@ -170,12 +172,14 @@ def _locate(top: int, reader: _Reader) -> tuple[int | None, str]:
     raise BadSubmission("no assignment/ folder at the top of the submission or inside its one top-level folder")
 
 
-def _assignment_in(folder: int, shown: str) -> tuple[int, str]:
+def _assignment_in(folder: int, shown: str, reader: _Reader) -> tuple[int, str]:
     kind = _kind_at(folder, "assignment")
     if kind == "link":
         raise BadSubmission(f"{shown} is a symbolic link; the grader follows no link: submit the folder itself", "link")
     if kind != "dir":
         raise BadSubmission(f"{shown} is not a folder")
+    if MANIFEST in reader.list(folder, shown) and _kind_at(folder, MANIFEST) == "file":  # python -m submit's, beside it
+        reader.copy_file(folder, MANIFEST, reader.target.parent / MANIFEST, MANIFEST)
     return _open_dir(folder, "assignment", shown), shown
 
 
@@ -358,6 +362,9 @@ def _extract(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, prefix: str, reader
     name = PurePosixPath(info.filename)
     if name.is_absolute() or ".." in name.parts:
         raise BadSubmission(f"the .zip holds an unsafe path: {info.filename}", "bad-submission")
+    if prefix != "*" and info.filename == prefix + MANIFEST and stat.S_IFMT(info.external_attr >> 16) in (0, stat.S_IFREG):
+        _write_entry(zipped, info, reader.target.parent / MANIFEST, reader)  # python -m submit's, beside assignment/
+        return
     if prefix == "*":
         relative = name.parts if len(name.parts) == 1 and name.name in LOOSE else None
     else:
@@ -377,9 +384,13 @@ def _extract(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, prefix: str, reader
     if info.is_dir():
         destination.mkdir(parents=True, exist_ok=True)
         return
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    _write_entry(zipped, info, destination, reader)
+
+
+def _write_entry(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, reader: _Reader) -> None:
     if info.file_size > MAX_FILE_BYTES:
         raise BadSubmission(f"{info.filename} is over {MAX_FILE_BYTES // 2**20} MiB", "bad-submission")
-    destination.parent.mkdir(parents=True, exist_ok=True)
     with zipped.open(info) as source:
         data = source.read(MAX_FILE_BYTES + 1)  # never trust the size the entry claims
     if len(data) > MAX_FILE_BYTES:

@@ -1,7 +1,8 @@
 """Trusted side (staff tooling): the student bundle, and the checks it must pass before release.
 
     build_bundle   assignment/ stubs + tests/public/ + what those tests import + handout.md,
-                   a student pyproject.toml and README: a folder and a .zip
+                   a student pyproject.toml and README, `python -m submit` (student/submit.py)
+                   with the stubs' names and signatures (stub_api): a folder and a .zip
     find_leaks     reference code, hidden tests, rubric or solution files that reached it
     check_install  unzip it into a fresh virtual environment, install it with the student's
                    one command, and run its `pytest`: the public suite must run, and fail
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -29,6 +31,7 @@ from grader.compat import tomllib
 from tests.seam import REPO_ROOT
 
 HANDOUT = REPO_ROOT / "handout.md"
+SUBMIT = REPO_ROOT / "student" / "submit.py"  # the bundle's `python -m submit`
 # What the public suite needs from tests/: nothing of hidden/, data/, project/ or the rubric.
 PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/scenarios")
 PUBLIC_FILES = ("tests/__init__.py", "tests/conftest.py", "tests/seam.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py")
@@ -51,6 +54,8 @@ def build_bundle(out: Path, handout: Path = HANDOUT) -> tuple[Path, Path]:
     shutil.copyfile(handout, out / "handout.md")
     (out / "pyproject.toml").write_text(student_pyproject())
     (out / "README.md").write_text(student_readme())
+    shutil.copyfile(SUBMIT, out / "submit.py")
+    (out / "submit_api.json").write_text(json.dumps(stub_api(REPO_ROOT / "assignment"), indent=1) + "\n")
     return out, zip_folder(out)
 
 
@@ -61,6 +66,40 @@ def zip_folder(folder: Path) -> Path:
             if path.is_file():
                 zipped.write(path, Path(folder.name) / path.relative_to(folder))
     return archive
+
+
+def stub_api(stubs: Path) -> dict:
+    """What `python -m submit` checks: {module: {name: its kind, parameters, methods, fields}}.
+
+    Read off the stubs (the spec's names and signatures, additions only), so it never drifts
+    from them: public top-level functions and classes, each class's methods and annotated fields.
+    """
+    api = {}
+    for path in sorted(stubs.glob("*.py")):
+        names = {}
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                names[node.name] = {"kind": "function", "parameters": _parameters(node.args)}
+            elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                methods = {m.name: _parameters(m.args) for m in node.body if isinstance(m, ast.FunctionDef)}
+                fields = [f.target.id for f in node.body if isinstance(f, ast.AnnAssign) and isinstance(f.target, ast.Name)]
+                names[node.name] = {"kind": "class", "methods": methods, "fields": fields}
+        if names:
+            api[path.stem] = names
+    return api
+
+
+def _parameters(arguments: ast.arguments) -> list[list]:
+    """[name, inspect's kind name, has a default] per parameter, in order."""
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaults = [False] * (len(positional) - len(arguments.defaults)) + [True] * len(arguments.defaults)
+    found = [[a.arg, "POSITIONAL_ONLY" if a in arguments.posonlyargs else "POSITIONAL_OR_KEYWORD", d] for a, d in zip(positional, defaults)]
+    if arguments.vararg:
+        found.append([arguments.vararg.arg, "VAR_POSITIONAL", False])
+    found += [[a.arg, "KEYWORD_ONLY", d is not None] for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults)]
+    if arguments.kwarg:
+        found.append([arguments.kwarg.arg, "VAR_KEYWORD", False])
+    return found
 
 
 def student_pyproject() -> str:

@@ -277,3 +277,16 @@ def test_a_hidden_tests_feedback_carries_no_text_or_number_the_code_chose(tmp_pa
     assert any("raised ValueError" in t["output"] for t in hidden) and any("ended" in t["output"] for t in hidden)
     staff = (out.parent / "results.staff.json").read_text()
     assert "status 10" in staff, "staff still read what the flags say"
+
+
+def test_the_submit_manifest_is_staged_beside_assignment_from_a_folder_or_a_zip(tmp_path):
+    from grader.manifest import MANIFEST
+
+    sub = honest(tmp_path / "hw")
+    (sub / MANIFEST).write_text('{"sha256": {}}')
+    assert (intake.stage(sub, tmp_path / "a").folder / MANIFEST).read_text() == '{"sha256": {}}'
+    archive = Path(shutil.make_archive(str(tmp_path / "hw"), "zip", tmp_path, "hw"))
+    assert (intake.stage(archive, tmp_path / "b").folder / MANIFEST).read_text() == '{"sha256": {}}'
+    (sub / MANIFEST).unlink()
+    (sub / MANIFEST).symlink_to("/dev/zero")
+    assert not (intake.stage(sub, tmp_path / "c").folder / MANIFEST).exists()

@@ -15,16 +15,16 @@ Student code is only parsed (ast), never imported or run.
 from __future__ import annotations
 
 import ast
-import io
 import os
 import stat
-import zipfile
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from grader import intake
 from tests.seam import MODULES, REPO_ROOT
 
 STUBS = REPO_ROOT / "assignment"
@@ -41,27 +41,21 @@ MIN_FINGERPRINTS = 8  # fewer kept fingerprints: too little code in the module t
 def read_modules(submission: Path) -> dict[str, str]:
     """{module: source} of a submission's assignment/M.py (a folder or a .zip), read safely.
 
-    The one place submissions are read here (the grader's intake can take its place): only
-    regular files, no symbolic links followed (in the folder or stored in the .zip), at most
-    MAX_MODULE_BYTES each, undecodable bytes replaced. Where the grader finds assignment/ (at
-    the top or inside one top-level folder), so does this.
+    Read through the grader's intake (grader/intake.py: no link followed, only regular files,
+    every count and size bounded), so assignment/ is found where the grader finds it. A module
+    over MAX_MODULE_BYTES is skipped; undecodable bytes are replaced; a refused submission has none.
     """
-    if submission.is_file() and zipfile.is_zipfile(submission):
-        return _read_zip(submission)
-    if submission.is_symlink() or not submission.is_dir():
-        return {}
-    folder = submission / "assignment"
-    if not _is_real_dir(folder):
-        inner = [p for p in submission.iterdir() if _is_real_dir(p) and not p.name.startswith((".", "__MACOSX"))]
-        folder = inner[0] / "assignment" if len(inner) == 1 else folder
-    if not _is_real_dir(folder):
-        return {}
-    modules = {}
-    for module in MODULES:
-        source = _read_regular(folder / f"{module}.py")
-        if source is not None:
-            modules[module] = source
-    return modules
+    with tempfile.TemporaryDirectory(prefix="similarity-") as scratch:
+        try:
+            folder = intake.stage(submission, Path(scratch)).folder / "assignment"
+        except intake.BadSubmission:
+            return {}
+        files = {module: folder / f"{module}.py" for module in MODULES}
+        return {
+            module: path.read_bytes().decode("utf-8", errors="replace")
+            for module, path in files.items()
+            if path.is_file() and path.stat().st_size <= MAX_MODULE_BYTES
+        }
 
 
 def _is_real_dir(path: Path) -> bool:
@@ -69,37 +63,6 @@ def _is_real_dir(path: Path) -> bool:
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
         return False
-
-
-def _read_regular(path: Path) -> str | None:
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None  # missing, a link, or unreadable
-    with os.fdopen(descriptor, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            return None
-        data = file.read(MAX_MODULE_BYTES + 1)
-    return None if len(data) > MAX_MODULE_BYTES else data.decode("utf-8", errors="replace")
-
-
-def _read_zip(archive: Path) -> dict[str, str]:
-    with zipfile.ZipFile(archive) as zipped:
-        entries = {}
-        for info in zipped.infolist():
-            parts = info.filename.split("/")
-            if stat.S_ISLNK(info.external_attr >> 16) or info.is_dir() or info.file_size > MAX_MODULE_BYTES:
-                continue
-            # assignment/M.py at the top, or inside one top-level folder
-            if len(parts) in (2, 3) and parts[-2] == "assignment" and parts[-1].endswith(".py"):
-                entries.setdefault(len(parts), {})[parts[-1][:-3]] = info
-        infos = entries.get(2) or entries.get(3) or {}
-        modules = {}
-        for module, info in infos.items():
-            if module in MODULES:
-                with zipped.open(info) as file:
-                    modules[module] = io.TextIOWrapper(file, encoding="utf-8", errors="replace").read(MAX_MODULE_BYTES)
-        return modules
 
 
 # --- fingerprints ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import stat
 import sys
@@ -20,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 from grader import results, rubric
-from grader.sandbox import Limits, RemoteImpl, Sandbox, layers_for
+from grader.sandbox import Limits, RemoteImpl, Sandbox, SandboxUnavailable, layers_for
 from grader.selfcheck import suite_paths
 from tests.seam import REPO_ROOT
 
@@ -39,7 +40,8 @@ def locate(submission: Path, scratch: Path) -> Path:
     if submission.is_file() and zipfile.is_zipfile(submission):
         submission = _unzip(submission, scratch / "unzipped")
     if not submission.is_dir():
-        raise BadSubmission(f"{submission} is neither a folder nor a .zip")
+        what = "a readable .zip" if submission.suffix == ".zip" or submission.is_file() else "a folder or a .zip"
+        raise BadSubmission(f"{submission.name} is not {what}")
     if (submission / "assignment").is_dir():
         return submission
     inner = [p for p in submission.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))]
@@ -109,7 +111,8 @@ def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str,
 
     from grader.plugin import GradingPlugin
 
-    plugin = GradingPlugin(impl)
+    progress = os.environ.get("GRADER_PROGRESS_FILE")
+    plugin = GradingPlugin(impl, progress=Path(progress) if progress else None)
     args = [
         *(str(REPO_ROOT / path) for path in suite_paths(modules)),
         *(["-m", " or ".join(modules)] if modules else []),
@@ -124,6 +127,8 @@ def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str,
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         code = pytest.main(args, plugins=[plugin])
+    if plugin.grader_failure is not None:  # never a grade: the batch records a grader error and retries
+        raise SandboxUnavailable(plugin.grader_failure)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(f"the suites did not run (pytest exit {code!r}):\n{buffer.getvalue()[-4000:]}")
     return list(plugin.cases.values()), buffer.getvalue(), torch.cuda.is_available()
@@ -147,7 +152,7 @@ def _unreadable(the_rubric, message: str, seconds: float) -> dict:
         rubric.TestScore(key, the_rubric.problem_of[key], 0.0, points, "failed", f"not graded: {message}", key.startswith("public/"), 0.0)
         for key, points in the_rubric.points.items()
     ]
-    return results.build(the_rubric, scores, seconds=seconds, summary=f"The submission could not be read: {message}", extra={"integrity_flags": [], "error": message})
+    return results.build(the_rubric, scores, seconds=seconds, summary=f"The submission could not be read: {message}", extra={"integrity_flags": [], "unreadable": message})
 
 
 def main(argv: list[str]) -> int:

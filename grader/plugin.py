@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from grader.compat import BaseExceptionGroup
-from grader.sandbox import RemoteImpl, SubmissionError, SubmissionFault
+from grader.sandbox import RemoteImpl, SandboxUnavailable, SubmissionError, SubmissionFault
 from tests.seam import MODULES, REPO_ROOT
 
 MAX_VISIBLE_OUTPUT = 6000
@@ -42,6 +42,14 @@ class Case:
 class GradingPlugin:
     impl: RemoteImpl
     cases: dict[str, Case] = field(default_factory=dict)
+    progress: Path | None = None  # one line per finished test ("total N" first): the batch driver's progress bar
+    grader_failure: str | None = None  # the sandbox failed (not the submission): no grade may come of this run
+
+    def _progress(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.progress, "a") as out:
+                out.write(line + "\n")
 
     @pytest.hookimpl
     def pytest_make_impl(self, config):
@@ -51,6 +59,7 @@ class GradingPlugin:
     def pytest_collection_modifyitems(self, config, items):
         for item in items:
             self.cases[item.nodeid] = _case_for(item)
+        self._progress(f"total {len(items)}")
         # One problem's public and hidden tests run back to back: they share a worker.
         problem_order = {module: rank for rank, module in enumerate(MODULES)}
         items.sort(key=lambda item: problem_order.get(self.cases[item.nodeid].module, len(MODULES)))
@@ -63,6 +72,7 @@ class GradingPlugin:
     def pytest_runtest_logfinish(self, nodeid, location):
         case = self.cases.get(nodeid)
         self.impl.end_test(passed=case is not None and case.outcome in ("passed", "skipped"))
+        self._progress(case.outcome if case is not None else "not run")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -72,6 +82,9 @@ class GradingPlugin:
         if case is None:
             return
         case.seconds += report.duration
+        if call.excinfo is not None and isinstance(call.excinfo.value, SandboxUnavailable):
+            self.grader_failure = str(call.excinfo.value)
+            item.session.shouldstop = "the sandbox failed"  # every later test would fail the same way
         if report.skipped and case.outcome != "failed":
             case.outcome = "skipped"
             case.message = _skip_reason(report)

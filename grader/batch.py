@@ -13,7 +13,6 @@ grades exactly the students that are missing.
 from __future__ import annotations
 
 import hashlib
-import re
 import tempfile
 import zipfile
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from grader import executors, late, results
 from grader.executors import Grading, Job
 from grader.grade import BadSubmission, locate
 from grader.gradebook import Gradebook, unreadable_reason
+from grader.student_text import printable
 
 SKIP_NAMES = ("__MACOSX",)
 
@@ -171,12 +171,12 @@ def _record(book: Gradebook, job: Job, outcome: dict, scope: str, seconds: float
 def outcome_line(job: Job, outcome: dict, seconds: float) -> Text:
     """One finished submission, in plain words (a log line; the student's name as text, never markup)."""
     line = Text()
-    line.append(safe_text(job.student), style="bold")
+    line.append(printable(job.student), style="bold")
     if not outcome.get("ok"):
         last = (outcome.get("error", "").strip().splitlines() or ["unknown error"])[-1]
-        line.append(f": grader error (retried on the next run): {safe_text(last)[:200]}", style="red")
+        line.append(f": grader error (retried on the next run): {printable(last)[:200]}", style="red")
     elif unreadable_reason(outcome["results"]):
-        line.append(f": unreadable: {safe_text(unreadable_reason(outcome['results']))[:200]}", style="yellow")
+        line.append(f": unreadable: {printable(unreadable_reason(outcome['results']))[:200]}", style="yellow")
     else:
         data = outcome["results"]
         line.append(f": graded {data['score']:g}/{data['max_score']:g}")
@@ -226,7 +226,7 @@ class _LiveTests(ProgressColumn):
             if job.student in self.done or total is None:
                 continue
             tests_done, tests_total = tests_done + done, tests_total + total
-            running.append(f"{safe_text(job.student)[:16]} {done}/{total}")
+            running.append(f"{printable(job.student)[:16]} {done}/{total}")
         text = Text(f"{len(self.done)}/{len(self.jobs)} submissions")
         if running:
             text.append(f"  tests {tests_done}/{tests_total}  now: " + ", ".join(running[:4]) + (" ..." if len(running) > 4 else ""))
@@ -241,12 +241,3 @@ def read_progress(path: Path) -> tuple[int, int | None]:
         return 0, None
     total = next((int(line.split()[1]) for line in lines if line.startswith("total ")), None)
     return sum(1 for line in lines if not line.startswith("total ")), total
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def safe_text(text: str) -> str:
-    """Student-controlled text for the staff's terminal: no control characters (ANSI escapes
-    begin with one), so nothing restyles, moves or hides the line. Print it as Text, not markup."""
-    return _CONTROL.sub("?", str(text))

@@ -137,7 +137,7 @@ def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str,
 def _summary(sandbox: Sandbox, scores) -> str:
     earned = sum(s.score for s in scores)
     total = sum(s.max_score for s in scores)
-    lines = [f"Score: {earned:g} / {total:g}", f"Sandbox: {sandbox.level} ({', '.join(layers_for(sandbox.level))})"]
+    lines = [f"Score: {earned:g} / {total:g}"]  # which sandbox layers ran is for staff: extra_data["sandbox"]
     skipped = [s for s in scores if s.status == "skipped"]
     if skipped:
         lines.append(f"{len(skipped)} test(s) skipped (no CUDA device): they count neither way.")

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from grader.compat import BaseExceptionGroup
-from grader.sandbox import RemoteImpl, SandboxUnavailable, SubmissionError, SubmissionFault
+from grader.student_text import scrub
+from grader.sandbox import ModuleUnavailable, RemoteImpl, SandboxUnavailable, SubmissionError, SubmissionFault
 from tests.seam import MODULES, REPO_ROOT
 
 MAX_VISIBLE_OUTPUT = 6000
@@ -122,8 +123,8 @@ def _failure_message(case: Case, call, report) -> str:
     if isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
     kind = _kind_of_failure(error, report.when)
-    if case.visible:
-        return f"{kind}\n\n{report.longreprtext[-MAX_VISIBLE_OUTPUT:]}"
+    if case.visible and not isinstance(error, ModuleUnavailable):  # a module that did not import: the kind says it all
+        return f"{kind}\n\n{scrub(report.longreprtext)[-MAX_VISIBLE_OUTPUT:]}"
     return f"{kind} (a hidden test shows no values)" if kind == "wrong result" else kind
 
 

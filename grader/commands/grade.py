@@ -14,6 +14,7 @@ from rich.text import Text
 from grader import batch, config, executors, gradebook, late, results
 from grader.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
 from grader.gradebook import Gradebook
+from grader.student_text import printable
 from grader.sandbox import Limits, SandboxUnavailable, isolation_level, layers_for
 from tests.seam import MODULES, REPO_ROOT
 
@@ -190,7 +191,7 @@ def score_table(rows, finals: dict[str, str] | None = None) -> list:
     notes, maxima = [], {}
     final_cells = lambda name: [finals.get(name, "")] if finals is not None else []  # noqa: E731
     for name, outcome, seconds in rows:
-        student = Text(batch.safe_text(name))
+        student = Text(printable(name))
         if not outcome.get("ok"):
             last_line = (outcome["error"].strip().splitlines() or [""])[-1]
             table.add_row(student, Text("ERROR", style="red"), *[""] * len(modules), *final_cells(name), f"{seconds:.0f}")
@@ -219,4 +220,4 @@ def score_table(rows, finals: dict[str, str] | None = None) -> list:
 
 
 def _note(name: str, what: str, detail: str, style: str) -> Text:
-    return Text.assemble((batch.safe_text(name), "bold"), (f": {what}: ", style), batch.safe_text(detail)[:300])
+    return Text.assemble((printable(name), "bold"), (f": {what}: ", style), printable(detail)[:300])

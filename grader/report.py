@@ -275,8 +275,8 @@ def summary_for_students(student: StudentResult) -> str:
 
 
 def class_summary(students: list[StudentResult]) -> dict:
-    """The numbers behind the class report. Pass rates and failures leave out error rows."""
-    graded = [s for s in students if s.status != "error"]
+    """The numbers behind the class report. Pass rates and failures leave out unreadable and error rows."""
+    graded = [s for s in students if s.status in ("graded", "flagged")]
     return {
         "students": students,
         "counts": Counter(s.status for s in students),

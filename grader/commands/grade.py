@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         times = late.SubmissionTimes(course.times_file)
         level = isolation_level()
         students = batch.discover(paths)
+        times.check(students)  # a malformed staff time stops the run here, not mid-batch
     except (config.ConfigError, SandboxUnavailable, ValueError) as error:
         console.print(Text(str(error), style="red"))
         return 2
@@ -115,11 +116,7 @@ def run(args: argparse.Namespace) -> int:
     book = Gradebook(args.gradebook or args.out / gradebook.DEFAULT_PATH.name)
     try:
         scope = ",".join(grading.modules or ())
-        try:
-            the_plan = batch.plan(students, book, args.out, scope, set(args.regrade), args.regrade_all, late.policy_of(course), times)
-        except config.ConfigError as error:
-            console.print(Text(str(error), style="red"))
-            return 2
+        the_plan = batch.plan(students, book, args.out, scope, set(args.regrade), args.regrade_all, late.policy_of(course), times)
         console.print(f"Sandbox: {level} ({', '.join(layers_for(level))})")
         console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission and suites)")
         took = {}

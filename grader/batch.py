@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TimeElapsedColumn
 from rich.text import Text
 
 from grader import executors, late, results
@@ -192,7 +192,7 @@ def progress_display(console: Console, jobs: list[Job], counts: Counts):
     (a log, a pipe): one plain line per finished submission."""
     done: set[str] = set()
     if console.is_terminal:
-        columns = (TextColumn("{task.description}"), BarColumn(bar_width=20), _LiveTests(jobs, done), TimeElapsedColumn())
+        columns = (BarColumn(bar_width=10), _LiveTests(jobs, done), TimeElapsedColumn())
         with Progress(*columns, console=console, refresh_per_second=2) as progress:
             task = progress.add_task("grading", total=len(jobs))
 
@@ -227,9 +227,9 @@ class _LiveTests(ProgressColumn):
                 continue
             tests_done, tests_total = tests_done + done, tests_total + total
             running.append(f"{printable(job.student)[:16]} {done}/{total}")
-        text = Text(f"{len(self.done)}/{len(self.jobs)} submissions")
+        text = Text(f"{len(self.done)}/{len(self.jobs)} done")
         if running:
-            text.append(f"  tests {tests_done}/{tests_total}  now: " + ", ".join(running[:4]) + (" ..." if len(running) > 4 else ""))
+            text.append(f", tests {tests_done}/{tests_total}; now " + ", ".join(running[:3]) + (" ..." if len(running) > 3 else ""))
         return text
 
 

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -184,3 +185,20 @@ def test_a_students_exception_text_is_plain_text_in_report_md(tmp_path):
     text = (tmp_path / "report" / "report.md").read_text()
     assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in text
     assert "<img src=x" not in text and "```" not in text and "\n# heading" not in text
+
+
+SCRIPT = shutil.which("script")  # util-linux: runs a command on a pseudo-terminal
+
+
+@needs_sandbox
+@pytest.mark.skipif(SCRIPT is None, reason="util-linux's script is not installed")
+def test_on_a_terminal_the_bar_counts_tests_as_they_finish_and_names_who_is_in_progress(klass, runs):
+    command = " ".join([
+        sys.executable, "-m", "grader", "grade", str(klass / "alice"), "--out", str(runs["out"]), "--regrade", "alice", *SCOPE,
+    ])
+    screen = subprocess.run([SCRIPT, "-qec", command, "/dev/null"], cwd=REPO_ROOT, capture_output=True, text=True,
+                            env={**os.environ, "COLUMNS": "80"}, timeout=600)
+    assert screen.returncode == 0, screen.stdout[-3000:]
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", screen.stdout)
+    seen = {int(done) for done in re.findall(r"tests (\d+)/\d+; now alice \1/\d+", text)}
+    assert len(seen) >= 2 and min(seen) < max(seen), sorted(seen)  # it moved while alice was graded

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from grader.compat import BaseExceptionGroup
-from grader.student_text import scrub
+from grader.student_text import scrub, without_grader_frames
 from grader.sandbox import ModuleUnavailable, RemoteImpl, SandboxUnavailable, SubmissionError, SubmissionFault
 from tests.seam import MODULES, REPO_ROOT
 
@@ -124,7 +124,7 @@ def _failure_message(case: Case, call, report) -> str:
         error = error.exceptions[0]
     kind = _kind_of_failure(error, report.when)
     if case.visible and not isinstance(error, ModuleUnavailable):  # a module that did not import: the kind says it all
-        return f"{kind}\n\n{scrub(report.longreprtext)[-MAX_VISIBLE_OUTPUT:]}"
+        return f"{kind}\n\n{scrub(without_grader_frames(report.longreprtext))[-MAX_VISIBLE_OUTPUT:]}"
     return f"{kind} (a hidden test shows no values)" if kind == "wrong result" else kind
 
 

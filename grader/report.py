@@ -28,7 +28,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from grader import report_plots
 from grader.gradebook import Gradebook, unreadable_reason
-from grader.student_text import printable, scrub
+from grader.student_text import printable, scrub, without_grader_frames
 from tests.seam import MODULES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -192,8 +192,8 @@ class TestFeedback:
 
 
 def feedback_for(student: StudentResult) -> list[dict]:
-    """Per problem: its score and its tests, failures first: the problems with a failure come
-    first (in the assignment's order), and in each the failed tests before the passed ones."""
+    """Per problem, in the assignment's order: its score and its tests, failed before passed.
+    (The pages list the problems with a failure first: failures_first.)"""
     problems = student.problems()
     sections = []
     for module in MODULES:
@@ -212,7 +212,12 @@ def feedback_for(student: StudentResult) -> list[dict]:
             "passed": [t for t in tests if t.status == "passed"],
             "skipped": [t for t in tests if t.status == "skipped"],
         })
-    return sorted(sections, key=lambda section: not section["failed"])  # stable: the assignment's order within
+    return sections
+
+
+def failures_first(sections: list[dict]) -> list[dict]:
+    """The problems with a failure, then the others, each group in the assignment's order."""
+    return sorted(sections, key=lambda section: not section["failed"])
 
 
 def _test_feedback(test: dict, hidden_number: int | None = None) -> TestFeedback:
@@ -220,7 +225,7 @@ def _test_feedback(test: dict, hidden_number: int | None = None) -> TestFeedback
     function's name is the staff's and may say what it looks for."""
     visible = test.get("visibility") == "visible"
     status = "skipped" if (test.get("extra_data") or {}).get("skipped") else test["status"]
-    output = scrub(test.get("output") or "")
+    output = scrub(without_grader_frames(test.get("output") or ""))
     return TestFeedback(
         name=test["name"].rsplit(": ", 1)[-1] if visible else f"hidden test {hidden_number}",
         score=test["score"],
@@ -365,7 +370,8 @@ def write_report(students: list[StudentResult], out: Path) -> dict[str, Path]:
     paths = {"csv": out / "grades.csv"}
     write_csv(students, paths["csv"])
     for student in students:
-        context = {"student": student, "sections": feedback_for(student), "fence": fence, "summary": summary_for_students(student)}
+        sections = feedback_for(student)
+        context = {"student": student, "sections": sections, "details": failures_first(sections), "fence": fence, "summary": summary_for_students(student)}
         for suffix in ("md", "html"):
             target = out / "feedback" / f"{student.student}.{suffix}"
             target.write_text(env.get_template(f"feedback.{suffix}.j2").render(context))

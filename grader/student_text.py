@@ -33,3 +33,26 @@ def printable(text: str) -> str:
     """Student-controlled text (a name, a message) for a staff terminal or page: control characters
     (an ANSI escape begins with one) become "?", so nothing restyles, moves or hides a line."""
     return _CONTROL.sub("?", str(text))
+
+
+_GRADER_FRAME = re.compile(r'^(?P<indent>E?[ |]*)(?:File "grader/[^"]*", line \d+|grader/\S+:\d+: in )')
+_GRADER_PLACE = re.compile(r" at grader/\S+:\d+")  # hypothesis's "INTERESTING from X at grader/sandbox.py:291"
+
+
+def without_grader_frames(traceback: str) -> str:
+    """A traceback without the grader's own frames (the sandbox's call plumbing is no student's
+    business): each `File "grader/..."` entry goes, with the more indented source lines under it."""
+    kept, skip_deeper_than, in_error_lines = [], None, False
+    for line in traceback.splitlines():
+        body = line[1:] if line.startswith("E") else line
+        depth = len(line) - len(body.lstrip(" |"))
+        child = line.startswith("E") == in_error_lines and line.strip(" |")  # pytest's "E " lines are no frame's source
+        if skip_deeper_than is not None and depth > skip_deeper_than and child:
+            continue
+        skip_deeper_than = None
+        frame = _GRADER_FRAME.match(line)
+        if frame:
+            skip_deeper_than, in_error_lines = len(frame.group("indent")), line.startswith("E")
+            continue
+        kept.append(line)
+    return _GRADER_PLACE.sub("", "\n".join(kept)).replace("grader.sandbox.", "")

@@ -173,8 +173,7 @@ def outcome_line(job: Job, outcome: dict, seconds: float) -> Text:
     line = Text()
     line.append(printable(job.student), style="bold")
     if not outcome.get("ok"):
-        last = (outcome.get("error", "").strip().splitlines() or ["unknown error"])[-1]
-        line.append(f": grader error (retried on the next run): {printable(last)[:200]}", style="red")
+        line.append(f": grader error (retried on the next run): {printable(error_summary(outcome.get('error', '')))[:200]}", style="red")
     elif unreadable_reason(outcome["results"]):
         line.append(f": unreadable: {printable(unreadable_reason(outcome['results']))[:200]}", style="yellow")
     else:
@@ -182,6 +181,17 @@ def outcome_line(job: Job, outcome: dict, seconds: float) -> Text:
         line.append(f": graded {data['score']:g}/{data['max_score']:g}")
     line.append(f" ({seconds:.0f} s)")
     return line
+
+
+def error_summary(error: str) -> str:
+    """The line of a grader failure's traceback that says what failed: the sandbox's own message
+    (with the zygote's last words after it) where there is one, else the last line."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()] or ["unknown error"]
+    sandbox = next((i for i, line in enumerate(lines) if "SandboxUnavailable: " in line), None)
+    if sandbox is None:
+        return lines[-1]
+    message = lines[sandbox].split("SandboxUnavailable: ", 1)[1]
+    return f"{message} {lines[-1]}" if sandbox < len(lines) - 1 else message
 
 
 # --- progress -------------------------------------------------------------------------

@@ -190,7 +190,7 @@ def score_table(rows, finals: dict[str, str] | None = None) -> list:
     for name, outcome, seconds in rows:
         student = Text(printable(name))
         if not outcome.get("ok"):
-            last_line = (outcome["error"].strip().splitlines() or [""])[-1]
+            last_line = batch.error_summary(outcome["error"])
             table.add_row(student, Text("ERROR", style="red"), *[""] * len(modules), *final_cells(name), f"{seconds:.0f}")
             notes.append(_note(name, "grader error, not a grade (run again to retry)", last_line, "red"))
             continue

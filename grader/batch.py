@@ -13,30 +13,40 @@ grades exactly the students that are missing.
 from __future__ import annotations
 
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TimeElapsedColumn
+from rich.text import Text
 
-from grader import intake, late, results
+from grader import executors, intake, late, results
 from grader.executors import Grading, Job
-from grader.gradebook import Gradebook
+from grader.gradebook import Gradebook, unreadable_reason
+from grader.student_text import printable
 
 SKIP_NAMES = ("__MACOSX",)
 
 
 # --- discover -------------------------------------------------------------------------
+class NoSubmissions(ValueError):
+    """A class folder with nothing in it to grade."""
+
+
 def is_class_folder(path: Path) -> bool:
-    """A folder of submissions: it has no assignment/ itself, but its entries hold one."""
-    return path.is_dir() and not (path / "assignment").is_dir() and any(_holds_assignment(p) for p in _entries(path))
+    """A folder of submissions: a folder with no assignment/ of its own (each entry is a student)."""
+    return path.is_dir() and not (path / "assignment").is_dir()
 
 
 def discover(paths: list[Path]) -> dict[str, Path]:
     """student -> submission, from class folders (each entry a student) and single submissions."""
     found: dict[str, Path] = {}
     for path in paths:
-        for submission in _entries(path) if is_class_folder(path) else [path]:
+        entries = _entries(path) if is_class_folder(path) else [path]
+        if not entries:
+            raise NoSubmissions(f"no submissions found in {path}: expected one sub-folder or .zip per student")
+        for submission in entries:
             student = submission.stem if submission.suffix == ".zip" else submission.name
             if student in found:
                 raise ValueError(f"two submissions for {student}: {found[student]} and {submission}")
@@ -45,18 +55,12 @@ def discover(paths: list[Path]) -> dict[str, Path]:
 
 
 def _entries(folder: Path) -> list[Path]:
-    # Every sub-folder counts, even one with no assignment/: it is graded 0 with a message,
-    # so a broken upload shows up in the gradebook instead of vanishing.
+    # Every sub-folder counts, even one with no assignment/: it is recorded as unreadable with
+    # its reason, so a broken upload shows up in the gradebook instead of vanishing.
     return sorted(
         p for p in folder.iterdir()
         if not p.name.startswith((".", "_")) and p.name not in SKIP_NAMES and (p.is_dir() or p.suffix == ".zip")
     )
-
-
-def _holds_assignment(path: Path) -> bool:
-    if path.suffix == ".zip":
-        return path.is_file()
-    return (path / "assignment").is_dir() or any((c / "assignment").is_dir() for c in path.iterdir() if c.is_dir())
 
 
 def fingerprint(submission: Path) -> str:
@@ -72,7 +76,7 @@ def fingerprint(submission: Path) -> str:
 @dataclass
 class Plan:
     jobs: list[Job] = field(default_factory=list)
-    done: list[str] = field(default_factory=list)  # already graded: skipped this run
+    done: list[str] = field(default_factory=list)  # already graded (or unreadable): skipped this run
 
 
 def plan(
@@ -83,12 +87,16 @@ def plan(
     regrade: set[str],
     regrade_all: bool,
     policy: late.LatePolicy | None,
+    times: late.SubmissionTimes | None = None,
 ) -> Plan:
+    """The jobs to run and the students already done. `times`: where submission times come from
+    (staff sources only; `SubmissionTimes.check` them first for one error up front)."""
+    times = times or late.SubmissionTimes()
     suite = results.suite_version()
     the_plan = Plan()
     for student, submission in students.items():
         sha = fingerprint(submission)
-        lateness = late.assess(policy, submission)
+        lateness = times.assess(policy, student, submission)
         forced = regrade_all or student in regrade
         if not forced and book.is_complete(student, sha, suite, scope):
             if policy is not None:
@@ -100,25 +108,30 @@ def plan(
 
 
 # --- run ------------------------------------------------------------------------------
+@dataclass
+class Counts:
+    """What the console says while a batch runs: tests as they finish, submissions by outcome."""
+
+    passed: int = 0
+    failed: int = 0
+    graded: int = 0
+    unreadable: int = 0
+    errors: int = 0  # the grader failed: nothing recorded as a grade, retried on the next run
+
+
 def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: Console) -> dict[str, float]:
     """Grade `jobs`, recording each as it finishes; return student -> seconds it took."""
     scope = ",".join(grading.modules or ())
     suite = results.suite_version()
     took: dict[str, float] = {}
-    columns = (
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("tests [green]{task.fields[passed]} passed[/] [red]{task.fields[failed]} failed[/], submissions: {task.fields[errors]} grader error(s)"),
-        TimeElapsedColumn(), TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("grading", total=len(jobs), passed=0, failed=0, errors=0)
-        counts = {"passed": 0, "failed": 0, "errors": 0}
-        changed: list[str] = []
+    counts = Counts()
+    changed: list[str] = []
+    with progress_display(console, jobs, counts) as finished:
         for job, outcome, seconds in executor.run(jobs, grading):
             _record(book, job, outcome, scope, seconds, counts)
             took[job.student] = seconds
-            progress.update(task, advance=1, **counts)
-            if outcome.get("ok") and outcome["results"]["extra_data"]["suite_version"] != suite:
+            finished(job, outcome, seconds)
+            if outcome.get("ok") and outcome["results"]["extra_data"].get("suite_version") != suite:
                 changed.append(job.student)
     if changed:
         # Someone edited the suites, the reference or the rubric while this batch ran.
@@ -127,14 +140,107 @@ def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: C
     return took
 
 
-def _record(book: Gradebook, job: Job, outcome: dict, scope: str, seconds: float, counts: dict) -> None:
+def _record(book: Gradebook, job: Job, outcome: dict, scope: str, seconds: float, counts: Counts) -> None:
+    executors.progress_file(job.out_file).unlink(missing_ok=True)
     if not outcome.get("ok"):
         book.record_error(job.student, job.sha256, scope, outcome.get("error", "unknown error"), job.late, seconds)
-        counts["errors"] += 1
+        counts.errors += 1
         return
     data = outcome["results"]
     results.write_atomically(job.out_file, data)  # the gradebook's copy and the file agree
     book.record(job.student, job.sha256, scope, data, job.late, seconds)
+    if unreadable_reason(data):
+        counts.unreadable += 1
+        return
+    counts.graded += 1
     for test in data["tests"]:
         if not test["extra_data"].get("skipped"):
-            counts["passed" if test["status"] == "passed" else "failed"] += 1
+            if test["status"] == "passed":
+                counts.passed += 1
+            else:
+                counts.failed += 1
+
+
+def outcome_line(job: Job, outcome: dict, seconds: float) -> Text:
+    """One finished submission, in plain words (a log line; the student's name as text, never markup)."""
+    line = Text()
+    line.append(printable(job.student), style="bold")
+    if not outcome.get("ok"):
+        line.append(f": grader error (retried on the next run): {printable(error_summary(outcome.get('error', '')))[:200]}", style="red")
+    elif unreadable_reason(outcome["results"]):
+        line.append(f": unreadable: {printable(unreadable_reason(outcome['results']))[:200]}", style="yellow")
+    else:
+        data = outcome["results"]
+        line.append(f": graded {data['score']:g}/{data['max_score']:g}")
+    line.append(f" ({seconds:.0f} s)")
+    return line
+
+
+def error_summary(error: str) -> str:
+    """The line of a grader failure's traceback that says what failed: the sandbox's own message
+    (with the zygote's last words after it) where there is one, else the last line."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()] or ["unknown error"]
+    sandbox = next((i for i, line in enumerate(lines) if "SandboxUnavailable: " in line), None)
+    if sandbox is None:
+        return lines[-1]
+    message = lines[sandbox].split("SandboxUnavailable: ", 1)[1]
+    return f"{message} {lines[-1]}" if sandbox < len(lines) - 1 else message
+
+
+# --- progress -------------------------------------------------------------------------
+@contextmanager
+def progress_display(console: Console, jobs: list[Job], counts: Counts):
+    """Yields finished(job, outcome, seconds). On a terminal: a bar of tests done as they finish
+    (each grading subprocess counts its tests into a file) and who is in progress; otherwise
+    (a log, a pipe): one plain line per finished submission."""
+    done: set[str] = set()
+    if console.is_terminal:
+        columns = (BarColumn(bar_width=10), _LiveTests(jobs, done), TimeElapsedColumn())
+        with Progress(*columns, console=console, refresh_per_second=2) as progress:
+            task = progress.add_task("grading", total=len(jobs))
+
+            def finished(job, outcome, seconds):
+                done.add(job.student)
+                progress.console.print(outcome_line(job, outcome, seconds))
+                progress.update(task, completed=len(done))
+            yield finished
+    else:
+        def finished(job, outcome, seconds):
+            done.add(job.student)
+            console.print(Text(f"[{len(done)}/{len(jobs)}] ").append(outcome_line(job, outcome, seconds)), soft_wrap=True)
+        yield finished
+    console.print(
+        f"{len(done)} submission(s): {counts.graded} graded, {counts.unreadable} unreadable, {counts.errors} grader error(s); "
+        f"tests {counts.passed} passed, {counts.failed} failed"
+    )
+
+
+class _LiveTests(ProgressColumn):
+    """Tests done across the batch, and the students being graded now, from their progress files."""
+
+    def __init__(self, jobs: list[Job], done: set[str]):
+        super().__init__()
+        self.jobs, self.done = jobs, done
+
+    def render(self, task) -> Text:
+        tests_done, tests_total, running = 0, 0, []
+        for job in self.jobs:
+            done, total = read_progress(executors.progress_file(job.out_file))
+            if job.student in self.done or total is None:
+                continue
+            tests_done, tests_total = tests_done + done, tests_total + total
+            running.append(f"{printable(job.student)[:16]} {done}/{total}")
+        text = Text(f"{len(self.done)}/{len(self.jobs)} done")
+        if running:
+            text.append(f", tests {tests_done}/{tests_total}; now " + ", ".join(running[:3]) + (" ..." if len(running) > 3 else ""))
+        return text
+
+
+def read_progress(path: Path) -> tuple[int, int | None]:
+    """(tests finished, tests in all) from a grading subprocess's progress file; total None before it collected."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return 0, None
+    total = next((int(line.split()[1]) for line in lines if line.startswith("total ")), None)
+    return sum(1 for line in lines if not line.startswith("total ")), total

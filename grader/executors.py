@@ -190,7 +190,9 @@ def grade_in_subprocess(
 
     `threads`: torch's thread count there (OMP_NUM_THREADS), unless the environment sets one.
     """
-    env = None if threads is None else {"OMP_NUM_THREADS": str(threads), **os.environ}
+    progress = progress_file(out_file)
+    progress.unlink(missing_ok=True)  # a killed run's counts are not this run's
+    env = {**({} if threads is None else {"OMP_NUM_THREADS": str(threads)}), **os.environ, "GRADER_PROGRESS_FILE": str(progress)}
     command = [
         sys.executable, "-c", _DIES_WITH_PARENT, str(os.getpid()), str(submission.resolve()), str(out_file.resolve()),
         json.dumps(dataclasses.asdict(limits)), "1" if allow_weak else "0", ",".join(modules or []),
@@ -199,6 +201,11 @@ def grade_in_subprocess(
     if finished.returncode != 0:
         return {"ok": False, "error": (finished.stderr or finished.stdout)[-3000:]}
     return {"ok": True, "results": json.loads(out_file.read_text())}
+
+
+def progress_file(out_file: Path) -> Path:
+    """Where the grading subprocess counts its tests as they finish (grader/plugin.py writes it)."""
+    return out_file.with_name("progress.log")
 
 
 def make(kind: str, workers: int, address: str | None):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import sys
 import tempfile
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 from grader import intake, results, rubric
 from grader.intake import BadSubmission
 from grader.manifest import manifest_flags
-from grader.sandbox import Limits, RemoteImpl, Sandbox, layers_for
+from grader.sandbox import Limits, RemoteImpl, Sandbox, SandboxUnavailable, layers_for
 from grader.selfcheck import suite_paths
 from tests.seam import REPO_ROOT
 
@@ -83,7 +84,8 @@ def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str,
 
     from grader.plugin import GradingPlugin
 
-    plugin = GradingPlugin(impl)
+    progress = os.environ.get("GRADER_PROGRESS_FILE")
+    plugin = GradingPlugin(impl, progress=Path(progress) if progress else None)
     args = [
         *(str(REPO_ROOT / path) for path in suite_paths(modules)),
         *(["-m", " or ".join(modules)] if modules else []),
@@ -98,6 +100,8 @@ def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str,
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         code = pytest.main(args, plugins=[plugin])
+    if plugin.grader_failure is not None:  # never a grade: the batch records a grader error and retries
+        raise SandboxUnavailable(plugin.grader_failure)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(f"the suites did not run (pytest exit {code!r}):\n{buffer.getvalue()[-4000:]}")
     return list(plugin.cases.values()), buffer.getvalue(), torch.cuda.is_available()
@@ -106,7 +110,7 @@ def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str,
 def _summary(sandbox: Sandbox, scores) -> str:
     earned = sum(s.score for s in scores)
     total = sum(s.max_score for s in scores)
-    lines = [f"Score: {earned:g} / {total:g}", f"Sandbox: {sandbox.level} ({', '.join(layers_for(sandbox.level))})"]
+    lines = [f"Score: {earned:g} / {total:g}"]  # which sandbox layers ran is for staff: extra_data["sandbox"]
     skipped = [s for s in scores if s.status == "skipped"]
     if skipped:
         lines.append(f"{len(skipped)} test(s) skipped (no CUDA device): they count neither way.")
@@ -127,7 +131,7 @@ def _unreadable(the_rubric, message: str, seconds: float, flags: list[dict] = ()
         rubric.TestScore(key, the_rubric.problem_of[key], 0.0, points, "failed", f"not graded: {message}", key.startswith("public/"), 0.0)
         for key, points in the_rubric.points.items()
     ]
-    return results.build(the_rubric, scores, seconds=seconds, summary=f"The submission could not be read: {message}", extra={"integrity_flags": list(flags), "error": message})
+    return results.build(the_rubric, scores, seconds=seconds, summary=f"The submission could not be read: {message}", extra={"integrity_flags": list(flags), "unreadable": message})
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,9 @@ Tables (the report and any LMS export read these):
 - submissions: one row per student: what was graded (submission_sha256, suite_version,
   grader_version, scope = the problems graded, "" for all), when it was submitted
   (submitted_at, days_late, late_penalty_pct), the raw score, integrity flags and the whole
-  results.json (results) for feedback; status is "graded" or "error" (the grader failed).
+  results.json (results) for feedback; status is one of OUTCOMES: "graded", "unreadable" (the
+  submission cannot be read: an empty folder, a corrupt .zip; its reason in `error`, a 0 that
+  stands) or "error" (the grader itself failed: never a grade, retried on the next run).
 - tests: one row per student and test: points, max_points, status, seconds, output.
 - overrides: points a staff member set for one student's test, with who and why. Grading
   never writes this table, so an override outlives every regrade.
@@ -25,6 +27,8 @@ from pathlib import Path
 
 DEFAULT_OUT = Path("grading-results")  # `grade`'s results folder, unless --out
 DEFAULT_PATH = DEFAULT_OUT / "gradebook.sqlite"  # and the gradebook in it, unless --gradebook
+OUTCOMES = ("graded", "unreadable", "error")
+DECIDED = ("graded", "unreadable")  # outcomes the next run keeps; an "error" is graded again
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -88,6 +92,12 @@ class Late:
     penalty_pct: float = 0.0
 
 
+def unreadable_reason(results: dict) -> str | None:
+    """Why the grader could not read the submission behind `results`, or None if it could."""
+    extra = results.get("extra_data") or {}
+    return extra.get("unreadable") or extra.get("error")  # "error": what results.json said before "unreadable"
+
+
 class Gradebook:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,16 +118,21 @@ class Gradebook:
     # --- what is already done ---------------------------------------------------------
     def is_complete(self, student: str, sha256: str, suite_version: str, scope: str) -> bool:
         row = self.db.execute(
-            "SELECT 1 FROM submissions WHERE student=? AND status='graded' AND submission_sha256=? AND suite_version=? AND scope=?",
-            (student, sha256, suite_version, scope),
+            "SELECT 1 FROM submissions WHERE student=? AND status IN (?,?) AND submission_sha256=? AND suite_version=? AND scope=?",
+            (student, *DECIDED, sha256, suite_version, scope),
         ).fetchone()
         return row is not None
 
     # --- writes (the driver's only) -----------------------------------------------------
     def record(self, student: str, sha256: str, scope: str, results: dict, late: Late, seconds: float) -> None:
-        """Replace the student's grade with `results` (a results.json dict), in one transaction."""
+        """Replace the student's grade with `results` (a results.json dict), in one transaction.
+
+        A submission the grader could not read is recorded as "unreadable", with its reason."""
+        unreadable = unreadable_reason(results)
         with self._transaction():
-            self._put_submission(student, "graded", sha256, scope, late, seconds, results=results)
+            self._put_submission(
+                student, "unreadable" if unreadable else "graded", sha256, scope, late, seconds, results=results, error=unreadable
+            )
             self.db.execute("DELETE FROM tests WHERE student=?", (student,))
             self.db.executemany(
                 "INSERT INTO tests VALUES (?,?,?,?,?,?,?,?)",
@@ -134,7 +149,7 @@ class Gradebook:
 
         A grade recorded before is kept (a failed regrade must not erase it)."""
         with self._transaction():
-            if self.db.execute("SELECT 1 FROM submissions WHERE student=? AND status='graded'", (student,)).fetchone():
+            if self.db.execute("SELECT 1 FROM submissions WHERE student=? AND status IN (?,?)", (student, *DECIDED)).fetchone():
                 return
             self._put_submission(student, "error", sha256, scope, late, seconds, error=error)
 

@@ -85,7 +85,13 @@ def _stage(submission: Path, reader: _Reader) -> None:
     if kind == "link":
         raise BadSubmission(f"{submission.name} is a symbolic link; submit the folder or .zip itself", "link")
     if kind == "file" and submission.suffix == ".zip":
-        _stage_zip(_read_archive(None, str(submission)), reader)
+        try:
+            _stage_zip(_read_archive(None, str(submission)), reader)
+        except BadSubmission as error:
+            if error.flag is not None:
+                raise
+            joint = " " if str(error).startswith("is ") else ": "
+            raise BadSubmission(f"{submission.name}{joint}{error}") from None
     elif kind == "dir":
         _stage_folder(submission, reader)
     elif kind == "file":
@@ -330,14 +336,14 @@ def _stage_zip(data: bytes, reader: _Reader) -> None:
     except BadSubmission:
         raise
     except Exception as error:  # a corrupt, encrypted or oddly compressed archive: the student's to fix
-        raise BadSubmission(f"the .zip cannot be read ({type(error).__name__}: {error})") from None
+        raise BadSubmission(f"is not a readable .zip ({type(error).__name__}: {error})") from None
 
 
 def _check_directory_size(data: bytes) -> None:
     """Refuse a .zip with too many entries from its end record, before any entry is parsed."""
     at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
     if at < 0 or len(data) - at < _END_OF_DIRECTORY.size:
-        raise BadSubmission("the file is not a .zip (no end of central directory)")
+        raise BadSubmission("is not a readable .zip")
     _, _, _, _, entries, directory_bytes, _, _ = _END_OF_DIRECTORY.unpack_from(data, at)
     if entries > MAX_ENTRIES or directory_bytes > MAX_ENTRIES * 512:
         raise BadSubmission(f"the .zip holds over {MAX_ENTRIES} entries", "bad-submission")

@@ -1,30 +1,28 @@
-"""Trusted side: the late policy (the [late] table of the course config) and submission times.
+"""Trusted side: the late policy (course.toml's [late] table, see grader/config.py) and submission times.
 
-    [late]
-    deadline = "2025-10-14T23:59:00-07:00"   # ISO 8601; give the zone, or the machine's is used
-    grace_minutes = 15                         # later than the deadline by at most this: on time
-    penalty_per_day = 10                       # percent of the score per day late (a started day counts)
-    max_days = 3                               # later than this many days: the penalty is 100%
-
-When was a submission made? The `submitted_at` (or Gradescope's `created_at`) of a
-`submission_metadata.json` in the student's folder, or beside a `NAME.zip` as
-`NAME.submission_metadata.json`; else the folder's or the .zip's modification time.
-The metadata must come from the course's LMS export, not from the student: a .zip's own
-contents are never read for it.
+When was a submission made? Only from where staff put it, never from the submission itself:
+1. the staff file that course.toml's `[submissions] times` names (a row or key per student);
+2. else the LMS export BESIDE the submission in the class folder: `STUDENT.submission_metadata.json`
+   next to `STUDENT/` or `STUDENT.zip`, its `submitted_at` (or Gradescope's `created_at`);
+3. else the modification time of the student's folder or .zip.
+A `submission_metadata.json` inside a student's folder or archive is the student's to write: it
+is never read. A time that is not a date is an error before grading starts (SubmissionTimes.check).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from grader.compat import tomllib
+from grader.config import ISO_EXAMPLE, ConfigError, Course, parse_time
 from grader.gradebook import Late
 
 METADATA = "submission_metadata.json"
+TIME_KEYS = ("submitted_at", "created_at")  # ours, Gradescope's
 
 
 @dataclass(frozen=True)
@@ -41,41 +39,97 @@ class LatePolicy:
         return Late(submitted_at.isoformat(), days, penalty)
 
 
-def load_policy(config: Path | None) -> LatePolicy | None:
-    """The course config's late policy; None when there is no config or no [late] table."""
-    if config is None:
+def policy_of(course: Course) -> LatePolicy | None:
+    """The course's late policy (its [late] table, already checked); None without one."""
+    if course.late is None:
         return None
-    table = tomllib.loads(config.read_text()).get("late")
-    if table is None:
-        return None
-    deadline = table["deadline"]
-    deadline = deadline if isinstance(deadline, datetime) else _parse_time(str(deadline))
     return LatePolicy(
-        deadline=_aware(deadline),
-        penalty_per_day=float(table.get("penalty_per_day", 0)),
-        max_days=int(table.get("max_days", 10**6)),
-        grace=timedelta(minutes=float(table.get("grace_minutes", 0))),
+        deadline=course.late["deadline"],
+        penalty_per_day=course.late.get("penalty_per_day", 0.0),
+        max_days=course.late.get("max_days", 10**6),
+        grace=timedelta(minutes=course.late.get("grace_minutes", 0.0)),
     )
 
 
-def submitted_at(submission: Path) -> datetime:
-    metadata = submission / METADATA if submission.is_dir() else submission.with_name(f"{submission.stem}.{METADATA}")
-    if metadata.is_file():
+class SubmissionTimes:
+    """Submission times from staff sources only (see the module's docstring)."""
+
+    def __init__(self, times_file: Path | None = None):
+        self.staff = _read_staff_file(times_file) if times_file else {}
+
+    def submitted_at(self, student: str, submission: Path) -> datetime:
+        if student in self.staff:
+            return self.staff[student]
+        beside = beside_metadata(submission)
+        if beside.is_file():
+            found = _stamp_in(beside)
+            if found is not None:
+                key, stamp = found
+                return _parsed(stamp, f"{beside}: {key}")
+        return datetime.fromtimestamp(submission.stat().st_mtime, tz=timezone.utc)
+
+    def check(self, students: dict[str, Path]) -> None:
+        """Every student's time, read now: one ConfigError naming each bad file, before any grading."""
+        problems = []
+        for student, submission in students.items():
+            try:
+                self.submitted_at(student, submission)
+            except ConfigError as error:
+                problems.append(str(error))
+        if problems:
+            raise ConfigError("\n".join(problems))
+
+    def assess(self, policy: LatePolicy | None, student: str, submission: Path) -> Late:
+        when = self.submitted_at(student, submission)
+        return policy.assess(when) if policy else Late(when.isoformat(), 0, 0.0)
+
+
+def beside_metadata(submission: Path) -> Path:
+    """The LMS export's metadata file for `submission`: next to it in the class folder, never inside."""
+    return submission.with_name(f"{submission.stem if submission.suffix == '.zip' else submission.name}.{METADATA}")
+
+
+def _stamp_in(metadata: Path):
+    try:
         data = json.loads(metadata.read_text())
-        stamp = data.get("submitted_at") or data.get("created_at")
-        if stamp:
-            return _aware(_parse_time(str(stamp)))
-    return datetime.fromtimestamp(submission.stat().st_mtime, tz=timezone.utc)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{metadata}: not readable JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{metadata}: expected a JSON object with {' or '.join(TIME_KEYS)}")
+    return next(((k, data[k]) for k in TIME_KEYS if data.get(k)), None)  # (key, its value)
 
 
-def assess(policy: LatePolicy | None, submission: Path) -> Late:
-    when = submitted_at(submission)
-    return policy.assess(when) if policy else Late(when.isoformat(), 0, 0.0)
+def _read_staff_file(path: Path) -> dict[str, datetime]:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{path} (course.toml's [submissions] times): cannot be read ({error.strerror or error})") from None
+    if path.suffix == ".json":
+        try:
+            rows = json.loads(text)
+        except ValueError as error:
+            raise ConfigError(f"{path}: not valid JSON ({error})") from None
+        if not isinstance(rows, dict):
+            raise ConfigError(f"{path}: expected a JSON object, student -> submission time")
+        items = [(str(k), v, f"{path}: {k}") for k, v in rows.items()]
+    else:
+        reader = csv.DictReader(text.splitlines())
+        if not {"student", "submitted_at"} <= set(reader.fieldnames or ()):
+            raise ConfigError(f"{path}: expected a CSV with the columns student,submitted_at")
+        items = [(row["student"], row["submitted_at"], f"{path} line {n}: submitted_at") for n, row in enumerate(reader, 2)]
+    times, problems = {}, []
+    for student, stamp, where in items:
+        try:
+            times[student] = _parsed(stamp, where)
+        except ConfigError as error:
+            problems.append(str(error))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return times
 
 
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.astimezone()  # naive: the machine's zone
+def _parsed(stamp, where: str) -> datetime:
+    try:
+        return parse_time(str(stamp))
+    except ValueError:
+        raise ConfigError(f"{where} = {str(stamp)[:80]!r}: expected an ISO 8601 date and time such as \"{ISO_EXAMPLE}\"") from None

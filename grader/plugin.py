@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from grader.compat import BaseExceptionGroup
-from grader.sandbox import RemoteImpl, SubmissionError, SubmissionFault
+from grader.student_text import scrub, without_grader_frames
+from grader.sandbox import ModuleUnavailable, RemoteImpl, SandboxUnavailable, SubmissionError, SubmissionFault
 from tests.seam import MODULES, REPO_ROOT
 
 MAX_VISIBLE_OUTPUT = 6000
@@ -42,6 +43,14 @@ class Case:
 class GradingPlugin:
     impl: RemoteImpl
     cases: dict[str, Case] = field(default_factory=dict)
+    progress: Path | None = None  # one line per finished test ("total N" first): the batch driver's progress bar
+    grader_failure: str | None = None  # the sandbox failed (not the submission): no grade may come of this run
+
+    def _progress(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.progress, "a") as out:
+                out.write(line + "\n")
 
     @pytest.hookimpl
     def pytest_make_impl(self, config):
@@ -51,6 +60,7 @@ class GradingPlugin:
     def pytest_collection_modifyitems(self, config, items):
         for item in items:
             self.cases[item.nodeid] = _case_for(item)
+        self._progress(f"total {len(items)}")
         # Every public test runs before any hidden one, so what the code prints can be shown
         # up to the first hidden test and kept for staff after it (sandbox.OutputCapture);
         # within each half, one problem's tests run back to back and share a worker.
@@ -66,6 +76,7 @@ class GradingPlugin:
     def pytest_runtest_logfinish(self, nodeid, location):
         case = self.cases.get(nodeid)
         self.impl.end_test(passed=case is not None and case.outcome in ("passed", "skipped"))
+        self._progress(case.outcome if case is not None else "not run")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -75,6 +86,9 @@ class GradingPlugin:
         if case is None:
             return
         case.seconds += report.duration
+        if call.excinfo is not None and isinstance(call.excinfo.value, SandboxUnavailable):
+            self.grader_failure = str(call.excinfo.value)
+            item.session.shouldstop = "the sandbox failed"  # every later test would fail the same way
         if report.skipped and case.outcome != "failed":
             case.outcome = "skipped"
             case.message = _skip_reason(report)
@@ -112,7 +126,10 @@ def _failure_message(case: Case, call, report) -> str:
     if isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
     if case.visible:
-        return f"{_kind_of_failure(error, report.when)}\n\n{report.longreprtext[-MAX_VISIBLE_OUTPUT:]}"
+        kind = _kind_of_failure(error, report.when)
+        if isinstance(error, ModuleUnavailable):  # a module that did not import: the kind says it all
+            return kind
+        return f"{kind}\n\n{scrub(without_grader_frames(report.longreprtext))[-MAX_VISIBLE_OUTPUT:]}"
     kind = _kind_of_hidden_failure(error) or _kind_of_failure(error, report.when)
     return f"{kind} (a hidden test shows no values)" if kind == "wrong result" else kind
 
@@ -127,6 +144,8 @@ HIDDEN_FAULTS = {
 
 
 def _kind_of_hidden_failure(error: BaseException | None) -> str | None:
+    if isinstance(error, ModuleUnavailable):  # says only which file failed to import, never an input
+        return str(error)
     if isinstance(error, SubmissionFault):
         return HIDDEN_FAULTS.get(error.flag, "your code's call failed")
     if isinstance(error, SubmissionError):

@@ -34,7 +34,10 @@ HANDOUT = REPO_ROOT / "handout.md"
 SUBMIT = REPO_ROOT / "student" / "submit.py"  # the bundle's `python -m submit`
 # What the public suite needs from tests/: nothing of hidden/, data/, project/ or the rubric.
 PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/scenarios")
-PUBLIC_FILES = ("tests/__init__.py", "tests/conftest.py", "tests/seam.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py")
+PUBLIC_FILES = (
+    "tests/__init__.py", "tests/conftest.py", "tests/seam.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py",
+    "docs/api.md",  # the API reference the handout points at
+)
 SECRET_FOLDERS = ("solutions", "tests/hidden", "tests/data", "tests/project", "grader")
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
 
@@ -50,6 +53,7 @@ def build_bundle(out: Path, handout: Path = HANDOUT) -> tuple[Path, Path]:
     for folder in PUBLIC_FOLDERS:
         shutil.copytree(REPO_ROOT / folder, out / folder, ignore=SKIP)
     for name in PUBLIC_FILES:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / name, out / name)
     shutil.copyfile(handout, out / "handout.md")
     (out / "pyproject.toml").write_text(student_pyproject())
@@ -117,7 +121,7 @@ description = "Assignment: PyTorch primitives and resource accounting (your code
 readme = "README.md"
 requires-python = "{ours["project"]["requires-python"]}"
 dependencies = [
-{_toml_lines(ours["project"]["dependencies"])}
+{_toml_lines([student_torch() if d.startswith("torch") else d for d in ours["project"]["dependencies"]])}
 ]
 
 [tool.setuptools.packages.find]
@@ -132,6 +136,20 @@ markers = [
 {_toml_lines(markers)}
 ]
 """
+
+
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+SETUP_NOTE = (
+    "PyTorch comes first, its CPU build from PyTorch's CPU wheel index: a few hundred MB, where a\n"
+    "plain `pip install torch` on Linux fetches a CUDA build of several GB that no problem needs."
+)
+
+
+def student_torch() -> str:
+    """The students' torch: from 2.4 to the minor version the suites were checked with, so pip
+    never pulls a newer torch (and its CUDA libraries) over the CPU build they installed first."""
+    major, minor = importlib.metadata.version("torch").split("+")[0].split(".")[:2]
+    return f"torch>=2.4,<{major}.{int(minor) + 1}"
 
 
 def _toml_lines(items: list[str]) -> str:
@@ -149,16 +167,17 @@ Read `handout.md` first: it says what each problem asks and why. Your code goes 
 
 ## Install (once)
 
-In a fresh virtual environment (Python 3.10 or newer), from this folder:
+In a fresh virtual environment (Python 3.10 or newer), from this folder. {SETUP_NOTE}
 
 ```bash
 python -m venv .venv && source .venv/bin/activate
+pip install "{student_torch()}" --index-url {CPU_INDEX}
 pip install -e .
 ```
 
-`pip install -e .` is the one command: it installs PyTorch, einops, jaxtyping, beartype,
-numpy, pytest and hypothesis. (On a machine without a GPU, add
-`--extra-index-url https://download.pytorch.org/whl/cpu` for a much smaller PyTorch.)
+`pip install -e .` then adds einops, jaxtyping, beartype, numpy, pytest and hypothesis, and
+keeps the torch you installed. `docs/api.md` lists every function you write, with its exact
+signature.
 
 ## Test your code
 

@@ -22,11 +22,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from grader import report_plots
-from grader.gradebook import Gradebook
+from grader.gradebook import Gradebook, unreadable_reason
+from grader.student_text import printable, scrub, without_grader_frames
 from tests.seam import MODULES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -50,9 +52,12 @@ class StudentResult:
 
     @property
     def status(self) -> str:
-        """graded / error (no results, or a submission the grader could not read) / flagged (integrity)."""
-        if self.results is None or self.extra.get("error"):
+        """graded / flagged (integrity) / unreadable (the submission could not be read: 0, with its
+        reason) / error (the grader failed or never finished: no results, no grade)."""
+        if self.results is None:
             return "error"
+        if unreadable_reason(self.results):
+            return "unreadable"
         return "flagged" if self.flags else "graded"
 
     @property
@@ -122,7 +127,7 @@ def load_gradebook(path: Path) -> list[StudentResult]:
         students = []
         for name in book.students():
             row, results = book.submission(name), book.results(name)
-            if row["status"] != "graded" or results is None:
+            if row["status"] == "error" or results is None:
                 students.append(StudentResult(name, None, GRADER_FAILED))
                 continue
             overrides = {o["test_key"]: o for o in book.overrides(name)}
@@ -155,13 +160,21 @@ def write_csv(students: list[StudentResult], path: Path) -> None:
         for student in students:
             problems = student.problems()
             writer.writerow([
-                student.student,
+                csv_cell(student.student),
                 "" if student.total is None else f"{student.total:g}",
                 *(f"{problems[m][0]:g}" if m in problems else "" for m in MODULES),
                 student.days_late,
                 f"{student.late_penalty_pct:g}",
                 student.status,
             ])
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """Student-controlled text that a spreadsheet shows as text: never a formula (OWASP's CSV injection advice)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 # --- per-student feedback ------------------------------------------------------------------
@@ -179,11 +192,14 @@ class TestFeedback:
 
 
 def feedback_for(student: StudentResult) -> list[dict]:
-    """Per problem, in the assignment's order: its score and its tests, failures first."""
+    """Per problem, in the assignment's order: its score and its tests, failed before passed.
+    (The pages list the problems with a failure first: failures_first.)"""
     problems = student.problems()
     sections = []
     for module in MODULES:
-        tests = [_test_feedback(t) for t in student.tests if module_of(t) == module]
+        raw = [t for t in student.tests if module_of(t) == module]
+        hidden_numbers = {id(t): n for n, t in enumerate((t for t in raw if t.get("visibility") != "visible"), 1)}
+        tests = [_test_feedback(t, hidden_numbers.get(id(t))) for t in raw]
         if not tests:
             continue
         score, max_score = problems[module]
@@ -199,12 +215,19 @@ def feedback_for(student: StudentResult) -> list[dict]:
     return sections
 
 
-def _test_feedback(test: dict) -> TestFeedback:
+def failures_first(sections: list[dict]) -> list[dict]:
+    """The problems with a failure, then the others, each group in the assignment's order."""
+    return sorted(sections, key=lambda section: not section["failed"])
+
+
+def _test_feedback(test: dict, hidden_number: int | None = None) -> TestFeedback:
+    """A hidden test is named by its number in the problem (its hint says what it checks): its
+    function's name is the staff's and may say what it looks for."""
     visible = test.get("visibility") == "visible"
     status = "skipped" if (test.get("extra_data") or {}).get("skipped") else test["status"]
-    output = test.get("output") or ""
+    output = scrub(without_grader_frames(test.get("output") or ""))
     return TestFeedback(
-        name=test["name"].rsplit(": ", 1)[-1],
+        name=test["name"].rsplit(": ", 1)[-1] if visible else f"hidden test {hidden_number}",
         score=test["score"],
         max_score=test["max_score"],
         visible=visible,
@@ -247,19 +270,49 @@ def smallest_failing_input(output: str) -> str:
     return "\n".join(block).strip()
 
 
+def summary_for_students(student: StudentResult) -> str:
+    """results.json's top-level output as a student reads it: no staff paths, no sandbox layers."""
+    output = (student.results or {}).get("output") or ""
+    return scrub("\n".join(line for line in output.splitlines() if not line.startswith("Sandbox: ")))
+
+
 # --- the class -----------------------------------------------------------------------------
 
 
 def class_summary(students: list[StudentResult]) -> dict:
-    """The numbers behind the class report. Pass rates and failures leave out error rows."""
-    graded = [s for s in students if s.status != "error"]
+    """The numbers behind the class report. Pass rates and failures leave out unreadable and error rows."""
+    graded = [s for s in students if s.status in ("graded", "flagged")]
     return {
         "students": students,
         "counts": Counter(s.status for s in students),
         "problems": [_problem_summary(graded, m) for m in MODULES if any(m in s.problems() for s in graded)],
-        "flagged": [(s.student, flag) for s in students for flag in s.flags],
-        "errors": [(s.student, s.problem or s.extra.get("error", "")) for s in students if s.status == "error"],
+        "flagged": grouped_flags(students),
+        "identical": identical_submissions(students),
+        "errors": [(s.student, s.problem or unreadable_reason(s.results or {}) or "") for s in students if s.status in ("error", "unreadable")],
     }
+
+
+def grouped_flags(students: list[StudentResult]) -> list[dict]:
+    """One row per student and kind of flag: how many, in which tests, and the first detail."""
+    rows = []
+    for student in students:
+        kinds: dict[str, list[dict]] = {}
+        for flag in student.flags:
+            kinds.setdefault(str(flag.get("kind")), []).append(flag)
+        for kind, flags in sorted(kinds.items()):
+            tests = sorted({str(f["test"]).rsplit("::", 1)[-1] for f in flags if f.get("test")})
+            rows.append({"student": student.student, "kind": kind, "count": len(flags), "tests": tests, "detail": str(flags[0].get("detail", ""))})
+    return rows
+
+
+def identical_submissions(students: list[StudentResult]) -> list[list[str]]:
+    """Groups of two or more students whose submissions are byte-identical (same submission_sha256)."""
+    by_digest: dict[str, list[str]] = {}
+    for student in students:
+        digest = student.extra.get("submission_sha256")
+        if digest and student.status != "unreadable":
+            by_digest.setdefault(digest, []).append(student.student)
+    return sorted(group for group in by_digest.values() if len(group) > 1)
 
 
 def _problem_summary(graded: list[StudentResult], module: str) -> dict:
@@ -317,7 +370,8 @@ def write_report(students: list[StudentResult], out: Path) -> dict[str, Path]:
     paths = {"csv": out / "grades.csv"}
     write_csv(students, paths["csv"])
     for student in students:
-        context = {"student": student, "sections": feedback_for(student), "fence": fence}
+        sections = feedback_for(student)
+        context = {"student": student, "sections": sections, "details": failures_first(sections), "fence": fence, "summary": summary_for_students(student)}
         for suffix in ("md", "html"):
             target = out / "feedback" / f"{student.student}.{suffix}"
             target.write_text(env.get_template(f"feedback.{suffix}.j2").render(context))
@@ -348,13 +402,29 @@ def _environment() -> Environment:
     env.filters["points"] = lambda x: f"{x:g}"
     env.filters["percent"] = lambda x: f"{100 * x:.0f}%"
     env.filters["cell"] = table_cell
+    env.filters["page"] = feedback_link
     return env
 
 
 def table_cell(value, limit: int = 300) -> str:
-    """Text that stays inside one markdown table cell."""
-    text = " ".join(str(value).split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """Text that stays inside one markdown table cell (or line) as plain text: one line, no
+    markup, no HTML, no code span (names and exception messages come from submissions)."""
+    text = " ".join(printable(value).split())
+    return markdown_text(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
+
+
+def markdown_text(text: str) -> str:
+    """`text` as literal characters in Markdown: HTML as entities, Markdown's punctuation escaped."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def feedback_link(student: str, suffix: str) -> str:
+    """The relative link from the class report to a student's feedback page (any name, quoted)."""
+    return "feedback/" + quote(f"{student}.{suffix}")
 
 
 def fence(text: str) -> str:

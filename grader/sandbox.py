@@ -96,6 +96,10 @@ class SubmissionError(Exception):
     """An exception of the submission's that has no builtin counterpart (SystemExit...)."""
 
 
+class ModuleUnavailable(SubmissionError):
+    """A module of the submission is missing or failed to import: every test of it fails at once."""
+
+
 # --- what the machine allows ---------------------------------------------------------
 
 
@@ -361,6 +365,8 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int) -> i
         return pid
     code = 1
     try:
+        if os.environ.get("GRADER_TEST_BREAK_ZYGOTE"):  # the kit's tests: a sandbox that dies once started
+            os._exit(70)
         os.setsid()
         jail.die_with_parent(parent)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
@@ -410,6 +416,7 @@ def _as_exception(error: Any, sandbox: Sandbox, test: str | None) -> BaseExcepti
     except Exception:
         exception = SubmissionError(f"{error.get('type')}: {message}")
     exception.from_submission = True
+    exception.submission_type = str(error.get("type"))
     if error.get("traceback"):
         add_note(exception, "--- where your code raised it ---\n" + str(error["traceback"]))
     return exception
@@ -489,6 +496,9 @@ class RemoteImpl:
         self._spent: dict[str, float] = {}
         self._slowest_ok: dict[str, float] = {}
         self._hung: set[str] = set()
+        # module -> why it cannot be imported: raised again without a round trip, so a syntax
+        # error costs each of its tests milliseconds, not a hypothesis search of failures.
+        self.unavailable: dict[str, str] = {}
 
     def begin_test(self, nodeid: str, problem: str, visible: bool = False) -> None:
         """A test gets a fresh worker unless the previous test passed in the same problem.
@@ -500,15 +510,43 @@ class RemoteImpl:
         self._test, self._poison, self._test_started = nodeid, None, time.monotonic()
         if not visible:
             self._sandbox.hidden_tests_begin()  # before this test's first call: its output is staff-only
+        if problem in self.unavailable:
+            raise ModuleUnavailable(self.unavailable[problem])
         if self._stale or problem != self._problem:
             self._sandbox.fresh_worker()
+            if problem != self._problem and problem in seam.MODULES and problem not in self.unavailable:
+                self._probe_import(problem)
             self._stale, self._problem = False, problem
+        if problem in self.unavailable:
+            raise ModuleUnavailable(self.unavailable[problem])
+
+    def _probe_import(self, module: str) -> None:
+        try:
+            self._request({"op": "import", "module": module}, f"{module} (import)")
+        except SandboxUnavailable:
+            raise
+        except Exception:  # a module that cannot be imported is now in self.unavailable; the rest waits for the tests
+            self._poison = None
 
     def end_test(self, passed: bool) -> None:
         if not passed:
             self._stale = True
 
     def _request(self, message: dict, key: str) -> Any:
+        module = message.get("module")
+        if module in self.unavailable:
+            raise ModuleUnavailable(self.unavailable[module])
+        try:
+            return self._timed_request(message, key)
+        except ImportError as error:
+            if getattr(error, "submission_type", "") != "ImplementationImportError":
+                raise
+            problem = _import_problem(str(error))
+            if module is not None:  # a scenario's import error is not pinned on one module
+                self.unavailable[module] = problem
+            raise ModuleUnavailable(problem) from None
+
+    def _timed_request(self, message: dict, key: str) -> Any:
         if self._poison is not None:
             raise type(self._poison)(f"{self._poison} (earlier in this test; not retried)")
         limits = self._sandbox.limits
@@ -557,6 +595,11 @@ class RemoteImpl:
 
     def __repr__(self) -> str:
         return f"<{self.label}>"
+
+
+def _import_problem(message: str) -> str:
+    """"the submission: assignment/x.py is missing" -> "assignment/x.py is missing" (the student's words)."""
+    return message.split(": ", 1)[-1] if message.startswith("the submission: ") else message
 
 
 class _RemoteModule:

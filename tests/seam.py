@@ -72,7 +72,11 @@ class InProcessImpl:
             raise ImplementationImportError(
                 f"{self.label}: {self.package}/{name}.py failed to import: {error!r}"
             ) from error
-        except Exception as error:  # a syntax error, or an exception at import time
+        except SyntaxError as error:  # where, in the student's words; not the path it was read from
+            raise ImplementationImportError(
+                f"{self.label}: {self.package}/{name}.py failed to import: {type(error).__name__}: {error.msg} (line {error.lineno})"
+            ) from error
+        except Exception as error:  # an exception at import time
             raise ImplementationImportError(
                 f"{self.label}: {self.package}/{name}.py failed to import: {error!r}"
             ) from error

@@ -6,12 +6,15 @@ import argparse
 import os
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from grader import batch, executors, gradebook, late, results
+from grader import batch, config, executors, gradebook, late, results
 from grader.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
 from grader.gradebook import Gradebook
+from grader.student_text import printable
 from grader.sandbox import Limits, SandboxUnavailable, isolation_level, layers_for
 from tests.seam import MODULES, REPO_ROOT
 
@@ -33,10 +36,10 @@ def register(commands) -> None:
     grade.add_argument("submissions", nargs="*", type=Path, metavar="SUBMISSION")
     grade.add_argument("--out", type=Path, default=gradebook.DEFAULT_OUT, help="results folder (default: %(default)s)")
     grade.add_argument("--gradebook", type=Path, help="the SQLite gradebook (default: OUT/gradebook.sqlite)")
-    grade.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel local workers (default: the cores, %(default)s); with Ray, one task per CPU of the cluster")
+    grade.add_argument("--jobs", "-j", type=positive_int, default=os.cpu_count() or 1, help="parallel local workers (default: the cores, %(default)s); with Ray, one task per CPU of the cluster")
     grade.add_argument("--regrade", action="append", default=[], metavar="STUDENT", help="grade this student again even if done (repeatable)")
     grade.add_argument("--regrade-all", action="store_true", help="grade everyone again (staff overrides are kept)")
-    grade.add_argument("--config", type=Path, help="course config (TOML); its [late] table is the late policy")
+    grade.add_argument("--config", type=Path, help="course config (TOML), checked before anything runs: [late] the late policy, [submissions] times = a staff file of submission times")
     grade.add_argument(
         "--only", action="append", metavar="MODULES",
         help="grade only these problems (comma-separated, repeatable), e.g. --only tensors,flops",
@@ -55,6 +58,13 @@ def register(commands) -> None:
         "the results say which layers were active",
     )
     grade.set_defaults(run=run)
+
+
+def positive_int(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
 
 
 def add_limit_options(parser: argparse.ArgumentParser) -> None:
@@ -78,26 +88,35 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit 0: every submission graded (or unreadable, with its reason); 1: the grader failed on
+    some (not recorded as grades; the next run retries them); 2: nothing ran (bad input)."""
     console = Console()
     grading = Grading(limits_from(args), args.allow_weak_sandbox, _modules(args.only))
     paths = args.submissions or [EXAMPLES]
     missing = [p for p in paths if not p.exists()]
     if missing:
-        console.print(f"[red]no such submission: {', '.join(map(str, missing))}")
+        console.print(Text(f"no such submission: {', '.join(map(str, missing))}", style="red"))
         return 2
-    level = isolation_level()
+    try:  # everything that can be checked before grading is checked now, so nothing fails mid-batch
+        course = config.load(args.config)
+        times = late.SubmissionTimes(course.times_file)
+        level = isolation_level()
+        students = batch.discover(paths)
+        times.check(students)  # a malformed staff time stops the run here, not mid-batch
+    except (config.ConfigError, SandboxUnavailable, ValueError) as error:
+        console.print(Text(str(error), style="red"))
+        return 2
     if level == "none" and not args.allow_weak_sandbox:
         console.print(f"[red]{SandboxUnavailable.__doc__} Pass --allow-weak-sandbox to grade anyway.")
         return 2
-    students = batch.discover(paths)
     unknown = sorted(set(args.regrade) - set(students))
     if unknown:
-        console.print(f"[red]--regrade: no submission for {', '.join(unknown)}")
+        console.print(Text(f"--regrade: no submission for {', '.join(unknown)}", style="red"))
         return 2
     book = Gradebook(args.gradebook or args.out / gradebook.DEFAULT_PATH.name)
     try:
         scope = ",".join(grading.modules or ())
-        the_plan = batch.plan(students, book, args.out, scope, set(args.regrade), args.regrade_all, late.load_policy(args.config))
+        the_plan = batch.plan(students, book, args.out, scope, set(args.regrade), args.regrade_all, late.policy_of(course), times)
         console.print(f"Sandbox: {level} ({', '.join(layers_for(level))})")
         console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission and suites)")
         took = {}
@@ -108,9 +127,13 @@ def run(args: argparse.Namespace) -> int:
                 took = batch.run(the_plan.jobs, executor, grading, book, console)
             finally:
                 getattr(executor, "close", lambda: None)()
-        console.print(gradebook_table(book, list(students), took))
+        for part in gradebook_table(book, list(students), took):
+            console.print(part)
         console.print(f"gradebook: {book.path}   results: {args.out}/STUDENT/results.json")
-        return 0 if all(book.submission(s)["status"] == "graded" for s in students) else 1
+        failed = [s for s in students if book.submission(s)["status"] == "error"]
+        if failed:
+            console.print(Text(f"the grader failed on {len(failed)} submission(s): not recorded as grades; run again to retry them", style="red"))
+        return 1 if failed else 0
     finally:
         book.close()
 
@@ -125,51 +148,73 @@ def _modules(only: list[str] | None) -> tuple[str, ...] | None:
     return modules
 
 
-def gradebook_table(book: Gradebook, students: list[str], took: dict[str, float]) -> Table:
-    """The score table for `students`, from the gradebook (so with overrides and late penalties)."""
+def gradebook_table(book: Gradebook, students: list[str], took: dict[str, float]) -> list:
+    """The score table for `students` and its notes, from the gradebook (so with overrides and late penalties)."""
     rows, finals = [], {}
     final_scores = book.final_scores()
     for student in students:
         row = book.submission(student)
         data = book.results(student)
-        outcome = {"ok": True, "results": data} if data else {"ok": False, "error": row["error"] or "not graded"}
+        if row["status"] == "error" or not data:
+            outcome = {"ok": False, "error": row["error"] or "not graded"}
+        else:
+            outcome = {"ok": True, "results": data}
         rows.append((student, outcome, took.get(student, row["seconds"])))
         final = final_scores.get(student)
-        if data and final is not None:
-            penalty = f" (-{final['late_penalty_pct']:g}% late)" if final["late_penalty_pct"] else ""
+        if row["status"] == "graded" and final is not None:
+            penalty = f" -{final['late_penalty_pct']:g}%" if final["late_penalty_pct"] else ""
             finals[student] = f"{final['final']:.4g}{penalty}"
     adjusted = any(final_scores[s]["final"] != final_scores[s]["score"] for s in finals)
     return score_table(rows, finals if adjusted else None)  # a "final" column only where overrides or penalties apply
 
 
-def score_table(rows, finals: dict[str, str] | None = None) -> Table:
-    """rows: (name, grade_in_subprocess outcome, seconds); finals: name -> final score text."""
+def score_table(rows, finals: dict[str, str] | None = None) -> list:
+    """rows: (name, grade_in_subprocess outcome, seconds); finals: name -> final score text.
+
+    Compact enough for 80 columns and a log file: problems as P1..P8 with a legend under the
+    table, scores as points (the maximum is in the legend), and each flag, unreadable reason or
+    grader error as a note line below instead of a wide column. Student names are Text with
+    control characters removed: never markup, never escape sequences."""
     graded = {t["tags"][0] for _, o, _ in rows if o.get("ok") for t in o["results"]["tests"]}
     modules = [m for m in MODULES if m in graded] or list(MODULES)  # a scoped run shows its problems only
-    table = Table(title="Scores")
-    table.add_column("submission")
-    table.add_column("score", justify="right")
+    table = Table(title="Scores", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    table.add_column("student", overflow="fold", ratio=1)
+    table.add_column("total", justify="right", no_wrap=True)
     for module in modules:
-        table.add_column(module, justify="right")
-    table.add_column("flags")
+        table.add_column(f"P{MODULES.index(module) + 1}", justify="right", no_wrap=True)
     if finals is not None:
-        table.add_column("final", justify="right")
-    table.add_column("seconds", justify="right")
+        table.add_column("final", justify="right", no_wrap=True)
+    table.add_column("s", justify="right", no_wrap=True)
+    notes, maxima = [], {}
     final_cells = lambda name: [finals.get(name, "")] if finals is not None else []  # noqa: E731
     for name, outcome, seconds in rows:
+        student = Text(printable(name))
         if not outcome.get("ok"):
-            last_line = (outcome["error"].strip().splitlines() or [""])[-1][:60]
-            table.add_row(name, "[red]error", *[""] * len(modules), last_line, *final_cells(name), f"{seconds:.1f}")
+            last_line = batch.error_summary(outcome["error"])
+            table.add_row(student, Text("ERROR", style="red"), *[""] * len(modules), *final_cells(name), f"{seconds:.0f}")
+            notes.append(_note(name, "grader error, not a grade (run again to retry)", last_line, "red"))
             continue
         data = outcome["results"]
         problems = results.per_problem(data)
-        flags = sorted({f["kind"] for f in data["extra_data"].get("integrity_flags", [])})
+        maxima.update({m: problems[m][1] for m in problems})
+        reason = gradebook.unreadable_reason(data)
+        if reason:
+            table.add_row(student, Text("unreadable", style="yellow"), *[""] * len(modules), *final_cells(name), f"{seconds:.0f}")
+            notes.append(_note(name, "unreadable", reason, "yellow"))
+            continue
         table.add_row(
-            name,
-            f"{data['score']:g}/{data['max_score']:g}",
-            *[f"{problems[m][0]:g}/{problems[m][1]:g}" if m in problems else "-" for m in modules],
-            ", ".join(flags),
+            student,
+            f"{data['score']:g}",
+            *[f"{problems[m][0]:g}" if m in problems else "-" for m in modules],
             *final_cells(name),
-            f"{seconds:.1f}",
+            f"{seconds:.0f}",
         )
-    return table
+        flags = sorted({f["kind"] for f in data["extra_data"].get("integrity_flags", [])})
+        if flags:
+            notes.append(_note(name, "flagged", ", ".join(flags), "magenta"))
+    legend = "  ".join(f"P{MODULES.index(m) + 1} {m}" + (f" /{maxima[m]:g}" if m in maxima else "") for m in modules)
+    return [table, Text(legend + "   s: seconds", style="dim"), *notes]
+
+
+def _note(name: str, what: str, detail: str, style: str) -> Text:
+    return Text.assemble((printable(name), "bold"), (f": {what}: ", style), printable(detail)[:300])

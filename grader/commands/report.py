@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     paths = report.write_report(students, args.out)
     counts = report.class_summary(students)["counts"]
     console.print(
-        f"{len(students)} students from {source} ({counts['graded']} graded, {counts['flagged']} flagged, {counts['error']} error)\n"
+        f"{len(students)} students from {source} ({counts['graded']} graded, {counts['flagged']} flagged, {counts['unreadable']} unreadable, {counts['error']} grader error)\n"
         f"LMS grades: {paths['csv']}\nfeedback:   {args.out / 'feedback'}/STUDENT.md and .html\n"
         f"class:      {paths['report_html']} (self-contained) and {paths['report_md']}"
     )

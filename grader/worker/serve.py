@@ -61,6 +61,9 @@ def _handle(request: dict, impl: InProcessImpl, audit: Audit, scenarios: dict) -
                 value = function(*request["args"], **request["kwargs"])
             elif request["op"] == "run":
                 value = impl.run(_scenario(request["scenario"], scenarios), **request["kwargs"])
+            elif request["op"] == "import":  # the grader asks once per problem: a broken module fails its tests at once
+                getattr(impl, request["module"])
+                value = True
             elif request["op"] == "ping":
                 value = "pong"
             else:

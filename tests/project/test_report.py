@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def test_csv_has_a_row_per_student_with_per_problem_scores_and_status(results_di
             assert row[module] == (f"{problems[module][0]:g}" if module in problems else ""), (student, module)
     assert {s: r["status"] for s, r in by_student.items()} == {
         "mutant": "graded", "partial": "graded",
-        "hostile": "flagged", "unreadable": "error", "never_finished": "error",
+        "hostile": "flagged", "unreadable": "unreadable", "never_finished": "error",
     }
     partial, mutant = _results(results_dir, "partial"), _results(results_dir, "mutant")
     assert partial["score"] == partial["max_score"] > 0
@@ -169,8 +170,10 @@ def test_html_report_is_one_self_contained_page(report_dir):
     """No file, link, script or font from elsewhere: the plots are inlined data URIs."""
     html = (report_dir / "report.html").read_text()
     assert html.count('src="data:image/png;base64,') == 2
-    for outside in ("http://", "https://", "<link", "<script", "@import", "url(", "href=", 'src="file', 'src="/'):
+    for outside in ("http://", "https://", "<link", "<script", "@import", "url(", 'src="file', 'src="/'):
         assert outside not in html, outside
+    links = re.findall(r'href="([^"]*)"', html)
+    assert links and all(link.startswith("feedback/") for link in links), links  # only to the students' own pages
 
 
 def test_report_refuses_a_missing_results_folder(tmp_path):
@@ -207,3 +210,74 @@ def test_html_report_renders_in_headless_chromium(report_dir, tmp_path):
         assert len(colours) > 200, f"{len(colours)} colours: blank or unstyled"
         white = next((count for count, rgb in colours if rgb == (255, 255, 255)), 0)
         assert white < 0.95 * 1200 * 1600, "the page is almost all white"
+
+
+LONG_NAME = "a_student_whose_folder_name_runs_on_and_on_" * 4 + "=1+1"
+
+
+@pytest.fixture(scope="module")
+def wide_report(results_dir, tmp_path_factory) -> Path:
+    """The class plus a copy of `hostile` under a very long name: a byte-identical pair, more flags."""
+    planted = tmp_path_factory.mktemp("wide") / "results"
+    shutil.copytree(results_dir, planted)
+    shutil.copytree(results_dir / "hostile", planted / LONG_NAME)
+    out = planted.parent / "report"
+    assert grader_cli(["report", str(out), "--results", str(planted)]) == 0
+    return out
+
+
+def test_the_roster_comes_first_and_links_every_student_to_their_page(wide_report):
+    html = (wide_report / "report.html").read_text()
+    assert html.index("<h2>All students</h2>") < html.index("<h2>Scores and pass rates</h2>")
+    for page in ("report.html", "report.md"):
+        text = (wide_report / page).read_text()
+        suffix = page.rsplit(".", 1)[1]
+        targets = re.findall(r'href="([^"]+)"' if suffix == "html" else r"\]\((feedback/[^)]+)\)", text)
+        assert len(targets) == 6, targets  # five students and the long-named copy
+        for target in targets:
+            assert (wide_report / urllib.parse.unquote(target)).is_file(), target
+
+
+def test_byte_identical_submissions_are_pointed_out_and_flags_grouped(wide_report):
+    text = (wide_report / "report.md").read_text()
+    identical = text.split("## Byte-identical submissions", 1)[1].split("\n## ", 1)[0]
+    assert "hostile" in identical and "a\\_student\\_whose" in identical and "partial" not in identical
+    flagged = text.split("## Flagged for integrity", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in flagged.splitlines() if line.startswith("| hostile |")]
+    assert len(rows) == len({row.split(" | ")[1] for row in rows}), "one row per student and kind of flag"
+
+
+def test_csv_cells_from_student_names_are_never_formulas(wide_report):
+    rows = list(csv.reader(io.StringIO((wide_report / "grades.csv").read_text())))
+    names = [row[0] for row in rows[1:]]
+    assert "'" + LONG_NAME not in names  # it begins with a letter: left alone
+    assert all(not name.startswith(("=", "+", "-", "@")) for name in names)
+    assert report.csv_cell("=HYPERLINK(\"http://evil\")") == "'=HYPERLINK(\"http://evil\")"
+    assert report.csv_cell("-2+3") == "'-2+3" and report.csv_cell("\tx") == "'\tx"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
+@pytest.mark.parametrize("page", ["report.html", f"feedback/{LONG_NAME}.html"])
+def test_in_chromium_nothing_is_wider_than_the_page_and_links_resolve(wide_report, tmp_path, page):
+    """Headless Chromium, an 800 px window: the page's width equals the window's (a long name or
+    detail wraps), and every link it holds names a page that exists."""
+    copy = tmp_path / "copy"
+    shutil.copytree(wide_report, copy)
+    target = copy / page
+    probe = (
+        "<script>document.body.dataset.overflow = document.documentElement.scrollWidth - window.innerWidth;"
+        "document.body.dataset.links = [...document.links].map(a => a.href).join(' ');</script></body>"
+    )
+    target.write_text(target.read_text().replace("</body>", probe))
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=800,1000", "--dump-dom", target.resolve().as_uri(),
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    body = re.search(r"<body([^>]*)>", finished.stdout)
+    assert body, finished.stderr[-2000:]
+    overflow = re.search(r'data-overflow="(-?\d+)"', body.group(1))
+    assert overflow and int(overflow.group(1)) <= 0, f"{page} is wider than an 800 px window by {overflow and overflow.group(1)} px"
+    links = re.search(r'data-links="([^"]*)"', body.group(1)).group(1).split()
+    for link in links:
+        assert link.startswith("file://") and Path(urllib.parse.unquote(urllib.parse.urlparse(link).path)).is_file(), link

@@ -1,0 +1,133 @@
+"""Trusted side: the course config (course.toml), checked whole before anything runs.
+
+    [late]                                     # the late policy (optional)
+    deadline = "2025-10-14T23:59:00-07:00"     # ISO 8601 date and time; give the zone, or the machine's is used
+    grace_minutes = 15                         # later than the deadline by at most this: on time
+    penalty_per_day = 10                       # percent of the score per day late (a started day counts)
+    max_days = 3                               # later than this many days: the penalty is 100%
+
+    [submissions]                              # optional
+    times = "submission_times.csv"             # a staff file of submission times (relative to course.toml)
+
+Every table and key is in SCHEMA; anything else is an error, as is a value of the wrong kind.
+Each message names the file, the key and what was expected, so a typo (`[lat]`, `deadlin`)
+stops the run instead of silently dropping the late policy. Hand-written, not a schema
+library: two tables and five keys do not need one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from grader.compat import tomllib
+
+ISO_EXAMPLE = "2025-10-14T23:59:00-07:00"
+
+
+class ConfigError(ValueError):
+    """The course config (or a staff file it names) is wrong; the message says where and how."""
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 date and time ("Z" allowed); naive: the machine's zone. ValueError if not one."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if len(text.strip()) <= 10:  # a bare date: which minute of it is the deadline?
+        raise ValueError("a date without a time")
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def _time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.astimezone()
+    if isinstance(value, date) or not isinstance(value, str):
+        raise ValueError
+    return parse_time(value)
+
+
+def _number(low: float = 0.0, high: float = math.inf) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise ValueError
+        return float(value)
+    return check
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError
+    return value
+
+
+# table -> key -> (check, what was expected, required)
+SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], str, bool]]] = {
+    "late": {
+        "deadline": (_time, f"an ISO 8601 date and time such as \"{ISO_EXAMPLE}\"", True),
+        "grace_minutes": (_number(), "a number of minutes, 0 or more", False),
+        "penalty_per_day": (_number(0, 100), "a percentage from 0 to 100", False),
+        "max_days": (_whole, "a whole number of days, 0 or more", False),
+    },
+    "submissions": {
+        "times": (_text, "the path of a staff file of submission times (.csv with columns student,submitted_at, or .json)", True),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Course:
+    late: dict[str, Any] | None = None  # the [late] table, checked; None: no late policy
+    times_file: Path | None = None  # [submissions] times, resolved against the config's folder
+
+
+def load(path: Path | None) -> Course:
+    """The checked course config; Course() without one. Raises ConfigError listing every problem."""
+    if path is None:
+        return Course()
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    tables, problems = {}, []
+    for name, table in raw.items():
+        if name not in SCHEMA:
+            problems.append(f"{path}: unknown table [{name}]; expected one of {_names(SCHEMA)}")
+        elif not isinstance(table, dict):
+            problems.append(f"{path}: {name} must be a table ([{name}])")
+        else:
+            tables[name] = _check_table(path, name, table, problems)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    times = tables.get("submissions", {}).get("times")
+    return Course(late=tables.get("late"), times_file=(path.parent / times) if times else None)
+
+
+def _check_table(path: Path, name: str, table: dict, problems: list[str]) -> dict:
+    schema, checked = SCHEMA[name], {}
+    for key, value in table.items():
+        if key not in schema:
+            problems.append(f"{path}: [{name}] {key}: unknown key; expected one of {_names(schema)}")
+            continue
+        check, expected, _ = schema[key]
+        try:
+            checked[key] = check(value)
+        except ValueError:
+            problems.append(f"{path}: [{name}] {key} = {value!r}: expected {expected}")
+    for key, (_, expected, required) in schema.items():
+        if required and key not in table:
+            problems.append(f"{path}: [{name}] {key} is missing: expected {expected}")
+    return checked
+
+
+def _names(names) -> str:
+    return ", ".join(names)

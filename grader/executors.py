@@ -176,7 +176,9 @@ def grade_in_subprocess(
 
     `threads`: torch's thread count there (OMP_NUM_THREADS), unless the environment sets one.
     """
-    env = None if threads is None else {"OMP_NUM_THREADS": str(threads), **os.environ}
+    env = grading_environment(os.environ)
+    if threads is not None:
+        env = {"OMP_NUM_THREADS": str(threads), **env}
     command = [
         sys.executable, "-c", _DIES_WITH_PARENT, str(os.getpid()), str(submission.resolve()), str(out_file.resolve()),
         json.dumps(dataclasses.asdict(limits)), "1" if allow_weak else "0", ",".join(modules or []),
@@ -185,6 +187,19 @@ def grade_in_subprocess(
     if finished.returncode != 0:
         return {"ok": False, "error": (finished.stderr or finished.stdout)[-3000:]}
     return {"ok": True, "results": json.loads(out_file.read_text())}
+
+
+# The grading process forks the sandbox's zygote: what is in its memory is in the worker's.
+# So it gets only what Python, the grader and the worker need, never a token or credential.
+GRADING_NAMES = frozenset({"HOME", "USER", "TMPDIR", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "LD_LIBRARY_PATH"})
+GRADING_PREFIXES = ("GRADER_", "HYPOTHESIS_", "COVERAGE_")
+
+
+def grading_environment(environ) -> dict[str, str]:
+    from grader.worker.jail import worker_environment
+
+    kept = {k: v for k, v in environ.items() if k in GRADING_NAMES or k.startswith(GRADING_PREFIXES)}
+    return {**worker_environment(environ), **kept}
 
 
 def make(kind: str, workers: int, address: str | None):

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from grader import batch, executors, gradebook, late, results
+from grader import batch, canary, executors, gradebook, late, results
 from grader.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
 from grader.gradebook import Gradebook
 from grader.sandbox import Limits, SandboxUnavailable, isolation_level, layers_for
@@ -102,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission and suites)")
         took = {}
         if the_plan.jobs:
+            try:
+                canary.check_sandbox_works(grading.limits, args.allow_weak_sandbox)
+            except SandboxUnavailable as error:  # never a table of zeros
+                console.print(f"The sandbox cannot grade on this machine: {error}", style="red", markup=False)
+                return 2
             executor = executors.make(args.executor, args.jobs, args.address)
             console.print(f"Executor: {executor.describe()}")
             try:

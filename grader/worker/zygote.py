@@ -81,10 +81,10 @@ def run(config: dict, control: socket.socket, scenarios: dict) -> None:
         os.environ.update(TMPDIR=scratch, HOME=scratch, PYTHONDONTWRITEBYTECODE="1")
         sys.dont_write_bytecode = True
         impl = InProcessImpl("assignment", submission, "the submission")
+        channel = socket.socket(fileno=data_fd)
         watcher.install()
         if rules is not None:
             syscalls.install(rules)  # the last wall: from here on only student code is new
-        channel = socket.socket(fileno=data_fd)
         channel.sendall(serve.READY)  # the walls stand: a failure before this is the grader's
         serve.serve(channel, impl, watcher, scenarios)
 

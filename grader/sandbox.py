@@ -260,8 +260,9 @@ class Sandbox:
         limits = self.limits.for_worker()
         if self.cgroup is not None:
             limits["memory_cgroup"] = True
-        else:  # no cgroup: the address space, so that shared mappings count too
-            limits["address_space_bytes"] = self.limits.memory_bytes
+        else:  # no cgroup: the address space, so that shared mappings count too; it counts
+            # mapped files as well, and a worker may map a scratch file as large as scratch
+            limits["address_space_bytes"] = self.limits.memory_bytes + self.limits.scratch_mb * 2**20
         return limits
 
     def _copy_submission(self) -> None:

@@ -214,13 +214,21 @@ def test_no_token_of_the_graders_reaches_the_worker(tmp_path, monkeypatch):
 
 @needs_sandbox
 def test_a_venv_under_tmp_grades_the_reference_in_full(reference, tmp_path):
-    """The scratch tmpfs over /tmp used to hide a venv there: every submission scored 0."""
+    """The scratch tmpfs over /tmp used to hide a venv there: every submission scored 0. The
+    reference here imports a module that only the venv holds (as code imported after the
+    walls are up reads the venv: a lazy import of torch's, a student's import)."""
     venv = Path(f"/tmp/walls-venv-{os.getpid()}")
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     try:
+        site_packages = next(venv.glob("lib/python*/site-packages"))
+        (site_packages / "walls_venv_only.py").write_text("ANSWER = 42\n")
+        tensors = reference / "assignment" / "tensors.py"
+        original = tensors.read_text()
+        tensors.write_text(original + "\n\nimport walls_venv_only  # noqa: E402,F401  (only in the venv)\n")
         command = [str(venv / "bin" / "python"), "-m", "grader.grade", str(reference), str(tmp_path / "r.json"),
                    json.dumps({"call_seconds": 20}), "0", "tensors"]
         finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        tensors.write_text(original)
         assert finished.returncode == 0, finished.stderr[-3000:]
         data = json.loads((tmp_path / "r.json").read_text())
         assert data["score"] == data["max_score"] > 0, [t["output"][:300] for t in data["tests"] if t["score"] < t["max_score"]][:2]

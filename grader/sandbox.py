@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from grader import memcg
 from grader.compat import add_note
-from grader.worker import syscalls
+from grader.worker import jail, syscalls
 from tests import seam
 
 # torch is imported by Sandbox.start (zygote.preload), just before it forks the zygote: the
@@ -158,7 +158,16 @@ def python_dirs() -> list[str]:
     candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
     candidates.update(p for p in sys.path if "-packages" in p)
     dirs = {os.path.realpath(path) for path in candidates if os.path.isdir(path)}
+    dirs.update(jail.driver_library_dirs(_ldconfig()))  # a GPU driver installed outside /usr
     return sorted(d for d in dirs if not any(d != o and _contains(o, d) for o in dirs))
+
+
+@functools.cache
+def _ldconfig() -> str:
+    try:
+        return subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 OUR_PACKAGES = ("solutions", "tests", "grader", "assignment")

@@ -138,6 +138,22 @@ def device_nodes(dev_root: str = "/dev") -> list[str]:
     return chosen
 
 
+DRIVER_LIBRARIES = ("libcuda.so", "libnvidia-ml.so", "libnvidia-ptxjitcompiler.so")
+
+
+def driver_library_dirs(ldconfig_output: str) -> list[str]:
+    """Folders of the GPU driver's libraries (from `ldconfig -p`) that the system folders do
+    not already bring into the new root (e.g. /run/nvidia/driver/lib64, /opt/nvidia/lib)."""
+    dirs = set()
+    for line in ldconfig_output.splitlines():
+        name, _, path = line.strip().partition(" => ")
+        if name.startswith(DRIVER_LIBRARIES) and path.startswith("/"):
+            folder = os.path.dirname(path)
+            if not any(folder == d or folder.startswith(d + "/") for d in SYSTEM_DIRS):
+                dirs.add(folder)
+    return sorted(dirs)
+
+
 def _build_dev(dev: str) -> None:
     """A /dev of its own: the chosen nodes bound one by one, links to /proc, a private /dev/shm."""
     os.makedirs(dev, exist_ok=True)

@@ -16,6 +16,7 @@ import pytest
 
 from grader import canary, results, variants
 from grader.commands.grade import grade_in_subprocess
+from tests.project.test_sandbox import limits_for
 from grader.sandbox import WORK_BASE, Limits, SandboxUnavailable, isolation_level, layers_for, masked_paths
 from grader.worker import jail
 from tests.seam import REPO_ROOT
@@ -88,6 +89,17 @@ def test_a_machine_without_gpu_gets_no_gpu_nodes(tmp_path):
     for name in ("null", "zero", "sda"):
         (tmp_path / name).touch()
     assert jail.device_nodes(str(tmp_path)) == ["null", "zero"]
+
+
+def test_driver_libraries_outside_usr_are_bound_and_those_in_usr_come_with_it():
+    ldconfig = """1234 libs found in cache `/etc/ld.so.cache'
+	libcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1
+	libcuda.so.1 (libc6,x86-64) => /run/nvidia/driver/lib64/libcuda.so.1
+	libnvidia-ml.so.1 (libc6,x86-64) => /opt/nvidia/lib/libnvidia-ml.so.1
+	libz.so.1 (libc6,x86-64) => /opt/other/libz.so.1
+"""
+    assert jail.driver_library_dirs(ldconfig) == ["/opt/nvidia/lib", "/run/nvidia/driver/lib64"]
+    assert jail.driver_library_dirs("") == []
 
 
 def test_the_worker_environment_is_an_allow_list():
@@ -171,9 +183,7 @@ def test_shared_mappings_count_against_the_memory_limit(cgroup, tmp_path, monkey
     if cgroup == "rlimit-as":
         monkeypatch.setenv("GRADER_MEMORY_CGROUP", "0")
     variant = VARIANTS["memory_shared_mapping"]
-    # RLIMIT_AS allows memory + scratch (files a worker maps count): a small scratch here.
-    limits = Limits(call_seconds=20, test_seconds=60, submission_seconds=300, memory_bytes=512 * 2**20, scratch_mb=256)
-    data = grade(variant.build(tmp_path / "v"), tmp_path / "out", ["tensors"], limits)
+    data = grade(variant.build(tmp_path / "v"), tmp_path / "out", ["tensors"], limits_for(variant))
     assert_contained(variant, data)
     assert cgroup in data["extra_data"]["sandbox"]["layers"]
 

@@ -131,17 +131,22 @@ def _unshare_works(level: str, names: tuple[str, ...]) -> bool:
 
 
 @functools.cache
-def memory_layer() -> str:
-    """How a worker's memory is limited here: 'memory-cgroup' (all of it), else 'rlimit-as'."""
-    cgroup = memcg.create(2**30) if os.geteuid() == 0 else None
-    if cgroup is None:
-        return "rlimit-as"
-    cgroup.remove()
-    return "memory-cgroup"
+def memory_layer(level: str) -> str:
+    """How a worker's memory is limited: 'memory-cgroup' (all of it, root only), else
+    'rlimit-as' (the address space), or on a GPU machine 'rlimit-data' (CUDA reserves more
+    address space than any limit would allow; shared mappings are then not counted)."""
+    if level == "root":
+        cgroup = memcg.create(2**30)
+        if cgroup is not None:
+            cgroup.remove()
+            return "memory-cgroup"
+    if any(name.startswith("nvidia") for name in jail.device_nodes("/dev")):
+        return "rlimit-data"
+    return "rlimit-as"
 
 
 def layers_for(level: str) -> list[str]:
-    memory = memory_layer() if level == "root" else "rlimit-as"
+    memory = memory_layer(level)
     filtered = ["seccomp"] if syscalls.available() else []
     common = ["rlimits(cpu,data,files,open-files)", memory, *filtered, "clean-env", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol"]
     walls = [f"{name}ns" for name in namespaces(level) if name != "mount"]
@@ -230,7 +235,7 @@ class Sandbox:
         self._copy_submission()
         self.uid = 200000 + os.getpid() % 100000 if self.level == "root" else None
         check_installed_from_checkout()
-        self.cgroup = memcg.create(self.limits.memory_bytes) if self.level == "root" else None
+        self.cgroup = memcg.create(self.limits.memory_bytes) if memory_layer(self.level) == "memory-cgroup" else None
         self.oom_kills = 0
         dirs = python_dirs()
         config = {
@@ -269,8 +274,9 @@ class Sandbox:
         limits = self.limits.for_worker()
         if self.cgroup is not None:
             limits["memory_cgroup"] = True
-        else:  # no cgroup: the address space, so that shared mappings count too; it counts
-            # mapped files as well, and a worker may map a scratch file as large as scratch
+        elif memory_layer(self.level) == "rlimit-as":
+            # The address space, so that shared mappings count too; it counts mapped files
+            # as well, and a worker may map a scratch file as large as scratch.
             limits["address_space_bytes"] = self.limits.memory_bytes + self.limits.scratch_mb * 2**20
         return limits
 

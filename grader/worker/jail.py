@@ -15,6 +15,7 @@ is real root, a uid of its own.
 from __future__ import annotations
 
 import ctypes
+import glob
 import os
 import resource
 import signal
@@ -26,6 +27,7 @@ NAMESPACES = {  # what unshare(1) calls them -> the clone flag
     "uts": 0x04000000, "cgroup": 0x02000000, "time": 0x00000080,
 }
 PR_SET_PDEATHSIG = 1
+M_ARENA_MAX = -8  # mallopt(3)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 SUBMISSION, SCRATCH = "/submission", "/tmp"
 
@@ -128,8 +130,6 @@ GPU_DEVICES = ("nvidia*", "nvidia-caps/*", "dri/*")  # nvidiactl, nvidia0.., nvi
 def device_nodes(dev_root: str = "/dev") -> list[str]:
     """The entries of `dev_root` a worker gets (relative paths): the basic character devices
     and, where present, the GPU's; never the disks, the host's terminals or /dev/shm."""
-    import glob
-
     chosen = [name for name in BASIC_DEVICES if os.path.exists(os.path.join(dev_root, name))]
     for pattern in GPU_DEVICES:
         for path in sorted(glob.glob(os.path.join(dev_root, pattern))):
@@ -181,6 +181,9 @@ def limit_process(limits: dict, uid: int | None) -> None:
         rlimits[resource.RLIMIT_DATA] = _current_bytes("VmData") + limits["data_bytes"]
     if limits.get("address_space_bytes"):  # no memory cgroup: shared mappings must count too
         rlimits[resource.RLIMIT_AS] = _current_bytes("VmSize") + limits["address_space_bytes"]
+        # glibc reserves 64 MiB of address space per thread's arena: 16 torch threads would
+        # spend 1.2 GiB of the limit on reservations; one arena keeps it to their stacks.
+        _libc.mallopt(M_ARENA_MAX, 1)
     if limits.get("memory_cgroup"):  # the cgroup's OOM killer takes this worker, never the zygote
         with open("/proc/self/oom_score_adj", "w") as adj:
             adj.write("1000")

@@ -223,11 +223,12 @@ def test_no_token_of_the_graders_reaches_the_worker(tmp_path, monkeypatch):
 
 
 @needs_sandbox
-def test_a_venv_under_tmp_grades_the_reference_in_full(reference, tmp_path):
-    """The scratch tmpfs over /tmp used to hide a venv there: every submission scored 0. The
-    reference here imports a module that only the venv holds (as code imported after the
-    walls are up reads the venv: a lazy import of torch's, a student's import)."""
-    venv = Path(f"/tmp/walls-venv-{os.getpid()}")
+@pytest.mark.parametrize("where", ["/tmp", "checkout"])
+def test_a_venv_grades_the_reference_in_full(where, reference, tmp_path):
+    """A venv under /tmp (the scratch tmpfs over /tmp used to hide it: every submission scored
+    0) or inside the checkout. The reference here imports a module that only the venv holds
+    (as code imported after the walls are up reads the venv: a lazy import, a student's)."""
+    venv = Path("/tmp" if where == "/tmp" else REPO_ROOT) / f".walls-venv-{os.getpid()}"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     try:
         site_packages = next(venv.glob("lib/python*/site-packages"))

@@ -1,10 +1,12 @@
 """Trusted side of the boundary: start the sandboxed worker and talk to it.
 
 `Sandbox` owns one zygote (grader/worker/zygote.py) for one submission: it forks it from
-this process once torch is imported and before any secret is loaded; the zygote enters new
-pid, mount and network namespaces (a user namespace too where the grader is not root). The
-sandbox hands it a fresh socket per worker, enforces the wall-clock limits,
-keeps the first bytes of what the worker prints, and records how each worker ended.
+this process once torch is imported and before any secret is loaded, inside a memory cgroup
+of its own where the machine has one (grader/memcg.py); the zygote enters every namespace the
+kernel offers (a user namespace too where the grader is not root). The sandbox hands it a
+fresh socket per worker, waits for the worker's walls to be up, enforces the wall-clock
+limits, keeps the first bytes of what the worker prints, and records how each worker ended
+(a SIGSYS from the syscall filter, an OOM kill of the memory cgroup: flags seen from outside).
 `RemoteImpl` is what the tests see: the same `impl.module.function(...)` and
 `impl.run(scenario, ...)` as the in-process backend, every call crossing as plain data.
 """

@@ -2,8 +2,8 @@
 then forks one worker at a time.
 
 grader/sandbox.py imports what workers need (`preload`), then forks: the child enters
-fresh pid, mount and network namespaces where the machine allows (`jail.enter_namespaces`;
-it is then pid 1 there) and calls `run`, which reads commands from the control socket:
+every namespace the machine allows (`jail.enter_namespaces`; it is then pid 1 there) and
+calls `run`, which reads commands from the control socket:
     {"op": "spawn"} + a socket fd  ->  kill every other process, fork a worker on that socket
     {"op": "reap", "pid": N}       ->  how worker N ended (waiting a moment for it)
 Neither the zygote nor a worker starts an interpreter or imports torch: forked from the

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from pathlib import Path
 
 _counter = itertools.count()
+PREFIX = "grader-"  # then the grader's pid: a cgroup whose grader is gone is removed by the next
 
 
 class MemoryCgroup:
@@ -57,10 +59,36 @@ class MemoryCgroup:
         except (OSError, ValueError):
             return 0
 
-    def remove(self) -> None:
+    def remove(self, wait: float = 5.0) -> None:
+        """Remove the cgroup once empty: a pid namespace's last processes die after its pid 1."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:  # EBUSY: processes still in it
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.01)
+
+
+def stale(parent: Path) -> list[Path]:
+    """Our cgroups whose grader is gone (killed before it could remove them)."""
+    found = []
+    for folder in parent.glob(PREFIX + "*"):
+        pid = folder.name[len(PREFIX):].split("-")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            found.append(folder)
+    return found
+
+
+def remove_stale(parent: Path) -> None:
+    for folder in stale(parent):
         try:
-            self.path.rmdir()
-        except OSError:
+            folder.rmdir()
+        except OSError:  # still holding processes: a later grader removes it
             pass
 
 
@@ -92,7 +120,8 @@ def create(limit_bytes: int) -> MemoryCgroup | None:
         if found is None:
             return None
         parent, version = found
-        cgroup = MemoryCgroup(parent / f"grader-{os.getpid()}-{next(_counter)}", version)
+        remove_stale(parent)
+        cgroup = MemoryCgroup(parent / f"{PREFIX}{os.getpid()}-{next(_counter)}", version)
         cgroup.path.mkdir()
     except OSError:
         return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import canary, results, variants
+from grader import canary, memcg, results, variants
 from grader.commands.grade import grade_in_subprocess
 from tests.project.test_sandbox import limits_for
 from grader.sandbox import WORK_BASE, Limits, SandboxUnavailable, isolation_level, layers_for, masked_paths
@@ -186,6 +186,9 @@ def test_shared_mappings_count_against_the_memory_limit(cgroup, tmp_path, monkey
     data = grade(variant.build(tmp_path / "v"), tmp_path / "out", ["tensors"], limits_for(variant))
     assert_contained(variant, data)
     assert cgroup in data["extra_data"]["sandbox"]["layers"]
+    found = memcg.own_cgroup()
+    if found:  # the grader removed its cgroups before it ended
+        assert memcg.stale(found[0]) == []
 
 
 @needs_sandbox

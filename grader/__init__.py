@@ -6,3 +6,18 @@ The protocol between them, imported by both: wire.
 """
 
 __version__ = "0.1.0"
+
+# The grader runs from its checkout: the reference (solutions/) and the suites (tests/) are
+# never packaged (a wheel would put them in site-packages, which the sandbox binds), so they
+# are importable from the checkout beside this package, whatever the working directory.
+import os as _os
+import sys as _sys
+
+_CHECKOUT = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if not _os.path.isfile(_os.path.join(_CHECKOUT, "tests", "seam.py")):
+    raise ImportError(
+        f"the grader in {_CHECKOUT} is not a checkout (no tests/ beside it): install it with "
+        "`pip install -e .` from the project's checkout; wheels carry neither the reference nor the suites"
+    )
+if _CHECKOUT not in _sys.path:
+    _sys.path.append(_CHECKOUT)

@@ -192,7 +192,10 @@ def grade_in_subprocess(
     """
     progress = progress_file(out_file)
     progress.unlink(missing_ok=True)  # a killed run's counts are not this run's
-    env = {**({} if threads is None else {"OMP_NUM_THREADS": str(threads)}), **os.environ, "GRADER_PROGRESS_FILE": str(progress)}
+    env = grading_environment(os.environ)
+    if threads is not None:
+        env = {"OMP_NUM_THREADS": str(threads), **env}
+    env["GRADER_PROGRESS_FILE"] = str(progress)
     command = [
         sys.executable, "-c", _DIES_WITH_PARENT, str(os.getpid()), str(submission.resolve()), str(out_file.resolve()),
         json.dumps(dataclasses.asdict(limits)), "1" if allow_weak else "0", ",".join(modules or []),
@@ -206,6 +209,19 @@ def grade_in_subprocess(
 def progress_file(out_file: Path) -> Path:
     """Where the grading subprocess counts its tests as they finish (grader/plugin.py writes it)."""
     return out_file.with_name("progress.log")
+
+
+# The grading process forks the sandbox's zygote: what is in its memory is in the worker's.
+# So it gets only what Python, the grader and the worker need, never a token or credential.
+GRADING_NAMES = frozenset({"HOME", "USER", "TMPDIR", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "LD_LIBRARY_PATH"})
+GRADING_PREFIXES = ("GRADER_", "HYPOTHESIS_", "COVERAGE_")
+
+
+def grading_environment(environ) -> dict[str, str]:
+    from grader.worker.jail import worker_environment
+
+    kept = {k: v for k, v in environ.items() if k in GRADING_NAMES or k.startswith(GRADING_PREFIXES)}
+    return {**worker_environment(environ), **kept}
 
 
 def make(kind: str, workers: int, address: str | None):

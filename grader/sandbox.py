@@ -1,10 +1,12 @@
 """Trusted side of the boundary: start the sandboxed worker and talk to it.
 
 `Sandbox` owns one zygote (grader/worker/zygote.py) for one submission: it forks it from
-this process once torch is imported and before any secret is loaded; the zygote enters new
-pid, mount and network namespaces (a user namespace too where the grader is not root). The
-sandbox hands it a fresh socket per worker, enforces the wall-clock limits,
-keeps the first bytes of what the worker prints, and records how each worker ended.
+this process once torch is imported and before any secret is loaded, inside a memory cgroup
+of its own where the machine has one (grader/memcg.py); the zygote enters every namespace the
+kernel offers (a user namespace too where the grader is not root). The sandbox hands it a
+fresh socket per worker, waits for the worker's walls to be up, enforces the wall-clock
+limits, keeps the first bytes of what the worker prints, and records how each worker ended
+(a SIGSYS from the syscall filter, an OOM kill of the memory cgroup: flags seen from outside).
 `RemoteImpl` is what the tests see: the same `impl.module.function(...)` and
 `impl.run(scenario, ...)` as the in-process backend, every call crossing as plain data.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import fcntl
+import functools
 import json
 import os
 import select
@@ -33,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from grader import memcg
 from grader.compat import add_note
+from grader.worker import jail, syscalls
 from tests import seam
 
 # torch is imported by Sandbox.start (zygote.preload), just before it forks the zygote: the
@@ -104,6 +109,8 @@ class ModuleUnavailable(SubmissionError):
 
 
 LEVELS = ("root", "userns", "none")
+REQUIRED_NAMESPACES = ("net", "mount", "pid", "ipc", "uts")
+OPTIONAL_NAMESPACES = ("cgroup", "time")  # newer kernels (time: 5.6); used where present
 
 
 def isolation_level() -> str:
@@ -116,34 +123,96 @@ def isolation_level() -> str:
     cap = os.environ.get("GRADER_ISOLATION", "root")
     if cap not in LEVELS:
         raise SandboxUnavailable(f"GRADER_ISOLATION={cap!r}: expected one of {LEVELS}")
-    for level, extra in (("root", []), ("userns", ["--user", "--map-root-user"])):
+    for level in ("root", "userns"):
         if LEVELS.index(level) < LEVELS.index(cap) or (level == "root" and os.geteuid() != 0):
             continue
-        probe = ["unshare", *extra, "--net", "--mount", "--pid", "--fork", "true"]
-        if subprocess.run(probe, capture_output=True, timeout=10).returncode == 0:
+        if _unshare_works(level, REQUIRED_NAMESPACES):
             return level
     return "none"
 
 
-def layers_for(level: str) -> list[str]:
-    common = ["rlimits(cpu,data,files,open-files)", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol"]
+@functools.cache
+def namespaces(level: str) -> tuple[str, ...]:
+    """The namespaces a zygote at `level` enters: all that the kernel offers."""
+    if level == "none":
+        return ()
+    return REQUIRED_NAMESPACES + tuple(n for n in OPTIONAL_NAMESPACES if _unshare_works(level, (*REQUIRED_NAMESPACES, n)))
+
+
+def _unshare_works(level: str, names: tuple[str, ...]) -> bool:
+    extra = ["--user", "--map-root-user"] if level == "userns" else []
+    probe = ["unshare", *extra, *(f"--{name}" for name in names), "--fork", "true"]
+    return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+
+
+@functools.cache
+def memory_layer(level: str) -> str:
+    """How a worker's memory is limited: 'memory-cgroup' (all of it, root only), else
+    'rlimit-as' (the address space), or on a GPU machine 'rlimit-data' (CUDA reserves more
+    address space than any limit would allow; shared mappings are then not counted)."""
     if level == "root":
-        return ["netns", "mountns+chroot", "pidns", "own-uid", "rlimit-nproc", *common]
+        cgroup = memcg.create(2**30)
+        if cgroup is not None:
+            cgroup.remove()
+            return "memory-cgroup"
+    if any(name.startswith("nvidia") for name in jail.device_nodes("/dev")):
+        return "rlimit-data"
+    return "rlimit-as"
+
+
+def layers_for(level: str) -> list[str]:
+    memory = memory_layer(level)
+    filtered = ["seccomp"] if syscalls.available() else []
+    common = ["rlimits(cpu,data,files,open-files)", memory, *filtered, "clean-env", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol"]
+    walls = [f"{name}ns" for name in namespaces(level) if name != "mount"]
+    if level == "root":
+        return [*walls, "mountns+chroot", "minimal-dev", "own-uid", "rlimit-nproc", *common]
     if level == "userns":
-        return ["userns", "netns", "mountns+chroot", "pidns", *common]
+        return ["userns", *walls, "mountns+chroot", "minimal-dev", *common]
     return ["process-group-kill", *common]
 
 
 def python_dirs() -> list[str]:
-    """Folders of the Python installation a worker must read (bound read-only into its root)."""
+    """Folders of the Python installation a worker must read (bound read-only into its root),
+    wherever it is installed: a venv under /tmp, a .venv inside the checkout, conda."""
     candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
     candidates.update(p for p in sys.path if "-packages" in p)
-    dirs = set()
-    for path in candidates:
-        real = os.path.realpath(path)
-        if os.path.isdir(real) and not _contains(real, str(PROJECT_ROOT)):
-            dirs.add(real)
+    dirs = {os.path.realpath(path) for path in candidates if os.path.isdir(path)}
+    dirs.update(jail.driver_library_dirs(_ldconfig()))  # a GPU driver installed outside /usr
     return sorted(d for d in dirs if not any(d != o and _contains(o, d) for o in dirs))
+
+
+@functools.cache
+def _ldconfig() -> str:
+    try:
+        return subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+OUR_PACKAGES = ("solutions", "tests", "grader", "assignment")
+
+
+def masked_paths(dirs: list[str]) -> list[str]:
+    """What must look empty inside the Python folders: the project (a Python folder may hold
+    the checkout), the sandboxes' work folder, and any copy of our packages in a
+    site-packages (a non-editable `pip install .` once put them there)."""
+    secrets = [os.path.realpath(PROJECT_ROOT), os.path.realpath(WORK_BASE)]
+    site_dirs = {os.path.realpath(p) for p in (*site.getsitepackages(), *sys.path) if "-packages" in p and os.path.isdir(p)}
+    copies = [os.path.join(d, name) for d in site_dirs for name in OUR_PACKAGES if os.path.isdir(os.path.join(d, name))]
+    inside = [path for path in secrets + copies if any(_contains(d, path) for d in dirs)]
+    return sorted(set(inside))
+
+
+def check_installed_from_checkout() -> None:
+    """The grader runs from a checkout (or `pip install -e .`), never from a copy in site-packages:
+    a copy would put the reference and the hidden suites where the jail binds Python."""
+    root = os.path.realpath(PROJECT_ROOT)
+    if any(part.endswith("-packages") for part in Path(root).parts) or not (Path(root) / "pyproject.toml").is_file():
+        raise SandboxUnavailable(
+            f"the grader is installed as a copy in {root}: it must run from its checkout "
+            "(`pip install -e .` there), so that no copy of solutions/ or tests/ sits in site-packages"
+        )
 
 
 def scenario_modules() -> list[str]:
@@ -180,15 +249,22 @@ class Sandbox:
         self.workdir = Path(tempfile.mkdtemp(prefix="sandbox-", dir=WORK_BASE))
         self._copy_submission()
         self.uid = 200000 + os.getpid() % 100000 if self.level == "root" else None
+        check_installed_from_checkout()
+        self.cgroup = memcg.create(self.limits.memory_bytes) if memory_layer(self.level) == "memory-cgroup" else None
+        self.oom_kills = 0
+        dirs = python_dirs()
         config = {
             "jail": self.level != "none",
+            "namespaces": list(namespaces(self.level)),
             "new_root": str(self.workdir / "root"),
             "submission": str(self.workdir / "submission"),
             "scratch": str(self.workdir / "scratch"),
-            "python_dirs": python_dirs(),
+            "python_dirs": dirs,
+            "masked": masked_paths(dirs),
             "scratch_mb": self.limits.scratch_mb,
             "uid": self.uid,
-            "limits": self.limits.for_worker(),
+            "limits": self._worker_limits(),
+            "seccomp": syscalls.available(),
             "scenario_modules": scenario_modules(),
             "problems": self.problems,
         }
@@ -196,7 +272,7 @@ class Sandbox:
         (self.workdir / "scratch").mkdir(mode=0o700)
         self._control, zygote_end = socket.socketpair()
         output_read, output_write = os.pipe()
-        self._zygote = _fork_zygote(config, self.level, zygote_end.fileno(), output_write)
+        self._zygote = _fork_zygote(config, self.level, zygote_end.fileno(), output_write, self.cgroup, self.limits.memory_bytes)
         zygote_end.close()
         os.close(output_write)
         self._output_fd = output_read
@@ -206,6 +282,16 @@ class Sandbox:
         self._data: socket.socket | None = None
         self._pid: int | None = None
         self.spent = 0.0
+
+    def _worker_limits(self) -> dict:
+        limits = self.limits.for_worker()
+        if self.cgroup is not None:
+            limits["memory_cgroup"] = True
+        elif memory_layer(self.level) == "rlimit-as":
+            # The address space, so that shared mappings count too; it counts mapped files
+            # as well, and a worker may map a scratch file as large as scratch.
+            limits["address_space_bytes"] = self.limits.memory_bytes + self.limits.scratch_mb * 2**20
+        return limits
 
     def _copy_submission(self) -> None:
         """Copy assignment/'s regular files (grader/intake.py: no link followed) and keep their text for source checks."""
@@ -252,6 +338,21 @@ class Sandbox:
             theirs.close()
         reply = self._control_reply()
         self._pid, self._data = reply["pid"], ours
+        self._await_ready()
+
+    def _await_ready(self) -> None:
+        """The worker's first byte says its walls are up; without it no student code ran,
+        so a worker that cannot start is the grader's failure, never the student's 0."""
+        from grader.worker.serve import READY
+
+        self._data.settimeout(60)
+        try:
+            ready = self._data.recv(len(READY))
+        except OSError:
+            ready = b""
+        if ready != READY:
+            how = self._how_it_ended()
+            raise SandboxUnavailable(f"a sandboxed worker could not start (it {how}):\n{self.output()}")
 
     def _control_reply(self) -> dict:
         self._control.settimeout(120)  # the first reply waits for the zygote to import torch
@@ -284,7 +385,7 @@ class Sandbox:
             raise CallTimedOut(f"the call ran over its time limit ({timeout:.0f} s) and was stopped") from None
         except (wire.ChannelClosed, ConnectionError, BrokenPipeError):
             how = self._how_it_ended()
-            kind = "exit" if how.startswith(("exited", "closed")) else "crash"
+            kind = self._kind_of_death(how)
             self.flag(kind, f"the worker {how}", test)
             raise WorkerDied(f"the worker running your code {how}") from None
         except wire.WireError as error:
@@ -301,6 +402,15 @@ class Sandbox:
         if reply.get("ok") is True:
             return reply.get("value")
         raise _as_exception(reply.get("error"), self, test)
+
+    def _kind_of_death(self, how: str) -> str:
+        """The flag for a worker that ended: seen from outside it, so student code cannot hide it."""
+        if "SIGSYS" in how:
+            return "syscall"  # the kernel's filter killed it for a forbidden system call
+        if "SIGKILL" in how and self.cgroup is not None and self.cgroup.oom_kills() > self.oom_kills:
+            self.oom_kills = self.cgroup.oom_kills()
+            return "memory"  # the memory cgroup's OOM killer
+        return "exit" if how.startswith(("exited", "closed")) else "crash"
 
     def _how_it_ended(self) -> str:
         pid, self._pid = self._pid, None
@@ -338,6 +448,8 @@ class Sandbox:
         self._reader.join(timeout=5)
         os.close(self._output_fd)
         subprocess.run(["rm", "-rf", "--one-file-system", str(self.workdir)], check=False)
+        if self.cgroup is not None:
+            self.cgroup.remove()
         self._zygote = None
 
 
@@ -345,14 +457,24 @@ class Sandbox:
 SECRET_MODULES = ("solutions", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.plugin")
 
 
-def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int) -> int:
-    """Fork the zygote from this process, torch already imported; its pid (a session leader)."""
+def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgroup, memory_bytes: int) -> int:
+    """Fork the zygote from this process, torch already imported; its pid (a session leader).
+
+    `cgroup`: the memory cgroup the zygote joins (None: none); its limit is `memory_bytes`
+    plus what this process holds now, the most its copy-on-write pages can come to.
+    """
     from grader.worker import jail, zygote
 
     scenarios = zygote.preload(config["scenario_modules"], config["problems"])  # once, for both sides
     loaded = [m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES)]
     if loaded:
         raise RuntimeError(f"the sandbox must start before the grader loads {loaded[:3]}: a fork would copy them")
+    import torch
+
+    if torch.cuda.is_initialized():  # a forked child cannot use a CUDA context: the worker makes its own
+        raise RuntimeError("CUDA was initialised before the sandbox forked its zygote")
+    if cgroup is not None:
+        cgroup.set_limit(memory_bytes + _resident_bytes())
     sys.stdout.flush()
     sys.stderr.flush()
     parent = os.getpid()
@@ -374,16 +496,23 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int) -> i
         os.dup2(output_fd, 2)
         os.dup2(control_fd, 3)
         os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # none of the grader's files stay open
-        for name in [k for k in os.environ if k.startswith(("GRADER_", "PYTEST"))]:
-            del os.environ[name]
+        jail.replace_environment()
+        if cgroup is not None:
+            cgroup.join()  # before the cgroup namespace: it becomes the zygote's root cgroup
+            jail.protect_from_oom_killer()
         if config["jail"]:
-            jail.enter_namespaces(level)  # returns in pid 1 of the new pid namespace
+            jail.enter_namespaces(level, config["namespaces"])  # returns in pid 1 of the new pid namespace
         zygote.run(config, socket.socket(fileno=3), scenarios)
         code = 0
     except BaseException:
         traceback.print_exc()
     finally:
         os._exit(code)
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 class _Deadline:
@@ -513,6 +642,7 @@ class RemoteImpl:
         if problem in self.unavailable:
             raise ModuleUnavailable(self.unavailable[problem])
         if self._stale or problem != self._problem:
+            # A SandboxUnavailable here is the grader's failure: the plugin stops the run, scores nobody.
             self._sandbox.fresh_worker()
             if problem != self._problem and problem in seam.MODULES and problem not in self.unavailable:
                 self._probe_import(problem)

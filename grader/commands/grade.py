@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import batch, config, executors, gradebook, late, results
+from grader import batch, canary, config, executors, gradebook, late, results
 from grader.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
 from grader.gradebook import Gradebook
 from grader.student_text import printable
@@ -56,6 +56,12 @@ def register(commands) -> None:
         action="store_true",
         help="grade even where the machine allows no namespaces (rlimits and an audit hook only); "
         "the results say which layers were active",
+    )
+    grade.add_argument(
+        "--skip-canary",
+        action="store_true",
+        help="do not grade the reference through the sandbox first (a few seconds) to prove the workers "
+        "can run; a sandbox that fails is then a grader error per student, retried on the next run",
     )
     grade.set_defaults(run=run)
 
@@ -120,6 +126,12 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"Sandbox: {level} ({', '.join(layers_for(level))})")
         console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission and suites)")
         took = {}
+        if the_plan.jobs and not args.skip_canary:
+            try:
+                canary.check_sandbox_works(grading.limits, args.allow_weak_sandbox)
+            except SandboxUnavailable as error:  # never a table of zeros
+                console.print(f"The sandbox cannot grade on this machine: {error}", style="red", markup=False)
+                return 2
         if the_plan.jobs:
             executor = executors.make(args.executor, args.jobs, args.address)
             console.print(f"Executor: {executor.describe()}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import socket
 import sys
 import unittest
 
@@ -104,6 +105,9 @@ class Audit:
             self._on_import(args[0])
         elif event in NETWORK_EVENTS:
             self._refuse("network", f"{event} {args[1:2]!r}", ConnectionRefusedError)
+        elif event == "socket.__new__" and args[1] not in (socket.AF_UNIX, -1):  # -1: an open fd
+            # Named here, before the system call: the kernel's filter would kill the worker.
+            self._refuse("network", f"socket(family={args[1]})", ConnectionRefusedError)
         elif event in SPAWN_EVENTS:
             self._refuse("subprocess", f"{event} {str(args[:2])[:200]}", PermissionError)
         elif event in DELETE_EVENTS and args:

@@ -1,24 +1,33 @@
 """The sandbox's walls: new namespaces, a new root, rlimits and a uid of its own.
 
-`enter_namespaces` is what `unshare --net --mount --pid --fork [--user --map-root-user]`
-does, done by the freshly forked zygote itself. The zygote (then pid 1 of the new pid
-namespace) builds a new root that
-holds only the system's directories, the Python installation, the submission (read
-only) and an empty scratch folder, and chroots into it: the project, the reference,
-the hidden tests, the results and other submissions are not in it. Each worker it
-forks then takes rlimits and, where the zygote is real root, a uid of its own.
+`enter_namespaces` is what `unshare --net --mount --pid --ipc --uts [--cgroup --time] --fork
+[--user --map-root-user]` does, done by the freshly forked zygote itself: every namespace
+the kernel offers is the sandbox's own, so no SysV segment, message queue, semaphore or
+host name a submission makes is seen by another, and all of them end with the zygote.
+The zygote (then pid 1 of the new pid namespace) builds a new root that holds only the
+system's directories, the Python installation (with any copy of the project inside it
+masked), a minimal /dev, the submission (read only) and an empty scratch folder, and
+chroots into it: the project, the reference, the hidden tests, the results and other
+submissions are not in it. Each worker it forks then takes rlimits and, where the zygote
+is real root, a uid of its own.
 """
 
 from __future__ import annotations
 
 import ctypes
+import glob
 import os
 import resource
 import signal
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+CLONE_NEWUSER = 0x10000000
+NAMESPACES = {  # what unshare(1) calls them -> the clone flag
+    "net": 0x40000000, "mount": 0x00020000, "pid": 0x20000000, "ipc": 0x08000000,
+    "uts": 0x04000000, "cgroup": 0x02000000, "time": 0x00000080,
+}
 PR_SET_PDEATHSIG = 1
+M_ARENA_MAX = -8  # mallopt(3)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 SUBMISSION, SCRATCH = "/submission", "/tmp"
 
@@ -48,15 +57,17 @@ def die_with_parent(parent: int | None) -> None:
         os._exit(1)
 
 
-def enter_namespaces(level: str) -> None:
-    """Enter new network, mount and pid namespaces (and a user namespace at level 'userns').
+def enter_namespaces(level: str, namespaces: list[str]) -> None:
+    """Enter new `namespaces` (names of NAMESPACES; and a user namespace at level 'userns').
 
     Returns in a child that is pid 1 of the new pid namespace; this process stays outside,
     waits for it and exits with its status, so that killing either ends both. Must be
     called single-threaded (a fork's child is): unshare(CLONE_NEWUSER) demands it.
     """
     uid, gid = os.geteuid(), os.getegid()
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | (CLONE_NEWUSER if level == "userns" else 0)
+    flags = CLONE_NEWUSER if level == "userns" else 0
+    for name in namespaces:
+        flags |= NAMESPACES[name]
     _check(_libc.unshare(flags), "unshare")
     if level == "userns":  # be root inside, as --map-root-user does
         for name, line in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
@@ -64,7 +75,9 @@ def enter_namespaces(level: str) -> None:
                 file.write(line)
     # Our mounts must not reach the host's namespace (unshare(1) does the same by default).
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    child = os.fork()  # the first child in a new pid namespace is its pid 1
+    if "uts" in namespaces:
+        _check(_libc.sethostname(b"sandbox", 7), "sethostname")
+    child = os.fork()  # its pid 1: new pid and time namespaces hold only children made after unshare
     if child == 0:
         die_with_parent(None)
         return
@@ -80,24 +93,80 @@ def _bind_read_only(source: str, target: str) -> None:
     _mount(source, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def build_root(new_root: str, submission: str, python_dirs: list[str], scratch_mb: int, uid: int | None) -> None:
-    """Make `new_root` a root file system holding only what a worker may see, and enter it."""
+def build_root(
+    new_root: str, submission: str, python_dirs: list[str], masked: list[str], scratch_mb: int, uid: int | None
+) -> None:
+    """Make `new_root` a root file system holding only what a worker may see, and enter it.
+
+    `masked`: folders inside `python_dirs` that must look empty (the project, copies of its
+    packages in a site-packages): an empty read-only tmpfs goes over each.
+    """
     _mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
-    for path in SYSTEM_DIRS + tuple(python_dirs):
+    for path in SYSTEM_DIRS:
         if os.path.isdir(path):
             _bind_read_only(path, new_root + path)
-    # /dev as the host has it (the GPU's /dev/nvidia* included), but a private /dev/shm.
-    os.makedirs(new_root + "/dev", exist_ok=True)
-    _mount("/dev", new_root + "/dev", None, MS_BIND | MS_REC)
-    _mount("tmpfs", new_root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
-    os.makedirs(new_root + "/proc", exist_ok=True)
-    _mount("proc", new_root + "/proc", "proc", MS_NOSUID | MS_NODEV)
-    _bind_read_only(submission, new_root + SUBMISSION)
+    # Scratch before the Python folders: a venv under /tmp is bound on top of it, not hidden by it.
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
     os.makedirs(new_root + SCRATCH, exist_ok=True)
     _mount("tmpfs", new_root + SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_mb}m,mode=0700{owner}")
+    for path in python_dirs:
+        if os.path.isdir(path):
+            _bind_read_only(path, new_root + path)
+    for path in masked:
+        if os.path.isdir(new_root + path):
+            _mount("tmpfs", new_root + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+    _build_dev(new_root + "/dev")
+    os.makedirs(new_root + "/proc", exist_ok=True)
+    _mount("proc", new_root + "/proc", "proc", MS_NOSUID | MS_NODEV)
+    _bind_read_only(submission, new_root + SUBMISSION)
     os.chroot(new_root)
     os.chdir("/")
+
+
+BASIC_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+GPU_DEVICES = ("nvidia*", "nvidia-caps/*", "dri/*")  # nvidiactl, nvidia0.., nvidia-uvm(-tools), nvidia-modeset
+
+
+def device_nodes(dev_root: str = "/dev") -> list[str]:
+    """The entries of `dev_root` a worker gets (relative paths): the basic character devices
+    and, where present, the GPU's; never the disks, the host's terminals or /dev/shm."""
+    chosen = [name for name in BASIC_DEVICES if os.path.exists(os.path.join(dev_root, name))]
+    for pattern in GPU_DEVICES:
+        for path in sorted(glob.glob(os.path.join(dev_root, pattern))):
+            if not os.path.islink(path) and not os.path.isdir(path):
+                chosen.append(os.path.relpath(path, dev_root))
+    return chosen
+
+
+DRIVER_LIBRARIES = ("libcuda.so", "libnvidia-ml.so", "libnvidia-ptxjitcompiler.so")
+
+
+def driver_library_dirs(ldconfig_output: str) -> list[str]:
+    """Folders of the GPU driver's libraries (from `ldconfig -p`) that the system folders do
+    not already bring into the new root (e.g. /run/nvidia/driver/lib64, /opt/nvidia/lib)."""
+    dirs = set()
+    for line in ldconfig_output.splitlines():
+        name, _, path = line.strip().partition(" => ")
+        if name.startswith(DRIVER_LIBRARIES) and path.startswith("/"):
+            folder = os.path.dirname(path)
+            if not any(folder == d or folder.startswith(d + "/") for d in SYSTEM_DIRS):
+                dirs.add(folder)
+    return sorted(dirs)
+
+
+def _build_dev(dev: str) -> None:
+    """A /dev of its own: the chosen nodes bound one by one, links to /proc, a private /dev/shm."""
+    os.makedirs(dev, exist_ok=True)
+    _mount("tmpfs", dev, "tmpfs", MS_NOSUID, "size=64k,mode=0755")
+    for name in device_nodes("/dev"):
+        target = os.path.join(dev, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "w").close()  # a bind mount needs a file to cover
+        _mount(os.path.join("/dev", name), target, None, MS_BIND)
+    for name, points_to in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(points_to, os.path.join(dev, name))
+    os.makedirs(dev + "/shm")
+    _mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
 
 
 def limit_process(limits: dict, uid: int | None) -> None:
@@ -109,7 +178,15 @@ def limit_process(limits: dict, uid: int | None) -> None:
         resource.RLIMIT_CORE: 0,
     }
     if limits.get("data_bytes"):
-        rlimits[resource.RLIMIT_DATA] = _current_data_bytes() + limits["data_bytes"]
+        rlimits[resource.RLIMIT_DATA] = _current_bytes("VmData") + limits["data_bytes"]
+    if limits.get("address_space_bytes"):  # no memory cgroup: shared mappings must count too
+        rlimits[resource.RLIMIT_AS] = _current_bytes("VmSize") + limits["address_space_bytes"]
+        # glibc reserves 64 MiB of address space per thread's arena: 16 torch threads would
+        # spend 1.2 GiB of the limit on reservations; one arena keeps it to their stacks.
+        _libc.mallopt(M_ARENA_MAX, 1)
+    if limits.get("memory_cgroup"):  # the cgroup's OOM killer takes this worker, never the zygote
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("1000")
     if uid is not None:
         # RLIMIT_NPROC counts the processes of a uid; root is exempt, so it needs the uid drop.
         rlimits[resource.RLIMIT_NPROC] = limits["processes"]
@@ -121,9 +198,46 @@ def limit_process(limits: dict, uid: int | None) -> None:
         os.setuid(uid)
 
 
-def _current_data_bytes() -> int:
+def protect_from_oom_killer() -> None:
+    """The zygote must outlive any worker the memory cgroup's OOM killer ends (root only)."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("-1000")
+    except OSError:
+        pass
+
+
+def _current_bytes(field: str) -> int:
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmData:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+# What Python, torch, its thread pools and CUDA read from the environment; nothing else of
+# the grader's (tokens, credentials, paths) reaches the sandbox. TMPDIR and HOME are set
+# to scratch by each worker.
+ENV_NAMES = frozenset({
+    "PATH", "LANG", "LANGUAGE", "TZ", "PYTHONIOENCODING", "PYTHONHASHSEED", "PYTHONUTF8",
+    "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUDA_MODULE_LOADING", "NVIDIA_VISIBLE_DEVICES",
+    "PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_NVML_BASED_CUDA_CHECK",
+})
+ENV_PREFIXES = ("LC_", "OMP_", "MKL_", "OPENBLAS_", "KMP_", "GOMP_")
+
+
+def worker_environment(environ: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k in ENV_NAMES or k.startswith(ENV_PREFIXES)}
+
+
+def replace_environment() -> None:
+    """Keep only `worker_environment` of ours, and blank the environment block the kernel
+    shows as /proc/self/environ (the exec-time copy, which unsetenv leaves in place)."""
+    kept = worker_environment(dict(os.environ))
+    os.environ.clear()  # unsetenv: nothing in environ points into the block any more
+    with open("/proc/self/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    start, end = int(fields[47]), int(fields[48])  # env_start, env_end: fields 50 and 51 of stat(5)
+    if 0 < start < end:
+        ctypes.memset(start, 0, end - start)
+    os.environ.update(kept)

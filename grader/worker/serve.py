@@ -18,6 +18,7 @@ from grader.worker.audit import Audit
 from tests.seam import InProcessImpl
 
 MAX_TRACEBACK_CHARS = 4000
+READY = b"R"  # the worker's first byte: its walls are up, student code may run
 
 
 def serve(sock, impl: InProcessImpl, audit: Audit, scenarios: dict) -> None:

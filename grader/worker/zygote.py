@@ -2,8 +2,8 @@
 then forks one worker at a time.
 
 grader/sandbox.py imports what workers need (`preload`), then forks: the child enters
-fresh pid, mount and network namespaces where the machine allows (`jail.enter_namespaces`;
-it is then pid 1 there) and calls `run`, which reads commands from the control socket:
+every namespace the machine allows (`jail.enter_namespaces`; it is then pid 1 there) and
+calls `run`, which reads commands from the control socket:
     {"op": "spawn"} + a socket fd  ->  kill every other process, fork a worker on that socket
     {"op": "reap", "pid": N}       ->  how worker N ended (waiting a moment for it)
 Neither the zygote nor a worker starts an interpreter or imports torch: forked from the
@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 
 # Problems whose tests reach torch._dynamo's lazy import (torch.optim's first step(),
 # FlopCounterMode's first op): 0.8 s, worth paying before the fork only when they are graded.
@@ -38,7 +39,7 @@ def preload(scenario_modules: list[str], problems: list[str] | None = None) -> d
     import numpy  # noqa: F401
     import torch  # noqa: F401
 
-    from grader.worker import audit, jail, serve  # noqa: F401
+    from grader.worker import audit, jail, serve, syscalls  # noqa: F401
     from tests import seam  # noqa: F401
 
     scenarios = {name: importlib.import_module(name) for name in scenario_modules}
@@ -53,19 +54,22 @@ def run(config: dict, control: socket.socket, scenarios: dict) -> None:
     """
     import torch
 
-    from grader.worker import audit, jail, serve
+    from grader.worker import audit, jail, serve, syscalls
     from tests.seam import InProcessImpl
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the zygote forks: it must not start an OpenMP pool of its own
     if config["jail"]:
-        jail.build_root(config["new_root"], config["submission"], config["python_dirs"], config["scratch_mb"], config["uid"])
+        jail.build_root(
+            config["new_root"], config["submission"], config["python_dirs"], config["masked"], config["scratch_mb"], config["uid"]
+        )
         submission, scratch = jail.SUBMISSION, jail.SCRATCH
     else:
         submission, scratch = config["submission"], config["scratch"]
     sys.path[:] = [submission] + [p for p in sys.path if p and _under_any(p, config["python_dirs"])]
     own_files = {getattr(m, "__file__", None) for m in list(sys.modules.values())} - {None}
     watcher = audit.Audit([submission, scratch, *config["python_dirs"]], [scratch], own_files)
+    rules = syscalls.build() if config["seccomp"] else None
 
     def start_worker(data_fd: int) -> None:
         control.close()
@@ -77,8 +81,12 @@ def run(config: dict, control: socket.socket, scenarios: dict) -> None:
         os.environ.update(TMPDIR=scratch, HOME=scratch, PYTHONDONTWRITEBYTECODE="1")
         sys.dont_write_bytecode = True
         impl = InProcessImpl("assignment", submission, "the submission")
+        channel = socket.socket(fileno=data_fd)
         watcher.install()
-        serve.serve(socket.socket(fileno=data_fd), impl, watcher, scenarios)
+        if rules is not None:
+            syscalls.install(rules)  # the last wall: from here on only student code is new
+        channel.sendall(serve.READY)  # the walls stand: a failure before this is the grader's
+        serve.serve(channel, impl, watcher, scenarios)
 
     _control_loop(control, start_worker)
 
@@ -142,10 +150,14 @@ def _control_loop(control: socket.socket, start_worker) -> None:
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
+                code = 0
                 try:
                     start_worker(fds[0])
+                except BaseException:  # before READY: the trusted side reports it as the sandbox's failure
+                    traceback.print_exc()
+                    code = 1
                 finally:
-                    os._exit(0)
+                    os._exit(code)
             os.close(fds[0])
             control.sendall(json.dumps({"pid": pid}).encode())
         elif command["op"] == "reap":

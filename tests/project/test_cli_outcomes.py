@@ -64,11 +64,12 @@ def klass(tmp_path_factory) -> Path:
 def runs(klass) -> dict[str, subprocess.CompletedProcess]:
     out = klass.parent / "out"
     common = [str(klass), "--out", str(out), "--config", str(klass.parent / "course.toml"), *SCOPE]
-    broken = cli("grade", *common, GRADER_TEST_BREAK_ZYGOTE="1")
+    refused = cli("grade", *common, GRADER_TEST_BREAK_ZYGOTE="1")  # the canary finds it first
+    broken = cli("grade", *common, "--skip-canary", GRADER_TEST_BREAK_ZYGOTE="1")
     book = _rows(out / "gradebook.sqlite")
     retried = cli("grade", *common)
     report = cli("report", str(klass.parent / "report"), "--gradebook", str(out / "gradebook.sqlite"))
-    return {"broken": broken, "broken_book": book, "retried": retried, "report": report, "out": out, "report_dir": klass.parent / "report"}
+    return {"refused": refused, "broken": broken, "broken_book": book, "retried": retried, "report": report, "out": out, "report_dir": klass.parent / "report"}
 
 
 def _rows(gradebook: Path) -> dict[str, dict]:
@@ -85,6 +86,14 @@ def test_a_sandbox_that_fails_is_a_grader_error_never_a_grade_and_exits_non_zero
         assert book[student]["status"] == "error" and "zygote" in book[student]["error"], student
     assert "3 grader error(s)" in broken.stdout and "not recorded as grades" in " ".join(broken.stdout.split())
     assert book["empty"]["status"] == book["corrupt"]["status"] == "unreadable"  # unreadable needs no sandbox
+
+
+@needs_sandbox
+def test_the_canary_stops_a_batch_whose_sandbox_cannot_run_before_anyone_is_graded(runs):
+    refused = runs["refused"]
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "The sandbox cannot grade on this machine" in refused.stdout and "canary" in refused.stdout
+    assert "Scores" not in refused.stdout  # no table of zeros
 
 
 @needs_sandbox

@@ -6,6 +6,7 @@ exactly the problems it broke, keeps every point it earned honestly, gains none,
 attempts the sandbox stopped are recorded as integrity flags.
 """
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -39,10 +40,20 @@ CORE = {
 SELECTED = HOSTILE if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in HOSTILE if v.name in CORE]
 
 
-def grade(submission: Path, out: Path, modules=None) -> dict:
-    outcome = grade_in_subprocess(submission, out / "results.json", LIMITS, allow_weak=False, modules=modules)
+def grade(submission: Path, out: Path, modules=None, limits: Limits = LIMITS) -> dict:
+    outcome = grade_in_subprocess(submission, out / "results.json", limits, allow_weak=False, modules=modules)
     assert outcome["ok"], outcome.get("error")
     return outcome["results"]
+
+
+def limits_for(variant) -> Limits:
+    """The variant's own limits where it names them (memory_mb, scratch_mb), else LIMITS."""
+    memory = variant.extra.get("memory_mb")
+    return dataclasses.replace(
+        LIMITS,
+        memory_bytes=memory * 2**20 if memory else LIMITS.memory_bytes,
+        scratch_mb=variant.extra.get("scratch_mb", LIMITS.scratch_mb),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +91,7 @@ def test_untouched_stubs_score_zero(tmp_path):
 def test_hostile_submission_is_contained_and_flagged(variant, tmp_path):
     """An attack or fault costs the problems it broke and nothing else, earns nothing, and is flagged."""
     folder = variant.build(tmp_path / variant.name)
-    data = grade(folder, tmp_path / "out", variants.affected_problems(variant))
+    data = grade(folder, tmp_path / "out", variants.affected_problems(variant), limits_for(variant))
     problems = results.per_problem(data)
     for module, (score, max_score) in problems.items():
         if module in variant.expect_lost:

@@ -1,0 +1,38 @@
+"""Trusted side: before a batch, prove that the sandbox's workers can run the reference.
+
+A machine where the workers cannot start (a Python folder the jail cannot bind, a kernel
+that refuses a wall, a broken install) would otherwise grade every student 0. The canary
+grades the reference through the sandbox on one fast problem, exactly as a student is
+graded; anything short of full marks stops the batch with the cause.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from grader.sandbox import WORK_BASE, Limits, SandboxUnavailable
+from tests.seam import REPO_ROOT
+
+CANARY_PROBLEM = "tensors"  # the fastest problem: a few seconds through the sandbox
+
+
+def check_sandbox_works(limits: Limits, allow_weak: bool) -> None:
+    """Return if the reference earns full marks through the sandbox; raise SandboxUnavailable if not."""
+    from grader.executors import grade_in_subprocess
+
+    WORK_BASE.mkdir(parents=True, exist_ok=True, mode=0o711)
+    with tempfile.TemporaryDirectory(prefix="canary-", dir=WORK_BASE) as scratch:
+        submission = Path(scratch) / "reference"
+        shutil.copytree(REPO_ROOT / "solutions", submission / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+        outcome = grade_in_subprocess(submission, Path(scratch) / "results.json", limits, allow_weak, [CANARY_PROBLEM])
+    if not outcome["ok"]:
+        raise SandboxUnavailable(f"the sandbox could not grade the reference (canary): {outcome['error'].strip()[-1500:]}")
+    data = outcome["results"]
+    if data["score"] != data["max_score"]:
+        failed = next(t for t in data["tests"] if t["score"] < t["max_score"])
+        raise SandboxUnavailable(
+            f"the reference scored {data['score']:g}/{data['max_score']:g} through the sandbox (canary, "
+            f"problem {CANARY_PROBLEM}): the workers cannot run here. First failure, {failed['name']}:\n{failed['output'][:1500]}"
+        )

@@ -1,0 +1,87 @@
+"""Drive sandboxes directly, outside pytest (the zygote refuses to fork from a process that
+has pytest loaded): what tests/project/test_walls.py runs in subprocesses.
+
+    python -m tests.project.walls_driver hold SUBMISSION READY DONE
+        start a sandbox, import the submission in two workers one after the other, print what
+        each found, touch READY, keep the sandbox (its objects) alive until DONE exists
+    python -m tests.project.walls_driver probe SUBMISSION
+        start a sandbox, import the submission once, print what it found
+    python -m tests.project.walls_driver broken-worker SUBMISSION
+        the same, with every worker failing before its walls are up: print what was raised
+
+Each prints one JSON object on its last line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from grader.sandbox import Limits, Sandbox
+
+LIMITS = Limits(call_seconds=20, test_seconds=60, submission_seconds=120)
+FOUND = {"op": "call", "module": "tensors", "function": "leaks_found_at_import", "args": [], "kwargs": {}}
+
+
+def found_in_a_fresh_worker(sandbox: Sandbox) -> list:
+    sandbox.fresh_worker()
+    return sandbox.request(FOUND, None)
+
+
+def hold(submission: Path, ready: Path, done: Path) -> dict:
+    sandbox = Sandbox(submission, LIMITS)
+    sandbox.start()
+    try:
+        first = found_in_a_fresh_worker(sandbox)
+        second = found_in_a_fresh_worker(sandbox)  # the same submission's leftovers: must be seen
+        ready.touch()
+        deadline = time.monotonic() + 120
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return {"first": first, "second": second}
+    finally:
+        sandbox.close()
+
+
+def probe(submission: Path) -> dict:
+    sandbox = Sandbox(submission, LIMITS)
+    sandbox.start()
+    try:
+        return {"found": found_in_a_fresh_worker(sandbox)}
+    finally:
+        sandbox.close()
+
+
+def broken_worker(submission: Path) -> dict:
+    from grader.worker import jail
+
+    def fail(limits, uid):
+        raise OSError("injected: the worker's walls could not be raised")
+
+    jail.limit_process = fail  # the zygote is forked from this process: its workers inherit it
+    sandbox = Sandbox(submission, LIMITS)
+    sandbox.start()
+    try:
+        found_in_a_fresh_worker(sandbox)
+    except Exception as error:
+        return {"raised": type(error).__name__, "message": str(error)}
+    finally:
+        sandbox.close()
+    return {"raised": None}
+
+
+def main(argv: list[str]) -> None:
+    mode, submission, *rest = argv
+    if mode == "hold":
+        outcome = hold(Path(submission), Path(rest[0]), Path(rest[1]))
+    elif mode == "probe":
+        outcome = probe(Path(submission))
+    else:
+        outcome = broken_worker(Path(submission))
+    print(json.dumps(outcome))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -19,7 +19,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from grader import results, rubric
+from grader import hints, results, rubric
 from grader.sandbox import Limits, RemoteImpl, Sandbox, layers_for
 from grader.selfcheck import suite_paths
 from tests.seam import REPO_ROOT
@@ -85,8 +85,11 @@ def grade_one(
         sandbox.start()
         try:
             the_rubric = rubric.load().only(modules)
-            cases, log, cuda = _run_pytest(RemoteImpl(sandbox), modules)
+            remote = RemoteImpl(sandbox)
+            cases, log, cuda = _run_pytest(remote, modules)
             scores = rubric.score(the_rubric, cases)
+            failed = hints.failed_problems(scores)
+            probed = hints.probe_submission(remote, failed)  # the submission's side of the hints
         finally:
             sandbox.close()
         extra = {
@@ -95,6 +98,7 @@ def grade_one(
             "cuda": cuda,
             "submission_sha256": results.submission_digest(folder),
             "pytest_log_tail": log[-2000:],
+            "hints": hints.hints_for(failed, probed),  # the trusted side: mutants in-process
         }
         summary = _summary(sandbox, scores)
     data = results.build(the_rubric, scores, seconds=time.monotonic() - started, summary=summary, extra=extra)

@@ -239,3 +239,25 @@ def load_policy(config: Path | None) -> HintPolicy:
 def shown(results: dict, policy: HintPolicy, now: datetime | None = None) -> list[dict]:
     """The hints of one results.json that the policy lets its student see."""
     return [h for h in (results.get("extra_data") or {}).get("hints", []) if policy.shows(h, now)]
+
+
+# --- in grade_one: probe the failed problems before the sandbox closes -------------------
+def failed_problems(scores) -> dict[str, str]:
+    """problem -> "public" when a public test of it failed, else "hidden" (only for problems that lost points)."""
+    failed: dict[str, str] = {}
+    for score in scores:
+        if score.status == "failed":
+            kind = "public" if score.visible else "hidden"
+            failed[score.module] = "public" if failed.get(score.module) == "public" else kind
+    return failed
+
+
+def probe_submission(remote, failed: dict[str, str]) -> dict[str, list[Outcome]]:
+    """The submission's outcomes on each failed problem's probes (through the sandbox)."""
+    found = {}
+    for problem in failed:
+        try:
+            found[problem] = run_probes(remote, problem)
+        except Exception:  # noqa: BLE001  (a sandbox that cannot serve probes gives no hint, never a wrong one)
+            continue
+    return found

@@ -154,8 +154,13 @@ def mutant_outcomes(problem: str) -> dict[str, tuple[Outcome, ...]]:
 def outcomes_of_variant(variant: Variant, problem: str) -> list[Outcome]:
     """Build a (staff-written) variant in a temporary folder and run the probes on it here."""
     with tempfile.TemporaryDirectory(prefix="hint-") as scratch:
-        folder = variant.build(Path(scratch))
-        return run_probes(InProcessImpl("assignment", folder, f"the variant {variant.name}"), problem)
+        return outcomes_of_folder(variant.build(Path(scratch)), problem)
+
+
+def outcomes_of_folder(folder: Path, problem: str) -> list[Outcome]:
+    """Probe trusted code in `folder`/assignment/ here. `assignment` is bound to that folder
+    only until the next binding, so its outcomes are taken at once, never lazily."""
+    return run_probes(InProcessImpl("assignment", folder, f"the code in {folder}"), problem)
 
 
 def slips(problem: str) -> list[Variant]:

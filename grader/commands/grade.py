@@ -99,17 +99,20 @@ def run(args: argparse.Namespace) -> int:
         scope = ",".join(grading.modules or ())
         the_plan = batch.plan(students, book, args.out, scope, set(args.regrade), args.regrade_all, late.load_policy(args.config))
         console.print(f"Sandbox: {level} ({', '.join(layers_for(level))})")
-        console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission and suites)")
+        console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade ({len(the_plan.review)} of them regrades, kept "
+                      f"for review), {len(the_plan.done)} already graded (same submission and suites), {len(the_plan.pending)} regraded awaiting review")
         took = {}
         if the_plan.jobs:
             executor = executors.make(args.executor, args.jobs, args.address)
             console.print(f"Executor: {executor.describe()}")
             try:
-                took = batch.run(the_plan.jobs, executor, grading, book, console)
+                took = batch.run(the_plan.jobs, executor, grading, book, console, the_plan.review)
             finally:
                 getattr(executor, "close", lambda: None)()
         console.print(gradebook_table(book, list(students), took))
         console.print(f"gradebook: {book.path}   results: {args.out}/STUDENT/results.json")
+        if book.pending():
+            console.print(f"{len(book.pending())} regrade(s) pending review: python -m grader regrade show --gradebook {book.path}")
         return 0 if all(book.submission(s)["status"] == "graded" for s in students) else 1
     finally:
         book.close()

@@ -204,8 +204,8 @@ def hints_for(failed: dict[str, str], submission_outcomes: dict[str, list[Outcom
     found = []
     for problem, visibility in failed.items():
         outcomes = submission_outcomes.get(problem)
-        if outcomes is None:
-            continue
+        if outcomes is None or all(o.kind == "fault" for o in outcomes):
+            continue  # nothing came back (a missing module, a stub): no mutant can match, so none is built
         for name in explain(problem, outcomes):
             found.append({"problem": problem, "slip": name, "text": text[name].strip(), "visibility": visibility})
     return found

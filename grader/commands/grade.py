@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
         scope = ",".join(grading.modules or ())
         the_plan = batch.plan(students, book, args.out, scope, set(args.regrade), args.regrade_all, late.load_policy(args.config))
         console.print(f"Sandbox: {level} ({', '.join(layers_for(level))})")
-        console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade ({len(the_plan.review)} of them regrades, kept "
-                      f"for review), {len(the_plan.done)} already graded (same submission and suites), {len(the_plan.pending)} regraded awaiting review")
+        console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission "
+                      f"and suites); regrades kept for review: {len(the_plan.review)} now, {len(the_plan.pending)} from before")
         took = {}
         if the_plan.jobs:
             executor = executors.make(args.executor, args.jobs, args.address)

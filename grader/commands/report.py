@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     policy = hints.load_policy(args.config)
     for student in students:  # the feedback shows only the hints the course lets students see
         if student.results is not None:
-            student.extra["hints"] = hints.shown(student.results, policy)
+            student.extra["hints_shown"] = hints.shown(student.results, policy)
     paths = report.write_report(students, args.out)
     counts = report.class_summary(students)["counts"]
     console.print(

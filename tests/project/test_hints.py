@@ -84,8 +84,11 @@ def test_a_slip_graded_in_the_sandbox_gets_its_hint_in_the_feedback(tmp_path):
     subprocess.run([sys.executable, "-m", "grader", "report", str(report), "--gradebook", str(out / "gradebook.sqlite")],
                    cwd=REPO_ROOT, check=True, capture_output=True)
     assert text in (report / "feedback" / "ada.md").read_text() and text in (report / "feedback" / "ada.html").read_text()
+    row = f'<td><a href="feedback/ada.html">ada</a></td><td>strides</td><td>{slip.expect}</td><td>yes</td>'
+    assert row in (report / "report.html").read_text()  # the class report links each student's hints
     never = tmp_path / "course.toml"
     never.write_text('[hints]\nshow = "never"\n')
     subprocess.run([sys.executable, "-m", "grader", "report", str(report), "--gradebook", str(out / "gradebook.sqlite"),
                     "--config", str(never)], cwd=REPO_ROOT, check=True, capture_output=True)
     assert text not in (report / "feedback" / "ada.md").read_text()
+    assert row.replace("<td>yes</td>", "<td>no (public tests only)</td>") in (report / "report.html").read_text()

@@ -73,7 +73,7 @@ def graded(tmp_path_factory):
 @needs_sandbox
 def test_a_first_grade_counts_at_once_with_the_grader_commit(graded):
     klass, config, out, book_path, first = graded
-    assert "2 to grade (0 of them regrades" in plain(first)
+    assert "2 to grade, 0 already graded" in plain(first) and "kept for review: 0 now" in plain(first)
     book = Gradebook(book_path)
     assert book.history("ann") == []  # nothing replaced: ann is never regraded over
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
@@ -94,11 +94,11 @@ def test_a_changed_suite_regrade_waits_for_review_then_applies_with_override_and
     file_before = (out / "bob" / "results.json").read_text()
 
     regrade = cli("grade", str(klass), "--out", str(out), "--config", str(config), *SCOPE)
-    assert "1 to grade (1 of them regrades, kept for review), 1 already graded" in plain(regrade)
+    assert "1 to grade, 1 already graded" in plain(regrade) and "kept for review: 1 now, 0 from before" in plain(regrade)
     assert book.final_scores()["bob"]["final"] == before and (out / "bob" / "results.json").read_text() == file_before
     assert (out / ".pending" / "bob" / "results.json").is_file()
     again = cli("grade", str(klass), "--out", str(out), "--config", str(config), *SCOPE)
-    assert "0 to grade" in plain(again) and "1 regraded awaiting review" in plain(again)
+    assert "0 to grade, 1 already graded" in plain(again) and "kept for review: 0 now, 1 from before" in plain(again)
 
     shown = plain(cli("regrade", "show", "--gradebook", str(book_path)))
     assert "1 pending regrade(s): 1 would change a grade" in shown

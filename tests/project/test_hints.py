@@ -91,4 +91,4 @@ def test_a_slip_graded_in_the_sandbox_gets_its_hint_in_the_feedback(tmp_path):
     subprocess.run([sys.executable, "-m", "grader", "report", str(report), "--gradebook", str(out / "gradebook.sqlite"),
                     "--config", str(never)], cwd=REPO_ROOT, check=True, capture_output=True)
     assert text not in (report / "feedback" / "ada.md").read_text()
-    assert row.replace("<td>yes</td>", "<td>no (public tests only)</td>") in (report / "report.html").read_text()
+    assert row.replace("<td>yes</td>", "<td>no (public test)</td>") in (report / "report.html").read_text()

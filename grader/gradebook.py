@@ -154,6 +154,7 @@ class Gradebook:
         with self._transaction():
             self._archive(student, "submission")
             self._replace(student, sha256, scope, results, late, seconds)
+            self.db.execute("DELETE FROM pending WHERE student=?", (student,))  # a regrade of older work is moot now
 
     def _replace(self, student: str, sha256: str, scope: str, results: dict, late: Late, seconds: float) -> None:
         self._put_submission(student, "graded", sha256, scope, late, seconds, results=results)

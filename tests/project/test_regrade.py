@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from grader import variants
-from grader.gradebook import Gradebook
+from grader.gradebook import Gradebook, Late
 from grader.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
@@ -126,3 +126,15 @@ def test_a_forced_regrade_that_changes_nothing_can_be_discarded(graded):
     assert "2 pending regrade(s): 0 would change a grade, 2 would not" in plain(cli("regrade", "show", "--gradebook", str(book_path)))
     assert "discarded 2 pending regrade(s)" in plain(cli("regrade", "discard", "--gradebook", str(book_path)))
     assert book.pending() == [] and {s: book.submission(s)["graded_at"] for s in book.students()} == before
+
+
+def test_a_new_submission_counts_at_once_and_drops_a_pending_regrade_of_the_old(tmp_path):
+    book = Gradebook(tmp_path / "gb.sqlite")
+    test = {"score": 1.0, "max_score": 1.0, "status": "passed", "output": "", "tags": ["tensors"], "extra_data": {"key": "k1"}}
+    old = {"score": 1.0, "max_score": 1.0, "tests": [test], "extra_data": {"suite_version": "s1", "grader_version": "g"}}
+    book.record("ann", "sha-old", "", old, Late(), 1.0)
+    book.record_pending("ann", "sha-old", "", {**old, "extra_data": {"suite_version": "s2"}}, Late(), 1.0, tmp_path / "ann.json")
+    new = {**old, "score": 0.0, "tests": [{**test, "score": 0.0, "status": "failed"}]}
+    book.record("ann", "sha-new", "", new, Late(), 1.0)
+    assert book.pending() == [] and book.submission("ann")["submission_sha256"] == "sha-new"
+    assert [(h["submission_sha256"], h["superseded_by"]) for h in book.history("ann")] == [("sha-old", "submission")]

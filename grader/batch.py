@@ -1,7 +1,8 @@
 """Trusted side: grade a class into the gradebook (the driver).
 
     discover   a folder of submissions (one sub-folder or .zip per student) -> student: path
-    plan       skip every student already graded for the same submission and suites
+    plan       skip every student already graded for the same submission and suites; a
+               regrade of the same submission goes into a change set for staff to review
     run        hand the rest to an executor; record each outcome the moment it arrives
 
 Resumable by construction: a student is recorded in one transaction right after their
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TimeElapsedColumn
 from rich.text import Text
 
-from grader import executors, intake, late, results
+from grader import changeset, executors, intake, late, results
 from grader.executors import Grading, Job
 from grader.gradebook import Gradebook, unreadable_reason
 from grader.student_text import printable
@@ -77,6 +78,8 @@ def fingerprint(submission: Path) -> str:
 class Plan:
     jobs: list[Job] = field(default_factory=list)
     done: list[str] = field(default_factory=list)  # already graded (or unreadable): skipped this run
+    review: dict[str, Path] = field(default_factory=dict)  # regrades into the change set: student -> results.json once applied
+    pending: list[str] = field(default_factory=list)  # regraded already, awaiting review: skipped this run
 
 
 def plan(
@@ -98,12 +101,17 @@ def plan(
         sha = fingerprint(submission)
         lateness = times.assess(policy, student, submission)
         forced = regrade_all or student in regrade
-        if not forced and book.is_complete(student, sha, suite, scope):
+        waiting = not forced and book.is_pending(student, sha, suite, scope)
+        if waiting or (not forced and book.is_complete(student, sha, suite, scope)):
             if policy is not None:
                 book.set_late(student, lateness)  # the policy may have changed: no regrade needed for that
-            the_plan.done.append(student)
-        else:
-            the_plan.jobs.append(Job(student, submission, out_dir / student / "results.json", sha, lateness))
+            (the_plan.pending if waiting else the_plan.done).append(student)
+            continue
+        out_file = out_dir / student / "results.json"
+        if changeset.is_regrade(book, student, sha):  # the same work graded before: staff review the change
+            the_plan.review[student] = out_file
+            out_file = changeset.pending_file(out_dir, student)
+        the_plan.jobs.append(Job(student, submission, out_file, sha, lateness))
     return the_plan
 
 
@@ -119,8 +127,8 @@ class Counts:
     errors: int = 0  # the grader failed: nothing recorded as a grade, retried on the next run
 
 
-def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: Console) -> dict[str, float]:
-    """Grade `jobs`, recording each as it finishes; return student -> seconds it took."""
+def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: Console, review: dict[str, Path] | None = None) -> dict[str, float]:
+    """Grade `jobs`, recording each as it finishes (`review`'s students into the change set); return student -> seconds it took."""
     scope = ",".join(grading.modules or ())
     suite = results.suite_version()
     took: dict[str, float] = {}
@@ -128,7 +136,7 @@ def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: C
     changed: list[str] = []
     with progress_display(console, jobs, counts) as finished:
         for job, outcome, seconds in executor.run(jobs, grading):
-            _record(book, job, outcome, scope, seconds, counts)
+            _record(book, job, outcome, scope, seconds, counts, (review or {}).get(job.student))
             took[job.student] = seconds
             finished(job, outcome, seconds)
             if outcome.get("ok") and outcome["results"]["extra_data"].get("suite_version") != suite:
@@ -140,15 +148,19 @@ def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: C
     return took
 
 
-def _record(book: Gradebook, job: Job, outcome: dict, scope: str, seconds: float, counts: Counts) -> None:
+def _record(book: Gradebook, job: Job, outcome: dict, scope: str, seconds: float, counts: Counts, applied_file: Path | None) -> None:
     executors.progress_file(job.out_file).unlink(missing_ok=True)
     if not outcome.get("ok"):
         book.record_error(job.student, job.sha256, scope, outcome.get("error", "unknown error"), job.late, seconds)
         counts.errors += 1
         return
     data = outcome["results"]
+    data["extra_data"].setdefault("grader_commit", changeset.grader_commit())
     results.write_atomically(job.out_file, data)  # the gradebook's copy and the file agree
-    book.record(job.student, job.sha256, scope, data, job.late, seconds)
+    if applied_file is not None:
+        book.record_pending(job.student, job.sha256, scope, data, job.late, seconds, applied_file)
+    else:
+        book.record(job.student, job.sha256, scope, data, job.late, seconds)
     if unreadable_reason(data):
         counts.unreadable += 1
         return

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import intake, results, rubric
+from grader import hints, intake, results, rubric
 from grader.intake import BadSubmission
 from grader.manifest import manifest_flags
 from grader.sandbox import Limits, RemoteImpl, Sandbox, SandboxUnavailable, layers_for
@@ -45,8 +45,11 @@ def grade_one(
         sandbox.start()
         try:
             the_rubric = rubric.load().only(modules)
-            cases, log, cuda = _run_pytest(RemoteImpl(sandbox), modules)
+            remote = RemoteImpl(sandbox)
+            cases, log, cuda = _run_pytest(remote, modules)
             scores = rubric.score(the_rubric, cases)
+            failed = hints.failed_problems(scores)
+            probed = hints.probe_submission(remote, failed)  # the submission's side of the hints
         finally:
             sandbox.close()
         flags = sandbox.flags + manifest_flags(staged.folder)  # the staged copy holds the manifest too
@@ -55,6 +58,7 @@ def grade_one(
             "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
             "cuda": cuda,
             "submission_sha256": results.submission_digest(staged.folder),
+            "hints": hints.hints_for(failed, probed),  # the trusted side: mutants in-process
         }
         summary = _summary(sandbox, scores)
         # Hidden tests' inputs reach what the code printed and pytest's log: staff only.

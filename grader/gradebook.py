@@ -11,6 +11,11 @@ Tables (the report and any LMS export read these):
 - overrides: points a staff member set for one student's test, with who and why. Grading
   never writes this table, so an override outlives every regrade.
 - final_scores (a view): per student, the score after overrides and the late penalty.
+- results_history: every result a later one replaced (superseded_by "regrade": an applied
+  change set; "submission": a new submission graded directly), with the suite version and
+  the grader's version and git commit that produced it.
+- pending: a regrade's change set, one row per student, waiting for staff to review it
+  (`python -m grader regrade show`) and apply or discard it; it counts for nothing until then.
 
 Only the driver writes (workers return results to it). Every write is one transaction in
 WAL mode with synchronous=FULL: a process killed at any instant leaves either the old rows
@@ -69,6 +74,35 @@ CREATE TABLE IF NOT EXISTS overrides (
     at REAL NOT NULL,
     PRIMARY KEY (student, test_key)
 );
+CREATE TABLE IF NOT EXISTS results_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    student TEXT NOT NULL,
+    status TEXT NOT NULL,
+    submission_sha256 TEXT NOT NULL,
+    suite_version TEXT NOT NULL,
+    grader_version TEXT NOT NULL,
+    grader_commit TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    results TEXT,
+    graded_at REAL NOT NULL,
+    superseded_at REAL NOT NULL,
+    superseded_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending (
+    student TEXT PRIMARY KEY,
+    submission_sha256 TEXT NOT NULL,
+    suite_version TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    submitted_at TEXT,
+    days_late INTEGER NOT NULL DEFAULT 0,
+    late_penalty_pct REAL NOT NULL DEFAULT 0,
+    results TEXT NOT NULL,
+    out_file TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    graded_at REAL NOT NULL
+);
 CREATE VIEW IF NOT EXISTS final_scores AS
 SELECT s.student,
        s.status,
@@ -125,24 +159,29 @@ class Gradebook:
 
     # --- writes (the driver's only) -----------------------------------------------------
     def record(self, student: str, sha256: str, scope: str, results: dict, late: Late, seconds: float) -> None:
-        """Replace the student's grade with `results` (a results.json dict), in one transaction.
-
-        A submission the grader could not read is recorded as "unreadable", with its reason."""
-        unreadable = unreadable_reason(results)
+        """Replace the student's grade with `results` (a results.json dict), in one transaction;
+        the grade it replaces goes into results_history. A submission the grader could not
+        read is recorded as "unreadable", with its reason."""
         with self._transaction():
-            self._put_submission(
-                student, "unreadable" if unreadable else "graded", sha256, scope, late, seconds, results=results, error=unreadable
-            )
-            self.db.execute("DELETE FROM tests WHERE student=?", (student,))
-            self.db.executemany(
-                "INSERT INTO tests VALUES (?,?,?,?,?,?,?,?)",
-                [
-                    (student, t["extra_data"]["key"], t["tags"][0], t["score"], t["max_score"],
-                     "skipped" if t["extra_data"].get("skipped") else t["status"],
-                     t["extra_data"].get("seconds", 0.0), t.get("output", ""))
-                    for t in results["tests"]
-                ],
-            )
+            self._archive(student, "submission")
+            self._replace(student, sha256, scope, results, late, seconds)
+            self.db.execute("DELETE FROM pending WHERE student=?", (student,))  # a regrade of older work is moot now
+
+    def _replace(self, student: str, sha256: str, scope: str, results: dict, late: Late, seconds: float) -> None:
+        unreadable = unreadable_reason(results)
+        self._put_submission(
+            student, "unreadable" if unreadable else "graded", sha256, scope, late, seconds, results=results, error=unreadable
+        )
+        self.db.execute("DELETE FROM tests WHERE student=?", (student,))
+        self.db.executemany(
+            "INSERT INTO tests VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (student, t["extra_data"]["key"], t["tags"][0], t["score"], t["max_score"],
+                 "skipped" if t["extra_data"].get("skipped") else t["status"],
+                 t["extra_data"].get("seconds", 0.0), t.get("output", ""))
+                for t in results["tests"]
+            ],
+        )
 
     def record_error(self, student: str, sha256: str, scope: str, error: str, late: Late, seconds: float) -> None:
         """The grader itself failed on this student: keep the message; the next run retries.
@@ -167,12 +206,64 @@ class Gradebook:
         )
 
     def set_late(self, student: str, late: Late) -> None:
-        """Apply the late policy again (a changed deadline needs no regrade)."""
+        """Apply the late policy again (a changed deadline needs no regrade), to a pending regrade too."""
+        with self._transaction():
+            for table in ("submissions", "pending"):
+                self.db.execute(
+                    f"UPDATE {table} SET submitted_at=?, days_late=?, late_penalty_pct=? WHERE student=?",
+                    (late.submitted_at, late.days_late, late.penalty_pct, student),
+                )
+
+    # --- history and change sets (regrades staff review before they count) --------------
+    def _archive(self, student: str, superseded_by: str) -> None:
+        row = self.submission(student)
+        if row is None or row["status"] != "graded":
+            return
+        extra = (json.loads(row["results"]) if row["results"] else {}).get("extra_data", {})
+        self.db.execute(
+            "INSERT INTO results_history (student, status, submission_sha256, suite_version, grader_version, grader_commit, "
+            "scope, score, max_score, results, graded_at, superseded_at, superseded_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (student, row["status"], row["submission_sha256"], row["suite_version"], row["grader_version"],
+             extra.get("grader_commit", "unknown"), row["scope"], row["score"], row["max_score"], row["results"],
+             row["graded_at"], time.time(), superseded_by),
+        )
+
+    def record_pending(self, student: str, sha256: str, scope: str, results: dict, late: Late, seconds: float, out_file: Path) -> None:
+        """Keep a regrade's result for review; the student's grade stays as it is."""
         with self._transaction():
             self.db.execute(
-                "UPDATE submissions SET submitted_at=?, days_late=?, late_penalty_pct=? WHERE student=?",
-                (late.submitted_at, late.days_late, late.penalty_pct, student),
+                "INSERT OR REPLACE INTO pending VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (student, sha256, results["extra_data"].get("suite_version", ""), scope, late.submitted_at, late.days_late,
+                 late.penalty_pct, json.dumps(results), str(out_file), seconds, time.time()),
             )
+
+    def is_pending(self, student: str, sha256: str, suite_version: str, scope: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM pending WHERE student=? AND submission_sha256=? AND suite_version=? AND scope=?",
+            (student, sha256, suite_version, scope),
+        ).fetchone()
+        return row is not None
+
+    def pending(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM pending ORDER BY student").fetchall()
+
+    def apply_pending(self, student: str) -> dict:
+        """The pending regrade becomes the student's grade (overrides stay); the old one goes to history."""
+        with self._transaction():
+            row = self.db.execute("SELECT * FROM pending WHERE student=?", (student,)).fetchone()
+            results = json.loads(row["results"])
+            self._archive(student, "regrade")
+            late = Late(row["submitted_at"], row["days_late"], row["late_penalty_pct"])
+            self._replace(student, row["submission_sha256"], row["scope"], results, late, row["seconds"])
+            self.db.execute("DELETE FROM pending WHERE student=?", (student,))
+        return results
+
+    def discard_pending(self, student: str) -> bool:
+        with self._transaction():
+            return self.db.execute("DELETE FROM pending WHERE student=?", (student,)).rowcount > 0
+
+    def history(self, student: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM results_history WHERE student=? ORDER BY id", (student,)).fetchall()
 
     def set_override(self, student: str, test_key: str, points: float, reason: str, by: str) -> None:
         with self._transaction():

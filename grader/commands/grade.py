@@ -124,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         scope = ",".join(grading.modules or ())
         the_plan = batch.plan(students, book, args.out, scope, set(args.regrade), args.regrade_all, late.policy_of(course), times)
         console.print(f"Sandbox: {level} ({', '.join(layers_for(level))})")
-        console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission and suites)")
+        console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission "
+                      f"and suites); regrades kept for review: {len(the_plan.review)} now, {len(the_plan.pending)} from before")
         took = {}
         if the_plan.jobs and not args.skip_canary:
             try:
@@ -136,12 +137,14 @@ def run(args: argparse.Namespace) -> int:
             executor = executors.make(args.executor, args.jobs, args.address)
             console.print(f"Executor: {executor.describe()}")
             try:
-                took = batch.run(the_plan.jobs, executor, grading, book, console)
+                took = batch.run(the_plan.jobs, executor, grading, book, console, the_plan.review)
             finally:
                 getattr(executor, "close", lambda: None)()
         for part in gradebook_table(book, list(students), took):
             console.print(part)
         console.print(f"gradebook: {book.path}   results: {args.out}/STUDENT/results.json")
+        if book.pending():
+            console.print(f"{len(book.pending())} regrade(s) pending review: python -m grader regrade show --gradebook {book.path}")
         failed = [s for s in students if book.submission(s)["status"] == "error"]
         if failed:
             console.print(Text(f"the grader failed on {len(failed)} submission(s): not recorded as grades; run again to retry them", style="red"))

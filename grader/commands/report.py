@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import gradebook, report
+from grader import gradebook, hints, report
 
 
 def register(commands) -> None:
@@ -35,6 +35,11 @@ def register(commands) -> None:
         help="read RESULTS_DIR/STUDENT/results.json files instead (e.g. downloaded from Gradescope): "
         "no overrides or late penalties there",
     )
+    parser.add_argument(
+        "--config", type=Path,
+        help="course config (TOML): its [hints] table says where misconception hints show (show = \"public\" "
+        "(default), \"all\" or \"never\"; hidden_after_deadline = true shows hidden tests' hints after [late] deadline)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -53,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
     if not students:
         console.print(f"[red]{source} holds no graded student")
         return 2
+    policy = hints.load_policy(args.config)
+    for student in students:  # the feedback shows only the hints the course lets students see
+        if student.results is not None:
+            student.extra["hints_shown"] = hints.shown(student.results, policy)
     paths = report.write_report(students, args.out)
     counts = report.class_summary(students)["counts"]
     console.print(

@@ -4,7 +4,7 @@ A class of 24 real submissions (copies of the reference, one .zip, mutants of te
 flops, a late one, a broken upload) is graded once with `--only tensors` (cheap: with that
 scope the flops mutants score full, which is also checked). On that gradebook: every
 student graded once, mutants lose points, the late policy applied, a rerun grades nothing,
-a staff override survives a regrade, and a batch killed with SIGKILL halfway and resumed
+a staff override survives an applied regrade, and a batch killed with SIGKILL halfway and resumed
 ends with the same rows as the uninterrupted run while grading only what was missing.
 """
 
@@ -153,6 +153,8 @@ def test_a_regrade_keeps_the_staff_override(klass, graded, tmp_path):
 
     finished = grade_cli(str(klass), "--out", str(tmp_path), "--gradebook", str(book_path), "--regrade", student, *SCOPE)
     assert finished.returncode == 0, finished.stderr
+    assert graded_at(book_path) == before  # a regrade waits for review (tests/project/test_regrade.py)
+    assert grader_cli(["regrade", "apply", "--gradebook", str(book_path)]) == 0
     after = graded_at(book_path)
     assert after[student] > before[student]
     assert {s: t for s, t in after.items() if s != student} == {s: t for s, t in before.items() if s != student}

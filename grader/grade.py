@@ -19,7 +19,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from grader import results, rubric
+from grader import phases, results, rubric
 from grader.sandbox import Limits, RemoteImpl, Sandbox, layers_for
 from grader.selfcheck import suite_paths
 from tests.seam import REPO_ROOT
@@ -74,6 +74,7 @@ def grade_one(
 ) -> dict:
     """Grade one submission (only `modules`' problems, when given); write and return its results.json."""
     started = time.monotonic()
+    phases.mark("grade start")
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
         try:
             folder = locate(submission, Path(scratch))
@@ -83,12 +84,16 @@ def grade_one(
             return data
         sandbox = Sandbox(folder, limits, allow_weak=allow_weak, problems=modules)
         sandbox.start()
+        phases.mark("sandbox started")
         try:
             the_rubric = rubric.load().only(modules)
             cases, log, cuda = _run_pytest(RemoteImpl(sandbox), modules)
+            phases.mark("pytest done")
             scores = rubric.score(the_rubric, cases)
+            phases.mark("scored")
         finally:
             sandbox.close()
+            phases.mark("sandbox closed")
         extra = {
             "integrity_flags": sandbox.flags,
             "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
@@ -99,6 +104,7 @@ def grade_one(
         summary = _summary(sandbox, scores)
     data = results.build(the_rubric, scores, seconds=time.monotonic() - started, summary=summary, extra=extra)
     results.write_atomically(out_file, data)
+    phases.mark("results written")
     return data
 
 
@@ -123,7 +129,7 @@ def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str,
     ]
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = pytest.main(args, plugins=[plugin])
+        code = pytest.main(args, plugins=[plugin, *([phases] if phases.PATH else [])])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise RuntimeError(f"the suites did not run (pytest exit {code!r}):\n{buffer.getvalue()[-4000:]}")
     return list(plugin.cases.values()), buffer.getvalue(), torch.cuda.is_available()

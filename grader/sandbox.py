@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from grader import phases
 from grader.compat import add_note
 from tests import seam
 
@@ -158,6 +159,7 @@ class Sandbox:
 
     def start(self) -> None:
         self.level = self.level or isolation_level()
+        phases.mark("isolation probed")
         if self.level == "none" and not self.allow_weak:
             raise SandboxUnavailable(
                 "this machine allows no namespaces (not root, no user namespaces): student code "
@@ -245,6 +247,7 @@ class Sandbox:
         """End the current worker (and all it started) and fork a new one."""
         if self._data is not None:
             self._data.close()
+        started = time.perf_counter()
         ours, theirs = socket.socketpair()
         command = json.dumps({"op": "spawn", "previous": self._pid}).encode()
         try:
@@ -255,6 +258,7 @@ class Sandbox:
             theirs.close()
         reply = self._control_reply()
         self._pid, self._data = reply["pid"], ours
+        phases.add("worker spawn", time.perf_counter() - started)  # the first includes the zygote's set-up
 
     def _control_reply(self) -> dict:
         self._control.settimeout(120)  # the first reply waits for the zygote to import torch
@@ -352,7 +356,9 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int) -> i
     """Fork the zygote from this process, torch already imported; its pid (a session leader)."""
     from grader.worker import jail, zygote
 
+    phases.mark("preload start")
     scenarios = zygote.preload(config["scenario_modules"], config["problems"])  # once, for both sides
+    phases.mark("preloaded")
     loaded = [m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES)]
     if loaded:
         raise RuntimeError(f"the sandbox must start before the grader loads {loaded[:3]}: a fork would copy them")
@@ -365,6 +371,7 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int) -> i
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid:
+        phases.mark("zygote forked")
         return pid
     code = 1
     try:
@@ -483,6 +490,7 @@ class RemoteImpl:
         finally:
             elapsed = time.monotonic() - started
             self._spent[self._problem] = self._spent.get(self._problem, 0.0) + elapsed
+            phases.add("call", elapsed)
         self._slowest_ok[key] = max(self._slowest_ok.get(key, 0.0), elapsed)
         return value
 

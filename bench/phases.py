@@ -1,0 +1,109 @@
+"""Where the sandboxed grade's seconds go, phase by phase, beside the in-process run's
+(`python bench/isolation.py --profile`).
+
+Each run is started with GRADER_PROFILE=FILE: the grader (grader/phases.py) appends its
+marks (moments) and durations (each worker spawn, each call's round trip, each test's
+setup/call/teardown) there; this file turns them into rows. Phases are the gaps between
+consecutive marks, the first measured from the moment the bench started the process.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+# (row label, from mark, to mark): None means the bench's own start / end of the process.
+SANDBOXED = [
+    ("python start + grader imports", None, "grade start"),
+    ("isolation probe (unshare true)", "grade start", "isolation probed"),
+    ("work dir + submission copy", "isolation probed", "preload start"),
+    ("torch import + warm-up (preload)", "preload start", "preloaded"),
+    ("zygote fork", "preloaded", "zygote forked"),
+    ("rest of Sandbox.start", "zygote forked", "sandbox started"),
+    ("pytest import + conftest + configure", "sandbox started", "pytest configured"),
+    ("configure -> collection", "pytest configured", "collection start"),
+    ("collection (test modules, reference)", "collection start", "collection done"),
+    ("collection -> test loop", "collection done", "tests start"),
+    ("test loop", "tests start", "tests done"),
+    ("pytest wind-down", "tests done", "pytest done"),
+    ("scoring", "pytest done", "scored"),
+    ("sandbox close (kill, rm work dir)", "scored", "sandbox closed"),
+    ("results.json", "sandbox closed", "results written"),
+    ("process exit", "results written", None),
+]
+IN_PROCESS = [
+    ("python start + pytest import", None, "grader.phases imported"),
+    ("conftest (torch import) + configure", "grader.phases imported", "pytest configured"),
+    ("configure -> collection", "pytest configured", "collection start"),
+    ("collection (test modules, reference)", "collection start", "collection done"),
+    ("collection -> test loop", "collection done", "tests start"),
+    ("test loop", "tests start", "tests done"),
+    ("process exit", "tests done", None),
+]
+
+
+def read(path: Path) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """The marks (name -> first time) and durations (name -> all values) in one profile file."""
+    marks: dict[str, float] = {}
+    durations: dict[str, list[float]] = {}
+    for line in path.read_text().splitlines():
+        entry = json.loads(line)
+        if "mark" in entry:
+            marks.setdefault(entry["mark"], entry["t"])
+        else:
+            durations.setdefault(entry["durations"], []).extend(entry["seconds"])
+    return marks, durations
+
+
+def phase_rows(rows, marks: dict[str, float], started: float, ended: float) -> dict[str, float]:
+    """Seconds of each phase whose two ends were both marked."""
+    moments = {None: None, **marks}
+    out = {}
+    for label, begin, end in rows:
+        t0 = started if begin is None else moments.get(begin)
+        t1 = ended if end is None else moments.get(end)
+        if t0 is not None and t1 is not None:
+            out[label] = t1 - t0
+    return out
+
+
+def detail_rows(durations: dict[str, list[float]]) -> dict[str, float]:
+    """Inside the test loop: worker spawns, call round trips, pytest's per-test phases."""
+    out = {}
+    spawns = durations.get("worker spawn", [])
+    if spawns:
+        out["  first worker spawn (zygote namespaces + root + fork)"] = spawns[0]
+        out[f"  other worker spawns (x{len(spawns) - 1})"] = sum(spawns[1:])
+    calls = durations.get("call", [])
+    if calls:
+        out[f"  calls into the sandbox (x{len(calls)}, median {statistics.median(calls) * 1e3:.2f} ms)"] = sum(calls)
+    for when in ("setup", "call", "teardown"):
+        if durations.get(f"test {when}"):
+            out[f"  pytest test {when} (x{len(durations[f'test {when}'])})"] = sum(durations[f"test {when}"])
+    return out
+
+
+def profile(path: Path, started: float, ended: float, sandboxed: bool) -> dict[str, float]:
+    marks, durations = read(path)
+    rows = phase_rows(SANDBOXED if sandboxed else IN_PROCESS, marks, started, ended)
+    rows.update(detail_rows(durations))
+    rows["total (wall, from the bench)"] = ended - started
+    return rows
+
+
+def table(boxed: list[dict[str, float]], plain: list[dict[str, float]]) -> str:
+    """Medians over the repeats: sandboxed rows in order, the in-process ones beside them."""
+    order = [label for label, _, _ in IN_PROCESS[:2] + SANDBOXED]
+    seen = list(dict.fromkeys(label for run in boxed + plain for label in run))
+    labels = [label for label in order if label in seen] + [label for label in seen if label not in order]
+    lines = ["| phase | sandboxed (s) | in-process (s) |", "|---|---:|---:|"]
+    for label in labels:
+        cells = [_median(runs, label) for runs in (boxed, plain)]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
+def _median(runs: list[dict[str, float]], label: str) -> str:
+    values = [run[label] for run in runs if label in run]
+    return f"{statistics.median(values):.3f}" if values else ""

@@ -1,0 +1,78 @@
+"""Phase timings for bench/profile.py: off (one dict lookup per hook) unless GRADER_PROFILE
+names a file, to which this process then appends its timings as JSON lines when it exits.
+
+    mark(name)        a moment: {"mark": name, "t": wall-clock seconds}
+    add(name, secs)   one more duration of a repeated thing (a call's round trip, a worker fork)
+
+As a pytest plugin (`-p grader.phases`, or passed to pytest.main) it marks collection and
+the test loop and sums setup/call/teardown durations. It imports no pytest: the grader
+loads it before the sandbox forks its zygote, when pytest must not be in memory.
+Wall-clock `time.time()` is used for marks so that the bench can line them up with the
+moment it started the process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import time
+
+PATH = os.environ.get("GRADER_PROFILE")
+_marks: list[tuple[str, float]] = []
+_durations: dict[str, list[float]] = {}
+
+
+def mark(name: str) -> None:
+    if PATH:
+        _marks.append((name, time.time()))
+
+
+def add(name: str, seconds: float) -> None:
+    if PATH:
+        _durations.setdefault(name, []).append(seconds)
+
+
+def flush() -> None:
+    """Append what this process recorded (once; forked children never get here: os._exit)."""
+    if not PATH or not (_marks or _durations):
+        return
+    with open(PATH, "a") as out:
+        for name, at in _marks:
+            out.write(json.dumps({"pid": os.getpid(), "mark": name, "t": at}) + "\n")
+        for name, seconds in _durations.items():
+            out.write(json.dumps({"pid": os.getpid(), "durations": name, "seconds": seconds}) + "\n")
+    _marks.clear()
+    _durations.clear()
+
+
+if PATH:
+    mark("grader.phases imported")
+    atexit.register(flush)
+
+
+# --- pytest hooks (plain functions: pytest is not imported here) -----------------------------
+
+
+def pytest_configure(config):
+    mark("pytest configured")  # conftest (and torch with it) is loaded by now
+
+
+def pytest_collection(session):
+    mark("collection start")
+
+
+def pytest_collection_finish(session):
+    mark("collection done")
+
+
+def pytest_runtestloop(session):
+    mark("tests start")
+
+
+def pytest_runtest_logreport(report):
+    add(f"test {report.when}", report.duration)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    mark("tests done")

@@ -69,18 +69,24 @@ def phase_rows(rows, marks: dict[str, float], started: float, ended: float) -> d
 
 
 def detail_rows(durations: dict[str, list[float]]) -> dict[str, float]:
-    """Inside the test loop: worker spawns, call round trips, pytest's per-test phases."""
+    """Inside the test loop: worker spawns, calls (round trips, or in-process the calls
+    themselves: the student code's share), pytest's per-test phases."""
     out = {}
     spawns = durations.get("worker spawn", [])
     if spawns:
-        out["  first worker spawn (zygote namespaces + root + fork)"] = spawns[0]
-        out[f"  other worker spawns (x{len(spawns) - 1})"] = sum(spawns[1:])
+        out["  first worker spawn (waits for the zygote's set-up)"] = spawns[0]
+        out["  other worker spawns: count"] = len(spawns) - 1
+        out["  other worker spawns: total"] = sum(spawns[1:])
+    if durations.get("student import"):
+        out["  student module imports (in-process)"] = sum(durations["student import"])
     calls = durations.get("call", [])
     if calls:
-        out[f"  calls into the sandbox (x{len(calls)}, median {statistics.median(calls) * 1e3:.2f} ms)"] = sum(calls)
+        out["  calls: count"] = len(calls)
+        out["  calls: total"] = sum(calls)
+        out["  calls: median (ms)"] = statistics.median(calls) * 1e3
     for when in ("setup", "call", "teardown"):
         if durations.get(f"test {when}"):
-            out[f"  pytest test {when} (x{len(durations[f'test {when}'])})"] = sum(durations[f"test {when}"])
+            out[f"  pytest test {when}s: total"] = sum(durations[f"test {when}"])
     return out
 
 
@@ -96,7 +102,8 @@ def table(boxed: list[dict[str, float]], plain: list[dict[str, float]]) -> str:
     """Medians over the repeats: sandboxed rows in order, the in-process ones beside them."""
     order = [label for label, _, _ in IN_PROCESS[:2] + SANDBOXED]
     seen = list(dict.fromkeys(label for run in boxed + plain for label in run))
-    labels = [label for label in order if label in seen] + [label for label in seen if label not in order]
+    total = "total (wall, from the bench)"
+    labels = [label for label in order if label in seen] + [label for label in seen if label not in order and label != total] + [total]
     lines = ["| phase | sandboxed (s) | in-process (s) |", "|---|---:|---:|"]
     for label in labels:
         cells = [_median(runs, label) for runs in (boxed, plain)]
@@ -106,4 +113,7 @@ def table(boxed: list[dict[str, float]], plain: list[dict[str, float]]) -> str:
 
 def _median(runs: list[dict[str, float]], label: str) -> str:
     values = [run[label] for run in runs if label in run]
-    return f"{statistics.median(values):.3f}" if values else ""
+    if not values:
+        return ""
+    middle = statistics.median(values)
+    return f"{middle:.0f}" if label.endswith("count") else f"{middle:.3f}"

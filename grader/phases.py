@@ -14,9 +14,12 @@ moment it started the process.
 from __future__ import annotations
 
 import atexit
+import inspect
 import json
 import os
 import time
+import types
+from pathlib import Path
 
 PATH = os.environ.get("GRADER_PROFILE")
 _marks: list[tuple[str, float]] = []
@@ -76,3 +79,47 @@ def pytest_runtest_logreport(report):
 
 def pytest_sessionfinish(session, exitstatus):
     mark("tests done")
+
+
+def pytest_make_impl(config):
+    """An in-process run (`--impl`): the implementation with its calls timed, the share of
+    the test loop that a sandboxed run spends inside its round trips. None in the grader."""
+    spec = config.getoption("--impl", None)
+    if not PATH or not spec:
+        return None
+    from tests import seam
+
+    return _TimedImpl(seam.load_in_process(spec, Path(str(config.rootpath))))
+
+
+class _TimedImpl:
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        started = time.perf_counter()
+        value = getattr(self._inner, name)  # a module's first use imports it
+        if isinstance(value, types.ModuleType):
+            add("student import", time.perf_counter() - started)
+            return _TimedModule(value)
+        return _timed(value) if name == "run" else value
+
+
+class _TimedModule:
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        value = getattr(self._module, name)
+        return _timed(value) if inspect.isfunction(value) else value
+
+
+def _timed(function):
+    def call(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            add("call", time.perf_counter() - started)
+
+    return call

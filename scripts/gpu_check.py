@@ -274,7 +274,7 @@ def grade_examples(run: Run) -> None:
     out = run.scratch / "grading"
     command = [sys.executable, "-m", "grader", "grade", *(str(REPO_ROOT / "examples" / "submissions" / n) for n in names), "--out", str(out), "--jobs", str(min(len(names), os.cpu_count() or 1))]
     command += ["--only", "tensors"] if run.cpu else []
-    command += _weak(run)
+    command += ["--call-timeout", "8", "--test-timeout", "30", *_weak(run)]  # the crashing example's hangs cost seconds
     code, _, seconds = run.sh("grade examples", command, 300)
     if out.exists():  # every results.json and the gradebook, as one file (the device tool returns few)
         with tarfile.open(run.out / "grading.tar.gz", "w:gz") as archive:

@@ -26,7 +26,8 @@ SANDBOXED = [
     ("collection (test modules, reference)", "collection start", "collection done"),
     ("collection -> test loop", "collection done", "tests start"),
     ("test loop", "tests start", "tests done"),
-    ("pytest wind-down", "tests done", "pytest done"),
+    ("pytest summary (sessionfinish)", "tests done", "pytest unconfigured"),
+    ("pytest unconfigure -> return", "pytest unconfigured", "pytest done"),
     ("scoring", "pytest done", "scored"),
     ("sandbox close (kill, rm work dir)", "scored", "sandbox closed"),
     ("results.json", "sandbox closed", "results written"),
@@ -39,7 +40,8 @@ IN_PROCESS = [
     ("collection (test modules, reference)", "collection start", "collection done"),
     ("collection -> test loop", "collection done", "tests start"),
     ("test loop", "tests start", "tests done"),
-    ("process exit", "tests done", None),
+    ("pytest summary (sessionfinish)", "tests done", "pytest unconfigured"),
+    ("process exit", "pytest unconfigured", None),
 ]
 
 

@@ -78,7 +78,11 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    mark("tests done")
+    mark("tests done")  # before the terminal summary: this hook runs first (registered last)
+
+
+def pytest_unconfigure(config):
+    mark("pytest unconfigured")
 
 
 def pytest_make_impl(config):

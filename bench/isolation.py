@@ -30,15 +30,15 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 import phases  # noqa: E402  (bench/phases.py)
 
 
-def timed(command: list[str], profile: Path | None = None, sandboxed: bool = False) -> tuple[float, dict]:
-    """Seconds the command took, and its phases when `profile` is a file to record them in."""
+def timed(command: list[str], profile: Path | None = None, sandboxed: bool = False) -> tuple[float, tuple]:
+    """Seconds the command took, and its phases and calls when `profile` is a file to record them in."""
     env = {**os.environ, "GRADER_PROFILE": str(profile)} if profile else None
     started, wall = time.perf_counter(), time.time()
     finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
     if finished.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} failed:\n{finished.stdout[-2000:]}{finished.stderr[-2000:]}")
-    return seconds, phases.profile(profile, wall, wall + seconds, sandboxed) if profile else {}
+    return seconds, phases.profile(profile, wall, wall + seconds, sandboxed) if profile else ({}, {})
 
 
 def main() -> None:
@@ -77,7 +77,9 @@ def main() -> None:
     print(f"ratio sandboxed / in-process:            {median_boxed / median_plain:6.3f}   (reference scored {score:g})")
     if args.profile:
         print(f"\nPhases, median of {args.repeats} (machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end):\n")
-        print(phases.table(boxed_phases, plain_phases))
+        print(phases.table([rows for rows, _ in boxed_phases], [rows for rows, _ in plain_phases]))
+        print(f"\nCalls that cost the sandbox most (the last run of each):\n")
+        print(phases.costliest_calls(boxed_phases[-1][1], plain_phases[-1][1]))
 
 
 if __name__ == "__main__":

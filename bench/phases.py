@@ -81,7 +81,7 @@ def detail_rows(durations: dict[str, list[float]]) -> dict[str, float]:
         out["  other worker spawns: total"] = sum(spawns[1:])
     if durations.get("student import"):
         out["  student module imports (in-process)"] = sum(durations["student import"])
-    calls = durations.get("call", [])
+    calls = [seconds for name, values in durations.items() if name.startswith("call ") for seconds in values]
     if calls:
         out["  calls: count"] = len(calls)
         out["  calls: total"] = sum(calls)
@@ -92,12 +92,23 @@ def detail_rows(durations: dict[str, list[float]]) -> dict[str, float]:
     return out
 
 
-def profile(path: Path, started: float, ended: float, sandboxed: bool) -> dict[str, float]:
+def profile(path: Path, started: float, ended: float, sandboxed: bool) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """The rows of one run, and its calls by function ("strides.view": every call's seconds)."""
     marks, durations = read(path)
     rows = phase_rows(SANDBOXED if sandboxed else IN_PROCESS, marks, started, ended)
     rows.update(detail_rows(durations))
     rows["total (wall, from the bench)"] = ended - started
-    return rows
+    return rows, {name.removeprefix("call "): values for name, values in durations.items() if name.startswith("call ")}
+
+
+def costliest_calls(boxed: dict[str, list[float]], plain: dict[str, list[float]], top: int = 8) -> str:
+    """The functions whose calls cost the sandbox most over in-process (one run of each)."""
+    extra = {key: sum(values) - sum(plain.get(key, [])) for key, values in boxed.items()}
+    lines = ["| function | calls | sandboxed total (s) | in-process total (s) | extra per call (ms) |", "|---|---:|---:|---:|---:|"]
+    for key in sorted(extra, key=extra.get, reverse=True)[:top]:
+        count = len(boxed[key])
+        lines.append(f"| {key} | {count} | {sum(boxed[key]):.3f} | {sum(plain.get(key, [])):.3f} | {extra[key] / count * 1e3:.2f} |")
+    return "\n".join(lines)
 
 
 def table(boxed: list[dict[str, float]], plain: list[dict[str, float]]) -> str:

@@ -2,7 +2,8 @@
 names a file, to which this process then appends its timings as JSON lines when it exits.
 
     mark(name)        a moment: {"mark": name, "t": wall-clock seconds}
-    add(name, secs)   one more duration of a repeated thing (a call's round trip, a worker fork)
+    add(name, secs)   one more duration of a repeated thing ("call KEY": a call's round trip,
+                      in-process the call itself; "worker spawn"; "test call")
 
 As a pytest plugin (`-p grader.phases`, or passed to pytest.main) it marks collection and
 the test loop and sums setup/call/teardown durations. It imports no pytest: the grader
@@ -105,25 +106,34 @@ class _TimedImpl:
         value = getattr(self._inner, name)  # a module's first use imports it
         if isinstance(value, types.ModuleType):
             add("student import", time.perf_counter() - started)
-            return _TimedModule(value)
-        return _timed(value) if name == "run" else value
+            return _TimedModule(name, value)
+        return _timed_run(value) if name == "run" else value
 
 
 class _TimedModule:
-    def __init__(self, module):
-        self._module = module
+    def __init__(self, name, module):
+        self._name, self._module = name, module
 
     def __getattr__(self, name):
         value = getattr(self._module, name)
-        return _timed(value) if inspect.isfunction(value) else value
+        return _timed(value, f"{self._name}.{name}") if inspect.isfunction(value) else value
 
 
-def _timed(function):
+def _timed(function, key):
+    """`function`, its every call recorded as "call KEY" (the sandbox's RemoteImpl uses the same keys)."""
+
     def call(*args, **kwargs):
         started = time.perf_counter()
         try:
             return function(*args, **kwargs)
         finally:
-            add("call", time.perf_counter() - started)
+            add(f"call {key}", time.perf_counter() - started)
 
     return call
+
+
+def _timed_run(run):
+    def timed_run(scenario, /, **inputs):
+        return _timed(run, f"{scenario.__module__}:{scenario.__qualname__}")(scenario, **inputs)
+
+    return timed_run

@@ -490,7 +490,7 @@ class RemoteImpl:
         finally:
             elapsed = time.monotonic() - started
             self._spent[self._problem] = self._spent.get(self._problem, 0.0) + elapsed
-            phases.add("call", elapsed)
+            phases.add(f"call {key}", elapsed)
         self._slowest_ok[key] = max(self._slowest_ok.get(key, 0.0), elapsed)
         return value
 

@@ -108,3 +108,12 @@ def test_cuda_cases_are_told_from_their_ids():
     assert gpu_check._is_cuda_case("tests/hidden/test_x.py::test_y[a-cuda]")
     assert not gpu_check._is_cuda_case("tests/hidden/test_x.py::test_y[cpu]")
     assert not gpu_check._is_cuda_case("tests/hidden/test_cudagraph.py::test_y[cpu]")
+
+
+def test_placement_tests_cover_outputs_optimizer_state_and_batches():
+    """The suites' tests that look at where tensors live, found from their source: all three kinds."""
+    names = {key.split("::")[-1] for key in gpu_check._placement_tests()}
+    assert "test_linear_and_cruncher_honour_device_and_dtype" in names  # outputs
+    assert "test_adamw_matches_reference" in names  # optimizer state (state_devices)
+    assert "test_get_batch_shapes_dtype_device" in names  # batches
+    assert all(key.startswith(("tests/public/", "tests/hidden/")) for key in gpu_check._placement_tests())

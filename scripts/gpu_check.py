@@ -373,8 +373,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--budget", type=float, default=540, help="seconds for the whole run (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or REPO_ROOT / "gpu-out"))
     parser.add_argument("--write-results", action="store_true", help="also prepend the table to bench/gpu-results.md")
+    parser.add_argument("--add-results", type=Path, metavar="FILE", help="only prepend FILE (a run's OUT/gpu-results.md, brought back) to bench/gpu-results.md")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.add_results:
+        print(f"wrote {write_results(args.add_results.read_text())}")
+        return 0
     if args.child:
         kind, *rest = args.child
         result = child_mfu(int(rest[0]), rest[1], rest[2]) if kind == "mfu" else child_mutant(rest[0])

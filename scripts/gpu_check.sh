@@ -14,8 +14,9 @@
 #   scripts/gpu_check.sh --cpu               # anywhere: the dry run, no CUDA, about a minute
 #                                            # (installs nothing; tests/project/test_gpu_check.py runs it)
 #
-# On the device machine: run(command="scripts/gpu_check.sh --write-results", carry=[".whl"],
-# timeout_s=600), then copy $OUT's gpu-results.md into bench/ (the tree there does not come back).
+# On the device machine: run(command="scripts/gpu_check.sh", carry=[".whl"], timeout_s=600); the
+# tree there does not come back, $OUT does: then, here,
+#   python scripts/gpu_check.py --add-results FILES_AT/gpu-results.md   # prepends it to bench/gpu-results.md
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1

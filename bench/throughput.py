@@ -1,6 +1,6 @@
 """Submissions graded per minute with 1 and 2 local workers (and Ray, where installed).
 
-    python bench/throughput.py [--n 8] [--only tensors] [--workers 1,2] [--ray] [--address ADDR]
+    python bench/throughput.py [--n 8] [--only tensors] [--workers 1,2] [--ray] [--address ADDR] [--allow-weak-sandbox]
 
 Grades N copies of the reference with each setting, into a fresh gradebook each time, through
 the same driver as `python -m grader grade` (discover -> plan -> executor -> gradebook), and
@@ -58,8 +58,9 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2", help="local worker counts to try (default: %(default)s)")
     parser.add_argument("--ray", action="store_true", help="also the Ray executor (a local Ray unless --address)")
     parser.add_argument("--address", help="Ray cluster address")
+    parser.add_argument("--allow-weak-sandbox", action="store_true", help="where the machine allows no namespaces")
     args = parser.parse_args()
-    grading = Grading(Limits(), modules=tuple(m for m in args.only.split(",") if m) or None)
+    grading = Grading(Limits(), allow_weak=args.allow_weak_sandbox, modules=tuple(m for m in args.only.split(",") if m) or None)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.n} submissions, scope: {args.only or 'all'}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="throughput-") as scratch:

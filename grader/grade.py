@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import hints, intake, results, rubric
+from grader import hints, intake, phases, results, rubric
 from grader.intake import BadSubmission
 from grader.manifest import manifest_flags
 from grader.sandbox import Limits, RemoteImpl, Sandbox, SandboxUnavailable, layers_for
@@ -33,6 +33,7 @@ def grade_one(
 ) -> dict:
     """Grade one submission (only `modules`' problems, when given); write and return its results.json."""
     started = time.monotonic()
+    phases.mark("grade start")
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
         try:
             staged = intake.stage(submission, Path(scratch))  # all that is read of the submission
@@ -43,15 +44,20 @@ def grade_one(
         sandbox = Sandbox(staged.folder, limits, allow_weak=allow_weak, problems=modules)
         sandbox.flags += staged.flags
         sandbox.start()
+        phases.mark("sandbox started")
         try:
             the_rubric = rubric.load().only(modules)
             remote = RemoteImpl(sandbox)
             cases, log, cuda = _run_pytest(remote, modules)
+            phases.mark("pytest done")
             scores = rubric.score(the_rubric, cases)
+            phases.mark("scored")
             failed = hints.failed_problems(scores)
             probed = hints.probe_submission(remote, failed)  # the submission's side of the hints
+            phases.mark("hints probed")
         finally:
             sandbox.close()
+            phases.mark("sandbox closed")
         flags = sandbox.flags + manifest_flags(staged.folder)  # the staged copy holds the manifest too
         extra = {
             "integrity_flags": [_for_the_student(flag) for flag in flags],
@@ -70,6 +76,7 @@ def grade_one(
     data = results.build(the_rubric, scores, seconds=time.monotonic() - started, summary=summary, extra=extra)
     results.write_atomically(results.staff_file(out_file), staff)
     results.write_atomically(out_file, data)
+    phases.mark("results written")
     return data
 
 
@@ -103,7 +110,7 @@ def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str,
     ]
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = pytest.main(args, plugins=[plugin])
+        code = pytest.main(args, plugins=[plugin, *([phases] if phases.PATH else [])])
     if plugin.grader_failure is not None:  # never a grade: the batch records a grader error and retries
         raise SandboxUnavailable(plugin.grader_failure)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

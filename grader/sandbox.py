@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader import memcg
+from grader import memcg, phases
 from grader.compat import add_note
 from grader.worker import jail, syscalls
 from tests import seam
@@ -240,6 +240,7 @@ class Sandbox:
 
     def start(self) -> None:
         self.level = self.level or isolation_level()
+        phases.mark("isolation probed")
         if self.level == "none" and not self.allow_weak:
             raise SandboxUnavailable(
                 "this machine allows no namespaces (not root, no user namespaces): student code "
@@ -328,6 +329,7 @@ class Sandbox:
         """End the current worker (and all it started) and fork a new one."""
         if self._data is not None:
             self._data.close()
+        started = time.perf_counter()
         ours, theirs = socket.socketpair()
         command = json.dumps({"op": "spawn", "previous": self._pid}).encode()
         try:
@@ -339,6 +341,7 @@ class Sandbox:
         reply = self._control_reply()
         self._pid, self._data = reply["pid"], ours
         self._await_ready()
+        phases.add("worker spawn", time.perf_counter() - started)  # the first includes the zygote's set-up
 
     def _await_ready(self) -> None:
         """The worker's first byte says its walls are up; without it no student code ran,
@@ -465,7 +468,9 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgro
     """
     from grader.worker import jail, zygote
 
+    phases.mark("preload start")
     scenarios = zygote.preload(config["scenario_modules"], config["problems"])  # once, for both sides
+    phases.mark("preloaded")
     loaded = [m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES)]
     if loaded:
         raise RuntimeError(f"the sandbox must start before the grader loads {loaded[:3]}: a fork would copy them")
@@ -484,6 +489,7 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgro
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid:
+        phases.mark("zygote forked")
         return pid
     code = 1
     try:
@@ -701,6 +707,7 @@ class RemoteImpl:
         finally:
             elapsed = time.monotonic() - started
             self._spent[self._problem] = self._spent.get(self._problem, 0.0) + elapsed
+            phases.add(f"call {key}", elapsed)
         self._slowest_ok[key] = max(self._slowest_ok.get(key, 0.0), elapsed)
         return value
 

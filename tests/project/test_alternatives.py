@@ -1,0 +1,29 @@
+"""Correct code written another way keeps full marks: a test that takes points off one of the
+alternatives in tests/data/alternatives/ grades a convention (or the reference's style), not
+the spec. Each is the reference with one function rewritten, run in-process on the problems
+it can touch."""
+
+import pytest
+
+from grader import rubric, selfcheck, variants
+
+pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
+
+ALTERNATIVES = variants.load_alternatives()
+
+
+def test_every_alternative_has_a_unique_name_and_a_description():
+    """The alternatives are test data a reader must be able to trust: named once, each saying what it does differently."""
+    names = [a.name for a in ALTERNATIVES]
+    assert ALTERNATIVES and len(set(names)) == len(names)
+    assert all(a.description for a in ALTERNATIVES)
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES, ids=lambda a: a.name)
+def test_each_alternative_keeps_full_marks(alternative, tmp_path):
+    """A correct implementation in another style loses no point anywhere."""
+    folder = alternative.build(tmp_path / alternative.name)
+    outcomes = selfcheck.run_in_process(folder, variants.affected_problems(alternative))
+    failed = sorted(key for key, outcome in outcomes.items() if outcome == "failed")
+    lost = selfcheck.points_lost(outcomes, rubric.load())
+    assert not lost, f"{alternative.name} ({alternative.description}) lost {lost} in {failed}"

@@ -27,3 +27,15 @@ def test_each_alternative_keeps_full_marks(alternative, tmp_path):
     failed = sorted(key for key, outcome in outcomes.items() if outcome == "failed")
     lost = selfcheck.points_lost(outcomes, rubric.load())
     assert not lost, f"{alternative.name} ({alternative.description}) lost {lost} in {failed}"
+
+
+RULE_MUTANTS = [m for m in variants.load_mutants() if m.extra.get("must_fail")]
+
+
+@pytest.mark.parametrize("mutant", RULE_MUTANTS, ids=lambda m: m.name)
+def test_each_rule_breaking_mutant_fails_the_tests_it_names(mutant, tmp_path):
+    """A mutant with `must_fail` (code that passed an old, weaker check) fails exactly where the data says it must."""
+    folder = mutant.build(tmp_path / mutant.name)
+    outcomes = selfcheck.run_in_process(folder, [mutant.module])
+    not_failed = [key for key in mutant.extra["must_fail"] if outcomes.get(key) != "failed"]
+    assert not not_failed, f"{mutant.name} ({mutant.description}) was not caught by {not_failed}"

@@ -92,13 +92,18 @@ def test_get_batch_rejects_bad_arguments(impl):
 
 
 def test_get_batch_reads_a_memmap_without_loading_it(impl):
-    """On a 1 GiB np.memmap with ~256 MiB of memory to spare, get_batch must slice windows, never load the file."""
-    out = impl.run(scenarios.memmap_batch, num_bytes=2**30, batch_size=4, context_length=8)
+    """On a 64 MiB np.memmap, get_batch must slice the windows it needs and copy only those (a few KiB), never the whole file."""
+    out = impl.run(scenarios.memmap_batch, num_bytes=2**26, batch_size=4, context_length=8)
     assert tuple(out["x"].shape) == (4, 8) and out["dtype"] == "torch.int64", (
         f"get_batch on a uint16 memmap gave shape {tuple(out['x'].shape)}, dtype {out['dtype']}; "
         f"expected (4, 8), torch.int64"
     )
     assert torch.equal(out["x"][:, 1:], out["y"][:, :-1]), "y must be x shifted by one token"
+    assert out["bytes_copied"] < out["dataset_bytes"] / 16, (
+        f"get_batch copied {out['bytes_copied']} bytes out of a {out['dataset_bytes']}-byte memmap for a 4 x 8 "
+        "batch: it loaded (or converted) the whole dataset. Hint: slice dataset[s : s + context_length + 1] "
+        "for each start, and convert only those windows to int64."
+    )
 
 
 def test_train_step_matches_a_plain_pytorch_step(impl):

@@ -118,7 +118,7 @@ def test_train_step_matches_a_plain_pytorch_step(impl):
 
 
 def test_train_step_bfloat16_autocast_keeps_float32(impl):
-    """Under autocast_dtype=torch.bfloat16 the loss is close to float32's but not equal; params and state stay float32."""
+    """Under autocast_dtype=torch.bfloat16 the loss is close to float32's but not equal, the step updates the weights as PyTorch's does; params and state stay float32."""
     got = impl.run(scenarios.train_steps, optimizer="adamw", steps=2, seed=1, autocast_dtype=torch.bfloat16)
     fp32 = scenarios.torch_train_steps(optimizer="adamw", steps=2, seed=1)
     assert set(got["param_dtypes"]) == {"torch.float32"} and set(got["state_dtypes"]) == {"torch.float32"}, (
@@ -130,6 +130,12 @@ def test_train_step_bfloat16_autocast_keeps_float32(impl):
         f"first loss under bf16 autocast {loss!r}, float32 loss {ref_loss!r}: expected close but not "
         f"identical; hint: wrap forward and loss in torch.autocast(device_type, dtype=...)"
     )
+    # Using autocast earns nothing unless the step works: the weights must move as PyTorch's do.
+    expected = scenarios.torch_train_steps(optimizer="adamw", steps=2, seed=1, autocast_dtype=torch.bfloat16)
+    for p, q in zip(got["params"], expected["params"], strict=True):
+        torch.testing.assert_close(p, q, rtol=0.01, atol=1e-3, msg=lambda m: (
+            f"parameters after 2 bf16-autocast steps differ from a plain PyTorch loop's: {m}. Hint: zero_grad, "
+            "forward and loss under autocast, backward, optimizer.step()"))
 
 
 def test_checkpoint_roundtrip_restores_model_optimizer_iteration(impl):

@@ -205,14 +205,15 @@ def test_mixed_precision_memory_unknown_optimizer_raises(impl):
         impl.accounting.bytes_per_parameter("lion")
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 @pytest.mark.parametrize("recipe", ["bf16_fp32_master", "fp32"])
-def test_mixed_precision_memory_matches_cuda_memory_allocated(impl, ref, recipe):
-    """On a GPU, torch.cuda.memory_allocated grows by each field when the recipe's tensors are made (sizes multiple of 512 bytes)."""
-    dim, num_layers, batch_size = 256, 3, 64  # every tensor a multiple of the allocator's 512-byte blocks
-    measured = oracle.cuda_mixed_precision_allocations(batch_size, dim, num_layers, "adamw", oracle.RECIPES[recipe])
+def test_mixed_precision_memory_matches_the_device(impl, ref, device, recipe):
+    """On the CPU each field is measured from the tensors of a real step; on a GPU, as growth of torch.cuda.memory_allocated."""
+    # On CUDA every tensor a multiple of the allocator's 512-byte blocks; on the CPU small and quick.
+    batch_size, dim, num_layers = (64, 256, 3) if device == "cuda" else (6, 16, 3)
+    dtypes = oracle.RECIPES[recipe]
+    measure = oracle.cuda_mixed_precision_allocations if device == "cuda" else oracle.torch_mixed_precision_step
+    measured = measure(batch_size, dim, num_layers, "adamw", dtypes)
     want = tuple(measured[k] for k in MEASURED_FIELDS)
     for backend in (ref, impl):
-        got = mixed(backend, (batch_size, dim, num_layers), "adamw", oracle.RECIPES[recipe])
+        got = mixed(backend, (batch_size, dim, num_layers), "adamw", dtypes)
         assert tuple(got)[:5] == want

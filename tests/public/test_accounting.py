@@ -25,9 +25,12 @@ def test_num_parameters_matches_torch_nn(impl, dim, num_layers):
 
 
 def test_num_activations_worked_example_and_real_backward(impl):
-    """Activations are one (batch x dim) output per square layer: B x dim x layers."""
+    """Activations are what a real backward saves for the backward pass, minus the input batch (data, in the lecture's convention)."""
     got = impl.accounting.cruncher_num_activations(2, 4, 2)
-    assert got == 16, f"cruncher_num_activations(batch_size=2, dim=4, num_layers=2) = {got}, expected 16 (2 x 4 x 2)"
+    assert got == 16, (
+        f"cruncher_num_activations(batch_size=2, dim=4, num_layers=2) = {got}, expected 16. "
+        "Hint: which layers' inputs does the backward need, and what shape is each?"
+    )
     # A real backward saves each layer's input: the batch x plus the L layer outputs.
     # The lecture counts the batch as data, so the activations are the rest.
     saved = oracle.torch_saved_values(3, 5, 4)

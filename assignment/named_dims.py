@@ -4,12 +4,19 @@ Code like `x @ y.transpose(-2, -1)` works, but nothing in it says which axis is 
 swap two dims by mistake and it still runs whenever the sizes happen to agree. Here you
 rewrite five such expressions so that every axis has a name.
 
-The rule (a test checks it on your code, 2 points): the bodies of these five functions,
-and any helper of this module they call, may do their tensor work only with
-`torch.einsum`, `einops.einsum`, `einops.rearrange`, `einops.reduce` and `einops.repeat`.
-They must not use `@`, `matmul`, `mm`, `bmm`, `transpose`, `permute`, `view`, `reshape`,
-`.T`, `.mT`, `mean` or `sum`. Elementwise arithmetic, comparisons and `torch.arange`,
-`torch.ones`, `tril`, `triu` are allowed. Docstrings may mention anything.
+The rule (checked per function, 0.4 points each, paid only where that function is also
+right): the five functions may do their tensor work only with `torch.einsum`,
+`einops.einsum`, `einops.rearrange`, `einops.reduce` and `einops.repeat`. The test runs
+each function under a torch function mode that records every torch call it EXECUTES
+(wherever the code lives, this file or another) and allows besides those only:
+  - elementwise arithmetic and comparisons (`+ - * / **`, `< <= > >= == !=`, `& | ~`),
+  - `torch.arange`, `torch.ones`, `tril`, `triu`,
+  - reading `.shape`, `.ndim`, `.dtype`, `.device`, `.size()`, `.dim()`, `.numel()`, `len()`,
+    and `.to(dtype)`, `.bool()`, `.float()`, `.double()`.
+Anything else is out: `@`, `matmul`, `mm`, `bmm`, `tensordot`, `transpose`, `permute`,
+`view`, `reshape`, `flatten`, `unsqueeze`, `expand`, indexing such as `x[:, None]`, `.T`,
+`.mT`, `mean`, `sum`. What einops does inside its own functions (rearrange reshapes and
+permutes for you) is fine. Docstrings and comments may mention anything.
 
 einops in one example: with `x` of shape (2, 3, 4),
 `einops.einsum(x, w, "batch seq d_in, d_in d_out -> batch seq d_out")` contracts `d_in`,

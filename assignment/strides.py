@@ -55,6 +55,7 @@ def transpose(shape: Shape, strides: Strides, dim0: int, dim1: int) -> tuple[tup
 
     Negative dims count from the end, as in PyTorch (-1 is the last dim).
     Example: (2, 3) with strides (3, 1), dims 0 and -1 -> ((3, 2), (1, 3)).
+    A 0-d tensor (shape ()) accepts dims 0 and -1, as if it had one dim: a no-op.
     A dim out of range: raise IndexError.
     """
     raise NotImplementedError("Problem 2 (strides.transpose): swap two dims' sizes and strides")
@@ -80,13 +81,15 @@ def view(shape: Shape, strides: Strides, new_shape: Shape) -> tuple[int, ...] | 
     A view re-reads the same storage with a new shape, so it exists only when every
     new dim can be stepped with a single stride. Split the old dims into chunks that
     are contiguous among themselves (each stride equals the next dim's size times
-    its stride; size-1 dims do not break a chunk). The new dims may regroup the
-    elements inside a chunk but may not straddle two chunks.
+    its stride). A dim of size 1 is never stepped along, so it never breaks a chunk.
+    The new dims may regroup the elements inside a chunk but may not straddle two chunks.
 
     Example: a contiguous (4, 5) with strides (5, 1) viewed as (2, 10) -> (10, 1).
     Its transpose, (5, 4) with strides (1, 5), viewed as (20,) -> None (copy needed).
-    Return PyTorch's exact strides, size-1 dims included; an empty or 0-d tensor
-    follows PyTorch too (try it).
+    What is graded is the addressing: every element of the view must be read from the
+    place Tensor.view reads it. So a new dim of size 1 may take any stride (PyTorch's,
+    0, anything: it never moves an address); every other dim must have PyTorch's stride.
+    An empty or 0-d tensor follows PyTorch too (try it).
     `new_shape` may hold one -1, inferred from the element count. Element counts
     that cannot match (including a -1 that does not divide, or more than one -1): ValueError.
     """

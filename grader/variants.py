@@ -3,6 +3,8 @@
 Two kinds live as test data:
 - mutants (tests/data/mutants/*.toml): the reference with one subtle bug each; the suites
   must take points off in the mutated problem and nowhere else;
+- alternatives (tests/data/alternatives/*.toml): the reference rewritten in another correct
+  style; the suites must give them full marks (a test that does not grades a convention);
 - hostile variants (tests/data/hostile.toml): the correct example with one attack or fault;
   the sandbox must contain it, flag it, and give it no point it did not earn.
 
@@ -84,6 +86,14 @@ def load_mutants() -> list[Variant]:
         for entry in tomllib.loads(path.read_text()).get("mutant", []):
             entry.setdefault("expect_lost", [entry["module"]] if not entry.get("cuda_only") else [])
             variants.append(_variant(entry, base="solutions"))
+    return variants
+
+
+def load_alternatives() -> list[Variant]:
+    variants = []
+    for path in sorted((DATA / "alternatives").glob("*.toml")):
+        for entry in tomllib.loads(path.read_text()).get("alternative", []):
+            variants.append(_variant({**entry, "expect_lost": []}, base="solutions"))
     return variants
 
 

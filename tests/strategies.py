@@ -171,6 +171,38 @@ def strided_layouts(draw, min_dims: int = 0, max_dims: int = 4, max_side: int = 
     return Layout(tuple(shape), tuple(strides), offset)
 
 
+def transpose_dims(ndim: int):
+    """A dim for transpose: -ndim .. ndim-1, and for a 0-d layout 0 or -1 (PyTorch lets a
+    0-d tensor name dims 0 and -1, as if it had one dim: transpose(0, -1) is a no-op)."""
+    rank = max(ndim, 1)
+    return st.integers(-rank, rank - 1)
+
+
+def view_addressing_error(new_shape, got, want) -> str | None:
+    """Why the strides `got` do not address the view like PyTorch's `want`, or None if they do.
+
+    The spec accepts any stride on a dim of size 1: it is never stepped along, so it never
+    moves an address. Every other dim must step like PyTorch's. For a non-empty view that is
+    the same as every element having PyTorch's storage offset, which is checked element by
+    element; an empty view has no elements, so its strides are compared on dims of size > 1.
+    """
+    if not isinstance(got, (tuple, list)) or not all(isinstance(s, int) and not isinstance(s, bool) for s in got):
+        return f"expected a tuple of ints, got {got!r}"
+    if len(got) != len(new_shape):
+        return f"{len(got)} strides for a view with {len(new_shape)} dims"
+    if new_shape and 0 not in new_shape:
+        index_grids = torch.meshgrid(*(torch.arange(size) for size in new_shape), indexing="ij")
+        offsets = [sum((i * s for i, s in zip(index_grids, strides)), torch.zeros(new_shape, dtype=torch.long))
+                   for strides in (got, want)]
+        if not torch.equal(*offsets):
+            at = tuple(int(i) for i in (offsets[0] != offsets[1]).nonzero()[0])
+            return f"element {at} would be read from the wrong place (dims of size > 1 must step as PyTorch's)"
+    wrong = [d for d, size in enumerate(new_shape) if size != 1 and got[d] != want[d]]
+    if wrong:
+        return f"dim {wrong[0]} (size {new_shape[wrong[0]]}) has stride {got[wrong[0]]}, PyTorch's is {want[wrong[0]]}"
+    return None
+
+
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0] if n > 0 else [1, 2, 3]
 

@@ -9,7 +9,8 @@ import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.strategies import Layout, layout_storage_size, strided_layouts, view_shapes
+from tests.strategies import (Layout, layout_storage_size, strided_layouts, transpose_dims, view_addressing_error,
+                              view_shapes)
 
 pytestmark = pytest.mark.strides
 
@@ -67,17 +68,18 @@ def test_is_contiguous_matches_torch(impl, layout):
     )
 
 
-@given(layout=strided_layouts(min_dims=1), data=st.data())
+@given(layout=strided_layouts(), data=st.data())
+@example(layout=Layout((), (), 0), data=None)  # a 0-d tensor: transpose(0, -1) is a no-op
 def test_transpose_matches_torch(impl, layout, data):
-    """transpose swaps the sizes and the strides of two dims; negative dims count from the end."""
+    """transpose swaps the sizes and the strides of two dims; negative dims count from the end; on a 0-d tensor dims 0 and -1 are a no-op."""
     ndim = len(layout.shape)
-    dim0, dim1 = data.draw(st.integers(-ndim, ndim - 1)), data.draw(st.integers(-ndim, ndim - 1))
+    dim0, dim1 = (0, -1) if data is None else (data.draw(transpose_dims(ndim)), data.draw(transpose_dims(ndim)))
     t = as_tensor(layout).transpose(dim0, dim1)
     got = impl.strides.transpose(layout.shape, layout.strides, dim0, dim1)
     want = (tuple(t.shape), t.stride())
     assert tuple(map(tuple, got)) == want, (
         f"transpose({layout.shape}, {layout.strides}, {dim0}, {dim1}) = {got}, expected {want}. "
-        f"Hint: wrap a negative dim with dim % ndim."
+        f"Hint: wrap a negative dim with dim % ndim (a 0-d tensor counts as one dim here, as in PyTorch)."
     )
 
 
@@ -111,18 +113,30 @@ def test_narrow_matches_torch(impl, layout, data):
     ],
 )
 def test_view_worked_examples(impl, layout, new_shape):
-    """view returns Tensor.view's strides, or None where PyTorch refuses (a new dim would span two non-contiguous chunks)."""
+    """view returns strides that address every element as Tensor.view does, or None where PyTorch refuses (a new dim would span two non-contiguous chunks)."""
     got = impl.strides.view(layout.shape, layout.strides, new_shape)
     want = torch_view_strides(layout, new_shape)
-    assert (None if got is None else tuple(got)) == want, (
-        f"view({layout.shape}, {layout.strides}, {new_shape}) = {got}, expected {want}. "
-        f"Hint: group old dims into chunks where stride[i] == size[i+1] * stride[i+1]; each new dim must fit in one chunk."
-    )
+    call = f"view({layout.shape}, {layout.strides}, {new_shape})"
+    assert_view_strides(call, layout, new_shape, got, want, hint=(
+        "group old dims into chunks where stride[i] == size[i+1] * stride[i+1] (dims of size 1 never "
+        "break a chunk); each new dim of size > 1 must fit inside one chunk."))
+
+
+def assert_view_strides(call, layout, new_shape, got, want, hint):
+    """None exactly where PyTorch needs a copy; else strides that read every element where Tensor.view does.
+
+    Any stride is right on a dim of size 1 (it never moves an address), so only the addressing is compared."""
+    if want is None or got is None:
+        assert (None if got is None else tuple(got)) == want, f"{call} = {got}, expected {want}. Hint: {hint}"
+        return
+    view_shape = tuple(as_tensor(layout).view(new_shape).shape)  # any -1 resolved
+    error = view_addressing_error(view_shape, got, want)
+    assert error is None, f"{call} = {got}: {error}; PyTorch gives {want}. Hint: {hint}"
 
 
 @given(layout=strided_layouts(max_dims=3), data=st.data())
 def test_view_matches_torch(impl, layout, data):
-    """view must return exactly Tensor.view's strides (size-1 dims too), None where it needs a copy, ValueError if counts differ."""
+    """view must address every element as Tensor.view does (a size-1 dim may take any stride), None where it needs a copy, ValueError if counts differ."""
     new_shape = data.draw(view_shapes(layout.shape))
     want = torch_view_strides(layout, new_shape)
     call = f"view({layout.shape}, {layout.strides}, {new_shape})"
@@ -132,10 +146,8 @@ def test_view_matches_torch(impl, layout, data):
             pytest.fail(f"{call} = {got}, expected ValueError (element counts cannot match)")
         return
     got = impl.strides.view(layout.shape, layout.strides, new_shape)
-    assert (None if got is None else tuple(got)) == want, (
-        f"{call} = {got}, expected {want} (torch's Tensor.view). "
-        f"Hint: None means PyTorch needs a copy; check size-0, size-1 and stride-0 dims."
-    )
+    assert_view_strides(call, layout, new_shape, got, want, hint=(
+        "None means PyTorch needs a copy; check size-0 and stride-0 dims, and that dims of size 1 never break a chunk."))
 
 
 def views_and_copies(device):

@@ -1,0 +1,41 @@
+"""Correct code written another way keeps full marks: a test that takes points off one of the
+alternatives in tests/data/alternatives/ grades a convention (or the reference's style), not
+the spec. Each is the reference with one function rewritten, run in-process on the problems
+it can touch."""
+
+import pytest
+
+from grader import rubric, selfcheck, variants
+
+pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
+
+ALTERNATIVES = variants.load_alternatives()
+
+
+def test_every_alternative_has_a_unique_name_and_a_description():
+    """The alternatives are test data a reader must be able to trust: named once, each saying what it does differently."""
+    names = [a.name for a in ALTERNATIVES]
+    assert ALTERNATIVES and len(set(names)) == len(names)
+    assert all(a.description for a in ALTERNATIVES)
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES, ids=lambda a: a.name)
+def test_each_alternative_keeps_full_marks(alternative, tmp_path):
+    """A correct implementation in another style loses no point anywhere."""
+    folder = alternative.build(tmp_path / alternative.name)
+    outcomes = selfcheck.run_in_process(folder, variants.affected_problems(alternative))
+    failed = sorted(key for key, outcome in outcomes.items() if outcome == "failed")
+    lost = selfcheck.points_lost(outcomes, rubric.load())
+    assert not lost, f"{alternative.name} ({alternative.description}) lost {lost} in {failed}"
+
+
+RULE_MUTANTS = [m for m in variants.load_mutants() if m.extra.get("must_fail")]
+
+
+@pytest.mark.parametrize("mutant", RULE_MUTANTS, ids=lambda m: m.name)
+def test_each_rule_breaking_mutant_fails_the_tests_it_names(mutant, tmp_path):
+    """A mutant with `must_fail` (code that passed an old, weaker check) fails exactly where the data says it must."""
+    folder = mutant.build(tmp_path / mutant.name)
+    outcomes = selfcheck.run_in_process(folder, [mutant.module])
+    not_failed = [key for key in mutant.extra["must_fail"] if outcomes.get(key) != "failed"]
+    assert not not_failed, f"{mutant.name} ({mutant.description}) was not caught by {not_failed}"

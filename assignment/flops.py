@@ -105,6 +105,8 @@ def time_matmul(m: int, k: int, n: int, dtype: torch.dtype, device: str | torch.
       `statistics.median` of them (a median shrugs off an outlier).
     - GPUs run asynchronously: `a @ b` returns as soon as the kernel is queued. On CUDA,
       call `torch.cuda.synchronize()` before reading the clock, or you time the launch only.
+    The tests count what really runs: PyTorch's FlopCounterMode must see your `repeats`
+    products, and your code must read a clock; an estimate (or a sleep) earns nothing.
     """
     raise NotImplementedError("Problem 4 (flops.time_matmul): warm up, time `repeats` runs, synchronise on CUDA")
 
@@ -112,5 +114,9 @@ def time_matmul(m: int, k: int, n: int, dtype: torch.dtype, device: str | torch.
 def measured_mfu(
     m: int, k: int, n: int, dtype: torch.dtype, device: str | torch.device, peak_flops_per_sec: float
 ) -> float:
-    """MFU of one (m x k) @ (k x n) product, timed with `time_matmul` (default repeats)."""
+    """MFU of one (m x k) @ (k x n) product, timed with `time_matmul` (default repeats).
+
+    The MFU must come from a real measurement (the tests check that a product ran and a
+    clock was read, or that your time_matmul was used): a constant earns nothing.
+    """
     raise NotImplementedError("Problem 4 (flops.measured_mfu): combine your other functions")

@@ -98,14 +98,15 @@ def underflows_to_zero(value: float, dtype: torch.dtype) -> bool:
     Below the smallest normal come the subnormals: exponent field 0, no implicit
     leading 1, evenly spaced down to the smallest subnormal (only the last mantissa
     bit set). Storing a value rounds it to the nearest representable number; ties go
-    to the one with an even mantissa. So a value underflows when it is closer to 0
-    than to the smallest subnormal.
+    to the one with an even mantissa. So a value underflows when |value| is at most half
+    the smallest subnormal: below half it is closer to 0, and exactly half is a tie that
+    goes to the even neighbour, 0 (the smallest subnormal's last mantissa bit is odd).
 
     Example: 1e-8 in float16 -> True (its smallest subnormal is 2**-24 ~ 6e-8);
     in bfloat16 -> False (float32's exponent range reaches far below 1e-8).
     Zero, infinities and NaN are not non-zero finite values: they never underflow (False).
     """
-    raise NotImplementedError("Problem 1 (tensors.underflows_to_zero): compare |value| with half the smallest subnormal")
+    raise NotImplementedError("Problem 1 (tensors.underflows_to_zero): underflow when |value| <= half the smallest subnormal (the tie goes to 0)")
 
 
 # ---------------------------------------------------------------------------------------

@@ -46,7 +46,9 @@ def get_batch(
     seeded generator gives a reproducible batch.
 
     `dataset` may be an np.memmap far larger than memory: touch only the windows you
-    need (slicing a memmap reads just those pages); never convert the whole array.
+    need (slicing a memmap reads just those pages); never convert the whole array. The
+    tests measure the bytes your call copies (NumPy, Python and torch allocations), on
+    every OS alike: a whole-file copy fails, a few windows pass.
     A dataset shorter than context_length + 1, or a size <= 0: raise ValueError.
     """
     raise NotImplementedError("Problem 8 (training.get_batch): draw starts, slice windows, stack, move to device")

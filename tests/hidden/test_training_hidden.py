@@ -103,16 +103,14 @@ def test_get_batch_draws_from_the_given_generator(impl):
 
 @pytest.mark.parametrize("batch_size, context_length", [(32, 64), (1, 1)])
 def test_get_batch_works_on_a_memmap_larger_than_memory(impl, batch_size, context_length):
-    """get_batch on a 1 GiB uint16 memmap must read only the windows it needs (slice it; never np.array/torch.tensor it)."""
-    out = impl.run(scenarios.memmap_batch, num_bytes=2**30, batch_size=batch_size,
+    """get_batch on a 64 MiB uint16 memmap must copy only the windows it needs (slice it; never np.array/torch.tensor/.astype the whole of it); measured the same way on every OS."""
+    out = impl.run(scenarios.memmap_batch, num_bytes=2**26, batch_size=batch_size,
                    context_length=context_length, seed=batch_size)
-    if out["limited"]:  # Linux: RLIMIT_DATA was lowered, and loading the file whole failed there
-        assert out["loading_whole_fails"]
-    # (elsewhere the limit cannot be set, and only the batch itself is checked)
     x, y = out["x"], out["y"]
     assert tuple(x.shape) == tuple(y.shape) == (batch_size, context_length) and out["dtype"] == "torch.int64"
     assert torch.equal(x[:, 1:], y[:, :-1])
     assert int(x.max()) <= 128 and int(x.min()) >= 0  # the file holds 0 and the tokens 1..128 only
+    assert out["bytes_copied"] < out["dataset_bytes"] / 16  # a whole copy is >= the file's bytes
 
 
 @pytest.mark.parametrize(

@@ -123,7 +123,7 @@ def test_underflows_to_zero_worked_examples(impl, value, name, want):
     got = impl.tensors.underflows_to_zero(value, dtype)
     assert got == want, (
         f"underflows_to_zero({value!r}, {dtype}) = {got}, expected {want}. "
-        f"Hint: the smallest subnormal is 2**(1 - bias - mantissa_bits); below half of it, rounding gives 0."
+        f"Hint: the smallest subnormal is 2**(1 - bias - mantissa_bits); at or below half of it, rounding gives 0 (exactly half is a tie, and ties go to the even neighbour, 0)."
     )
 
 
@@ -138,7 +138,7 @@ def test_underflows_to_zero_matches_torch(impl, case):
     assert got == want, (
         f"underflows_to_zero({value!r}, {dtype}) = {got}, expected {want} "
         f"(torch.tensor({value!r}).to({dtype}) is {'0' if want else 'non-zero'}). "
-        f"Hint: compare |value| with half the smallest subnormal of the dtype."
+        f"Hint: compare |value| with half the smallest subnormal of the dtype (exactly half underflows: the tie goes to even, 0)."
     )
 
 

@@ -92,13 +92,18 @@ def test_get_batch_rejects_bad_arguments(impl):
 
 
 def test_get_batch_reads_a_memmap_without_loading_it(impl):
-    """On a 1 GiB np.memmap with ~256 MiB of memory to spare, get_batch must slice windows, never load the file."""
-    out = impl.run(scenarios.memmap_batch, num_bytes=2**30, batch_size=4, context_length=8)
+    """On a 64 MiB np.memmap, get_batch must slice the windows it needs and copy only those (a few KiB), never the whole file."""
+    out = impl.run(scenarios.memmap_batch, num_bytes=2**26, batch_size=4, context_length=8)
     assert tuple(out["x"].shape) == (4, 8) and out["dtype"] == "torch.int64", (
         f"get_batch on a uint16 memmap gave shape {tuple(out['x'].shape)}, dtype {out['dtype']}; "
         f"expected (4, 8), torch.int64"
     )
     assert torch.equal(out["x"][:, 1:], out["y"][:, :-1]), "y must be x shifted by one token"
+    assert out["bytes_copied"] < out["dataset_bytes"] / 16, (
+        f"get_batch copied {out['bytes_copied']} bytes out of a {out['dataset_bytes']}-byte memmap for a 4 x 8 "
+        "batch: it loaded (or converted) the whole dataset. Hint: slice dataset[s : s + context_length + 1] "
+        "for each start, and convert only those windows to int64."
+    )
 
 
 def test_train_step_matches_a_plain_pytorch_step(impl):
@@ -113,7 +118,7 @@ def test_train_step_matches_a_plain_pytorch_step(impl):
 
 
 def test_train_step_bfloat16_autocast_keeps_float32(impl):
-    """Under autocast_dtype=torch.bfloat16 the loss is close to float32's but not equal; params and state stay float32."""
+    """Under autocast_dtype=torch.bfloat16 the loss is close to float32's but not equal, the step updates the weights as PyTorch's does; params and state stay float32."""
     got = impl.run(scenarios.train_steps, optimizer="adamw", steps=2, seed=1, autocast_dtype=torch.bfloat16)
     fp32 = scenarios.torch_train_steps(optimizer="adamw", steps=2, seed=1)
     assert set(got["param_dtypes"]) == {"torch.float32"} and set(got["state_dtypes"]) == {"torch.float32"}, (
@@ -125,6 +130,12 @@ def test_train_step_bfloat16_autocast_keeps_float32(impl):
         f"first loss under bf16 autocast {loss!r}, float32 loss {ref_loss!r}: expected close but not "
         f"identical; hint: wrap forward and loss in torch.autocast(device_type, dtype=...)"
     )
+    # Using autocast earns nothing unless the step works: the weights must move as PyTorch's do.
+    expected = scenarios.torch_train_steps(optimizer="adamw", steps=2, seed=1, autocast_dtype=torch.bfloat16)
+    for p, q in zip(got["params"], expected["params"], strict=True):
+        torch.testing.assert_close(p, q, rtol=0.01, atol=1e-3, msg=lambda m: (
+            f"parameters after 2 bf16-autocast steps differ from a plain PyTorch loop's: {m}. Hint: zero_grad, "
+            "forward and loss under autocast, backward, optimizer.step()"))
 
 
 def test_checkpoint_roundtrip_restores_model_optimizer_iteration(impl):

@@ -7,6 +7,7 @@ how well it uses the hardware.
 
 import statistics  # noqa: F401  (you will need these)
 import time  # noqa: F401
+from typing import Sequence
 
 import torch
 
@@ -14,8 +15,9 @@ import torch
 def matmul_flops(m: int, k: int, n: int) -> int:
     """FLOPs of an (m x k) @ (k x n) product.
 
-    Each of the m*n outputs is a dot product of length k: k multiplies and k adds.
-    Example: matmul_flops(2, 3, 4) == 48. Return a Python int.
+    Count what it takes to form every output entry: each one is a dot product. (The
+    lecture counts one multiply and one add per term.) Example: matmul_flops(2, 3, 4) == 48.
+    Return a Python int.
     """
     raise NotImplementedError("Problem 4 (flops.matmul_flops): count multiplies and adds")
 
@@ -24,7 +26,7 @@ def linear_forward_flops(num_tokens: int, d_in: int, d_out: int) -> int:
     """FLOPs of a bias-free linear layer applied to `num_tokens` tokens.
 
     Leading dims flatten into tokens: a (batch, seq, d_in) input has batch*seq tokens.
-    The layer is one matrix product. Example: linear_forward_flops(10, 4, 3) == 240.
+    The layer is one matrix product: which one, of what shapes?
     """
     raise NotImplementedError("Problem 4 (flops.linear_forward_flops): which matmul is it?")
 
@@ -34,9 +36,8 @@ def linear_backward_flops(num_tokens: int, d_in: int, d_out: int, input_requires
 
     The backward pass computes the weight's gradient (always) and the input's gradient
     (only when the input requires grad: the first layer's input, the data, does not).
-    Each of those is one matrix product of the same size as the forward one, so with
-    both the backward costs twice the forward: 4 x tokens x parameters.
-    Example: linear_backward_flops(10, 4, 3) == 480; with input_requires_grad=False: 240.
+    Each is one matrix product of the output's gradient with a tensor the forward saw:
+    write both down with their shapes (the chain rule for y = x @ W) and count them.
     This is what torch.utils.flop_counter.FlopCounterMode counts for nn.Linear(bias=False).
     """
     raise NotImplementedError("Problem 4 (flops.linear_backward_flops): weight grad, plus input grad when asked")
@@ -45,10 +46,25 @@ def linear_backward_flops(num_tokens: int, d_in: int, d_out: int, input_requires
 def training_flops(num_params: float, num_tokens: float) -> float:
     """Total FLOPs to train a model with N parameters on D tokens.
 
-    Forward: 2 FLOPs per parameter per token; backward: twice that. Hence the rule of
-    thumb "6ND". Example: training_flops(70e9, 15e12) == 6.3e24.
+    The lecture's rule of thumb, from your two linear-layer functions: in a model made of
+    matmuls every parameter is one weight of some layer, which every token meets once in
+    the forward pass and again in each of the two backward products (count the input
+    gradient for every layer, as the rule does). Derive the FLOPs per parameter per token.
     """
     raise NotImplementedError("Problem 4 (flops.training_flops): forward plus backward per parameter per token")
+
+
+def linear_stack_training_flops(num_tokens: int, widths: Sequence[int]) -> int:
+    """FLOPs of one training step (forward and backward) of a stack of bias-free linear layers.
+
+    Layer i maps widths[i] features to widths[i + 1] (so len(widths) - 1 layers, none when
+    fewer than two widths), applied to `num_tokens` tokens of data. The data needs no
+    gradient, so the first layer computes no input gradient; every later layer's input is
+    the previous layer's output, which does. This is where the rule of thumb above is a
+    little off: use your per-layer functions. The tests compare with FlopCounterMode on a
+    real nn.Sequential of nn.Linear(bias=False) layers.
+    """
+    raise NotImplementedError("Problem 4 (flops.linear_stack_training_flops): forward and backward of each layer")
 
 
 def training_days(

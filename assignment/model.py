@@ -51,7 +51,7 @@ class Cruncher(nn.Module):
     a batch of one must still come out with shape `(1,)`.
 
     Parameter names (from `named_parameters()`): `layers.0.weight`, ..., `head.weight`.
-    Example: `Cruncher(4, 2)` has 4*4*2 + 4 = 36 parameters: dim^2 per layer, dim for the head.
+    Example: `Cruncher(4, 2)` has 36 parameters.
     """
 
     def __init__(self, dim: int, num_layers: int, device=None, dtype=None):

@@ -4,7 +4,7 @@ Code like `x @ y.transpose(-2, -1)` works, but nothing in it says which axis is 
 swap two dims by mistake and it still runs whenever the sizes happen to agree. Here you
 rewrite five such expressions so that every axis has a name.
 
-The rule (checked per function, 0.4 points each, paid only where that function is also
+The rule (checked per function, 0.3 points each, paid only where that function is also
 right): the five functions may do their tensor work only with `torch.einsum`,
 `einops.einsum`, `einops.rearrange`, `einops.reduce` and `einops.repeat`. The test runs
 each function under a torch function mode that records every torch call it EXECUTES

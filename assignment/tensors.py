@@ -10,6 +10,8 @@ Derive every answer here from the bit layout; do not look it up in torch.finfo
 from typing import NamedTuple, Sequence
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 Shape = Sequence[int]
 
@@ -105,3 +107,50 @@ def underflows_to_zero(value: float, dtype: torch.dtype) -> bool:
     Zero, infinities and NaN are not non-zero finite values: they never underflow (False).
     """
     raise NotImplementedError("Problem 1 (tensors.underflows_to_zero): underflow when |value| <= half the smallest subnormal (the tie goes to 0)")
+
+
+# ---------------------------------------------------------------------------------------
+# fp8 with a per-tensor scale. float8_e4m3fn reaches only 448 and float8_e5m2 57344, and
+# their smallest subnormals are 2**-9 and 2**-16: cast a tensor as it is and its large
+# values overflow while its small ones vanish. fp8 training therefore multiplies each
+# tensor by one float32 scale before the cast (and divides by it after), chosen so that
+# the tensor's largest magnitude lands on the format's largest finite value.
+#
+# The annotations are jaxtyping's: `Float[Tensor, "*shape"]` is a float tensor of any
+# shape, the same shape wherever "*shape" appears in one call; `Float[Tensor, ""]` is a
+# 0-d tensor. Run your functions under the runtime checker to have them enforced:
+#     from beartype import beartype
+#     from jaxtyping import jaxtyped
+#     checked = jaxtyped(typechecker=beartype)(fp8_scale)
+# A test does exactly that: keep the annotations as they are.
+
+
+def fp8_scale(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> Float[Tensor, ""]:
+    """The per-tensor scale that maps the largest |x| onto max_finite(dtype).
+
+    `dtype` is torch.float8_e4m3fn or torch.float8_e5m2 (anything else: ValueError).
+    Return a 0-d float32 tensor on x's device. x may be any float dtype and shape; a
+    tensor with no non-zero value (all zeros, or empty) needs no scaling: 1.0.
+    One scale for the whole tensor: reducing over one axis only gives one scale per row,
+    a shape bug the runtime checker reports.
+    """
+    raise NotImplementedError("Problem 1 (tensors.fp8_scale): the format's max over the tensor's largest magnitude")
+
+
+def quantize_fp8(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> tuple[Float[Tensor, "*shape"], Float[Tensor, ""]]:
+    """(q, scale): x times its fp8_scale, rounded into `dtype`, and that scale.
+
+    q has x's shape and dtype `dtype`. Multiply in float32, then cast with `.to(dtype)`.
+    Without the scale, PyTorch's cast turns a float8_e5m2 value of 61440 or more into inf
+    and clips float8_e4m3fn at 448; with it, the largest magnitude is the max up to one
+    float32 rounding, which the cast rounds back to the max (a clamp to [-max, max] is
+    harmless).
+    Values far below the largest one still underflow to 0: that is the price of one
+    scale per tensor, and why fp8 recipes pick e5m2 (range) for gradients.
+    """
+    raise NotImplementedError("Problem 1 (tensors.quantize_fp8): scale in float32, then cast")
+
+
+def dequantize_fp8(q: Float[Tensor, "*shape"], scale: Float[Tensor, ""]) -> Float[Tensor, "*shape"]:
+    """The float32 values q stands for: undo the scale quantize_fp8 applied."""
+    raise NotImplementedError("Problem 1 (tensors.dequantize_fp8): back to float32, undo the scale")

@@ -2,6 +2,7 @@
 
 import statistics
 import time
+from typing import Sequence
 
 import torch
 
@@ -28,6 +29,16 @@ def linear_backward_flops(num_tokens: int, d_in: int, d_out: int, input_requires
 def training_flops(num_params: float, num_tokens: float) -> float:
     """Forward 2 FLOPs per parameter per token, backward 4: 6ND."""
     return 6 * num_params * num_tokens
+
+
+def linear_stack_training_flops(num_tokens: int, widths: Sequence[int]) -> int:
+    """Forward plus backward of each layer; the first layer's input (the data) needs no gradient."""
+    layers = list(zip(widths[:-1], widths[1:]))
+    return sum(
+        linear_forward_flops(num_tokens, d_in, d_out)
+        + linear_backward_flops(num_tokens, d_in, d_out, input_requires_grad=index > 0)
+        for index, (d_in, d_out) in enumerate(layers)
+    )
 
 
 def training_days(

@@ -8,6 +8,8 @@ import math
 from typing import NamedTuple, Sequence
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 Shape = Sequence[int]
 
@@ -98,3 +100,26 @@ def underflows_to_zero(value: float, dtype: torch.dtype) -> bool:
     # Round to nearest: below half of it rounds to 0; exactly half is a tie, and
     # ties go to the even neighbour, which is 0 (mantissa ...0) rather than ...1.
     return abs(value) <= smallest_subnormal / 2
+
+
+# fp8 training keeps one float32 scale per tensor: multiply by it before the cast so that
+# the tensor's largest magnitude lands on the format's largest finite value.
+_FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
+
+
+def fp8_scale(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> Float[Tensor, ""]:
+    if dtype not in _FP8_DTYPES:
+        raise ValueError(f"fp8_scale: {dtype} is not an fp8 dtype")
+    amax = x.detach().abs().amax().float() if x.numel() else torch.zeros((), device=x.device)
+    # An all-zero tensor needs no scaling (and must not divide by zero).
+    return torch.where(amax > 0, max_finite(dtype) / amax, torch.ones_like(amax))
+
+
+def quantize_fp8(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> tuple[Float[Tensor, "*shape"], Float[Tensor, ""]]:
+    scale = fp8_scale(x, dtype)
+    # amax * scale is the max up to one float32 rounding, which the cast rounds back to the max.
+    return (x.float() * scale).to(dtype), scale
+
+
+def dequantize_fp8(q: Float[Tensor, "*shape"], scale: Float[Tensor, ""]) -> Float[Tensor, "*shape"]:
+    return q.float() / scale

@@ -88,6 +88,39 @@ def underflow_cases(draw, min_gap: float = 1e-3):
     return value, dtype
 
 
+# fp8 per-tensor scaling: values spread over many binades, so that scaling decides what
+# overflows and what underflows; exact zeros and empty tensors included.
+FP8_DTYPE_NAMES = ("float8_e4m3fn", "float8_e5m2")
+FP8_SOURCE_DTYPE_NAMES = ("float32", "bfloat16", "float16")
+
+
+@st.composite
+def fp8_inputs(draw, max_side: int = 5):
+    """(x, fp8 dtype name): a float tensor whose magnitudes span up to 40 binades around a drawn centre."""
+    source = draw(st.sampled_from(FP8_SOURCE_DTYPE_NAMES))
+    shape = draw(shapes(0, 3, 0, max_side))
+    count = math.prod(shape)
+    centre = draw(st.integers(-12, 6) if source == "float16" else st.integers(-40, 40))
+    spread = draw(st.integers(0, 20))
+    exponents = draw(st.lists(st.floats(-spread, spread), min_size=count, max_size=count))
+    signs = draw(st.lists(st.sampled_from([1.0, -1.0, 0.0]) if count > 1 else st.just(1.0), min_size=count, max_size=count))
+    values = [sign * 2.0 ** (centre + e) for sign, e in zip(signs, exponents)]
+    top = torch.finfo(getattr(torch, source)).max / 2  # finite in the source dtype
+    x = torch.tensor(values, dtype=torch.float64).reshape(shape).clamp(-top, top).to(getattr(torch, source))
+    return x, draw(st.sampled_from(FP8_DTYPE_NAMES))
+
+
+def near_fp8_rounding_boundary(scaled: torch.Tensor, dtype: torch.dtype, gap: float = 1e-5) -> torch.Tensor:
+    """Where x * scale lies within a relative `gap` of a point where the cast to `dtype` changes.
+
+    There, float32 rounding of the product (the student's or ours) may pick either neighbour.
+    """
+    top = torch.finfo(dtype).max
+    below = (scaled * (1 - gap)).clamp(-top, top).float().to(dtype).float()
+    above = (scaled * (1 + gap)).clamp(-top, top).float().to(dtype).float()
+    return below != above
+
+
 # --- strides ----------------------------------------------------------------------
 
 

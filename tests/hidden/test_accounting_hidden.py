@@ -117,3 +117,103 @@ def test_training_memory_unknown_optimizer_raises(impl):
     """training_memory passes an unknown optimizer name on to the same ValueError."""
     with pytest.raises(ValueError):
         impl.accounting.training_memory(4, 2, 2, "adam", 4)
+
+
+MEASURED_FIELDS = ("parameters", "activations", "gradients", "master_weights", "optimizer_state")
+RECIPE_NAMES = sorted(oracle.RECIPES)
+
+
+def measured_breakdown(sizes, optimizer, recipe) -> tuple:
+    batch_size, dim, num_layers = sizes
+    measured = oracle.torch_mixed_precision_step(batch_size, dim, num_layers, optimizer, recipe)
+    parts = tuple(measured[k] for k in MEASURED_FIELDS)
+    return (*parts, sum(parts))
+
+
+def mixed(backend, sizes, optimizer, recipe):
+    batch_size, dim, num_layers = sizes
+    return backend.accounting.mixed_precision_memory(
+        dim, num_layers, batch_size, optimizer, **recipe.dtypes(), activation_dtype=recipe.activation
+    )
+
+
+@given(recipe=st.sampled_from(RECIPE_NAMES), optimizer=st.sampled_from(S.ACCOUNTING_OPTIMIZERS))
+@example(recipe="bf16_fp32_master", optimizer="adamw")
+@example(recipe="fp32", optimizer="adamw")
+@example(recipe="fp16_fp32_master", optimizer="sgd")
+def test_bytes_per_parameter_matches_real_recipes(impl, ref, recipe, optimizer):
+    """bytes_per_parameter must be the weight, gradient, master-copy and state bytes a real step of the recipe keeps per parameter."""
+    dtypes = oracle.RECIPES[recipe]
+    measured = oracle.torch_mixed_precision_step(2, 3, 1, optimizer, dtypes)  # 12 parameters
+    want = sum(measured[k] for k in ("parameters", "gradients", "master_weights", "optimizer_state")) // 12
+    assert ref.accounting.bytes_per_parameter(optimizer, **dtypes.dtypes()) == want
+    got = impl.accounting.bytes_per_parameter(optimizer, **dtypes.dtypes())
+    assert type(got) is int and got == want
+
+
+def test_bytes_per_parameter_defaults_are_bf16_adamw_with_fp32_master(impl, ref):
+    """The defaults are AdamW, bf16 weights and gradients, an fp32 master copy and fp32 moments: 16 bytes."""
+    want = measured_breakdown((2, 3, 1), "adamw", oracle.RECIPES["bf16_fp32_master"])
+    want = (want[0] + want[2] + want[3] + want[4]) // 12
+    assert ref.accounting.bytes_per_parameter() == want == 16
+    assert impl.accounting.bytes_per_parameter() == want
+
+
+@settings(max_examples=30)
+@given(sizes=S.cruncher_sizes(), recipe=st.sampled_from(RECIPE_NAMES), optimizer=st.sampled_from(S.ACCOUNTING_OPTIMIZERS))
+@example(sizes=(2, 4, 2), recipe="bf16_fp32_master", optimizer="adamw")
+@example(sizes=(3, 5, 0), recipe="autocast_bf16", optimizer="adagrad")
+@example(sizes=(1, 1, 1), recipe="fp16_fp32_master", optimizer="sgd")
+@example(sizes=(4, 2, 3), recipe="pure_bf16", optimizer="adamw")
+def test_mixed_precision_memory_matches_a_real_step(impl, ref, sizes, recipe, optimizer):
+    """Each field must be what a real step keeps: weights, saved activations, gradients, master copy and optimizer state, each in its own dtype."""
+    dtypes = oracle.RECIPES[recipe]
+    want = measured_breakdown(sizes, optimizer, dtypes)
+    assert tuple(mixed(ref, sizes, optimizer, dtypes)) == want
+    got = mixed(impl, sizes, optimizer, dtypes)
+    assert tuple(got) == want
+    assert got._fields == ("parameters", "activations", "gradients", "master_weights", "optimizer_state", "total")
+    assert all(type(v) is int for v in got)
+
+
+@settings(max_examples=20)
+@given(sizes=S.cruncher_sizes(), recipe=st.sampled_from(["autocast_bf16", "autocast_fp16"]))
+@example(sizes=(2, 4, 2), recipe="autocast_bf16")
+def test_mixed_precision_activations_match_what_autocast_saves(impl, ref, sizes, recipe):
+    """Under torch.autocast the saved activations are in the autocast dtype while weights, gradients and state stay float32."""
+    batch_size, dim, num_layers = sizes
+    dtypes = oracle.RECIPES[recipe]
+    measured = oracle.torch_mixed_precision_step(batch_size, dim, num_layers, "adamw", dtypes)
+    assert measured["activation_dtypes"] in ([], [str(dtypes.activation)])
+    for backend in (ref, impl):
+        got = mixed(backend, sizes, "adamw", dtypes)
+        assert (got.activations, got.parameters) == (measured["activations"], measured["parameters"])
+
+
+def test_mixed_precision_memory_defaults_are_bf16_adamw_with_fp32_master(impl, ref):
+    """Without keyword arguments: AdamW, bf16 weights, gradients and activations, fp32 master copy and moments."""
+    want = measured_breakdown((3, 5, 2), "adamw", oracle.RECIPES["bf16_fp32_master"])
+    assert tuple(ref.accounting.mixed_precision_memory(5, 2, 3)) == want
+    assert tuple(impl.accounting.mixed_precision_memory(5, 2, 3)) == want
+
+
+def test_mixed_precision_memory_unknown_optimizer_raises(impl):
+    """mixed_precision_memory and bytes_per_parameter pass an unknown optimizer name on to the same ValueError."""
+    with pytest.raises(ValueError):
+        impl.accounting.mixed_precision_memory(4, 2, 2, "adam")
+    with pytest.raises(ValueError):
+        impl.accounting.bytes_per_parameter("lion")
+
+
+@pytest.mark.parametrize("recipe", ["bf16_fp32_master", "fp32"])
+def test_mixed_precision_memory_matches_the_device(impl, ref, device, recipe):
+    """On the CPU each field is measured from the tensors of a real step; on a GPU, as growth of torch.cuda.memory_allocated."""
+    # On CUDA every tensor a multiple of the allocator's 512-byte blocks; on the CPU small and quick.
+    batch_size, dim, num_layers = (64, 256, 3) if device == "cuda" else (6, 16, 3)
+    dtypes = oracle.RECIPES[recipe]
+    measure = oracle.cuda_mixed_precision_allocations if device == "cuda" else oracle.torch_mixed_precision_step
+    measured = measure(batch_size, dim, num_layers, "adamw", dtypes)
+    want = tuple(measured[k] for k in MEASURED_FIELDS)
+    for backend in (ref, impl):
+        got = mixed(backend, (batch_size, dim, num_layers), "adamw", dtypes)
+        assert tuple(got)[:5] == want

@@ -97,6 +97,33 @@ def test_linear_backward_flops_matches_flop_counter_and_ref(impl, ref, batch, d_
         assert impl.flops.linear_backward_flops(tokens, d_in, d_out) == expected
 
 
+def torch_stack_training_flops(batch, widths) -> int:
+    """FlopCounterMode's count for one forward and backward of nn.Linear(bias=False) layers on data."""
+    if len(widths) < 2:
+        return 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        layers = torch.nn.Sequential(*(torch.nn.Linear(a, b, bias=False, device="meta") for a, b in zip(widths, widths[1:])))
+    x = torch.empty(*batch, widths[0], device="meta")
+    return counted(lambda: layers(x).sum().backward())
+
+
+@settings(max_examples=40)
+@given(batch=shapes(min_dims=1, max_dims=2, max_side=32), widths=st.lists(flop_sizes(256), min_size=0, max_size=6))
+@example(batch=(10,), widths=[4, 3])
+@example(batch=(2, 3), widths=[5, 8, 8, 1])
+@example(batch=(4,), widths=[6])
+@example(batch=(4,), widths=[])
+@example(batch=(3,), widths=[2, 0, 4])
+def test_linear_stack_training_flops_matches_flop_counter_and_ref(impl, ref, batch, widths):
+    """linear_stack_training_flops must equal FlopCounterMode's count of one forward and backward of the stack; the data needs no input gradient."""
+    expected = torch_stack_training_flops(batch, widths)
+    tokens = math.prod(batch)
+    assert ref.flops.linear_stack_training_flops(tokens, widths) == expected
+    got = impl.flops.linear_stack_training_flops(tokens, widths)
+    assert isinstance(got, int) and got == expected
+
+
 @given(num_params=model_scales(), num_tokens=model_scales())
 @example(num_params=70e9, num_tokens=15e12)
 @example(num_params=1.0, num_tokens=1.0)

@@ -9,10 +9,15 @@ import math
 
 import pytest
 import torch
-from hypothesis import example, given
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from tests.scenarios import tensors as scenarios
 from tests.strategies import (
     FLOAT_DTYPE_NAMES,
+    FP8_DTYPE_NAMES,
+    fp8_inputs,
+    near_fp8_rounding_boundary,
     SIZED_DTYPE_NAMES,
     UNSUPPORTED_DTYPE_NAMES,
     shapes,
@@ -175,3 +180,100 @@ def test_underflows_to_zero_matches_torch(impl, ref, case):
     for special in (0.0, -0.0, math.inf, -math.inf, math.nan):
         check(impl.tensors.underflows_to_zero(special, dtype), ref.tensors.underflows_to_zero(special, dtype), False,
               f"underflows_to_zero({special!r}, {dtype})")
+
+
+FIXTURE_OK = [HealthCheck.function_scoped_fixture]
+
+
+def fp8_scale_oracle(x: torch.Tensor, dtype: torch.dtype) -> float:
+    amax = x.double().abs().max().item() if x.numel() else 0.0
+    return torch.finfo(dtype).max / amax if amax > 0 else 1.0
+
+
+def fp8_cast_oracle(x: torch.Tensor, dtype: torch.dtype, scale: float) -> torch.Tensor:
+    """PyTorch's own cast of x * scale, clamped to the format's max (float32 product)."""
+    top = torch.finfo(dtype).max
+    return (x.float() * scale).clamp(-top, top).to(dtype)
+
+
+def check_scale(scale, want: float, device: str) -> None:
+    assert torch.is_tensor(scale) and scale.shape == () and scale.dtype == torch.float32
+    assert scale.device.type == device
+    assert math.isclose(scale.item(), want, rel_tol=1e-6)
+
+
+@settings(suppress_health_check=FIXTURE_OK)
+@given(case=fp8_inputs())
+@example(case=(torch.zeros(3), "float8_e4m3fn"))
+@example(case=(torch.zeros(0, 4), "float8_e5m2"))
+@example(case=(torch.tensor(-2.0**-30), "float8_e5m2"))
+@example(case=(torch.tensor([65504.0, -1.0], dtype=torch.float16), "float8_e4m3fn"))
+def test_fp8_scale_is_the_max_over_amax(impl, ref, device, case):
+    """fp8_scale must be max_finite(dtype) / max|x| as a 0-d float32 tensor on x's device (1.0 when x has no non-zero value)."""
+    x, name = case
+    dtype, x = getattr(torch, name), x.to(device)
+    want = fp8_scale_oracle(x, dtype)
+    check_scale(ref.tensors.fp8_scale(x, dtype), want, device)
+    check_scale(impl.tensors.fp8_scale(x, dtype), want, device)
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16", "float32", "int8", "float8_e4m3fnuz"])
+def test_fp8_scale_rejects_other_dtypes(impl, ref, name):
+    """fp8_scale (and so quantize_fp8) must raise ValueError for a target dtype other than float8_e4m3fn and float8_e5m2."""
+    x = torch.ones(3)
+    with pytest.raises(ValueError):
+        ref.tensors.fp8_scale(x, getattr(torch, name))
+    with pytest.raises(ValueError):
+        impl.tensors.fp8_scale(x, getattr(torch, name))
+
+
+@settings(suppress_health_check=FIXTURE_OK)
+@given(case=fp8_inputs())
+@example(case=(torch.tensor([1e5, -3.0, 1e-3, 0.0]), "float8_e4m3fn"))
+@example(case=(torch.tensor([1e5, -3.0, 1e-3, 0.0]), "float8_e5m2"))
+@example(case=(torch.tensor([1e-7, 3e-8, -2e-7]), "float8_e4m3fn"))  # all would underflow unscaled
+@example(case=(torch.zeros(2, 0), "float8_e5m2"))
+@example(case=(torch.tensor(7.0), "float8_e5m2"))
+def test_quantize_fp8_matches_torch_cast(impl, ref, device, case):
+    """quantize_fp8 must return (PyTorch's cast of x * scale clamped to the max, that scale): no inf or NaN, underflow exactly where the cast gives 0."""
+    x, name = case
+    dtype, x = getattr(torch, name), x.to(device)
+    want_scale = fp8_scale_oracle(x, dtype)
+    want_q = fp8_cast_oracle(x, dtype, want_scale).float()
+    compare = ~near_fp8_rounding_boundary(x.double() * want_scale, dtype)
+    for backend in (ref, impl):
+        q, scale = backend.tensors.quantize_fp8(x, dtype)
+        check_scale(scale, want_scale, device)
+        assert q.dtype == dtype and q.shape == x.shape and q.device.type == device
+        assert torch.isfinite(q.float()).all()
+        assert torch.equal(q.float()[compare], want_q[compare])
+        if x.numel() and x.abs().max() > 0:  # the largest magnitude lands on the max
+            assert q.float().abs().max().item() == torch.finfo(dtype).max
+
+
+@settings(suppress_health_check=FIXTURE_OK)
+@given(case=fp8_inputs(), scale=st.floats(2.0**-20, 2.0**20))
+@example(case=(torch.tensor([448.0, -1.0, 0.0]), "float8_e4m3fn"), scale=0.5)
+def test_dequantize_fp8_undoes_the_scale(impl, ref, device, case, scale):
+    """dequantize_fp8(q, scale) must be q's values in float32 divided by the scale, same shape, on q's device."""
+    x, name = case
+    dtype = getattr(torch, name)
+    q = fp8_cast_oracle(x, dtype, fp8_scale_oracle(x, dtype)).to(device)
+    scale_t = torch.tensor(scale, dtype=torch.float32, device=device)
+    want = q.double() / scale_t.double()
+    for backend in (ref, impl):
+        got = backend.tensors.dequantize_fp8(q, scale_t)
+        assert got.dtype == torch.float32 and got.shape == q.shape and got.device.type == device
+        torch.testing.assert_close(got.double(), want, rtol=1e-6, atol=0)
+
+
+@given(shape=shapes(0, 3, 0, 4), wrong=st.sampled_from([[1], [2], [3, 1], [1, 1]]), name=st.sampled_from(FP8_DTYPE_NAMES))
+@example(shape=(), wrong=[1], name="float8_e4m3fn")
+@example(shape=(4, 3), wrong=[3], name="float8_e5m2")
+def test_fp8_functions_under_the_jaxtyping_checker(impl, ref, shape, wrong, name):
+    """Under jaxtyped(typechecker=beartype), fp8_scale, quantize_fp8 and dequantize_fp8 pass right calls and the checker rejects a scale that is not 0-d."""
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(len(shape))) * 10
+    for backend in (ref, impl):
+        out = backend.run(scenarios.fp8_under_the_checker, x=x, dtype=name, wrong_scale_shape=wrong)
+        assert (out.get("scale"), out.get("quantize"), out.get("dequantize")) == ("ok", "ok", "ok")
+        assert out["wrong_scale"].startswith("TypeCheckError")

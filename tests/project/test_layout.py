@@ -53,8 +53,8 @@ def test_tests_never_import_an_implementation(path):
 
 @pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.name)
 def test_scenarios_import_only_what_the_sandbox_has(path):
-    """Scenarios run inside the worker: only the standard library, torch, numpy and einops."""
-    allowed = set(sys.stdlib_module_names) | {"torch", "numpy", "einops", "tests"}
+    """Scenarios run inside the worker: only the standard library, torch, numpy, einops and the checker (jaxtyping, beartype)."""
+    allowed = set(sys.stdlib_module_names) | {"torch", "numpy", "einops", "jaxtyping", "beartype", "tests"}
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from grader import cli, mutation, validate, variants
+from grader import cli, mutation, rubric, validate, variants
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
@@ -39,12 +39,14 @@ def tensors_run(tmp_path_factory):
 
 
 def test_reference_earns_all_of_tensors_points_and_stubs_none(tensors_run):
-    """The report gives the reference 100% of tensors' 12 points and the untouched stubs 0."""
+    """The report gives the reference 100% of tensors' points and the untouched stubs 0."""
+    the_rubric = rubric.load()
+    points = sum(v for k, v in the_rubric.points.items() if the_rubric.problem_of[k] == "tensors")
     _, report, _ = tensors_run
     assert report["modules"] == ["tensors"]
-    assert report["reference"]["earned"] == report["reference"]["max_score"] == pytest.approx(12)
+    assert report["reference"]["earned"] == pytest.approx(report["reference"]["max_score"]) == pytest.approx(points)
     assert report["reference"]["ok"] and not report["reference"]["wrong"]
-    assert report["stubs"]["earned"] == 0 and report["stubs"]["max_score"] == pytest.approx(12)
+    assert report["stubs"]["earned"] == 0 and report["stubs"]["max_score"] == pytest.approx(points)
     assert report["stubs"]["ok"]
 
 

@@ -6,6 +6,7 @@ torch.optim optimizer state (see tests/scenarios/accounting.py).
 """
 
 import pytest
+import torch
 
 from tests.scenarios import accounting as oracle
 
@@ -24,9 +25,12 @@ def test_num_parameters_matches_torch_nn(impl, dim, num_layers):
 
 
 def test_num_activations_worked_example_and_real_backward(impl):
-    """Activations are one (batch x dim) output per square layer: B x dim x layers."""
+    """Activations are what a real backward saves for the backward pass, minus the input batch (data, in the lecture's convention)."""
     got = impl.accounting.cruncher_num_activations(2, 4, 2)
-    assert got == 16, f"cruncher_num_activations(batch_size=2, dim=4, num_layers=2) = {got}, expected 16 (2 x 4 x 2)"
+    assert got == 16, (
+        f"cruncher_num_activations(batch_size=2, dim=4, num_layers=2) = {got}, expected 16. "
+        "Hint: which layers' inputs does the backward need, and what shape is each?"
+    )
     # A real backward saves each layer's input: the batch x plus the L layer outputs.
     # The lecture counts the batch as data, so the activations are the rest.
     saved = oracle.torch_saved_values(3, 5, 4)
@@ -75,3 +79,35 @@ def test_training_memory_defaults_to_adagrad_float32(impl):
     got = impl.accounting.training_memory(4, 2, 2)
     assert tuple(got) == (144, 64, 144, 144, 496), f"training_memory(4, 2, 2) = {tuple(got)}, expected 496 in total"
     assert all(isinstance(v, int) for v in got), f"every field should be a Python int (bytes), got {got!r}"
+
+
+MEASURED_FIELDS = ("parameters", "activations", "gradients", "master_weights", "optimizer_state")
+
+
+def test_bytes_per_parameter_of_mixed_precision_adamw_is_16(impl):
+    """bf16 weights 2 + bf16 grads 2 + fp32 master 4 + two fp32 moments 8 = 16; all-fp32 AdamW without a master: 4+4+4+4."""
+    recipe = oracle.RECIPES["bf16_fp32_master"]
+    measured = oracle.torch_mixed_precision_step(2, 4, 2, "adamw", recipe)
+    per_parameter = sum(measured[k] for k in ("parameters", "gradients", "master_weights", "optimizer_state")) // 36
+    got = impl.accounting.bytes_per_parameter()
+    assert got == per_parameter == 16, (
+        f"bytes_per_parameter() = {got}; a real bf16 AdamW step with an fp32 master copy keeps {per_parameter} "
+        f"bytes per parameter ({measured}). Hint: weights, gradients, master copy, and each state value."
+    )
+    fp32 = impl.accounting.bytes_per_parameter("adamw", weight_dtype=torch.float32, grad_dtype=torch.float32,
+                                               master_dtype=None, state_dtype=torch.float32)
+    assert fp32 == 16, f"all-fp32 AdamW without a master copy: {fp32}, expected 16 (weight, gradient, two moments)"
+
+
+@pytest.mark.parametrize("recipe", ["bf16_fp32_master", "autocast_bf16", "fp32"])
+def test_mixed_precision_memory_matches_a_real_step(impl, recipe):
+    """Each field is what a real step of the recipe keeps (autocast: fp32 weights, bf16 activations)."""
+    dtypes = oracle.RECIPES[recipe]
+    measured = oracle.torch_mixed_precision_step(3, 5, 2, "adamw", dtypes)
+    want = tuple(measured[k] for k in MEASURED_FIELDS)
+    got = impl.accounting.mixed_precision_memory(5, 2, 3, "adamw", **dtypes.dtypes(), activation_dtype=dtypes.activation)
+    assert tuple(got)[:5] == want and got.total == sum(want), (
+        f"mixed_precision_memory(dim=5, num_layers=2, batch_size=3, 'adamw', {dtypes}) = {got!r}; a real step "
+        f"keeps {dict(zip(MEASURED_FIELDS, want))} (activations saved in {measured['activation_dtypes']}). "
+        "Hint: the same counts as training_memory, each times its own dtype's bytes."
+    )

@@ -64,6 +64,26 @@ def test_linear_backward_flops_matches_flop_counter(impl, input_requires_grad):
     )
 
 
+def stack_training_flops(num_tokens, widths) -> int:
+    """FlopCounterMode's count for one forward and backward of nn.Linear(bias=False) layers on data."""
+    layers = torch.nn.Sequential(*(torch.nn.Linear(a, b, bias=False, device="meta") for a, b in zip(widths, widths[1:])))
+    x = torch.empty(num_tokens, widths[0], device="meta")  # data: needs no gradient
+    return counted(lambda: layers(x).sum().backward()) if len(widths) > 1 else 0
+
+
+@pytest.mark.parametrize("num_tokens, widths", [(10, [4, 3]), (8, [16, 32, 16, 1]), (5, [7, 7, 7])])
+def test_linear_stack_training_flops_matches_flop_counter(impl, num_tokens, widths):
+    """A training step of a layer stack: forward and backward of each layer, with no input gradient for the data."""
+    expected = stack_training_flops(num_tokens, widths)
+    got = impl.flops.linear_stack_training_flops(num_tokens, widths)
+    params = sum(a * b for a, b in zip(widths, widths[1:]))
+    assert got == expected, (
+        f"linear_stack_training_flops({num_tokens}, {widths}) = {got}, FlopCounterMode counts {expected} "
+        f"for one forward and backward ({params} parameters; 6ND would say {6 * params * num_tokens}). "
+        "Hint: the first layer's input is the data, which needs no gradient."
+    )
+
+
 def test_training_days_worked_example(impl):
     """70e9 parameters on 15e12 tokens with 1024 GPUs at 989.5e12 FLOP/s and MFU 0.5 take about 144 days (6ND FLOPs)."""
     flops = impl.flops.training_flops(70e9, 15e12)

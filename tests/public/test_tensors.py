@@ -8,9 +8,17 @@ import math
 
 import pytest
 import torch
-from hypothesis import example, given
+from hypothesis import HealthCheck, example, given, settings
 
-from tests.strategies import FLOAT_DTYPE_NAMES, SIZED_DTYPE_NAMES, underflow_cases
+from tests.scenarios import tensors as scenarios
+from tests.strategies import (
+    FLOAT_DTYPE_NAMES,
+    FP8_DTYPE_NAMES,
+    SIZED_DTYPE_NAMES,
+    fp8_inputs,
+    near_fp8_rounding_boundary,
+    underflow_cases,
+)
 
 pytestmark = pytest.mark.tensors
 
@@ -131,4 +139,78 @@ def test_underflows_to_zero_matches_torch(impl, case):
         f"underflows_to_zero({value!r}, {dtype}) = {got}, expected {want} "
         f"(torch.tensor({value!r}).to({dtype}) is {'0' if want else 'non-zero'}). "
         f"Hint: compare |value| with half the smallest subnormal of the dtype (exactly half underflows: the tie goes to even, 0)."
+    )
+
+
+def fp8_oracle(x: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, float]:
+    """PyTorch's own cast of x scaled onto the format's max (float64 scale, float32 product)."""
+    top = torch.finfo(dtype).max
+    amax = x.double().abs().max().item() if x.numel() else 0.0
+    scale = top / amax if amax > 0 else 1.0
+    return (x.float() * scale).clamp(-top, top).to(dtype), scale
+
+
+@pytest.mark.parametrize("name", FP8_DTYPE_NAMES)
+def test_quantize_fp8_worked_example(impl, name):
+    """Per-tensor scaling puts the largest |x| on the format's max, so nothing overflows; values far below it underflow to 0."""
+    dtype = getattr(torch, name)
+    x = torch.tensor([1e5, -3.0, 1e-3, 0.0])
+    top = torch.finfo(dtype).max
+    plain = x.to(dtype).float()  # no scaling: 1e5 becomes inf (e5m2) or is clipped to 448 (e4m3fn)
+    assert plain[0] != 1e5
+    q, scale = impl.tensors.quantize_fp8(x, dtype)
+    want_q, want_scale = fp8_oracle(x, dtype)
+    assert q.dtype == dtype and q.shape == x.shape, f"quantize_fp8 gave q of dtype {q.dtype}, shape {tuple(q.shape)}; expected {dtype}, (4,)"
+    assert scale.shape == () and scale.dtype == torch.float32, (
+        f"the scale should be a 0-d float32 tensor, got {scale.dtype} of shape {tuple(scale.shape)}"
+    )
+    assert math.isclose(scale.item(), want_scale, rel_tol=1e-6), (
+        f"quantize_fp8({x.tolist()}, {dtype}): scale {scale.item()!r}, expected {top} / 1e5 = {want_scale!r}. "
+        "Hint: one scale for the whole tensor, the format's max over the largest magnitude."
+    )
+    assert torch.equal(q.float(), want_q.float()), (
+        f"quantize_fp8({x.tolist()}, {dtype}) = {q.float().tolist()}, expected {want_q.float().tolist()} "
+        f"(torch's own cast of x * scale). Hint: multiply in float32, then .to({dtype})."
+    )
+    back = impl.tensors.dequantize_fp8(q, scale)
+    assert back.dtype == torch.float32 and math.isclose(back[0].item(), 1e5, rel_tol=1e-6), (
+        f"dequantize_fp8 gave {back.tolist()} ({back.dtype}); expected float32 values, the first one 1e5."
+    )
+    # What one scale per tensor costs: 1e-3 is 1e8 times smaller than the max and underflows in e4m3fn.
+    assert (back[2] == 0) == (name == "float8_e4m3fn"), f"dequantized 1e-3: {back[2].item()!r}"
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=fp8_inputs())
+def test_quantize_fp8_matches_torch_cast(impl, device, case):
+    """On any tensor, quantize_fp8 must give exactly PyTorch's cast of x * scale (clamped to the max) and never inf or NaN."""
+    x, name = case
+    dtype = getattr(torch, name)
+    x = x.to(device)
+    q, scale = impl.tensors.quantize_fp8(x, dtype)
+    want_q, want_scale = fp8_oracle(x, dtype)
+    assert q.dtype == dtype and q.shape == x.shape and q.device.type == device, (
+        f"q: {q.dtype} {tuple(q.shape)} on {q.device}; expected {dtype} {tuple(x.shape)} on {device}"
+    )
+    assert math.isclose(scale.item(), want_scale, rel_tol=1e-6), f"scale {scale.item()!r}, expected {want_scale!r}"
+    assert torch.isfinite(q.float()).all(), f"quantize_fp8 overflowed: {q.float().tolist()}. Hint: scale before the cast."
+    compare = ~near_fp8_rounding_boundary(x.double() * want_scale, dtype)
+    assert torch.equal(q.float()[compare], want_q.float()[compare]), (
+        f"quantize_fp8(x={x.tolist()}, {dtype}) = {q.float().tolist()}, expected {want_q.float().tolist()}"
+    )
+
+
+@pytest.mark.parametrize("name", FP8_DTYPE_NAMES)
+def test_fp8_functions_pass_the_jaxtyping_checker(impl, name):
+    """Under jaxtyped(typechecker=beartype) right calls pass, and a scale that is not 0-d is caught by the checker."""
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(0)) * 100
+    out = impl.run(scenarios.fp8_under_the_checker, x=x, dtype=name, wrong_scale_shape=[1])
+    for step in ("scale", "quantize", "dequantize"):
+        assert out.get(step) == "ok", (
+            f"{step} under the runtime checker: {out.get(step)}. Keep the stub's annotations, "
+            "and return what they promise (a 0-d float32 scale, q of x's shape)."
+        )
+    assert out["wrong_scale"].startswith("TypeCheckError"), (
+        f"dequantize_fp8(q, scale of shape (1,)) under the checker gave {out['wrong_scale']!r}: "
+        "the annotation `scale: Float[Tensor, \"\"]` should have rejected it. Keep the annotations."
     )

@@ -28,6 +28,16 @@ def linear_backward_flops(num_tokens: int, d_in: int, d_out: int, input_requires
     return total
 
 
+def linear_stack_training_flops(num_tokens: int, widths) -> int:
+    total = 0
+    needs_input_grad = False  # the data
+    for d_in, d_out in zip(list(widths), list(widths)[1:]):
+        total += 2 * num_tokens * d_in * d_out  # forward
+        total += linear_backward_flops(num_tokens, d_in, d_out, input_requires_grad=needs_input_grad)
+        needs_input_grad = True  # every later input is an activation
+    return total
+
+
 def training_flops(num_params: float, num_tokens: float) -> float:
     return 6.0 * num_params * num_tokens
 

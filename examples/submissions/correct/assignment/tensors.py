@@ -120,3 +120,27 @@ def underflows_to_zero(value: float, dtype) -> bool:
     # Anything up to half the smallest subnormal rounds to zero; the exact half
     # is a tie and goes to the even neighbour, which is zero.
     return abs(value) <= _smallest_subnormal(dtype) / 2
+
+
+# --- fp8 with one scale per tensor -------------------------------------------------
+
+from jaxtyping import Float  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+
+def fp8_scale(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> Float[Tensor, ""]:
+    if dtype not in (torch.float8_e4m3fn, torch.float8_e5m2):
+        raise ValueError(f"not an fp8 dtype: {dtype}")
+    largest = float(x.abs().max()) if x.numel() > 0 else 0.0
+    ratio = max_finite(dtype) / largest if largest != 0.0 else 1.0  # computed in float64
+    return torch.tensor(ratio, dtype=torch.float32, device=x.device)
+
+
+def quantize_fp8(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> tuple[Float[Tensor, "*shape"], Float[Tensor, ""]]:
+    scale = fp8_scale(x, dtype)
+    limit = max_finite(dtype)
+    return torch.clamp(x.to(torch.float32) * scale, -limit, limit).to(dtype), scale
+
+
+def dequantize_fp8(q: Float[Tensor, "*shape"], scale: Float[Tensor, ""]) -> Float[Tensor, "*shape"]:
+    return q.to(torch.float32) * scale.reciprocal()

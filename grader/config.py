@@ -9,10 +9,14 @@
     [submissions]                              # optional
     times = "submission_times.csv"             # a staff file of submission times (relative to course.toml)
 
+    [hints]                                    # optional: where misconception hints show
+    show = "public"                            # "public" (hints for failed public tests), "all" or "never"
+    hidden_after_deadline = false              # also hints for failed hidden tests, once the deadline passed
+
 Every table and key is in SCHEMA; anything else is an error, as is a value of the wrong kind.
 Each message names the file, the key and what was expected, so a typo (`[lat]`, `deadlin`)
 stops the run instead of silently dropping the late policy. Hand-written, not a schema
-library: two tables and five keys do not need one.
+library: three tables and seven keys do not need one.
 """
 
 from __future__ import annotations
@@ -62,6 +66,20 @@ def _whole(value: Any) -> int:
     return value
 
 
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in allowed:
+            raise ValueError
+        return value
+    return check
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError
@@ -79,6 +97,10 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], str, bool]]] = {
     "submissions": {
         "times": (_text, "the path of a staff file of submission times (.csv with columns student,submitted_at, or .json)", True),
     },
+    "hints": {
+        "show": (_choice("public", "all", "never"), 'one of "public", "all", "never"', False),
+        "hidden_after_deadline": (_flag, "true or false", False),
+    },
 }
 
 
@@ -86,6 +108,7 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], str, bool]]] = {
 class Course:
     late: dict[str, Any] | None = None  # the [late] table, checked; None: no late policy
     times_file: Path | None = None  # [submissions] times, resolved against the config's folder
+    hints: dict[str, Any] | None = None  # the [hints] table, checked; None: the defaults
 
 
 def load(path: Path | None) -> Course:
@@ -109,7 +132,7 @@ def load(path: Path | None) -> Course:
     if problems:
         raise ConfigError("\n".join(problems))
     times = tables.get("submissions", {}).get("times")
-    return Course(late=tables.get("late"), times_file=(path.parent / times) if times else None)
+    return Course(late=tables.get("late"), times_file=(path.parent / times) if times else None, hints=tables.get("hints"))
 
 
 def _check_table(path: Path, name: str, table: dict, problems: list[str]) -> dict:

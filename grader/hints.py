@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader import late
+from grader import config as config_module
 from grader import probes as probe_sets
-from grader.compat import tomllib
 from grader.variants import Variant, load_mutants
 from tests.seam import InProcessImpl, load_reference
 
@@ -189,6 +188,9 @@ def explain(problem: str, submission: list[Outcome]) -> list[str]:
 def _unambiguous(matched: dict[str, set[str]], problem: str) -> list[str]:
     """Drop mutants that explain the same group with a different hint (either could be right)."""
     text = {m.name: m.extra["hint"] for m in slips(problem)}
+    # A mutant whose groups another matched mutant's strictly contain shows only a downstream
+    # effect of that one (stack FLOPs built on a wrong backward count): the wider one names the cause.
+    matched = {n: g for n, g in matched.items() if not any(g < other for o, other in matched.items() if o != n)}
     kept = []
     for name, groups in matched.items():
         rivals = [o for o, g in matched.items() if o != name and g & groups and text[o] != text[name]]
@@ -231,14 +233,11 @@ class HintPolicy:
 
 
 def load_policy(config: Path | None) -> HintPolicy:
-    if config is None:
-        return HintPolicy()
-    hints = tomllib.loads(config.read_text()).get("hints", {})
-    show = hints.get("show", "public")
-    if show not in ("public", "all", "never"):
-        raise ValueError(f"{config}: [hints] show must be \"public\", \"all\" or \"never\", not {show!r}")
-    deadline = late.load_policy(config)
-    return HintPolicy(show, bool(hints.get("hidden_after_deadline", False)), deadline.deadline if deadline else None)
+    """The course config's [hints] table (grader/config.py checks it); ConfigError if it is wrong."""
+    course = config_module.load(config)
+    table = course.hints or {}
+    deadline = course.late["deadline"] if course.late else None
+    return HintPolicy(table.get("show", "public"), table.get("hidden_after_deadline", False), deadline)
 
 
 def shown(results: dict, policy: HintPolicy, now: datetime | None = None) -> list[dict]:

@@ -53,6 +53,20 @@ def _tensors() -> list[Probe]:
         + _calls("tensors", "smallest_normal", [(d,) for d in FLOATS])
         + _calls("tensors", "max_finite", [(d,) for d in FLOATS])
         + _calls("tensors", "underflows_to_zero", [(v, d) for d in (torch.float16, torch.bfloat16, torch.float8_e4m3fn) for v in underflow_values])
+        + _fp8()
+    )
+
+
+def _fp8() -> list[Probe]:
+    """Per-tensor fp8 scaling: rows of very different sizes (a per-row scale differs), all zeros."""
+    x = torch.tensor([[1e-3, -2e-3, 5e-4], [300.0, -1200.0, 40.0]])
+    zeros = torch.zeros(2, 3)
+    formats = (torch.float8_e4m3fn, torch.float8_e5m2)
+    q = torch.tensor([[1.0, -2.0, 0.5], [448.0, -448.0, 16.0]]).to(torch.float8_e4m3fn)
+    return (
+        _calls("tensors", "fp8_scale", [(v, d) for v in (x, zeros, x[1]) for d in formats])
+        + _calls("tensors", "quantize_fp8", [(v, d) for v in (x, zeros) for d in formats])
+        + _calls("tensors", "dequantize_fp8", [(q, torch.tensor(4.0)), (q, torch.tensor(0.25))])
     )
 
 
@@ -95,6 +109,7 @@ def _flops() -> list[Probe]:
         + _calls("flops", "linear_forward_flops", [(8, 4, 2), (1, 16, 3)])
         + _calls("flops", "linear_backward_flops", [(8, 4, 2), (8, 4, 2, False), (3, 5, 7, True)])
         + _calls("flops", "training_flops", [(1e9, 2e10), (7.0, 3.0)])
+        + _calls("flops", "linear_stack_training_flops", [(5, (3, 4)), (2, (6, 4, 3)), (7, (2, 8, 8, 1))])
         + _calls("flops", "training_days", [(7e10, 1.4e12, 8, 1e15, 0.5), (1e9, 2e10, 1, 1e14, 1.0)])
         + _calls("flops", "max_trainable_params", [(80e9, 8), (16e9, 2, 4), (1e9, 1)])
         + _calls("flops", "model_flops_utilization", [(1e12, 2.0, 1e12), (3e9, 0.5, 1e11)])
@@ -190,7 +205,18 @@ def _accounting() -> list[Probe]:
         + _calls("accounting", "cruncher_num_activations", [(2, 4, 2), (1, 3, 5), (7, 2, 1)])
         + _calls("accounting", "optimizer_state_values", [(10, "sgd"), (10, "adagrad"), (10, "adamw"), (10, "Adam")])
         + _calls("accounting", "training_memory", [(4, 2, 2), (4, 2, 2, "adamw", 2), (3, 1, 5, "sgd", 8)])
+        + _keyword_calls("accounting", "bytes_per_parameter", [
+            {}, {"master_dtype": None}, {"optimizer": "sgd"},
+            {"weight_dtype": torch.float32, "grad_dtype": torch.float32, "master_dtype": None},
+            {"weight_dtype": torch.float16, "grad_dtype": torch.float32, "state_dtype": torch.bfloat16}])
+        + [Probe("accounting.mixed_precision_memory", ("call", "mixed_precision_memory", (4, 2, 3), kwargs)) for kwargs in (
+            {}, {"master_dtype": None}, {"weight_dtype": torch.float32, "activation_dtype": torch.bfloat16},
+            {"optimizer": "adagrad", "state_dtype": torch.float64})]
     )
+
+
+def _keyword_calls(module: str, function: str, kwarg_lists: list[dict]) -> list[Probe]:
+    return [Probe(f"{module}.{function}", ("call", function, (), kwargs)) for kwargs in kwarg_lists]
 
 
 def _training() -> list[Probe]:

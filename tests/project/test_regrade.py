@@ -62,7 +62,8 @@ def graded(tmp_path_factory):
     klass = root / "class"
     shutil.copytree(REPO_ROOT / "solutions", klass / "ann" / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
     MUTANT.build(klass / "bob")
-    (klass / "bob" / "submission_metadata.json").write_text(json.dumps({"submitted_at": (DEADLINE + timedelta(hours=5)).isoformat()}))
+    # The LMS export's time, beside the student's folder (never inside it: grader/late.py).
+    (klass / "bob.submission_metadata.json").write_text(json.dumps({"submitted_at": (DEADLINE + timedelta(hours=5)).isoformat()}))
     config = root / "course.toml"
     config.write_text(f'[late]\ndeadline = "{DEADLINE.isoformat()}"\npenalty_per_day = 10\nmax_days = 3\n')
     out = root / "out"

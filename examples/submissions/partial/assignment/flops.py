@@ -19,6 +19,15 @@ def linear_backward_flops(num_tokens, d_in, d_out, input_requires_grad=True):
     return flops
 
 
+def linear_stack_training_flops(num_tokens, widths):
+    total = 0
+    for i in range(len(widths) - 1):
+        total += linear_forward_flops(num_tokens, widths[i], widths[i + 1])
+        # the first layer gets the data as input: no gradient needed for it
+        total += linear_backward_flops(num_tokens, widths[i], widths[i + 1], input_requires_grad=(i != 0))
+    return total
+
+
 def training_flops(num_params, num_tokens):
     return 6 * num_params * num_tokens
 

@@ -2,6 +2,8 @@ import math
 from typing import NamedTuple, Sequence
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 Shape = Sequence[int]
 
@@ -82,3 +84,21 @@ def underflows_to_zero(value, dtype):
     # just store it and see what comes back
     stored = torch.tensor(value, dtype=dtype)
     return stored.item() == 0.0
+
+
+def fp8_scale(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> Float[Tensor, ""]:
+    if dtype != torch.float8_e4m3fn and dtype != torch.float8_e5m2:
+        raise ValueError("not an fp8 dtype")
+    biggest = x.abs().max().float() if x.numel() > 0 else torch.tensor(0.0)
+    if biggest == 0:
+        return torch.tensor(1.0, device=x.device)
+    return (max_finite(dtype) / biggest).to(x.device)
+
+
+def quantize_fp8(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> tuple[Float[Tensor, "*shape"], Float[Tensor, ""]]:
+    scale = fp8_scale(x, dtype)
+    return (x.float() * scale).to(dtype), scale
+
+
+def dequantize_fp8(q: Float[Tensor, "*shape"], scale: Float[Tensor, ""]) -> Float[Tensor, "*shape"]:
+    return q.float() / scale

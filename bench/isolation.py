@@ -4,7 +4,7 @@ in-process, unsandboxed, on the same submission; print both times and their rati
     python bench/isolation.py [--repeats N] [--only MODULE,...] [--profile]
 
 --profile: each run also records the grader's own phase timings (GRADER_PROFILE, see
-grader/phases.py), and a table of the medians per phase follows (bench/phases.py).
+grader/core/phases.py), and a table of the medians per phase follows (bench/phases.py).
 
 Not a test: timings depend on the machine. Both runs are whole processes started the
 same way (interpreter start, torch import, collection included), so the ratio is what
@@ -55,10 +55,10 @@ def main() -> None:
         in_process = [
             sys.executable, "-m", "pytest", "tests/public", "tests/hidden", f"--impl={submission}", "-q",
             "-p", "no:cacheprovider", "--hypothesis-profile=grading", "-o", "timeout=0", *marker,
-            *(["-p", "grader.phases"] if args.profile else []),
+            *(["-p", "grader.core.phases"] if args.profile else []),
         ]
         sandboxed = [
-            sys.executable, "-m", "grader.grade", str(submission), str(Path(scratch) / "out" / "results.json"),
+            sys.executable, "-m", "grader.core.grade", str(submission), str(Path(scratch) / "out" / "results.json"),
             "{}", "1" if args.allow_weak_sandbox else "0", args.only,
         ]
         plain, boxed, plain_phases, boxed_phases = [], [], [], []
@@ -73,7 +73,7 @@ def main() -> None:
         score = json.loads((Path(scratch) / "out" / "results.json").read_text())["score"]
     median_plain, median_boxed = statistics.median(plain), statistics.median(boxed)
     print(f"in-process (pytest --impl, unsandboxed): {median_plain:6.1f} s  runs: {', '.join(f'{t:.1f}' for t in plain)}")
-    print(f"sandboxed  (python -m grader.grade):     {median_boxed:6.1f} s  runs: {', '.join(f'{t:.1f}' for t in boxed)}")
+    print(f"sandboxed  (python -m grader.core.grade):     {median_boxed:6.1f} s  runs: {', '.join(f'{t:.1f}' for t in boxed)}")
     print(f"ratio sandboxed / in-process:            {median_boxed / median_plain:6.3f}   (reference scored {score:g})")
     if args.profile:
         print(f"\nPhases, median of {args.repeats} (machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end):\n")

@@ -1,7 +1,7 @@
 """Where the sandboxed grade's seconds go, phase by phase, beside the in-process run's
 (`python bench/isolation.py --profile`).
 
-Each run is started with GRADER_PROFILE=FILE: the grader (grader/phases.py) appends its
+Each run is started with GRADER_PROFILE=FILE: the grader (grader/core/phases.py) appends its
 marks (moments) and durations (each worker spawn, each call's round trip, each test's
 setup/call/teardown) there; this file turns them into rows. Phases are the gaps between
 consecutive marks, the first measured from the moment the bench started the process.
@@ -34,8 +34,8 @@ SANDBOXED = [
     ("process exit", "results written", None),
 ]
 IN_PROCESS = [
-    ("python start + pytest import", None, "grader.phases imported"),
-    ("conftest (torch import) + configure", "grader.phases imported", "pytest configured"),
+    ("python start + pytest import", None, "grader.core.phases imported"),
+    ("conftest (torch import) + configure", "grader.core.phases imported", "pytest configured"),
     ("configure -> collection", "pytest configured", "collection start"),
     ("collection (test modules, reference)", "collection start", "collection done"),
     ("collection -> test loop", "collection done", "tests start"),

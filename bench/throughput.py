@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.console import Console  # noqa: E402
 
-from grader import batch, executors  # noqa: E402
-from grader.executors import Grading  # noqa: E402
-from grader.gradebook import Gradebook  # noqa: E402
-from grader.sandbox import Limits  # noqa: E402
+from grader.staff import batch, executors
+from grader.staff.executors import Grading  # noqa: E402
+from grader.staff.gradebook import Gradebook  # noqa: E402
+from grader.core.sandbox import Limits  # noqa: E402
 from tests.seam import REPO_ROOT  # noqa: E402
 
 

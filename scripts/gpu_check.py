@@ -82,7 +82,7 @@ def _text(data) -> str:
 def environment(run: Run) -> None:
     import torch
 
-    from grader.sandbox import isolation_level
+    from grader.core.sandbox import isolation_level
 
     cuda = torch.cuda.is_available()
     name = torch.cuda.get_device_name(0) if cuda else "no CUDA device"
@@ -187,7 +187,7 @@ def mutant(run: Run) -> None:
 def child_mutant(name: str) -> dict:
     from dataclasses import asdict
 
-    from grader import validate, variants
+    from grader.staff import validate, variants
 
     found = [m for m in variants.load_mutants() if m.name == name]
     if not found:
@@ -197,7 +197,7 @@ def child_mutant(name: str) -> dict:
 
 def suites(run: Run) -> None:
     """The public and hidden suites on the reference (the `device` fixture adds the cuda cases)."""
-    from grader.selfcheck import suite_paths
+    from grader.staff.selfcheck import suite_paths
 
     only = ["tensors"] if run.cpu else None
     for suite in ("public", "hidden"):

@@ -11,11 +11,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import batch, canary, config, executors, gradebook, late, results
-from grader.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
-from grader.gradebook import Gradebook
-from grader.student_text import printable
-from grader.sandbox import Limits, SandboxUnavailable, isolation_level, layers_for
+from grader.staff import batch, config, executors, gradebook, late
+
+from grader.core import canary, results
+from grader.staff.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
+from grader.staff.gradebook import Gradebook
+from grader.core.student_text import printable
+from grader.core.sandbox import Limits, SandboxUnavailable, isolation_level, layers_for
 from tests.seam import MODULES, REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import gradescope
+from grader.staff import gradescope
 
 
 def register(commands) -> None:

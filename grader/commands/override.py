@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader import gradebook
-from grader.gradebook import Gradebook
+from grader.staff import gradebook
+from grader.staff.gradebook import Gradebook
 
 
 def register(commands) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import changeset, gradebook
-from grader.gradebook import Gradebook
+from grader.staff import changeset, gradebook
+from grader.staff.gradebook import Gradebook
 
 
 def register(commands) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import release
+from grader.staff import release
 
 
 def register(commands) -> None:

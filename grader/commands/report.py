@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import gradebook, hints, report
+from grader.staff import gradebook, hints, report
 
 
 def register(commands) -> None:

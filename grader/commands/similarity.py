@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from grader import similarity, similarity_report
+from grader.staff import similarity, similarity_report
 
 
 def register(commands) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from grader import validate
+from grader.staff import validate
 from tests.seam import MODULES
 
 

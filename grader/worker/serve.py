@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import traceback
 
-from grader import wire
+from grader.protocol import wire
 from grader.worker.audit import Audit
 from tests.seam import InProcessImpl
 

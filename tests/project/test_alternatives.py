@@ -5,7 +5,9 @@ it can touch."""
 
 import pytest
 
-from grader import rubric, selfcheck, variants
+from grader.core import rubric
+
+from grader.staff import selfcheck, variants
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
 

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, variants
+from grader.staff import batch, variants
 from grader.cli import main as grader_cli
-from grader.gradebook import Gradebook, Late
-from grader.late import LatePolicy
-from grader.sandbox import isolation_level
+from grader.staff.gradebook import Gradebook, Late
+from grader.staff.late import LatePolicy
+from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]  # generous: a loaded machine is slow; idle CI needs far less

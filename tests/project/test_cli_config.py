@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import config, late
-from grader.config import ConfigError
+from grader.staff import config, late
+from grader.staff.config import ConfigError
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project]

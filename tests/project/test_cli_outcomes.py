@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.seam import REPO_ROOT
-from grader.sandbox import isolation_level
+from grader.core.sandbox import isolation_level
 
 pytestmark = [pytest.mark.project, pytest.mark.xdist_group("cli-outcomes"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
@@ -214,11 +214,11 @@ def test_on_a_terminal_the_bar_counts_tests_as_they_finish_and_names_who_is_in_p
 
 
 def test_student_tracebacks_lose_the_graders_frames_and_paths():
-    from grader.student_text import scrub, without_grader_frames
+    from grader.core.student_text import scrub, without_grader_frames
 
     traceback = (
         "tests/public/test_x.py:12: in test_y\n    got = impl.strides.view(a)\n"
-        'grader/sandbox.py:310: in request\n    raise _as_exception(reply.get("error"), self, test)\n'
+        'grader/core/sandbox.py:310: in request\n    raise _as_exception(reply.get("error"), self, test)\n'
         "E   ValueError: bad\nE   --- where your code raised it ---\n"
         'E     File "grader/worker/serve.py", line 51, in _handle\n'
         'E     File "/submission/assignment/strides.py", line 15, in view\nE       raise ValueError("bad")\n'

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from grader import release
+from grader.staff import release
 from grader.compat import tomllib
 from tests.seam import REPO_ROOT
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import isolation_level
+from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
 _spec = importlib.util.spec_from_file_location("gpu_check", REPO_ROOT / "scripts" / "gpu_check.py")

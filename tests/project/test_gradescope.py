@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import results, variants
+from grader.core import results
+
+from grader.staff import variants
 from tests.seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
@@ -64,7 +66,7 @@ def test_autograder_zip_holds_scripts_grader_suites_and_reference(autograder_zip
         names = set(zipped.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in zipped.infolist()}
         scripts = {n: zipped.read(n).decode() for n in ("setup.sh", "run_autograder")}
-    for needed in ("setup.sh", "run_autograder", "requirements.txt", "pyproject.toml", "grader/grade.py", "grader/worker/zygote.py",
+    for needed in ("setup.sh", "run_autograder", "requirements.txt", "pyproject.toml", "grader/core/grade.py", "grader/worker/zygote.py",
                    "tests/public/test_tensors.py", "tests/hidden/test_tensors_hidden.py", "tests/scenarios/training.py",
                    "tests/rubric.toml", "tests/conftest.py", "solutions/strides.py"):
         assert needed in names, f"{needed} is missing from autograder.zip"
@@ -104,7 +106,7 @@ def test_run_autograder_grades_a_zipped_mutant_and_takes_points_off(autograder_z
 
 def test_loose_module_files_are_gathered_into_assignment(tmp_path):
     """Uploading tensors.py, strides.py, ... without their folder still makes a submission."""
-    from grader import intake
+    from grader.core import intake
 
     upload = tmp_path / "upload"
     shutil.copytree(CORRECT / "assignment", upload)

@@ -1,6 +1,6 @@
 """Misconception hints: right on held-out slips, never on correct code, and shown as the course says.
 
-The held-out figures come from grader/hints_check.py (tests/data/slips/): zero wrong hints is
+The held-out figures come from grader/staff/hints_check.py (tests/data/slips/): zero wrong hints is
 asserted; the share of right hints is asserted to stay above a floor and printed (`-s`).
 One end-to-end test grades a slip through the sandbox and reads its feedback.
 """
@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from grader import hints, hints_check
-from grader.sandbox import isolation_level
-from grader.variants import load_mutants
+from grader.staff import hints, hints_check
+from grader.core.sandbox import isolation_level
+from grader.staff.variants import load_mutants
 from tests.seam import MODULES, REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]

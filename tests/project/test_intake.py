@@ -1,4 +1,4 @@
-"""The submission as delivered is hostile input: grader/intake.py reads it, nothing else does.
+"""The submission as delivered is hostile input: grader/core/intake.py reads it, nothing else does.
 
 No link is followed anywhere (the submission, its one inner folder, `assignment`, a file),
 no named pipe or device is read, and files, entries, bytes, depth and time are bounded.
@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, intake
-from grader.sandbox import isolation_level
+from grader.staff import batch
+
+from grader.core import intake
+from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(300)]
@@ -213,7 +215,7 @@ def test_gradescope_upload_with_assignment_linked_to_the_reference_scores_zero(t
     (root / "submission").mkdir(parents=True)
     (root / "submission" / "assignment").symlink_to(SOLUTIONS)
     env = {**os.environ, "GRADER_ONLY": "tensors", "GRADER_ALLOW_WEAK": "1"}
-    finished = subprocess.run([sys.executable, "-m", "grader.gradescope", str(root)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
+    finished = subprocess.run([sys.executable, "-m", "grader.staff.gradescope", str(root)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert finished.returncode == 0, finished.stderr[-3000:]
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and "link" in {f["kind"] for f in data["extra_data"]["integrity_flags"]}
@@ -225,9 +227,9 @@ def test_gradescope_upload_with_assignment_linked_to_the_reference_scores_zero(t
 @needs_sandbox
 def test_what_the_code_prints_during_hidden_tests_and_pytests_log_are_for_staff_only(tmp_path):
     """results.json (the student's) shows output of the public tests only; the rest goes to results.staff.json."""
-    from grader import variants
-    from grader.executors import grade_in_subprocess
-    from grader.sandbox import Limits
+    from grader.staff import variants
+    from grader.staff.executors import grade_in_subprocess
+    from grader.core.sandbox import Limits
 
     variant = next(v for v in variants.load_hostile() if v.name == "print_hidden_inputs")
     out = tmp_path / "out" / "results.json"
@@ -244,7 +246,7 @@ def test_what_the_code_prints_during_hidden_tests_and_pytests_log_are_for_staff_
 
 
 def test_rays_archive_is_the_staged_copy_and_carries_its_flags(tmp_path):
-    from grader.executors import pack
+    from grader.staff.executors import pack
 
     sub = honest(tmp_path / "sub")
     (sub / "assignment" / "reference.py").symlink_to(SOLUTIONS / "strides.py")
@@ -262,9 +264,9 @@ def test_rays_archive_is_the_staged_copy_and_carries_its_flags(tmp_path):
 @needs_sandbox
 def test_a_hidden_tests_feedback_carries_no_text_or_number_the_code_chose(tmp_path):
     """An exception's message or an exit status in a hidden test could spell out its inputs: neither is shown."""
-    from grader import variants
-    from grader.executors import grade_in_subprocess
-    from grader.sandbox import Limits
+    from grader.staff import variants
+    from grader.staff.executors import grade_in_subprocess
+    from grader.core.sandbox import Limits
 
     variant = next(v for v in variants.load_hostile() if v.name == "raise_hidden_inputs")
     out = tmp_path / "out" / "results.json"
@@ -280,7 +282,7 @@ def test_a_hidden_tests_feedback_carries_no_text_or_number_the_code_chose(tmp_pa
 
 
 def test_the_submit_manifest_is_staged_beside_assignment_from_a_folder_or_a_zip(tmp_path):
-    from grader.manifest import MANIFEST
+    from grader.core.manifest import MANIFEST
 
     sub = honest(tmp_path / "hw")
     (sub / MANIFEST).write_text('{"sha256": {}}')

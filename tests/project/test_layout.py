@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import rubric
+from grader.core import rubric
 from tests.seam import MODULES, REPO_ROOT
 
 pytestmark = pytest.mark.project
@@ -69,7 +69,7 @@ def test_scenarios_import_only_what_the_sandbox_has(path):
 
 def test_the_worker_imports_nothing_trusted():
     """grader/worker/ runs next to student code: it may use the wire, the seam and the scenarios only."""
-    allowed = ("grader.wire", "grader.worker", "tests.seam", "tests.scenarios")
+    allowed = ("grader.protocol.wire", "grader.worker", "tests.seam", "tests.scenarios")
     for path in sorted((REPO_ROOT / "grader" / "worker").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("grader", "tests", "solutions"):

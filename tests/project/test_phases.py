@@ -1,4 +1,4 @@
-"""grader/phases.py (the grader's phase timings) and bench/phases.py (the table made of them).
+"""grader/core/phases.py (the grader's phase timings) and bench/phases.py (the table made of them).
 
 No sandbox, no subprocess: the recorder is driven directly, as grade.py and sandbox.py do.
 """
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from grader import phases
+from grader.core import phases
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project]

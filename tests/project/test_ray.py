@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import variants
-from grader.gradebook import Gradebook
-from grader.sandbox import isolation_level
+from grader.staff import variants
+from grader.staff.gradebook import Gradebook
+from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
 ray = pytest.importorskip("ray")

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import variants
-from grader.gradebook import Gradebook, Late
-from grader.sandbox import isolation_level
+from grader.staff import variants
+from grader.staff.gradebook import Gradebook, Late
+from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
@@ -62,7 +62,7 @@ def graded(tmp_path_factory):
     klass = root / "class"
     shutil.copytree(REPO_ROOT / "solutions", klass / "ann" / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
     MUTANT.build(klass / "bob")
-    # The LMS export's time, beside the student's folder (never inside it: grader/late.py).
+    # The LMS export's time, beside the student's folder (never inside it: grader/staff/late.py).
     (klass / "bob.submission_metadata.json").write_text(json.dumps({"submitted_at": (DEADLINE + timedelta(hours=5)).isoformat()}))
     config = root / "course.toml"
     config.write_text(f'[late]\ndeadline = "{DEADLINE.isoformat()}"\npenalty_per_day = 10\nmax_days = 3\n')

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, release
+from grader import cli
+
+from grader.staff import release
 from tests.seam import REPO_ROOT
 
 pytestmark = pytest.mark.project

@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from grader import report, results, variants
+from grader.staff import report, variants
+
+from grader.core import results
 from grader.cli import main as grader_cli
 from grader.commands.grade import grade_in_subprocess
-from grader.sandbox import Limits, isolation_level
+from grader.core.sandbox import Limits, isolation_level
 from tests.seam import MODULES, REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.xdist_group("report"), pytest.mark.timeout(900)]

@@ -1,4 +1,4 @@
-"""End to end through the sandbox: real submissions graded by `python -m grader.grade`.
+"""End to end through the sandbox: real submissions graded by `python -m grader.core.grade`.
 
 The reference earns full marks (twice, identically), the stubs nothing, and every hostile
 or faulty variant of the correct example (tests/data/hostile.toml) is contained: it loses
@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import results, variants
+from grader.core import results
+
+from grader.staff import variants
 from grader.commands.grade import grade_in_subprocess
-from grader.sandbox import Limits, isolation_level
+from grader.core.sandbox import Limits, isolation_level
 from tests.seam import REPO_ROOT
 
 pytestmark = [

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import release
-from grader.manifest import manifest_flags
-from grader.sandbox import isolation_level
+from grader.staff import release
+from grader.core.manifest import manifest_flags
+from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.xdist_group("submit")]

@@ -7,7 +7,9 @@ sandboxed path is covered by test_sandbox.py.
 
 import pytest
 
-from grader import rubric, selfcheck, variants
+from grader.core import rubric
+
+from grader.staff import selfcheck, variants
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]

@@ -11,7 +11,11 @@ import os
 
 import pytest
 
-from grader import cli, mutation, rubric, validate, variants
+from grader import cli
+
+from grader.staff import mutation, validate, variants
+
+from grader.core import rubric
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]

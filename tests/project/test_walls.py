@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import canary, memcg, results, variants
+from grader.core import canary, memcg, results
+
+from grader.staff import variants
 from grader.commands.grade import grade_in_subprocess
 from tests.project.test_sandbox import limits_for
-from grader.sandbox import WORK_BASE, Limits, SandboxUnavailable, isolation_level, layers_for, masked_paths
+from grader.core.sandbox import WORK_BASE, Limits, SandboxUnavailable, isolation_level, layers_for, masked_paths
 from grader.worker import jail
 from tests.seam import REPO_ROOT
 
@@ -239,7 +241,7 @@ def test_a_venv_grades_the_reference_in_full(where, reference, tmp_path):
         tensors = reference / "assignment" / "tensors.py"
         original = tensors.read_text()
         tensors.write_text(original + "\n\nimport walls_venv_only  # noqa: E402,F401  (only in the venv)\n")
-        command = [str(venv / "bin" / "python"), "-m", "grader.grade", str(reference), str(tmp_path / "r.json"),
+        command = [str(venv / "bin" / "python"), "-m", "grader.core.grade", str(reference), str(tmp_path / "r.json"),
                    json.dumps({"call_seconds": 20}), "0", "tensors"]
         finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
         tensors.write_text(original)

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader.sandbox import WORK_BASE, Limits, SandboxUnavailable
+from grader.core.sandbox import WORK_BASE, Limits, SandboxUnavailable
 from tests.seam import REPO_ROOT
 
 CANARY_PROBLEM = "tensors"  # the fastest problem: a few seconds through the sandbox
@@ -20,7 +20,7 @@ CANARY_PROBLEM = "tensors"  # the fastest problem: a few seconds through the san
 
 def check_sandbox_works(limits: Limits, allow_weak: bool) -> None:
     """Return if the reference earns full marks through the sandbox; raise SandboxUnavailable if not."""
-    from grader.executors import grade_in_subprocess
+    from grader.staff.executors import grade_in_subprocess
 
     WORK_BASE.mkdir(parents=True, exist_ok=True, mode=0o711)
     with tempfile.TemporaryDirectory(prefix="canary-", dir=WORK_BASE) as scratch:

@@ -36,7 +36,7 @@ def printable(text: str) -> str:
 
 
 _GRADER_FRAME = re.compile(r'^(?P<indent>E?[ |]*)(?:File "grader/[^"]*", line \d+|grader/\S+:\d+: in )')
-_GRADER_PLACE = re.compile(r" at grader/\S+:\d+")  # hypothesis's "INTERESTING from X at grader/sandbox.py:291"
+_GRADER_PLACE = re.compile(r" at grader/\S+:\d+")  # hypothesis's "INTERESTING from X at grader/core/sandbox.py:291"
 
 
 def without_grader_frames(traceback: str) -> str:
@@ -55,4 +55,4 @@ def without_grader_frames(traceback: str) -> str:
             skip_deeper_than, in_error_lines = len(frame.group("indent")), line.startswith("E")
             continue
         kept.append(line)
-    return _GRADER_PLACE.sub("", "\n".join(kept)).replace("grader.sandbox.", "")
+    return _GRADER_PLACE.sub("", "\n".join(kept)).replace("grader.core.sandbox.", "")

@@ -1,7 +1,7 @@
 """Trusted side (staff tooling): Gradescope's autograder.zip, and what runs inside it.
 
 Gradescope unzips autograder.zip into /autograder/source, runs setup.sh once to build its
-image, then for each submission runs run_autograder, which calls `python -m grader.gradescope`:
+image, then for each submission runs run_autograder, which calls `python -m grader.staff.gradescope`:
 
     /autograder/submission  ->  one submission (a folder with assignment/, a .zip, or the
     module files uploaded loose)  ->  grade_one, the same sandbox as `python -m grader grade`
@@ -21,9 +21,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from grader import results
+from grader.core import results
 from grader.compat import tomllib
-from grader.sandbox import Limits, SandboxUnavailable
+from grader.core.sandbox import Limits, SandboxUnavailable
 from tests.seam import REPO_ROOT
 
 # The whole of tests/ travels, so that results.json's suite_version is the repository's.
@@ -53,7 +53,7 @@ PYTHON="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 export GRADER_ALLOW_WEAK="${GRADER_ALLOW_WEAK:-%(allow_weak)s}"
 cd "$ROOT/source"
 export PYTHONPATH="$ROOT/source"
-exec "$PYTHON" -m grader.gradescope "$ROOT"
+exec "$PYTHON" -m grader.staff.gradescope "$ROOT"
 """
 
 
@@ -88,13 +88,13 @@ def _add_text(zipped: zipfile.ZipFile, name: str, text: str, executable: bool = 
 
 
 def run(root: Path) -> int:
-    from grader.grade import grade_one  # here: building the zip needs neither pytest nor torch
+    from grader.core.grade import grade_one  # here: building the zip needs neither pytest nor torch
 
     out_file = root / "results" / "results.json"
     only = [m for m in os.environ.get("GRADER_ONLY", "").split(",") if m]
     print(f"grader: {Path(__file__).resolve().parent}; problems: {', '.join(only) or 'all'}", flush=True)
     try:
-        # grade_one stages the upload through grader/intake.py like any submission (no link
+        # grade_one stages the upload through grader/core/intake.py like any submission (no link
         # followed, loose module files and a lone .zip understood); nothing else reads it.
         data = grade_one(root / "submission", out_file, Limits(), os.environ.get("GRADER_ALLOW_WEAK") == "1", only or None)
     except SandboxUnavailable as error:

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import grader
-from grader.rubric import Rubric, TestScore
+from grader.core.rubric import Rubric, TestScore
 from tests.seam import REPO_ROOT
 
 SUITE_PARTS = ("tests", "solutions")

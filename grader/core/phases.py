@@ -5,7 +5,7 @@ names a file, to which this process then appends its timings as JSON lines when 
     add(name, secs)   one more duration of a repeated thing ("call KEY": a call's round trip,
                       in-process the call itself; "worker spawn"; "test call")
 
-As a pytest plugin (`-p grader.phases`, or passed to pytest.main) it marks collection and
+As a pytest plugin (`-p grader.core.phases`, or passed to pytest.main) it marks collection and
 the test loop and sums setup/call/teardown durations. It imports no pytest: the grader
 loads it before the sandbox forks its zygote, when pytest must not be in memory.
 Wall-clock `time.time()` is used for marks so that the bench can line them up with the
@@ -51,7 +51,7 @@ def flush() -> None:
 
 
 if PATH:
-    mark("grader.phases imported")
+    mark("grader.core.phases imported")
     atexit.register(flush)
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from grader import similarity
-from grader.similarity import Pair, Submission
+from grader.staff import similarity
+from grader.staff.similarity import Pair, Submission
 
 TEMPLATES = Path(__file__).parent / "templates"
 

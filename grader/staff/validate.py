@@ -2,10 +2,10 @@
 
     check_suite    the reference must earn every point, the untouched stubs none
     check_mutants  each mutant (tests/data/mutants/) must lose points in its own problem only
-    validate       all of it (and, optionally, a mutation run: grader/mutation.py) as one Report
+    validate       all of it (and, optionally, a mutation run: grader/staff/mutation.py) as one Report
 
 Everything here runs code the course wrote (solutions/, assignment/ stubs, mutants of the
-reference) in plain pytest subprocesses via grader/selfcheck.py: no student code, no sandbox.
+reference) in plain pytest subprocesses via grader/staff/selfcheck.py: no student code, no sandbox.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader import rubric as rubric_module
-from grader import selfcheck, variants
-from grader.mutation import MutationRun
+from grader.core import rubric as rubric_module
+from grader.staff import selfcheck, variants
+from grader.staff.mutation import MutationRun
 from tests.seam import MODULES, REPO_ROOT
 
 
@@ -179,7 +179,7 @@ def validate(
 
     report = Report(modules, reference, stubs, checks, seconds=seconds)
     if mutation:
-        from grader import mutation as mutation_module
+        from grader.staff import mutation as mutation_module
 
         started = time.perf_counter()
         report.mutation = mutation_module.run(modules, workers, progress)

@@ -3,7 +3,7 @@
 An executor takes jobs (one submission each) and yields `(job, outcome, seconds)` as they
 finish, outcome being grade_in_subprocess's `{"ok": True, "results": {...}}` or
 `{"ok": False, "error": "..."}`. It never touches the gradebook: the driver
-(grader/batch.py) records every outcome, so there is one writer however many machines grade.
+(grader/staff/batch.py) records every outcome, so there is one writer however many machines grade.
 
 - LocalExecutor (the default): N threads on this machine, each driving one grading
   subprocess at a time (a thread waiting on a child process costs nothing; the grading is
@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from grader import results
-from grader.gradebook import Late
-from grader.intake import BadSubmission
-from grader.sandbox import Limits
+from grader.core import results
+from grader.staff.gradebook import Late
+from grader.core.intake import BadSubmission
+from grader.core.sandbox import Limits
 from tests.seam import REPO_ROOT
 
 
@@ -109,7 +109,7 @@ class RayExecutor:
         return f"Ray cluster with {self.cpus} CPU(s){gpu}"
 
     def run(self, jobs: list[Job], grading: Grading) -> Iterator[tuple[Job, dict, float]]:
-        from grader.grade import refused
+        from grader.core.grade import refused
 
         ray = self.ray
         task = ray.remote(grade_on_node).options(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=2)
@@ -159,8 +159,8 @@ def grade_on_node(
 
 
 def pack(submission: Path) -> tuple[bytes, list[dict]]:
-    """The submission's staged copy (grader/intake.py) as .zip bytes, and its flags; BadSubmission if it is refused."""
-    from grader import intake
+    """The submission's staged copy (grader/core/intake.py) as .zip bytes, and its flags; BadSubmission if it is refused."""
+    from grader.core import intake
 
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="pack-") as scratch, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -171,7 +171,7 @@ def pack(submission: Path) -> tuple[bytes, list[dict]]:
     return buffer.getvalue(), staged.flags
 
 
-# Run `python -m grader.grade` so that it dies with the process that started it (Linux's
+# Run `python -m grader.core.grade` so that it dies with the process that started it (Linux's
 # PR_SET_PDEATHSIG): a driver killed with SIGKILL leaves no grading orphans behind; the
 # sandbox's zygote in turn dies with its grader the same way (grader/worker/jail.py).
 _DIES_WITH_PARENT = (
@@ -179,7 +179,7 @@ _DIES_WITH_PARENT = (
     "prctl = getattr(ctypes.CDLL(None), 'prctl', None)\n"
     "parent = int(sys.argv.pop(1))\n"
     "if prctl is not None and prctl(1, 9) == 0 and os.getppid() != parent: os._exit(1)\n"
-    "runpy.run_module('grader.grade', run_name='__main__', alter_sys=True)\n"
+    "runpy.run_module('grader.core.grade', run_name='__main__', alter_sys=True)\n"
 )
 
 
@@ -207,7 +207,7 @@ def grade_in_subprocess(
 
 
 def progress_file(out_file: Path) -> Path:
-    """Where the grading subprocess counts its tests as they finish (grader/plugin.py writes it)."""
+    """Where the grading subprocess counts its tests as they finish (grader/core/plugin.py writes it)."""
     return out_file.with_name("progress.log")
 
 

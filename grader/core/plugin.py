@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from grader.compat import BaseExceptionGroup
-from grader.student_text import scrub, without_grader_frames
-from grader.sandbox import ModuleUnavailable, RemoteImpl, SandboxUnavailable, SubmissionError, SubmissionFault
+from grader.core.student_text import scrub, without_grader_frames
+from grader.core.sandbox import ModuleUnavailable, RemoteImpl, SandboxUnavailable, SubmissionError, SubmissionFault
 from tests.seam import MODULES, REPO_ROOT
 
 MAX_VISIBLE_OUTPUT = 6000

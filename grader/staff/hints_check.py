@@ -1,6 +1,6 @@
 """Trusted side: how good are the misconception hints? Measured on a held-out set of slips.
 
-    python -m grader.hints_check        # a table, then the figures
+    python -m grader.staff.hints_check        # a table, then the figures
 
 tests/data/slips/slips.toml holds bugs written after the hints (each on the independent
 correct example, one slip each, unlike the mutants' code) and correct implementations
@@ -16,9 +16,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from grader import hints
+from grader.staff import hints
 from grader.compat import tomllib
-from grader.variants import DATA, Variant
+from grader.staff.variants import DATA, Variant
 from tests.seam import MODULES
 
 SLIPS = DATA / "slips" / "slips.toml"

@@ -2,7 +2,7 @@
 
 For the reference, the stubs and the mutants: code the course wrote, so it runs in a plain
 pytest subprocess (`--impl PATH`), no sandbox needed. Student submissions never come here:
-they are graded by grader/grade.py.
+they are graded by grader/core/grade.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from grader.rubric import Rubric
+from grader.core.rubric import Rubric
 from tests.seam import REPO_ROOT
 
 SUITES = ("tests/public", "tests/hidden")

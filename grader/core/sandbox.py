@@ -2,7 +2,7 @@
 
 `Sandbox` owns one zygote (grader/worker/zygote.py) for one submission: it forks it from
 this process once torch is imported and before any secret is loaded, inside a memory cgroup
-of its own where the machine has one (grader/memcg.py); the zygote enters every namespace the
+of its own where the machine has one (grader/core/memcg.py); the zygote enters every namespace the
 kernel offers (a user namespace too where the grader is not root). The sandbox hands it a
 fresh socket per worker, waits for the worker's walls to be up, enforces the wall-clock
 limits, keeps the first bytes of what the worker prints, and records how each worker ended
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader import memcg, phases
+from grader.core import memcg, phases
 from grader.compat import add_note
 from grader.worker import jail, syscalls
 from tests import seam
@@ -295,8 +295,8 @@ class Sandbox:
         return limits
 
     def _copy_submission(self) -> None:
-        """Copy assignment/'s regular files (grader/intake.py: no link followed) and keep their text for source checks."""
-        from grader import intake
+        """Copy assignment/'s regular files (grader/core/intake.py: no link followed) and keep their text for source checks."""
+        from grader.core import intake
 
         target_dir = self.workdir / "submission" / "assignment"
         for entry in intake.copy_folder(self.submission / "assignment", target_dir):
@@ -369,7 +369,7 @@ class Sandbox:
 
     def request(self, message: dict, test: str | None, timeout: float | None = None) -> Any:
         """Send one request to the worker; its reply's value, or the submission's error raised."""
-        from grader import wire
+        from grader.protocol import wire
 
         if self._data is None:
             self.fresh_worker()
@@ -457,7 +457,7 @@ class Sandbox:
 
 
 # What must not be in memory when the zygote is forked: it would be in every worker's too.
-SECRET_MODULES = ("solutions", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.plugin")
+SECRET_MODULES = ("solutions", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.core.plugin")
 
 
 def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgroup, memory_bytes: int) -> int:

@@ -26,9 +26,9 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from grader import report_plots
-from grader.gradebook import Gradebook, unreadable_reason
-from grader.student_text import printable, scrub, without_grader_frames
+from grader.staff import report_plots
+from grader.staff.gradebook import Gradebook, unreadable_reason
+from grader.core.student_text import printable, scrub, without_grader_frames
 from tests.seam import MODULES
 
 TEMPLATES = Path(__file__).parent / "templates"

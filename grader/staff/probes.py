@@ -1,4 +1,4 @@
-"""Trusted side: fixed probe inputs per problem, for misconception hints (grader/hints.py).
+"""Trusted side: fixed probe inputs per problem, for misconception hints (grader/staff/hints.py).
 
 A probe is one plain-data call through the seam: a function of the problem's module
 (`("call", function, args, kwargs)`) or one of our scenarios (`("run", scenario, kwargs)`).

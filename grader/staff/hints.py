@@ -2,7 +2,7 @@
 
 Every mutant in tests/data/mutants/ is a known student slip, with a `hint` written for
 students. When a submission loses points in a problem, the problem's fixed probes
-(grader/probes.py) run on it through the sandbox at the end of its grading; here, on the
+(grader/staff/probes.py) run on it through the sandbox at the end of its grading; here, on the
 trusted side, the same probes run on the reference and on each of the problem's mutants
 (staff code, imported in-process from temporary folders; never the student's code).
 
@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader import config as config_module
-from grader import probes as probe_sets
-from grader.variants import Variant, load_mutants
+from grader.staff import config as config_module
+from grader.staff import probes as probe_sets
+from grader.staff.variants import Variant, load_mutants
 from tests.seam import InProcessImpl, load_reference
 
 REL, ABS = 1e-5, 1e-7  # a different but correct order of float operations stays inside these
@@ -90,7 +90,7 @@ def _scenario(path: str):
 
 def _raised(error: Exception) -> Outcome:
     """A builtin exception type by name (as the worker reports it); anything else is a fault."""
-    from grader.sandbox import SubmissionFault  # the sandbox's own failures (timeouts, crashes)
+    from grader.core.sandbox import SubmissionFault  # the sandbox's own failures (timeouts, crashes)
 
     if isinstance(error, (SubmissionFault, NotImplementedError)):
         return Outcome("fault")
@@ -233,7 +233,7 @@ class HintPolicy:
 
 
 def load_policy(config: Path | None) -> HintPolicy:
-    """The course config's [hints] table (grader/config.py checks it); ConfigError if it is wrong."""
+    """The course config's [hints] table (grader/staff/config.py checks it); ConfigError if it is wrong."""
     course = config_module.load(config)
     table = course.hints or {}
     deadline = course.late["deadline"] if course.late else None

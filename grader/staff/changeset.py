@@ -18,8 +18,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import results
-from grader.gradebook import Gradebook
+from grader.core import results
+from grader.staff.gradebook import Gradebook
 from tests.seam import REPO_ROOT
 
 PENDING_DIR = ".pending"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import intake
+from grader.core import intake
 from tests.seam import MODULES, REPO_ROOT
 
 STUBS = REPO_ROOT / "assignment"
@@ -41,7 +41,7 @@ MIN_FINGERPRINTS = 8  # fewer kept fingerprints: too little code in the module t
 def read_modules(submission: Path) -> dict[str, str]:
     """{module: source} of a submission's assignment/M.py (a folder or a .zip), read safely.
 
-    Read through the grader's intake (grader/intake.py: no link followed, only regular files,
+    Read through the grader's intake (grader/core/intake.py: no link followed, only regular files,
     every count and size bounded), so assignment/ is found where the grader finds it. A module
     over MAX_MODULE_BYTES is skipped; undecodable bytes are replaced; a refused submission has none.
     """

@@ -1,4 +1,4 @@
-"""Trusted side: the late policy (course.toml's [late] table, see grader/config.py) and submission times.
+"""Trusted side: the late policy (course.toml's [late] table, see grader/staff/config.py) and submission times.
 
 When was a submission made? Only from where staff put it, never from the submission itself:
 1. the staff file that course.toml's `[submissions] times` names (a row or key per student);
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from grader.config import ISO_EXAMPLE, ConfigError, Course, parse_time
-from grader.gradebook import Late
+from grader.staff.config import ISO_EXAMPLE, ConfigError, Course, parse_time
+from grader.staff.gradebook import Late
 
 METADATA = "submission_metadata.json"
 TIME_KEYS = ("submitted_at", "created_at")  # ours, Gradescope's

@@ -36,7 +36,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.manifest import MANIFEST
+from grader.core.manifest import MANIFEST
 from tests.seam import MODULES
 
 MAX_ENTRIES = 2000  # folder entries looked at, or .zip entries, per submission

@@ -22,10 +22,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TimeElapsedColumn
 from rich.text import Text
 
-from grader import changeset, executors, intake, late, results
-from grader.executors import Grading, Job
-from grader.gradebook import Gradebook, unreadable_reason
-from grader.student_text import printable
+from grader.staff import changeset, executors, late
+
+from grader.core import intake, results
+from grader.staff.executors import Grading, Job
+from grader.staff.gradebook import Gradebook, unreadable_reason
+from grader.core.student_text import printable
 
 SKIP_NAMES = ("__MACOSX",)
 

@@ -23,7 +23,13 @@ def scrub(text: str) -> str:
     text = text.replace(f"{REPO_ROOT}/", "")
     text = _PACKAGES.sub("", text)
     text = _STDLIB.sub("", text)
+    text = _ADDRESS.sub("0x…", text)
     return _JAIL.sub("", text)
+
+
+# A repr's memory address (`<... object at 0x7f44528359a0>`) differs between runs: without it the
+# same submission always gets the same feedback, byte for byte.
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{8,}\b")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -124,8 +124,12 @@ def apply(book: Gradebook, students: list[str] | None = None) -> list[str]:
         if students and row["student"] not in students:
             continue
         data = book.apply_pending(row["student"])
-        results.write_atomically(Path(row["out_file"]), data)
-        _remove_pending_file(Path(row["out_file"]), row["student"])
+        applied_file = Path(row["out_file"])
+        results.write_atomically(applied_file, data)
+        staff = results.staff_file(pending_file(applied_file.parent.parent, row["student"]))
+        if staff.is_file():  # the regrade's staff-only output and log go with its results
+            staff.replace(results.staff_file(applied_file))
+        _remove_pending_file(applied_file, row["student"])
         applied.append(row["student"])
     return applied
 
@@ -144,5 +148,6 @@ def discard(book: Gradebook, students: list[str] | None = None) -> list[str]:
 def _remove_pending_file(applied_file: Path, student: str) -> None:
     pending = pending_file(applied_file.parent.parent, student)
     pending.unlink(missing_ok=True)
+    results.staff_file(pending).unlink(missing_ok=True)
     if pending.parent.is_dir() and not any(pending.parent.iterdir()):
         pending.parent.rmdir()

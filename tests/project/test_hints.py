@@ -86,7 +86,7 @@ def test_a_slip_graded_in_the_sandbox_gets_its_hint_in_the_feedback(tmp_path):
     assert text in (report / "feedback" / "ada.md").read_text() and text in (report / "feedback" / "ada.html").read_text()
     row = f'<td><a href="feedback/ada.html">ada</a></td><td>strides</td><td>{slip.expect}</td><td>{text}</td><td>yes</td>'
     assert row in (report / "report.html").read_text()  # the class report lists each student's hints
-    assert f"[ada](feedback/ada.md) | strides | {slip.expect} | yes |" in (report / "report.md").read_text()
+    assert f"[ada](feedback/ada.md) | strides | `{slip.expect}` | yes |" in (report / "report.md").read_text()
     never = tmp_path / "course.toml"
     never.write_text('[hints]\nshow = "never"\n')
     subprocess.run([sys.executable, "-m", "grader", "report", str(report), "--gradebook", str(out / "gradebook.sqlite"),

@@ -22,6 +22,8 @@ def _outcome(call) -> str:
         call()
     except TypeCheckError as error:
         return f"TypeCheckError: {str(error).splitlines()[0]}"
+    except NotImplementedError:  # an unfinished function: the test says so, not "wrong result"
+        raise
     except Exception as error:  # a failure the checker did not catch
         return f"{type(error).__name__}: {error}"
     return "ok"

@@ -40,6 +40,10 @@ def register(commands) -> None:
         help="course config (TOML): its [hints] table says where misconception hints show (show = \"public\" "
         "(default), \"all\" or \"never\"; hidden_after_deadline = true shows hidden tests' hints after [late] deadline)",
     )
+    parser.add_argument(
+        "--similarity", type=Path, metavar="HTML",
+        help="the similarity report (`python -m grader similarity ... --out DIR` writes DIR/similarity.html) to link from the class report",
+    )
     parser.set_defaults(run=run)
 
 
@@ -62,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
     for student in students:  # the feedback shows only the hints the course lets students see
         if student.results is not None:
             student.extra["hints_shown"] = hints.shown(student.results, policy)
-    paths = report.write_report(students, args.out)
+    if args.similarity is not None and not args.similarity.is_file():
+        console.print(f"[red]--similarity: no file {args.similarity}: run `python -m grader similarity SUBMISSIONS --out DIR` first")
+        return 2
+    paths = report.write_report(students, args.out, args.similarity)
     counts = report.class_summary(students)["counts"]
     console.print(
         f"{len(students)} students from {source} ({counts['graded']} graded, {counts['flagged']} flagged, {counts['unreadable']} unreadable, {counts['error']} grader error)\n"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -362,8 +363,9 @@ def _failure_kind(output: str) -> str:
 # --- writing it all ------------------------------------------------------------------------
 
 
-def write_report(students: list[StudentResult], out: Path) -> dict[str, Path]:
-    """grades.csv, feedback/STUDENT.{md,html}, histogram.png, pass_rates.png, report.{md,html}."""
+def write_report(students: list[StudentResult], out: Path, similarity: Path | None = None) -> dict[str, Path]:
+    """grades.csv, feedback/STUDENT.{md,html}, histogram.png, pass_rates.png, report.{md,html};
+    `similarity`: the similarity command's similarity.html, linked from the class report."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "feedback").mkdir(exist_ok=True)
     env = _environment()
@@ -383,11 +385,17 @@ def write_report(students: list[StudentResult], out: Path) -> dict[str, Path]:
     for name, png in plots.items():
         paths[name] = out / f"{name}.png"
         paths[name].write_bytes(png)
-    context = {**summary, "modules": MODULES, "plots": {k: report_plots.data_uri(v) for k, v in plots.items()}}
+    context = {**summary, "modules": MODULES, "plots": {k: report_plots.data_uri(v) for k, v in plots.items()},
+               "similarity": _relative_link(similarity, out) if similarity is not None else None}
     for suffix in ("md", "html"):
         paths[f"report_{suffix}"] = out / f"report.{suffix}"
         paths[f"report_{suffix}"].write_text(env.get_template(f"report.{suffix}.j2").render(context))
     return paths
+
+
+def _relative_link(target: Path, out: Path) -> str:
+    """A link from out/report.* to `target` (staff's own file), relative so the folder can move."""
+    return quote(os.path.relpath(target.resolve(), out.resolve()))
 
 
 def _environment() -> Environment:

@@ -283,3 +283,15 @@ def test_in_chromium_nothing_is_wider_than_the_page_and_links_resolve(wide_repor
     links = re.search(r'data-links="([^"]*)"', body.group(1)).group(1).split()
     for link in links:
         assert link.startswith("file://") and Path(urllib.parse.unquote(urllib.parse.urlparse(link).path)).is_file(), link
+
+
+def test_the_class_report_links_the_similarity_report(results_dir, tmp_path):
+    """`report --similarity FILE`: both class reports link it, relative to the report's folder."""
+    similarity = tmp_path / "similarity" / "similarity.html"
+    similarity.parent.mkdir()
+    similarity.write_text("<html></html>")
+    out = tmp_path / "report"
+    assert grader_cli(["report", str(out), "--results", str(results_dir), "--similarity", str(similarity)]) == 0
+    assert '<a href="../similarity/similarity.html">the similarity report</a>' in (out / "report.html").read_text()
+    assert "[the similarity report](../similarity/similarity.html)" in (out / "report.md").read_text()
+    assert grader_cli(["report", str(out), "--results", str(results_dir), "--similarity", str(tmp_path / "nope.html")]) == 2

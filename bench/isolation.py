@@ -78,7 +78,7 @@ def main() -> None:
     if args.profile:
         print(f"\nPhases, median of {args.repeats} (machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end):\n")
         print(phases.table([rows for rows, _ in boxed_phases], [rows for rows, _ in plain_phases]))
-        print(f"\nCalls that cost the sandbox most (the last run of each):\n")
+        print("\nCalls that cost the sandbox most (the last run of each):\n")
         print(phases.costliest_calls(boxed_phases[-1][1], plain_phases[-1][1]))
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.staff import similarity, similarity_planted
+from grader.staff import similarity_planted  # noqa: E402
 from tests.seam import MODULES, REPO_ROOT  # noqa: E402
 
 

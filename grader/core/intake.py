@@ -85,13 +85,7 @@ def _stage(submission: Path, reader: _Reader) -> None:
     if kind == "link":
         raise BadSubmission(f"{submission.name} is a symbolic link; submit the folder or .zip itself", "link")
     if kind == "file" and submission.suffix == ".zip":
-        try:
-            _stage_zip(_read_archive(None, str(submission)), reader)
-        except BadSubmission as error:
-            if error.flag is not None:
-                raise
-            joint = " " if str(error).startswith("is ") else ": "
-            raise BadSubmission(f"{submission.name}{joint}{error}") from None
+        _stage_zip(_read_archive(None, str(submission)), reader, submission.name)
     elif kind == "dir":
         _stage_folder(submission, reader)
     elif kind == "file":
@@ -170,7 +164,7 @@ def _locate(top: int, reader: _Reader) -> tuple[int | None, str]:
             reader.copy_file(top, name, reader.target / name, name)
         return None, ""
     if len(kinds) == 1 and list(kinds.values()) == ["file"] and next(iter(kinds)).endswith(".zip"):
-        _stage_zip(_read_archive(top, next(iter(kinds))), reader)  # Gradescope's upload of one .zip
+        _stage_zip(_read_archive(top, next(iter(kinds))), reader, next(iter(kinds)))  # Gradescope's upload of one .zip
         return None, ""
     links = sorted(n for n, kind in kinds.items() if kind == "link")
     if links:
@@ -322,8 +316,8 @@ def _read_whole(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _stage_zip(data: bytes, reader: _Reader) -> None:
-    _check_directory_size(data)
+def _stage_zip(data: bytes, reader: _Reader, name: str) -> None:
+    _check_directory_size(data, name)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zipped:
             infos = zipped.infolist()
@@ -336,14 +330,14 @@ def _stage_zip(data: bytes, reader: _Reader) -> None:
     except BadSubmission:
         raise
     except Exception as error:  # a corrupt, encrypted or oddly compressed archive: the student's to fix
-        raise BadSubmission(f"is not a readable .zip ({type(error).__name__}: {error})") from None
+        raise BadSubmission(f"{name} is not a readable .zip ({type(error).__name__}: {error})") from None
 
 
-def _check_directory_size(data: bytes) -> None:
+def _check_directory_size(data: bytes, name: str) -> None:
     """Refuse a .zip with too many entries from its end record, before any entry is parsed."""
     at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
     if at < 0 or len(data) - at < _END_OF_DIRECTORY.size:
-        raise BadSubmission("is not a readable .zip")
+        raise BadSubmission(f"{name} is not a readable .zip")
     _, _, _, _, entries, directory_bytes, _, _ = _END_OF_DIRECTORY.unpack_from(data, at)
     if entries > MAX_ENTRIES or directory_bytes > MAX_ENTRIES * 512:
         raise BadSubmission(f"the .zip holds over {MAX_ENTRIES} entries", "bad-submission")

@@ -1,0 +1,75 @@
+"""Problem 8 (hidden): the training code called the ways scripts call it: a checkpoint path that is a
+pathlib.Path, a loss that is an nn.Module or a lambda, a real open file for save and load, a device
+given as a torch.device, and runs of zero steps. The expected values are computed here with PyTorch
+alone, from the same seeded models and batches the driver builds."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from torch.nn import functional as F
+
+from tests.scenarios import training_calls as calls
+
+pytestmark = pytest.mark.training
+
+
+def torch_run(seed: int, num_steps: int, start_step: int):
+    """Losses and parameters of steps start_step .. num_steps - 1 on a fresh model: the oracle."""
+    model = calls.make_model(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for step in range(start_step, num_steps):
+        x, y = calls.make_batch(seed, step)
+        optimizer.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses, [p.detach().clone() for p in model.parameters()]
+
+
+def last_checkpoint(start_step: int, num_steps: int, every: int):
+    saves = [s + 1 for s in range(start_step, num_steps) if every > 0 and (s + 1) % every == 0]
+    return saves[-1] if saves else None
+
+
+@settings(max_examples=12)
+@given(path_kind=st.sampled_from(["str", "pathlike"]), loss_kind=st.sampled_from(["function", "module", "lambda"]),
+       start_step=st.integers(0, 3), more=st.integers(0, 4), every=st.integers(0, 3), seed=st.integers(0, 50))
+@example(path_kind="pathlike", loss_kind="module", start_step=0, more=4, every=2, seed=0)
+@example(path_kind="pathlike", loss_kind="lambda", start_step=2, more=3, every=1, seed=1)
+@example(path_kind="str", loss_kind="function", start_step=3, more=0, every=1, seed=2).via("nothing to run")
+def test_train_with_pathlike_paths_and_any_loss(impl, path_kind, loss_kind, start_step, more, every, seed):
+    """checkpoint_path may be a str or an os.PathLike, loss_fn any callable (a function, an nn.Module, a lambda); start_step == num_steps runs nothing."""
+    num_steps = start_step + more
+    got = impl.run(calls.train_with, seed=seed, num_steps=num_steps, start_step=start_step, every=every,
+                   path_kind=path_kind, loss_kind=loss_kind)
+    losses, params = torch_run(seed, num_steps, start_step)
+    assert got["loss_types"] == ["float"] * len(losses)
+    torch.testing.assert_close(got["losses"], losses)
+    for p, q in zip(got["params"], params, strict=True):
+        torch.testing.assert_close(p, q)
+    assert got["saved_iteration"] == last_checkpoint(start_step, num_steps, every)
+
+
+def test_checkpoint_through_real_open_files(impl):
+    """`out` and `src` may be open binary files (open(path, "wb") / open(path, "rb")), not only paths or BytesIO."""
+    got = impl.run(calls.checkpoint_through_open_files, seed=4, iteration=9)
+    _, params = torch_run(4, 3, 0)
+    assert got["iteration"] == 9
+    for p, q in zip(got["params"], params, strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert len(got["momenta"]) == len(params)  # the optimizer state came back too
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int64"])
+def test_get_batch_with_a_torch_device(impl, dtype):
+    """`device` may be a torch.device as well as a string; rows are windows and their next tokens, int64."""
+    data = (np.arange(40) * 3 % 997).astype(dtype)
+    got = impl.run(calls.batch_on_device_object, data=data, batch_size=5, context_length=6, generator_seed=2)
+    assert got["dtypes"] == ["torch.int64"] * 2 and got["devices"] == ["cpu", "cpu"]
+    windows = {tuple(int(v) for v in data[s:s + 7]) for s in range(len(data) - 6)}
+    for x, y in zip(got["x"].tolist(), got["y"].tolist()):
+        assert tuple(x) + (y[-1],) in windows and x[1:] == y[:-1]

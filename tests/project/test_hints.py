@@ -14,6 +14,7 @@ import pytest
 
 from grader.staff import hints, hints_check
 from grader.core.sandbox import isolation_level
+from grader.staff import variants
 from grader.staff.variants import load_mutants
 from tests.seam import MODULES, REPO_ROOT
 
@@ -93,3 +94,29 @@ def test_a_slip_graded_in_the_sandbox_gets_its_hint_in_the_feedback(tmp_path):
                     "--config", str(never)], cwd=REPO_ROOT, check=True, capture_output=True)
     assert text not in (report / "feedback" / "ada.md").read_text()
     assert row.replace("<td>yes</td>", "<td>no (public test)</td>") in (report / "report.html").read_text()
+
+
+HINT_ATTACKS = [v for v in variants.load_hostile() if "no_hint" in v.extra or "hidden_hint" in v.extra]
+
+
+@needs_sandbox
+@pytest.mark.parametrize("variant", HINT_ATTACKS, ids=lambda v: v.name)
+def test_hint_attacks_name_nothing_the_code_does_not_do(variant, tmp_path):
+    """Issue 17: a submission cannot choose its hint (recognising the probes), and a slip only hidden
+    tests catch keeps its hint hidden (its text out of results.json) when a public test fails on purpose."""
+    folder = variant.build(tmp_path / "student")
+    out = tmp_path / "graded"
+    grade = [sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--only", variant.module, "--jobs", "1"]
+    subprocess.run(grade, cwd=REPO_ROOT, check=True, capture_output=True)
+    results = json.loads((out / "student" / "results.json").read_text())
+    staff = json.loads((out / "student" / "results.staff.json").read_text())
+    given = results["extra_data"]["hints"]
+    named = {h.get("slip") for h in given}
+    for slip in variant.extra.get("no_hint", []):
+        assert slip not in named, f"{variant.name}: the grader named {slip}, a slip the code does not make"
+        assert slip not in json.dumps(staff), f"{variant.name}: staff were told {slip}"
+    for slip in variant.extra.get("hidden_hint", []):
+        text = next(m.extra["hint"] for m in load_mutants() if m.name == slip).strip()
+        assert text not in json.dumps(results), f"{variant.name}: the hidden slip's hint text reached results.json"
+        assert [h["visibility"] for h in given if h.get("slip") == slip] in ([], ["hidden"])
+        assert any(h["slip"] == slip and h["visibility"] == "hidden" for h in staff.get("hints", [])), f"{variant.name}: staff lost the hint"

@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     policy = hints.load_policy(args.config)
     for student in students:  # the feedback shows only the hints the course lets students see
         if student.results is not None:
+            student.extra["hints"] = [hints.resolve(h) for h in student.extra.get("hints") or []]  # staff read them all
             student.extra["hints_shown"] = hints.shown(student.results, policy)
     if args.similarity is not None and not args.similarity.is_file():
         console.print(f"[red]--similarity: no file {args.similarity}: run `python -m grader similarity SUBMISSIONS --out DIR` first")

@@ -12,12 +12,14 @@ import contextlib
 import io
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from grader.staff import hints
+from grader.staff.replies import Replies
 
 from grader.core import intake, phases, results, rubric
 from grader.core.intake import BadSubmission
@@ -50,23 +52,23 @@ def grade_one(
         try:
             the_rubric = rubric.load().only(modules)
             remote = RemoteImpl(sandbox)
+            remote.replies = Replies(seed=hint_seed())  # the submission's answers: the hints' evidence
             cases, log, cuda = _run_pytest(remote, modules)
             phases.mark("pytest done")
             scores = rubric.score(the_rubric, cases)
             phases.mark("scored")
-            failed = hints.failed_problems(scores)
-            probed = hints.probe_submission(remote, failed)  # the submission's side of the hints
-            phases.mark("hints probed")
         finally:
             sandbox.close()
             phases.mark("sandbox closed")
+        found = hints.hints_for(hints.failed_problems(scores), remote.replies)  # the trusted side: mutants in-process
+        phases.mark("hints found")
         flags = sandbox.flags + manifest_flags(staged.folder)  # the staged copy holds the manifest too
         extra = {
             "integrity_flags": [_for_the_student(flag) for flag in flags],
             "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
             "cuda": cuda,
             "submission_sha256": results.submission_digest(staged.folder),
-            "hints": hints.hints_for(failed, probed),  # the trusted side: mutants in-process
+            "hints": hints.redact(found),  # a hidden hint's text only in the staff file
         }
         summary = _summary(sandbox, scores)
         # Hidden tests' inputs reach what the code printed and pytest's log: staff only.
@@ -74,12 +76,20 @@ def grade_one(
             "output_from_the_first_hidden_test_on": sandbox.staff_output(),
             "pytest_log_tail": log[-20000:],
             "integrity_flags": flags,
+            "hints": found,
+            "hint_seed": remote.replies.seed,
         }
     data = results.build(the_rubric, scores, seconds=time.monotonic() - started, summary=summary, extra=extra)
     results.write_atomically(results.staff_file(out_file), staff)
     results.write_atomically(out_file, data)
     phases.mark("results written")
     return data
+
+
+def hint_seed() -> int:
+    """Which replies the hints keep (a seeded sample): GRADER_HINT_SEED to repeat a grade's, else fresh."""
+    given = os.environ.get("GRADER_HINT_SEED")
+    return int(given) if given else secrets.randbits(63)
 
 
 def _for_the_student(flag: dict) -> dict:

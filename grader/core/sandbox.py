@@ -634,6 +634,9 @@ class RemoteImpl:
         # module -> why it cannot be imported: raised again without a round trip, so a syntax
         # error costs each of its tests milliseconds, not a hypothesis search of failures.
         self.unavailable: dict[str, str] = {}
+        # What the submission answered, for misconception hints (grader/staff/replies.py): set by grade_one.
+        self.replies = None
+        self._visible = False
 
     def begin_test(self, nodeid: str, problem: str, visible: bool = False) -> None:
         """A test gets a fresh worker unless the previous test passed in the same problem.
@@ -642,7 +645,7 @@ class RemoteImpl:
         and no problem's tests share a worker with another problem's; passing tests of
         one problem share one (a fork per test case would cost more than the tests).
         """
-        self._test, self._poison, self._test_started = nodeid, None, time.monotonic()
+        self._test, self._poison, self._test_started, self._visible = nodeid, None, time.monotonic(), visible
         if not visible:
             self._sandbox.hidden_tests_begin()  # before this test's first call: its output is staff-only
         if problem in self.unavailable:
@@ -669,6 +672,17 @@ class RemoteImpl:
             self._stale = True
 
     def _request(self, message: dict, key: str) -> Any:
+        if self.replies is None:
+            return self._send(message, key)
+        try:
+            value = self._send(message, key)
+        except Exception as error:
+            self.replies.record(message, self._problem, self._visible, error=error)
+            raise
+        self.replies.record(message, self._problem, self._visible, value=value)
+        return value
+
+    def _send(self, message: dict, key: str) -> Any:
         module = message.get("module")
         if module in self.unavailable:
             raise ModuleUnavailable(self.unavailable[module])

@@ -1,27 +1,34 @@
 """Trusted side: misconception hints. Name the slip a failing submission made, or say nothing.
 
-Every mutant in tests/data/mutants/ is a known student slip, with a `hint` written for
-students. When a submission loses points in a problem, the problem's fixed probes
-(grader/staff/probes.py) run on it through the sandbox at the end of its grading; here, on the
-trusted side, the same probes run on the reference and on each of the problem's mutants
-(staff code, imported in-process from temporary folders; never the student's code).
+Every mutant in tests/data/mutants/ is a known student slip, with a `hint` written for students.
+The probes are the suites' own requests: while the submission is graded, grader/staff/replies.py keeps
+a bounded sample of what it answered (grader/staff/probes.py says which requests can be compared and
+how). Here, for each problem that lost points, the reference and each of the problem's mutants answer
+the same requests in-process (staff code, never the student's) and the answers are compared.
 
-A mutant explains a submission when, on every probe group where the mutant differs from the
-reference, the submission's outputs equal the mutant's, probe by probe, and the submission
-differs from the reference there too. Anything less gives no hint: a crash, a timeout or a
-stub's NotImplementedError equals nothing, a submission must return a value somewhere in
-those groups, and two mutants that would explain the same group differently cancel out.
-So a hint can be missing, but a correct submission (equal to the reference on every probe)
-can never get one.
+A mutant explains a submission when, on every request group where the mutant differs from the
+reference, the submission's answers equal the mutant's, request by request, and differ from the
+reference's somewhere there. Anything less gives no specific hint: a crash, a timeout or a stub's
+NotImplementedError equals nothing, and two mutants that would explain the same group differently
+cancel out. Where no mutant can be named, a family (grader/staff/families.py) may be: the kind of
+input the submission gets wrong, in general words. A correct submission (equal to the reference on
+every request) gets neither.
+
+Visibility is decided per hint: "public" when the replies to public tests alone give the same hint,
+else "hidden" (failing a public test on purpose cannot make a hidden-only slip's hint public). A
+hidden hint's text goes to the staff file only; results.json keeps an opaque key (`redact`).
 """
 
 from __future__ import annotations
 
 import builtins
+import copy
 import functools
+import hashlib
 import importlib
 import math
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,11 +38,14 @@ import numpy as np
 import torch
 
 from grader.staff import config as config_module
+from grader.staff import families as families_module
 from grader.staff import probes as probe_sets
+from grader.staff.replies import Replies, Reply
 from grader.staff.variants import Variant, load_mutants
 from tests.seam import InProcessImpl, load_reference
 
 REL, ABS = 1e-5, 1e-7  # a different but correct order of float operations stays inside these
+MUTANT_SECONDS = 120.0  # per problem: weighing every mutant on the replies must fit (else: no hint)
 
 
 @dataclass(frozen=True)
@@ -44,28 +54,21 @@ class Outcome:
     value: Any = None
 
 
-# --- running the probes (the same code for the sandbox and for in-process code) ---------
-def run_probes(impl, problem: str, probes: list[probe_sets.Probe] | None = None) -> list[Outcome]:
-    """Each probe's outcome on `impl`; a RemoteImpl gets a fresh worker per group, as a test would."""
-    probes = probe_sets.for_problem(problem) if probes is None else probes
-    outcomes, group, healthy = [], None, True
-    for probe in probes:
-        if probe.group != group and hasattr(impl, "begin_test"):
-            if group is not None:
-                impl.end_test(healthy)
-            impl.begin_test(f"hints::{probe.group}", problem)
-            healthy = True
-        group = probe.group
-        outcome = _run_one(impl, problem, probe)
-        healthy = healthy and outcome.kind == "value"
-        outcomes.append(outcome)
-    if group is not None and hasattr(impl, "end_test"):
-        impl.end_test(healthy)
-    return outcomes
+# --- outcomes: the submission's from its replies, ours by running the probes ------------------
+def outcome_of_reply(reply: Reply) -> Outcome:
+    probe = probe_sets.probe_of(reply.group, reply.call)
+    if reply.error is not None:
+        return _raised(reply.error)
+    return _kept(probe, reply.value)
+
+
+def run_probes(impl, problem: str, probes: list[probe_sets.Probe]) -> list[Outcome]:
+    """Each probe's outcome on `impl` (trusted code, in-process)."""
+    return [_run_one(impl, problem, probe) for probe in probes]
 
 
 def _run_one(impl, problem: str, probe: probe_sets.Probe) -> Outcome:
-    kind, *rest = probe.call
+    kind, *rest = copy.deepcopy(probe.call)
     try:
         if kind == "call":
             function, args, kwargs = rest
@@ -75,6 +78,10 @@ def _run_one(impl, problem: str, probe: probe_sets.Probe) -> Outcome:
             value = impl.run(_scenario(scenario), **kwargs)
     except Exception as error:  # noqa: BLE001  (what was raised is the outcome)
         return _raised(error)
+    return _kept(probe, value)
+
+
+def _kept(probe: probe_sets.Probe, value: Any) -> Outcome:
     if probe.keep is None:
         return Outcome("value", value)
     try:
@@ -88,7 +95,7 @@ def _scenario(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-def _raised(error: Exception) -> Outcome:
+def _raised(error: BaseException) -> Outcome:
     """A builtin exception type by name (as the worker reports it); anything else is a fault."""
     from grader.core.sandbox import SubmissionFault  # the sandbox's own failures (timeouts, crashes)
 
@@ -119,7 +126,8 @@ def _same_value(a: Any, b: Any) -> bool:
             return a == b
         return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=REL, abs_tol=ABS)
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+        same_kind = isinstance(a, tuple) == isinstance(b, tuple)  # a tuple (named or not) is no list
+        return same_kind and len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b
@@ -135,54 +143,101 @@ def _same_tensor(a: Any, b: Any) -> bool:
     return bool(torch.equal(a.cpu(), b.cpu()))
 
 
-# --- the trusted side's outcomes, once per process ---------------------------------------
-@functools.lru_cache(maxsize=None)
-def reference_outcomes(problem: str) -> tuple[Outcome, ...]:
-    return tuple(run_probes(load_reference(), problem))
-
-
-@functools.lru_cache(maxsize=None)
-def mutant_outcomes(problem: str) -> dict[str, tuple[Outcome, ...]]:
-    """mutant name -> its outcomes, for the CPU mutants of `problem` that carry a hint."""
-    found = {}
-    for mutant in slips(problem):
-        found[mutant.name] = tuple(outcomes_of_variant(mutant, problem))
-    return found
-
-
-def outcomes_of_variant(variant: Variant, problem: str) -> list[Outcome]:
-    """Build a (staff-written) variant in a temporary folder and run the probes on it here."""
-    with tempfile.TemporaryDirectory(prefix="hint-") as scratch:
-        return outcomes_of_folder(variant.build(Path(scratch)), problem)
-
-
-def outcomes_of_folder(folder: Path, problem: str) -> list[Outcome]:
-    """Probe trusted code in `folder`/assignment/ here. `assignment` is bound to that folder
-    only until the next binding, so its outcomes are taken at once, never lazily."""
-    return run_probes(InProcessImpl("assignment", folder, f"the code in {folder}"), problem)
-
-
+# --- the library: mutants with a hint, built and probed here -------------------------------
 def slips(problem: str) -> list[Variant]:
     return [m for m in load_mutants() if m.module == problem and not m.cuda_only and m.extra.get("hint")]
 
 
+def outcomes_of_variant(variant: Variant, problem: str, probes: list[probe_sets.Probe]) -> list[Outcome]:
+    """Build a (staff-written) variant in a temporary folder and run the probes on it here."""
+    with tempfile.TemporaryDirectory(prefix="hint-") as scratch:
+        return outcomes_of_folder(variant.build(Path(scratch)), problem, probes)
+
+
+def outcomes_of_folder(folder: Path, problem: str, probes: list[probe_sets.Probe]) -> list[Outcome]:
+    """Probe trusted code in `folder`/assignment/ here. `assignment` is bound to that folder
+    only until the next binding, so its outcomes are taken at once, never lazily."""
+    return run_probes(InProcessImpl("assignment", folder, f"the code in {folder}"), problem, probes)
+
+
+@functools.lru_cache(maxsize=None)
+def _reference():
+    return load_reference()
+
+
 # --- explaining a submission ---------------------------------------------------------------
-def explain(problem: str, submission: list[Outcome]) -> list[str]:
-    """The mutants (by name) that explain `submission`'s outcomes on `problem`'s probes."""
-    groups = [p.group for p in probe_sets.for_problem(problem)]
-    reference = reference_outcomes(problem)
+@dataclass
+class Evidence:
+    """One problem's probes, the submission's and the reference's outcomes, and each mutant's on
+    the probes it was run on (all of them for a mutant that was not refuted on the way)."""
+
+    problem: str
+    probes: list[probe_sets.Probe]
+    public: list[bool]
+    submission: list[Outcome]
+    reference: list[Outcome]
+    mutants: dict[str, dict[int, Outcome]]
+
+    def rows(self, public_only: bool = False) -> list[int]:
+        return [i for i in range(len(self.probes)) if self.public[i] or not public_only]
+
+
+def gather(problem: str, replies: list[Reply], budget_seconds: float = MUTANT_SECONDS) -> Evidence | None:
+    """The reference on every recorded request, then each mutant, request by request, until the
+    submission's replies refute it (most are refuted on their first differing answer). None when
+    the mutants could not all be weighed within the budget: no hint is better than a guess."""
+    probes = [probe_sets.probe_of(r.group, r.call) for r in replies]
+    submission = [outcome_of_reply(r) for r in replies]
+    reference = run_probes(_reference(), problem, probes)
+    evidence = Evidence(problem, probes, [r.public for r in replies], submission, reference, {})
+    order = sorted(range(len(probes)), key=lambda i: (probes[i].call[0] == "run", probes[i].group, same(submission[i], reference[i])))
+    deadline = time.monotonic() + budget_seconds
+    for mutant in slips(problem):
+        with tempfile.TemporaryDirectory(prefix="hint-") as scratch:
+            impl = InProcessImpl("assignment", mutant.build(Path(scratch)), f"mutant {mutant.name}")
+            evidence.mutants[mutant.name] = _weigh(impl, evidence, order)
+        if time.monotonic() > deadline:
+            return None
+    return evidence
+
+
+def _weigh(impl, evidence: Evidence, order: list[int]) -> dict[int, Outcome]:
+    """A mutant's outcomes, stopping at the first group where it differs from the reference and the
+    submission does not answer like it (the rest cannot change that verdict)."""
+    outcomes: dict[int, Outcome] = {}
+    differs, mismatch = set(), set()
+    for i in order:
+        group = evidence.probes[i].group
+        outcomes[i] = _run_one(impl, evidence.problem, evidence.probes[i])
+        if not same(outcomes[i], evidence.reference[i]):
+            differs.add(group)
+        if not same(evidence.submission[i], outcomes[i]):
+            mismatch.add(group)
+        if differs & mismatch:
+            break  # refuted
+    return outcomes
+
+
+def _differing_groups(evidence: Evidence, name: str, rows: list[int]) -> set[str]:
+    outcomes = evidence.mutants[name]
+    return {evidence.probes[i].group for i in rows if i in outcomes and not same(outcomes[i], evidence.reference[i])}
+
+
+def explain(evidence: Evidence, public_only: bool = False) -> list[str]:
+    """The mutants (by name) that explain the submission's outcomes (on public tests' replies only, if asked)."""
+    rows = evidence.rows(public_only)
     matched: dict[str, set[str]] = {}
-    for name, outcomes in mutant_outcomes(problem).items():
-        differing = {groups[i] for i, (m, r) in enumerate(zip(outcomes, reference)) if not same(m, r)}
-        where = [i for i, g in enumerate(groups) if g in differing]
-        if not where:
-            continue  # the probes cannot tell this mutant from the reference
-        reproduced = all(same(submission[i], outcomes[i]) for i in where)
-        unlike_reference = any(not same(submission[i], reference[i]) for i in where)
-        returned = any(submission[i].kind == "value" for i in where)
+    for name, outcomes in evidence.mutants.items():
+        differing = _differing_groups(evidence, name, rows)
+        where = [i for i in rows if evidence.probes[i].group in differing]
+        if not where or any(i not in outcomes for i in where):
+            continue  # the probes cannot tell it from the reference, or it was refuted before all of them ran
+        reproduced = all(same(evidence.submission[i], outcomes[i]) for i in where)
+        unlike_reference = any(not same(evidence.submission[i], evidence.reference[i]) for i in where)
+        returned = any(evidence.submission[i].kind == "value" for i in where)
         if reproduced and unlike_reference and returned:
             matched[name] = differing
-    return _unambiguous(matched, problem)
+    return _unambiguous(matched, evidence.problem)
 
 
 def _unambiguous(matched: dict[str, set[str]], problem: str) -> list[str]:
@@ -200,23 +255,113 @@ def _unambiguous(matched: dict[str, set[str]], problem: str) -> list[str]:
     return sorted(kept)
 
 
-def hints_for(failed: dict[str, str], submission_outcomes: dict[str, list[Outcome]]) -> list[dict]:
-    """failed: problem -> "public" or "hidden" (the kind of test it lost points in)."""
-    text = {m.name: m.extra["hint"] for problem in failed for m in slips(problem)}
+def family_hints(evidence: Evidence, explained: set[str], public_only: bool = False) -> list[str]:
+    """Families for the groups no named mutant explains: the submission is wrong there only on
+    requests of one family's kind, and right on several requests of other kinds."""
+    rows = evidence.rows(public_only)
+    named_groups = set().union(*(_differing_groups(evidence, name, rows) for name in explained)) if explained else set()
     found = []
-    for problem, visibility in failed.items():
-        outcomes = submission_outcomes.get(problem)
-        if outcomes is None or all(o.kind == "fault" for o in outcomes):
-            continue  # nothing came back (a missing module, a stub): no mutant can match, so none is built
-        for name in explain(problem, outcomes):
-            found.append({"problem": problem, "slip": name, "text": text[name].strip(), "visibility": visibility})
+    for group in sorted({evidence.probes[i].group for i in rows} - named_groups):
+        members = [i for i in rows if evidence.probes[i].group == group]
+        wrong = [i for i in members if not same(evidence.submission[i], evidence.reference[i])]
+        if not wrong or not any(evidence.submission[i].kind != "fault" for i in wrong):
+            continue
+        fitting = []
+        for family in families_module.families_for(group):
+            inside = {i for i in members if _applies(family, evidence.probes[i].call, evidence.reference[i])}
+            right_outside = sum(1 for i in members if i not in inside and same(evidence.submission[i], evidence.reference[i]))
+            if set(wrong) <= inside and right_outside >= families_module.MIN_RIGHT_OUTSIDE:
+                fitting.append((len(inside), family.name))
+        if fitting:
+            narrowest = min(size for size, _ in fitting)
+            best = [name for size, name in fitting if size == narrowest]
+            if len(best) == 1:  # the narrowest kind of input that holds every wrong answer; a tie says nothing
+                found.append(best[0])
+    return sorted(set(found))
+
+
+def _applies(family, call: tuple, reference: Outcome) -> bool:
+    try:
+        return bool(family.applies(call, reference))
+    except Exception:  # noqa: BLE001  (a request of another shape is not of this kind)
+        return False
+
+
+def hints_of(evidence: Evidence) -> list[dict]:
+    """Specific hints, then families, each public when public tests' replies alone give it."""
+    named = explain(evidence)
+    named_public = set(explain(evidence, public_only=True))
+    found = [{"problem": evidence.problem, "slip": name, "text": _text(slip=name),
+              "visibility": "public" if name in named_public else "hidden"} for name in named]
+    public_families = set(family_hints(evidence, named_public, public_only=True))
+    for family in family_hints(evidence, set(named)):
+        found.append({"problem": evidence.problem, "family": family, "text": _text(family=family),
+                      "visibility": "public" if family in public_families else "hidden"})
     return found
+
+
+def _text(slip: str | None = None, family: str | None = None) -> str:
+    if slip is not None:
+        return next(m.extra["hint"] for m in load_mutants() if m.name == slip).strip()
+    return next(f.text for f in families_module.FAMILIES if f.name == family)
+
+
+def hints_for(failed: dict[str, str], replies: Replies) -> list[dict]:
+    """failed: the problems that lost points. Every hint, with its visibility (staff see them all)."""
+    found = []
+    for problem in failed:
+        recorded = replies.of_problem(problem)
+        if not recorded or all(outcome_of_reply(r).kind == "fault" for r in recorded):
+            continue  # nothing came back (a missing module, a stub): no mutant can match, none is built
+        evidence = gather(problem, recorded)
+        if evidence is not None:
+            found += hints_of(evidence)
+    return found
+
+
+def library_check(problem: str, replies: list[Reply]) -> dict[str, list[str]]:
+    """Each mutant taken as the submission, on the requests the suites make of the reference: the
+    hints it gets. Its own name, a family or nothing is fine; another mutant's name is a wrong hint."""
+    probes = [probe_sets.probe_of(r.group, r.call) for r in replies]
+    reference = [outcome_of_reply(r) for r in replies]
+    outcomes = {m.name: outcomes_of_variant(m, problem, probes) for m in slips(problem)}
+    every_row = dict.fromkeys(range(len(probes)))
+    found = {}
+    for name, mine in outcomes.items():
+        mutants = {other: dict(zip(every_row, theirs)) for other, theirs in outcomes.items()}
+        evidence = Evidence(problem, probes, [r.public for r in replies], mine, reference, mutants)
+        found[name] = [h.get("slip") or f"family:{h['family']}" for h in hints_of(evidence)]
+    return found
+
+
+# --- what results.json may carry ---------------------------------------------------------------
+def key_of(hint: dict) -> str:
+    """An opaque name for a hint (its text is in the library): what results.json keeps of a hidden one."""
+    name = hint.get("slip") or f"family:{hint.get('family')}"
+    return hashlib.sha256(f"{hint['problem']}:{name}".encode()).hexdigest()[:16]
+
+
+def redact(found: list[dict]) -> list[dict]:
+    """Public hints in full; a hidden hint only as its problem and key (the text stays staff-only)."""
+    return [h if h["visibility"] == "public" else {"problem": h["problem"], "visibility": "hidden", "key": key_of(h)} for h in found]
+
+
+def resolve(hint: dict) -> dict:
+    """A redacted hidden hint back in full, from the library (staff tools: report)."""
+    if "text" in hint or "key" not in hint:
+        return hint
+    candidates = [{"problem": m.module, "slip": m.name} for m in load_mutants() if m.extra.get("hint")]
+    candidates += [{"problem": hint["problem"], "family": f.name} for f in families_module.FAMILIES]
+    for candidate in candidates:
+        if candidate["problem"] == hint["problem"] and key_of(candidate) == hint["key"]:
+            return {**candidate, "text": _text(candidate.get("slip"), candidate.get("family")), "visibility": "hidden"}
+    return hint
 
 
 # --- where hints show (the course config's [hints] table) ---------------------------------
 @dataclass(frozen=True)
 class HintPolicy:
-    """show: "public" (hints for slips a public test caught; the default), "all", or "never".
+    """show: "public" (hints public tests' replies give; the default), "all", or "never".
     hidden_after_deadline: from the [late] deadline on, "public" shows hidden tests' hints too."""
 
     show: str = "public"
@@ -241,11 +386,11 @@ def load_policy(config: Path | None) -> HintPolicy:
 
 
 def shown(results: dict, policy: HintPolicy, now: datetime | None = None) -> list[dict]:
-    """The hints of one results.json that the policy lets its student see."""
-    return [h for h in (results.get("extra_data") or {}).get("hints", []) if policy.shows(h, now)]
+    """The hints of one results.json that the policy lets its student see (hidden ones resolved here)."""
+    return [resolve(h) for h in (results.get("extra_data") or {}).get("hints", []) if policy.shows(h, now)]
 
 
-# --- in grade_one: probe the failed problems before the sandbox closes -------------------
+# --- in grade_one ---------------------------------------------------------------------------
 def failed_problems(scores) -> dict[str, str]:
     """problem -> "public" when a public test of it failed, else "hidden" (only for problems that lost points)."""
     failed: dict[str, str] = {}
@@ -254,14 +399,3 @@ def failed_problems(scores) -> dict[str, str]:
             kind = "public" if score.visible else "hidden"
             failed[score.module] = "public" if failed.get(score.module) == "public" else kind
     return failed
-
-
-def probe_submission(remote, failed: dict[str, str]) -> dict[str, list[Outcome]]:
-    """The submission's outcomes on each failed problem's probes (through the sandbox)."""
-    found = {}
-    for problem in failed:
-        try:
-            found[problem] = run_probes(remote, problem)
-        except Exception:  # noqa: BLE001  (a sandbox that cannot serve probes gives no hint, never a wrong one)
-            continue
-    return found

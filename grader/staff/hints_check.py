@@ -1,92 +1,144 @@
-"""Trusted side: how good are the misconception hints? Measured on a held-out set of slips.
+"""Trusted side: how good are the misconception hints? Measured on held-out slips, as grading does it.
 
-    python -m grader.staff.hints_check        # a table, then the figures
+    python -m grader.staff.hints_check                 # tests/data/slips (written after the first library)
+    python -m grader.staff.hints_check --fresh         # tests/data/slips_fresh (written before this library)
+    python -m grader.staff.hints_check --fresh --only training
 
-tests/data/slips/slips.toml holds bugs written after the hints (each on the independent
-correct example, one slip each, unlike the mutants' code) and correct implementations
-written differently from the reference. Each is built in a temporary folder and probed
-in-process (they are staff code): the matcher is the same one grading uses on the
-sandbox's outputs. Figures: the share of slips a mutant describes that get exactly that
-hint, and every wrong hint (a hint on a correct implementation, a hint other than the
-expected one, or any hint for a slip no mutant describes).
+Each slip (one bug on the independent correct example) and each correct variant (written differently
+from the reference) is built in a temporary folder; its problem's public and hidden suites run on it
+in-process with grading's recorder (grader/staff/record_plugin.py), and its replies go through the
+same matcher grading uses (grader/staff/hints.py), as if the problem had lost points.
+
+A hint is RIGHT when it is one the slip's labels accept (`expect`: mutant names; `family`: family
+names), and WRONG otherwise: any hint on a correct variant, a hint no label accepts, or a hint for a
+slip with no label at all. Figures: named (slips with a right hint and no wrong one) of all slips,
+split into specific and family hints, and every wrong hint.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import subprocess
 import sys
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from grader.staff import hints
 from grader.compat import tomllib
+from grader.staff.selfcheck import suite_paths
 from grader.staff.variants import DATA, Variant
-from tests.seam import MODULES
+from tests.seam import REPO_ROOT
 
-SLIPS = DATA / "slips" / "slips.toml"
-FIELDS = ("name", "module", "description", "find", "replace", "append")
+SETS = {"held-out": DATA / "slips" / "slips.toml", "fresh": DATA / "slips_fresh" / "slips.toml"}
+FIELDS = ("name", "module", "find", "replace", "append")
 
 
 @dataclass(frozen=True)
 class Case:
     variant: Variant
-    expect: str  # the mutant whose hint is right; "" where the right outcome is none
-    correct: bool  # a correct implementation: probed on every problem, as if it had failed each
+    expect: tuple[str, ...]  # mutant names whose hint is right
+    family: tuple[str, ...]  # family names whose general hint is right
+    correct: bool  # a correct implementation: no hint is right
 
 
-def load_cases() -> list[Case]:
-    table = tomllib.loads(SLIPS.read_text())
+def load_cases(which: str = "held-out", only: list[str] | None = None) -> list[Case]:
+    table = tomllib.loads(SETS[which].read_text())
     cases = []
     for kind in ("slip", "correct"):
         for entry in table.get(kind, []):
-            variant = Variant(base="correct", **{k: entry[k] for k in FIELDS if k in entry})
-            cases.append(Case(variant, entry.get("expect", ""), kind == "correct"))
+            if only and entry["module"] not in only:
+                continue
+            description = entry.get("description") or entry.get("misconception", "")
+            variant = Variant(base="correct", description=description, **{k: entry[k] for k in FIELDS if k in entry})
+            expect = entry.get("expect", ())
+            cases.append(Case(variant, (expect,) if isinstance(expect, str) and expect else tuple(expect or ()),
+                              tuple(entry.get("family", ())), kind == "correct"))
     return cases
 
 
+def graded_hints(folder: Path | str, problem: str, seed: int = 0, library: bool = False):
+    """The hints `folder`'s code gets from its replies to `problem`'s suites (run in-process in a
+    pytest subprocess, grader/staff/record_plugin.py), as if the problem had lost points. With
+    `library` (and folder "solutions"): each mutant's hints on the reference's requests."""
+    with tempfile.TemporaryDirectory(prefix="hints-check-") as scratch:
+        out = Path(scratch) / "hints.json"
+        command = [sys.executable, "-m", "pytest", *suite_paths([problem]), "-m", problem, f"--impl={folder}",
+                   "-p", "grader.staff.record_plugin", f"--record-hints={out}", f"--record-seed={seed}",
+                   *(["--check-library"] if library else []),
+                   "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--hypothesis-profile=grading"]
+        finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+        if not out.exists():
+            raise RuntimeError(f"recording {problem} on {folder} failed:\n{finished.stdout[-2000:]}{finished.stderr[-2000:]}")
+        found = json.loads(out.read_text())["hints"]
+        return found.get(problem, {}) if library else found
+
+
 def hints_of(case: Case) -> list[str]:
-    """The mutants named for this case, over the problems it is probed on."""
-    named = []
-    for problem in MODULES if case.correct else (case.variant.module,):
-        named += hints.explain(problem, hints.outcomes_of_variant(case.variant, problem))
-    return named
+    """The hints (mutant names, or family:NAME) the case gets on its problem."""
+    with tempfile.TemporaryDirectory(prefix="hints-case-") as scratch:
+        found = graded_hints(case.variant.build(Path(scratch)), case.variant.module)
+    return [h.get("slip") or f"family:{h['family']}" for h in found]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Figures:
-    described: int  # slips a mutant describes
-    right: int  # of those, the ones that got exactly the right hint
-    undescribed: int  # slips no mutant describes
-    correct: int  # correct implementations
-    wrong: list[tuple[str, list[str]]]  # (case, hints given) for every wrong hint
-    rows: list[tuple[str, str, list[str]]]  # (case, expected, given)
+    slips: int = 0
+    named_specific: int = 0
+    named_family: int = 0
+    correct: int = 0
+    wrong: list[tuple[str, list[str]]] = field(default_factory=list)
+    rows: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (case, verdict, given)
+
+    @property
+    def named(self) -> int:
+        return self.named_specific + self.named_family
 
     @property
     def share(self) -> float:
-        return self.right / self.described if self.described else 0.0
+        return self.named / self.slips if self.slips else 0.0
 
 
-def measure() -> Figures:
-    rows, wrong, right = [], [], 0
-    cases = load_cases()
-    for case in cases:
+def verdict(case: Case, given: list[str]) -> str:
+    right = set(case.expect) | {f"family:{f}" for f in case.family}
+    if any(g not in right for g in given):
+        return "WRONG"
+    if not given:
+        return "correct" if case.correct else "none"
+    return "specific" if any(g in case.expect for g in given) else "family"
+
+
+def measure(which: str = "held-out", only: list[str] | None = None, progress=lambda line: None) -> Figures:
+    figures = Figures()
+    for case in load_cases(which, only):
         given = hints_of(case)
-        rows.append((case.variant.name, case.expect, given))
-        if any(name != case.expect for name in given):
-            wrong.append((case.variant.name, given))
-        elif case.expect and given == [case.expect]:
-            right += 1
-    described = sum(1 for c in cases if c.expect)
-    correct = sum(1 for c in cases if c.correct)
-    return Figures(described, right, len(cases) - described - correct, correct, wrong, rows)
+        what = verdict(case, given)
+        figures.rows.append((case.variant.name, what, given))
+        progress(f"{what:9} {case.variant.name:45} {', '.join(given) or '-'}")
+        if case.correct:
+            figures.correct += 1
+        else:
+            figures.slips += 1
+        if what == "WRONG":
+            figures.wrong.append((case.variant.name, given))
+        elif what == "specific":
+            figures.named_specific += 1
+        elif what == "family":
+            figures.named_family += 1
+    return figures
 
 
-def main() -> int:
-    figures = measure()
-    for name, expect, given in figures.rows:
-        verdict = "ok" if given == ([expect] if expect else []) else ("WRONG" if any(g != expect for g in given) else "missed")
-        print(f"{verdict:6} {name:40} expected {expect or '-':45} got {', '.join(given) or '-'}")
-    print(f"\nright hint: {figures.right} of {figures.described} slips a mutant describes ({figures.share:.0%}); "
-          f"wrong hints: {len(figures.wrong)} (over {figures.undescribed} slips no mutant describes and "
-          f"{figures.correct} correct implementations probed on all {len(MODULES)} problems)")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fresh", action="store_true", help="the fresh set (tests/data/slips_fresh)")
+    parser.add_argument("--only", default="", help="comma-separated problems")
+    args = parser.parse_args(argv)
+    figures = measure("fresh" if args.fresh else "held-out", [m for m in args.only.split(",") if m] or None, print)
+    print(f"\nnamed: {figures.named} of {figures.slips} slips ({figures.share:.0%}; {figures.named_specific} by a "
+          f"specific hint, {figures.named_family} by a family); wrong hints: {len(figures.wrong)} (over "
+          f"{figures.slips} slips and {figures.correct} correct variants)")
+    for name, given in figures.wrong:
+        print(f"  WRONG {name}: {given}")
     return 1 if figures.wrong else 0
 
 

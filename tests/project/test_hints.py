@@ -1,8 +1,9 @@
 """Misconception hints: right on held-out slips, never on correct code, and shown as the course says.
 
-The held-out figures come from grader/staff/hints_check.py (tests/data/slips/): zero wrong hints is
-asserted; the share of right hints is asserted to stay above a floor and printed (`-s`).
-One end-to-end test grades a slip through the sandbox and reads its feedback.
+Hints come from the replies a submission gave to the suites (grader/staff/replies.py). Here: a sample of
+the held-out slips (tests/data/slips/) gets right hints and correct code none, the library names each
+mutant by its own hint, hidden hints stay out of results.json, and end to end through the sandbox a
+slip's hint reaches its feedback while the hint attacks (tests/data/hostile.toml) name nothing.
 """
 
 import json
@@ -12,45 +13,54 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from grader.staff import hints, hints_check
 from grader.core.sandbox import isolation_level
-from grader.staff import variants
+from grader.staff import hints, hints_check, variants
 from grader.staff.variants import load_mutants
-from tests.seam import MODULES, REPO_ROOT
+from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-RIGHT_SHARE_FLOOR = 0.9  # measured 34 of 35 (97%) when the set was written
+# A sample of the held-out slips, one per problem where the suites run fast, and two correct variants:
+# CI re-measures these; `python -m grader.staff.hints_check [--fresh]` measures every slip (README).
+SAMPLE = {"strides_contiguous_counts_size1", "tensors_epsilon_half", "flops_backward_always_both"}
+CORRECT_SAMPLE = 2
 
 
-def test_held_out_slips_get_the_right_hint_and_correct_code_none():
-    figures = hints_check.measure()
-    print(f"\nhints on held-out slips: {figures.right}/{figures.described} right ({figures.share:.0%}), "
-          f"{len(figures.wrong)} wrong, {figures.undescribed} undescribed slips, {figures.correct} correct variants")
-    assert figures.described >= 20 and figures.correct >= 3
-    assert figures.wrong == [], f"wrong hints: {figures.wrong}"
-    assert figures.share >= RIGHT_SHARE_FLOOR, [row for row in figures.rows if row[2] != [row[1]]]
+def test_a_sample_of_held_out_slips_get_the_right_hint_and_correct_code_none():
+    cases = [c for c in hints_check.load_cases("held-out") if c.variant.name in SAMPLE]
+    cases += [c for c in hints_check.load_cases("held-out") if c.correct][:CORRECT_SAMPLE]
+    assert len(cases) == len(SAMPLE) + CORRECT_SAMPLE
+    for case in cases:
+        given = hints_check.hints_of(case)
+        assert hints_check.verdict(case, given) in ("specific", "family", "correct"), (case.variant.name, given)
 
 
-def test_every_mutant_the_probes_can_see_is_named_by_its_own_hint():
-    seen = 0
-    for mutant in (m for m in load_mutants() if not m.cuda_only):
-        outcomes = hints.outcomes_of_variant(mutant, mutant.module)
-        reference = hints.reference_outcomes(mutant.module)
-        if all(hints.same(a, b) for a, b in zip(outcomes, reference)):
-            continue  # a slip fixed probes cannot show (timing, memory use, the einsum-only rule)
-        seen += 1
-        assert hints.explain(mutant.module, outcomes) == [mutant.name]
-    assert seen >= 45  # 48 of the 52 CPU mutants when the probes were written
+@pytest.mark.parametrize("problem", ["tensors", "strides"])
+def test_the_library_names_each_mutant_by_its_own_hint_or_says_nothing_wrong(problem):
+    """Each mutant taken as a submission, on the requests the suites make: its own hint, a family or
+    nothing (a slip the suites' requests cannot show), never another mutant's hint."""
+    found = hints_check.graded_hints("solutions", problem, library=True)
+    assert found, problem
+    wrong = {name: given for name, given in found.items() if any(g != name and not g.startswith("family:") for g in given)}
+    assert not wrong, wrong
+    named = sum(1 for name, given in found.items() if name in given)
+    assert named >= 0.8 * len(found), found
 
 
 def test_the_stubs_and_the_reference_get_no_hint():
-    for problem in MODULES:
-        stubs = hints.outcomes_of_folder(REPO_ROOT, problem)  # assignment/: every function raises NotImplementedError
-        assert all(o.kind == "fault" for o in stubs), problem
-        assert hints.explain(problem, stubs) == []
-        assert hints.explain(problem, list(hints.reference_outcomes(problem))) == []
+    assert hints_check.graded_hints(REPO_ROOT, "strides") == []  # assignment/: every function raises NotImplementedError
+    assert hints_check.graded_hints("solutions", "strides") == []
+
+
+def test_hidden_hints_keep_only_a_key_and_staff_tools_resolve_it():
+    mutant = next(m for m in load_mutants() if m.extra.get("hint"))
+    hidden = {"problem": mutant.module, "slip": mutant.name, "text": mutant.extra["hint"].strip(), "visibility": "hidden"}
+    public = {**hidden, "visibility": "public"}
+    redacted = hints.redact([public, hidden])
+    assert redacted[0] == public and set(redacted[1]) == {"problem", "visibility", "key"}
+    assert mutant.name not in json.dumps(redacted[1]) and hidden["text"] not in json.dumps(redacted[1])
+    assert hints.resolve(redacted[1]) == hidden
 
 
 def test_where_hints_show(tmp_path):
@@ -75,19 +85,20 @@ def test_where_hints_show(tmp_path):
 @needs_sandbox
 def test_a_slip_graded_in_the_sandbox_gets_its_hint_in_the_feedback(tmp_path):
     slip = next(c for c in hints_check.load_cases() if c.variant.name == "strides_contiguous_counts_size1")
+    expect = slip.expect[0]
     submission = slip.variant.build(tmp_path / "ada")
     out, report = tmp_path / "graded", tmp_path / "report"
     grade = [sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out), "--only", "strides", "--jobs", "1"]
     subprocess.run(grade, cwd=REPO_ROOT, check=True, capture_output=True)
     given = json.loads((out / "ada" / "results.json").read_text())["extra_data"]["hints"]
-    assert [(h["problem"], h["slip"], h["visibility"]) for h in given] == [("strides", slip.expect, "public")]
+    assert [(h["problem"], h["slip"], h["visibility"]) for h in given] == [("strides", expect, "public")]
     text = given[0]["text"]
     subprocess.run([sys.executable, "-m", "grader", "report", str(report), "--gradebook", str(out / "gradebook.sqlite")],
                    cwd=REPO_ROOT, check=True, capture_output=True)
     assert text in (report / "feedback" / "ada.md").read_text() and text in (report / "feedback" / "ada.html").read_text()
-    row = f'<td><a href="feedback/ada.html">ada</a></td><td>strides</td><td>{slip.expect}</td><td>{text}</td><td>yes</td>'
+    row = f'<td><a href="feedback/ada.html">ada</a></td><td>strides</td><td>{expect}</td><td>{text}</td><td>yes</td>'
     assert row in (report / "report.html").read_text()  # the class report lists each student's hints
-    assert f"[ada](feedback/ada.md) | strides | `{slip.expect}` | yes |" in (report / "report.md").read_text()
+    assert f"[ada](feedback/ada.md) | strides | `{expect}` | yes |" in (report / "report.md").read_text()
     never = tmp_path / "course.toml"
     never.write_text('[hints]\nshow = "never"\n')
     subprocess.run([sys.executable, "-m", "grader", "report", str(report), "--gradebook", str(out / "gradebook.sqlite"),

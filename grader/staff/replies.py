@@ -1,0 +1,153 @@
+"""Trusted side: what a submission answered during the graded suites, kept for misconception hints.
+
+Hints are computed from replies the submission already gave to the suites' own requests (issue 17):
+there is no separate probe phase the code could recognise, and no input of a hint that a test did not
+also judge. To name a slip the code must answer like it on requests the tests check, which costs
+those tests: a hint can then only describe what the code does.
+
+The grader's RemoteImpl calls `Replies.record` for every plain-data call and scenario run; the staff
+tools record the same way in-process (`RecordingImpl`). Per request group (a function, or a
+scenario) a bounded, seeded sample is kept: distinct requests only, the first ones whole and later
+ones by reservoir sampling, so a long hypothesis search costs a fixed amount of memory and replay.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.staff import probes
+from tests.seam import MODULES
+
+PER_GROUP = {"call": 40, "run": 8}  # scenario runs are replayed on every mutant: fewer of them
+
+
+@dataclass
+class Reply:
+    problem: str
+    group: str  # "strides.view", or a scenario "tests.scenarios.optimizers:run_optimizer"
+    call: tuple  # ("call", function, args, kwargs) or ("run", scenario, kwargs)
+    public: bool  # asked by a public test
+    value: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class Replies:
+    """A bounded sample of (request, reply) per group; `seed` makes the sample the same for the same run."""
+
+    seed: int = 0
+    groups: dict[str, list[Reply]] = field(default_factory=dict)
+    _seen: dict[str, set] = field(default_factory=dict)
+    _counts: dict[str, int] = field(default_factory=dict)
+
+    def record(self, message: dict, problem: str | None, public: bool, value: Any = None, error: BaseException | None = None) -> None:
+        reply = _reply_of(message, problem, public)
+        if reply is None:
+            return
+        key = _digest(reply.call)
+        seen = self._seen.setdefault(reply.group, set())
+        if key in seen:
+            return
+        seen.add(key)
+        reply.value, reply.error = _kept(value), error
+        kept = self.groups.setdefault(reply.group, [])
+        count = self._counts[reply.group] = self._counts.get(reply.group, 0) + 1
+        limit = PER_GROUP[reply.call[0]]
+        if len(kept) < limit:
+            kept.append(reply)
+        else:  # reservoir sampling, seeded per group: every distinct request equally likely to stay
+            slot = random.Random(f"{self.seed}:{reply.group}:{count}").randrange(count)
+            if slot < limit:
+                kept[slot] = reply
+
+    def of_problem(self, problem: str) -> list[Reply]:
+        return [r for group in sorted(self.groups) for r in self.groups[group] if r.problem == problem]
+
+
+def _reply_of(message: dict, problem: str | None, public: bool) -> Reply | None:
+    op = message.get("op")
+    if op == "call" and message.get("module") in MODULES:
+        group = f"{message['module']}.{message['function']}"
+        call = ("call", message["function"], tuple(_kept(message.get("args", ()))), dict(_kept(message.get("kwargs", {}))))
+        return Reply(message["module"], group, call, public)
+    if op == "run" and problem in MODULES and message.get("scenario") not in probes.NONDETERMINISTIC:
+        return Reply(problem, message["scenario"], ("run", message["scenario"], dict(_kept(message.get("kwargs", {})))), public)
+    return None
+
+
+def _kept(value: Any) -> Any:
+    """A copy the test cannot change after the call (tensors cloned), detached from autograd."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001  (an uncopyable value is kept as it is: plain data from the wire)
+        return value
+
+
+def _digest(call: tuple) -> str:
+    """Identity of a request by content (tensors by their values), so a repeated request counts once."""
+    return hashlib.sha256(repr(_canonical(call)).encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu()
+        return ("tensor", str(t.dtype), tuple(t.shape), tuple(t.stride()), hashlib.sha256(t.contiguous().view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"").hexdigest())
+    if isinstance(value, dict):
+        return tuple((k, _canonical(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_canonical(v) for v in value))
+    if hasattr(value, "dtype") and hasattr(value, "tobytes"):  # numpy arrays
+        return ("ndarray", str(value.dtype), value.shape, hashlib.sha256(value.tobytes()).hexdigest())
+    return repr(value)
+
+
+# --- the same, in-process (staff tools: slips, mutants, the reference) ------------------------
+class RecordingImpl:
+    """An in-process implementation whose calls and scenario runs are recorded like the grader's."""
+
+    def __init__(self, inner, replies: Replies):
+        self._inner, self.replies = inner, replies
+        self.problem, self.public = None, False
+        self.label = getattr(inner, "label", "recorded")
+
+    def begin(self, problem: str, public: bool) -> None:
+        self.problem, self.public = problem, public
+
+    def __getattr__(self, name: str):
+        if name in MODULES:
+            return _RecordingModule(self, name)
+        return getattr(self._inner, name)
+
+    def run(self, scenario, /, **inputs):
+        message = {"op": "run", "scenario": f"{scenario.__module__}:{scenario.__qualname__}", "kwargs": copy.deepcopy(inputs)}
+        return self._recorded(message, lambda: scenario(self._inner, **inputs))
+
+    def _recorded(self, message: dict, call):
+        try:
+            value = call()
+        except Exception as error:
+            self.replies.record(message, self.problem, self.public, error=error)
+            raise
+        self.replies.record(message, self.problem, self.public, value=value)
+        return value
+
+
+class _RecordingModule:
+    def __init__(self, impl: RecordingImpl, name: str):
+        self._impl, self._name = impl, name
+
+    def __getattr__(self, function: str):
+        target = getattr(getattr(self._impl._inner, self._name), function)
+
+        def call(*args, **kwargs):
+            message = {"op": "call", "module": self._name, "function": function,
+                       "args": copy.deepcopy(list(args)), "kwargs": copy.deepcopy(kwargs)}
+            return self._impl._recorded(message, lambda: target(*args, **kwargs))
+
+        return call

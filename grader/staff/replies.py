@@ -19,6 +19,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from grader.staff import probes
 from tests.seam import MODULES
 
@@ -37,46 +39,61 @@ class Reply:
 
 @dataclass
 class Replies:
-    """A bounded sample of (request, reply) per group; `seed` makes the sample the same for the same run."""
+    """A bounded sample of (request, reply) per group; `seed` makes the sample the same for the same run.
+
+    Cheap for the requests it does not keep (most of them, past the first few per group): the
+    reservoir draw comes first, and only a kept request is fingerprinted and copied."""
 
     seed: int = 0
     groups: dict[str, list[Reply]] = field(default_factory=dict)
     _seen: dict[str, set] = field(default_factory=dict)
     _counts: dict[str, int] = field(default_factory=dict)
+    _draws: dict[str, random.Random] = field(default_factory=dict)
 
     def record(self, message: dict, problem: str | None, public: bool, value: Any = None, error: BaseException | None = None) -> None:
-        reply = _reply_of(message, problem, public)
-        if reply is None:
+        group, kind = _group_of(message, problem)
+        if group is None:
             return
-        key = _digest(reply.call)
-        seen = self._seen.setdefault(reply.group, set())
+        count = self._counts[group] = self._counts.get(group, 0) + 1
+        kept = self.groups.setdefault(group, [])
+        limit = PER_GROUP[kind]
+        slot = len(kept)
+        if len(kept) >= limit or count > 4 * limit:  # reservoir sampling: every request equally likely to stay
+            draw = self._draws.setdefault(group, random.Random(f"{self.seed}:{group}"))
+            if draw.randrange(count) >= limit:
+                return  # (a group of few distinct requests asked often is sampled too: no fingerprint per call)
+            slot = draw.randrange(limit) if len(kept) >= limit else len(kept)
+        key = _digest((message.get("function") or message.get("scenario"), message.get("args"), message.get("kwargs")))
+        seen = self._seen.setdefault(group, set())
         if key in seen:
             return
         seen.add(key)
+        reply = _reply_of(message, problem, public)
         reply.value, reply.error = _kept(value), error
-        kept = self.groups.setdefault(reply.group, [])
-        count = self._counts[reply.group] = self._counts.get(reply.group, 0) + 1
-        limit = PER_GROUP[reply.call[0]]
-        if len(kept) < limit:
+        if slot < len(kept):
+            kept[slot] = reply
+        else:
             kept.append(reply)
-        else:  # reservoir sampling, seeded per group: every distinct request equally likely to stay
-            slot = random.Random(f"{self.seed}:{reply.group}:{count}").randrange(count)
-            if slot < limit:
-                kept[slot] = reply
 
     def of_problem(self, problem: str) -> list[Reply]:
         return [r for group in sorted(self.groups) for r in self.groups[group] if r.problem == problem]
 
 
-def _reply_of(message: dict, problem: str | None, public: bool) -> Reply | None:
+def _group_of(message: dict, problem: str | None) -> tuple[str | None, str]:
     op = message.get("op")
     if op == "call" and message.get("module") in MODULES:
-        group = f"{message['module']}.{message['function']}"
+        return f"{message['module']}.{message['function']}", "call"
+    if op == "run" and problem in MODULES and message.get("scenario") not in probes.NONDETERMINISTIC:
+        return message["scenario"], "run"
+    return None, ""
+
+
+def _reply_of(message: dict, problem: str | None, public: bool) -> Reply:
+    group, kind = _group_of(message, problem)
+    if kind == "call":
         call = ("call", message["function"], tuple(_kept(message.get("args", ()))), dict(_kept(message.get("kwargs", {}))))
         return Reply(message["module"], group, call, public)
-    if op == "run" and problem in MODULES and message.get("scenario") not in probes.NONDETERMINISTIC:
-        return Reply(problem, message["scenario"], ("run", message["scenario"], dict(_kept(message.get("kwargs", {})))), public)
-    return None
+    return Reply(problem, group, ("run", message["scenario"], dict(_kept(message.get("kwargs", {})))), public)
 
 
 def _kept(value: Any) -> Any:
@@ -89,12 +106,19 @@ def _kept(value: Any) -> Any:
 
 def _digest(call: tuple) -> str:
     """Identity of a request by content (tensors by their values), so a repeated request counts once."""
-    return hashlib.sha256(repr(_canonical(call)).encode()).hexdigest()
+    text = repr(_canonical(call)) if _holds_arrays(call) else repr(call)  # repr abbreviates arrays: hash their bytes
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _holds_arrays(value: Any) -> bool:
+    if isinstance(value, (tuple, list)):
+        return any(_holds_arrays(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_arrays(v) for v in value.values())
+    return isinstance(value, torch.Tensor) or (hasattr(value, "dtype") and hasattr(value, "tobytes"))
 
 
 def _canonical(value: Any) -> Any:
-    import torch
-
     if isinstance(value, torch.Tensor):
         t = value.detach().cpu()
         return ("tensor", str(t.dtype), tuple(t.shape), tuple(t.stride()), hashlib.sha256(t.contiguous().view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"").hexdigest())

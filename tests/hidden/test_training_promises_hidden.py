@@ -73,3 +73,15 @@ def test_get_batch_with_a_torch_device(impl, dtype):
     windows = {tuple(int(v) for v in data[s:s + 7]) for s in range(len(data) - 6)}
     for x, y in zip(got["x"].tolist(), got["y"].tolist()):
         assert tuple(x) + (y[-1],) in windows and x[1:] == y[:-1]
+
+
+def test_checkpoint_every_defaults_to_no_checkpoints(impl):
+    """checkpoint_every defaults to 0: a path alone saves nothing (saving needs checkpoint_every > 0)."""
+    assert impl.run(calls.train_with_path_only, seed=3, num_steps=4) == {"num_losses": 4, "file": False}
+
+
+@pytest.mark.parametrize("batch_size, context_length", [(0, 3), (3, 0), (-1, 2)])
+def test_get_batch_refuses_sizes_of_zero(impl, batch_size, context_length):
+    """'a size <= 0: ValueError': zero counts, for the batch size and for the context length."""
+    with pytest.raises(ValueError):
+        impl.training.get_batch(np.arange(20, dtype=np.int64), batch_size, context_length, "cpu")

@@ -85,3 +85,16 @@ def batch_on_device_object(impl, data, batch_size: int, context_length: int, gen
     g = torch.Generator().manual_seed(generator_seed)
     x, y = impl.training.get_batch(data, batch_size, context_length, torch.device("cpu"), generator=g)
     return {"x": x.cpu(), "y": y.cpu(), "dtypes": [str(x.dtype), str(y.dtype)], "devices": [x.device.type, y.device.type]}
+
+
+def train_with_path_only(impl, seed: int, num_steps: int) -> dict:
+    """train() given a checkpoint path but no checkpoint_every (its default): is a file left?"""
+    folder = tempfile.mkdtemp(prefix="training_calls_")
+    try:
+        path = os.path.join(folder, "run.ckpt")
+        model = make_model(seed)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        losses = impl.training.train(model, optimizer, lambda step: make_batch(seed, step), F.mse_loss, num_steps, checkpoint_path=path)
+        return {"num_losses": len(losses), "file": os.path.exists(path)}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

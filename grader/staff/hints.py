@@ -21,7 +21,9 @@ hidden hint's text goes to the staff file only; results.json keeps an opaque key
 
 from __future__ import annotations
 
+import ast
 import builtins
+import os
 import copy
 import functools
 import hashlib
@@ -42,10 +44,11 @@ from grader.staff import families as families_module
 from grader.staff import probes as probe_sets
 from grader.staff.replies import Replies, Reply
 from grader.staff.variants import Variant, load_mutants
-from tests.seam import InProcessImpl, load_reference
+from tests.seam import REPO_ROOT, InProcessImpl, load_reference
 
 REL, ABS = 1e-5, 1e-7  # a different but correct order of float operations stays inside these
-MUTANT_SECONDS = 120.0  # per problem: weighing every mutant on the replies must fit (else: no hint)
+# per problem: weighing every mutant on the replies must fit (else: no hint); GRADER_HINT_SECONDS to change it
+MUTANT_SECONDS = float(os.environ.get("GRADER_HINT_SECONDS", "120"))
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,24 @@ def slips(problem: str) -> list[Variant]:
     return [m for m in load_mutants() if m.module == problem and not m.cuda_only and m.extra.get("hint")]
 
 
+@functools.lru_cache(maxsize=None)
+def home_groups(name: str) -> frozenset[str]:
+    """The request groups of the public function a mutant edits ("strides.view"): its slip is about
+    that function, and other functions that call it (the reference reuses its own functions, a
+    submission may not) differ only as a consequence. Empty for a method or a helper: then every
+    group where the mutant differs is its own."""
+    mutant = next(m for m in load_mutants() if m.name == name)
+    source = (REPO_ROOT / "solutions" / f"{mutant.module}.py").read_text()
+    at = source.find(mutant.find or "\0")
+    if at < 0:
+        return frozenset()
+    line = source[:at].count("\n") + 1
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.lineno <= line <= node.end_lineno and not node.name.startswith("_"):
+            return frozenset({f"{mutant.module}.{node.name}"})
+    return frozenset()
+
+
 def outcomes_of_variant(variant: Variant, problem: str, probes: list[probe_sets.Probe]) -> list[Outcome]:
     """Build a (staff-written) variant in a temporary folder and run the probes on it here."""
     with tempfile.TemporaryDirectory(prefix="hint-") as scratch:
@@ -182,7 +203,7 @@ class Evidence:
         return [i for i in range(len(self.probes)) if self.public[i] or not public_only]
 
 
-def gather(problem: str, replies: list[Reply], budget_seconds: float = MUTANT_SECONDS) -> Evidence | None:
+def gather(problem: str, replies: list[Reply], budget_seconds: float | None = None) -> Evidence | None:
     """The reference on every recorded request, then each mutant, request by request, until the
     submission's replies refute it (most are refuted on their first differing answer). None when
     the mutants could not all be weighed within the budget: no hint is better than a guess."""
@@ -191,19 +212,19 @@ def gather(problem: str, replies: list[Reply], budget_seconds: float = MUTANT_SE
     reference = run_probes(_reference(), problem, probes)
     evidence = Evidence(problem, probes, [r.public for r in replies], submission, reference, {})
     order = sorted(range(len(probes)), key=lambda i: (probes[i].call[0] == "run", probes[i].group, same(submission[i], reference[i])))
-    deadline = time.monotonic() + budget_seconds
+    deadline = time.monotonic() + (MUTANT_SECONDS if budget_seconds is None else budget_seconds)
     for mutant in slips(problem):
         with tempfile.TemporaryDirectory(prefix="hint-") as scratch:
             impl = InProcessImpl("assignment", mutant.build(Path(scratch)), f"mutant {mutant.name}")
-            evidence.mutants[mutant.name] = _weigh(impl, evidence, order)
+            evidence.mutants[mutant.name] = _weigh(impl, evidence, order, home_groups(mutant.name))
         if time.monotonic() > deadline:
             return None
     return evidence
 
 
-def _weigh(impl, evidence: Evidence, order: list[int]) -> dict[int, Outcome]:
-    """A mutant's outcomes, stopping at the first group where it differs from the reference and the
-    submission does not answer like it (the rest cannot change that verdict)."""
+def _weigh(impl, evidence: Evidence, order: list[int], home: frozenset[str] = frozenset()) -> dict[int, Outcome]:
+    """A mutant's outcomes, stopping at the first of its own groups (`home`, else any) where it differs
+    from the reference and the submission does not answer like it (nothing after can change that)."""
     outcomes: dict[int, Outcome] = {}
     differs, mismatch = set(), set()
     for i in order:
@@ -213,7 +234,7 @@ def _weigh(impl, evidence: Evidence, order: list[int]) -> dict[int, Outcome]:
             differs.add(group)
         if not same(evidence.submission[i], outcomes[i]):
             mismatch.add(group)
-        if differs & mismatch:
+        if differs & mismatch & (home or differs):
             break  # refuted
     return outcomes
 
@@ -224,20 +245,28 @@ def _differing_groups(evidence: Evidence, name: str, rows: list[int]) -> set[str
 
 
 def explain(evidence: Evidence, public_only: bool = False) -> list[str]:
-    """The mutants (by name) that explain the submission's outcomes (on public tests' replies only, if asked)."""
+    """The mutants (by name) that explain the submission's outcomes (on public tests' replies only, if
+    asked): on each of the mutant's own groups where it differs from the reference (its home groups,
+    else every differing group), the submission answers like it, request by request."""
     rows = evidence.rows(public_only)
     matched: dict[str, set[str]] = {}
     for name, outcomes in evidence.mutants.items():
         differing = _differing_groups(evidence, name, rows)
-        where = [i for i in rows if evidence.probes[i].group in differing]
+        own = differing & home_groups(name) or differing
+        where = [i for i in rows if evidence.probes[i].group in own]
         if not where or any(i not in outcomes for i in where):
             continue  # the probes cannot tell it from the reference, or it was refuted before all of them ran
         reproduced = all(same(evidence.submission[i], outcomes[i]) for i in where)
         unlike_reference = any(not same(evidence.submission[i], evidence.reference[i]) for i in where)
         returned = any(evidence.submission[i].kind == "value" for i in where)
         if reproduced and unlike_reference and returned:
-            matched[name] = differing
-    return _unambiguous(matched, evidence.problem)
+            matched[name] = own
+    # A named slip whose own groups another named slip also disturbs may be only a downstream effect of
+    # it (the reference's machine_epsilon reads float_format): keep the cause; where each disturbs the
+    # other's groups, neither can be told to be the cause, and both go.
+    differs = {name: _differing_groups(evidence, name, rows) for name in matched}
+    effects = {n for n in matched for o in matched if o != n and matched[n] <= differs[o]}
+    return _unambiguous({n: g for n, g in matched.items() if n not in effects}, evidence.problem)
 
 
 def _unambiguous(matched: dict[str, set[str]], problem: str) -> list[str]:

@@ -57,27 +57,39 @@ def load_cases(which: str = "held-out", only: list[str] | None = None) -> list[C
     return cases
 
 
-def graded_hints(folder: Path | str, problem: str, seed: int = 0, library: bool = False):
-    """The hints `folder`'s code gets from its replies to `problem`'s suites (run in-process in a
-    pytest subprocess, grader/staff/record_plugin.py), as if the problem had lost points. With
-    `library` (and folder "solutions"): each mutant's hints on the reference's requests."""
+def graded_hints(folder: Path | str, problem: str, seed: int = 0, library: bool = False, in_process: bool = False):
+    """The hints `folder`'s code gets from its replies to `problem`'s suites (the suites run in-process
+    with grader/staff/record_plugin.py), as if the problem had lost points. With `library` (and folder
+    "solutions"): each mutant's hints on the reference's requests. `in_process` runs pytest in this
+    process (a measurement loop: no interpreter start per case); else in a subprocess."""
     with tempfile.TemporaryDirectory(prefix="hints-check-") as scratch:
         out = Path(scratch) / "hints.json"
-        command = [sys.executable, "-m", "pytest", *suite_paths([problem]), "-m", problem, f"--impl={folder}",
-                   "-p", "grader.staff.record_plugin", f"--record-hints={out}", f"--record-seed={seed}",
-                   *(["--check-library"] if library else []),
-                   "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--hypothesis-profile=grading"]
-        finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+        args = [*suite_paths([problem]), "-m", problem, f"--impl={folder}", f"--record-hints={out}", f"--record-seed={seed}",
+                *(["--check-library"] if library else []),
+                "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--hypothesis-profile=grading"]
+        if in_process:
+            import contextlib
+            import io
+
+            import pytest
+
+            with contextlib.redirect_stdout(io.StringIO()):
+                pytest.main([*args, "-p", "grader.staff.record_plugin"])
+            log = ""
+        else:
+            finished = subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "grader.staff.record_plugin"],
+                                      cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+            log = finished.stdout[-2000:] + finished.stderr[-2000:]
         if not out.exists():
-            raise RuntimeError(f"recording {problem} on {folder} failed:\n{finished.stdout[-2000:]}{finished.stderr[-2000:]}")
+            raise RuntimeError(f"recording {problem} on {folder} failed:\n{log}")
         found = json.loads(out.read_text())["hints"]
         return found.get(problem, {}) if library else found
 
 
-def hints_of(case: Case) -> list[str]:
+def hints_of(case: Case, in_process: bool = False) -> list[str]:
     """The hints (mutant names, or family:NAME) the case gets on its problem."""
     with tempfile.TemporaryDirectory(prefix="hints-case-") as scratch:
-        found = graded_hints(case.variant.build(Path(scratch)), case.variant.module)
+        found = graded_hints(case.variant.build(Path(scratch)), case.variant.module, in_process=in_process)
     return [h.get("slip") or f"family:{h['family']}" for h in found]
 
 
@@ -109,9 +121,12 @@ def verdict(case: Case, given: list[str]) -> str:
 
 
 def measure(which: str = "held-out", only: list[str] | None = None, progress=lambda line: None) -> Figures:
+    from grader.staff import hints
+
+    hints.MUTANT_SECONDS = max(hints.MUTANT_SECONDS, 1800.0)  # a measurement is not a grade: no time budget to miss
     figures = Figures()
     for case in load_cases(which, only):
-        given = hints_of(case)
+        given = hints_of(case, in_process=True)
         what = verdict(case, given)
         figures.rows.append((case.variant.name, what, given))
         progress(f"{what:9} {case.variant.name:45} {', '.join(given) or '-'}")

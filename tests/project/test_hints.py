@@ -23,8 +23,8 @@ needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this mac
 
 # A sample of the held-out slips, one per problem where the suites run fast, and two correct variants:
 # CI re-measures these; `python -m grader.staff.hints_check [--fresh]` measures every slip (README).
-SAMPLE = {"strides_contiguous_counts_size1", "tensors_epsilon_half", "flops_backward_always_both"}
-CORRECT_SAMPLE = 2
+SAMPLE = {"strides_contiguous_counts_size1", "tensors_epsilon_half"}
+CORRECT_SAMPLE = 1
 
 
 def test_a_sample_of_held_out_slips_get_the_right_hint_and_correct_code_none():
@@ -36,7 +36,7 @@ def test_a_sample_of_held_out_slips_get_the_right_hint_and_correct_code_none():
         assert hints_check.verdict(case, given) in ("specific", "family", "correct"), (case.variant.name, given)
 
 
-@pytest.mark.parametrize("problem", ["tensors", "strides"])
+@pytest.mark.parametrize("problem", ["strides"])
 def test_the_library_names_each_mutant_by_its_own_hint_or_says_nothing_wrong(problem):
     """Each mutant taken as a submission, on the requests the suites make: its own hint, a family or
     nothing (a slip the suites' requests cannot show), never another mutant's hint."""

@@ -14,7 +14,9 @@ from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
 
-MUTANTS = [m for m in variants.load_mutants() if not m.cuda_only]
+# Every mutant but the hint library's growth (`ci = false`: `python -m grader validate` checks those
+# before a release; one per problem stays here), so CI's per-mutant runs stay as many as they were.
+MUTANTS = [m for m in variants.load_mutants() if not m.cuda_only and m.extra.get("ci", True)]
 
 
 def test_untouched_stubs_fail_every_test():

@@ -78,3 +78,11 @@ def test_backward_flag_by_position_and_keyword(impl, ref):
         want = ref.flops.linear_backward_flops(6, 5, 3, flag)
         assert impl.flops.linear_backward_flops(6, 5, 3, flag) == want
         assert impl.flops.linear_backward_flops(6, 5, 3, input_requires_grad=flag) == want
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float64"])
+def test_the_products_run_in_the_requested_dtype(impl, dtype):
+    """time_matmul and measured_mfu multiply random tensors of the given dtype (not the default float32)."""
+    for scenario, extra in ((calls.time_matmul_with_clock, {"repeats": 3}), (calls.measured_mfu_with_clock, {"peak_flops_per_sec": 1e4})):
+        out = impl.run(scenario, m=8, k=6, n=4, dtype=dtype, device="cpu", first=COLD, cycle=[1.0, 2.0, 3.0], **extra)
+        assert out["operand_dtypes"] == [dtype], f"{scenario.__name__}: the products' operands were {out['operand_dtypes']}, not {dtype}"

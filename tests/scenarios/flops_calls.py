@@ -14,6 +14,7 @@ import time
 import timeit
 
 import torch
+from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils.flop_counter import FlopCounterMode
 
 _SECOND_CLOCKS = ("perf_counter", "monotonic", "time", "process_time", "thread_time")
@@ -60,12 +61,33 @@ def _hashable(value) -> bool:
     return True
 
 
+_PRODUCTS = ("matmul", "mm", "bmm", "einsum", "linear", "tensordot", "dot", "addmm", "mv")
+
+
+class _OperandDtypes(TorchFunctionMode):
+    """The dtypes of the tensors that matrix products were given."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = (resolve_name(func) or repr(func)).rsplit(".", 1)[-1].strip("_")
+        if name in _PRODUCTS:
+            for value in list(args) + list((kwargs or {}).values()):
+                if isinstance(value, torch.Tensor) and value.is_floating_point():
+                    self.seen.add(str(value.dtype).removeprefix("torch."))
+        return func(*args, **(kwargs or {}))
+
+
 def _with_product_clock(impl, m, k, n, first, cycle, call):
+    operands = _OperandDtypes()
     with FlopCounterMode(display=False) as counter:
-        with _clocks_replaced(impl.flops, _ProductClock(counter, 2 * m * k * n, first, list(cycle))):
+        with _clocks_replaced(impl.flops, _ProductClock(counter, 2 * m * k * n, first, list(cycle))), operands:
             value = call()
         products = counter.get_total_flops() // max(2 * m * k * n, 1)
-    return {"value": value if isinstance(value, float) else repr(value), "products": int(products)}
+    return {"value": value if isinstance(value, float) else repr(value), "products": int(products),
+            "operand_dtypes": sorted(operands.seen)}
 
 
 def time_matmul_with_clock(impl, m: int, k: int, n: int, dtype: str, device, repeats: int, first: float, cycle: list) -> dict:

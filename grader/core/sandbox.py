@@ -677,9 +677,9 @@ class RemoteImpl:
         try:
             value = self._send(message, key)
         except Exception as error:
-            self.replies.record(message, self._problem, self._visible, error=error)
+            self.replies.record(message, self._problem, self._visible, error=error, test=self._test)
             raise
-        self.replies.record(message, self._problem, self._visible, value=value)
+        self.replies.record(message, self._problem, self._visible, value=value, test=self._test)
         return value
 
     def _send(self, message: dict, key: str) -> Any:

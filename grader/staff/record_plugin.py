@@ -45,14 +45,14 @@ class _Recorder:
         """The test's problem and visibility (the impl fixture exists by now: setup made it)."""
         if self.impl is not None:
             problem = next((m.name for m in item.iter_markers() if m.name in seam.MODULES), None)
-            self.impl.begin(problem, "/public/" in item.path.as_posix())
+            self.impl.begin(problem, "/public/" in item.path.as_posix(), item.nodeid)
 
     def pytest_runtest_logreport(self, report):
         if report.failed:
             self.failed.add(report.nodeid)
 
     def pytest_sessionfinish(self, session):
-        problems = sorted({reply.problem for group in self.replies.groups.values() for reply in group})
+        problems = sorted({reply.problem for replies in self.replies.groups.values() for reply in replies})
         if self.library:
             found = {p: hints.library_check(p, self.replies.of_problem(p)) for p in problems}
         else:

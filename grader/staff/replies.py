@@ -7,8 +7,9 @@ those tests: a hint can then only describe what the code does.
 
 The grader's RemoteImpl calls `Replies.record` for every plain-data call and scenario run; the staff
 tools record the same way in-process (`RecordingImpl`). Per request group (a function, or a
-scenario) a bounded, seeded sample is kept: distinct requests only, the first ones whole and later
-ones by reservoir sampling, so a long hypothesis search costs a fixed amount of memory and replay.
+scenario) and per test a bounded, seeded sample is kept: distinct requests only, the first ones whole
+and later ones by reservoir sampling, so a long hypothesis search costs a fixed amount of memory and
+replay, and every test that asked a group contributes some of its requests.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import torch
 from grader.staff import probes
 from tests.seam import MODULES
 
-PER_GROUP = {"call": 40, "run": 8}  # scenario runs are replayed on every mutant: fewer of them
+# Kept per request group AND per test (each test is written to catch its own slips, so each gets a share):
+# scenario runs are replayed on every mutant, so fewer of them.
+PER_TEST = {"call": 12, "run": 3}
 
 
 @dataclass
@@ -45,21 +48,23 @@ class Replies:
     reservoir draw comes first, and only a kept request is fingerprinted and copied."""
 
     seed: int = 0
-    groups: dict[str, list[Reply]] = field(default_factory=dict)
+    _shares: dict[tuple, list[Reply]] = field(default_factory=dict)
     _seen: dict[str, set] = field(default_factory=dict)
-    _counts: dict[str, int] = field(default_factory=dict)
-    _draws: dict[str, random.Random] = field(default_factory=dict)
+    _counts: dict[tuple, int] = field(default_factory=dict)
+    _draws: dict[tuple, random.Random] = field(default_factory=dict)
 
-    def record(self, message: dict, problem: str | None, public: bool, value: Any = None, error: BaseException | None = None) -> None:
+    def record(self, message: dict, problem: str | None, public: bool, value: Any = None, error: BaseException | None = None,
+               test: str | None = None) -> None:
         group, kind = _group_of(message, problem)
         if group is None:
             return
-        count = self._counts[group] = self._counts.get(group, 0) + 1
-        kept = self.groups.setdefault(group, [])
-        limit = PER_GROUP[kind]
+        share = (group, (test or "").split("[")[0])  # one reservoir per group and test function
+        count = self._counts[share] = self._counts.get(share, 0) + 1
+        kept = self._shares.setdefault(share, [])
+        limit = PER_TEST[kind]
         slot = len(kept)
         if len(kept) >= limit or count > 4 * limit:  # reservoir sampling: every request equally likely to stay
-            draw = self._draws.setdefault(group, random.Random(f"{self.seed}:{group}"))
+            draw = self._draws.setdefault(share, random.Random(f"{self.seed}:{share}"))
             if draw.randrange(count) >= limit:
                 return  # (a group of few distinct requests asked often is sampled too: no fingerprint per call)
             slot = draw.randrange(limit) if len(kept) >= limit else len(kept)
@@ -75,8 +80,15 @@ class Replies:
         else:
             kept.append(reply)
 
+    @property
+    def groups(self) -> dict[str, list[Reply]]:
+        found: dict[str, list[Reply]] = {}
+        for (group, _), kept in sorted(self._shares.items()):
+            found.setdefault(group, []).extend(kept)
+        return found
+
     def of_problem(self, problem: str) -> list[Reply]:
-        return [r for group in sorted(self.groups) for r in self.groups[group] if r.problem == problem]
+        return [r for replies in self.groups.values() for r in replies if r.problem == problem]
 
 
 def _group_of(message: dict, problem: str | None) -> tuple[str | None, str]:
@@ -137,11 +149,11 @@ class RecordingImpl:
 
     def __init__(self, inner, replies: Replies):
         self._inner, self.replies = inner, replies
-        self.problem, self.public = None, False
+        self.problem, self.public, self.test = None, False, None
         self.label = getattr(inner, "label", "recorded")
 
-    def begin(self, problem: str, public: bool) -> None:
-        self.problem, self.public = problem, public
+    def begin(self, problem: str, public: bool, test: str | None = None) -> None:
+        self.problem, self.public, self.test = problem, public, test
 
     def __getattr__(self, name: str):
         if name in MODULES:
@@ -156,9 +168,9 @@ class RecordingImpl:
         try:
             value = call()
         except Exception as error:
-            self.replies.record(message, self.problem, self.public, error=error)
+            self.replies.record(message, self.problem, self.public, error=error, test=self.test)
             raise
-        self.replies.record(message, self.problem, self.public, value=value)
+        self.replies.record(message, self.problem, self.public, value=value, test=self.test)
         return value
 
 

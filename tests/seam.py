@@ -2,9 +2,16 @@
 
 Tests never import `assignment` or `solutions`. They receive an *implementation*:
 an object whose attributes are the eight modules (`impl.strides.view(...)`) and whose
-`run(scenario, **inputs)` runs one of our scenarios (tests/scenarios/) next to that
-implementation. Arguments and results are plain data only (scalars, tuples, lists,
-dicts, strings, dtypes, devices, tensors, numpy arrays).
+`run(driver, **inputs)` runs one of our drivers (tests/drivers/) next to that
+implementation: it builds live objects, drives the implementation's and returns what they
+did. Arguments and results are plain data only (scalars, tuples, lists, dicts, strings,
+dtypes, devices, tensors, numpy arrays).
+
+What a driver returns is a claim, like a call's result: under the grader it runs beside
+student code, which may rewrite it. So a test compares it only with an expectation computed
+on the trusted side (tests/oracles/, the reference `ref`, PyTorch, or numbers shipped in
+tests/public/expected_values.json), never with another of the implementation's own outputs
+alone (saved == loaded, resumed == uninterrupted prove nothing by themselves).
 
 This file holds the in-process backend: the code runs in the test process. The
 grader supplies a sandboxed backend with the same two entry points.
@@ -85,9 +92,10 @@ class InProcessImpl:
         """The source text of one module (read from disk, never executed)."""
         return (self.root / self.package / f"{name}.py").read_text(encoding="utf-8", errors="replace")
 
-    def run(self, scenario: Callable[..., Any], /, **inputs: Any) -> Any:
-        """Run one of our scenarios against this implementation, here."""
-        return scenario(self, **inputs)
+    def run(self, driver: Callable[..., Any], /, **inputs: Any) -> Any:
+        """Run one of our drivers against this implementation, here (a `fresh_process` driver
+        too: in-process there is only the one process)."""
+        return driver(self, **inputs)
 
     def __repr__(self) -> str:
         return f"<{self.label}>"

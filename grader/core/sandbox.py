@@ -8,7 +8,7 @@ fresh socket per worker, waits for the worker's walls to be up, enforces the wal
 limits, keeps the first bytes of what the worker prints, and records how each worker ended
 (a SIGSYS from the syscall filter, an OOM kill of the memory cgroup: flags seen from outside).
 `RemoteImpl` is what the tests see: the same `impl.module.function(...)` and
-`impl.run(scenario, ...)` as the in-process backend, every call crossing as plain data.
+`impl.run(driver, ...)` as the in-process backend, every call crossing as plain data.
 """
 
 from __future__ import annotations
@@ -215,10 +215,11 @@ def check_installed_from_checkout() -> None:
         )
 
 
-def scenario_modules() -> list[str]:
-    """Our scenario modules: the worker imports them before its walls go up."""
-    folder = PROJECT_ROOT / "tests" / "scenarios"
-    return [f"tests.scenarios.{p.stem}" for p in sorted(folder.glob("*.py")) if p.stem != "__init__"]
+def driver_modules() -> list[str]:
+    """Our drivers (tests/drivers/): the worker imports them before its walls go up. Only
+    these: what computes an expected value (tests/oracles/, the reference) never enters it."""
+    folder = PROJECT_ROOT / "tests" / "drivers"
+    return [f"tests.drivers.{p.stem}" for p in sorted(folder.glob("*.py")) if p.stem != "__init__"]
 
 
 def _contains(outer: str, inner: str) -> bool:
@@ -266,7 +267,7 @@ class Sandbox:
             "uid": self.uid,
             "limits": self._worker_limits(),
             "seccomp": syscalls.available(),
-            "scenario_modules": scenario_modules(),
+            "driver_modules": driver_modules(),
             "problems": self.problems,
         }
         (self.workdir / "root").mkdir()
@@ -457,7 +458,7 @@ class Sandbox:
 
 
 # What must not be in memory when the zygote is forked: it would be in every worker's too.
-SECRET_MODULES = ("solutions", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.core.plugin")
+SECRET_MODULES = ("solutions", "tests.oracles", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.core.plugin")
 
 
 def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgroup, memory_bytes: int) -> int:
@@ -469,7 +470,7 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgro
     from grader.worker import jail, zygote
 
     phases.mark("preload start")
-    scenarios = zygote.preload(config["scenario_modules"], config["problems"])  # once, for both sides
+    drivers = zygote.preload(config["driver_modules"], config["problems"])  # once, for both sides
     phases.mark("preloaded")
     loaded = [m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES)]
     if loaded:
@@ -508,7 +509,7 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgro
             jail.protect_from_oom_killer()
         if config["jail"]:
             jail.enter_namespaces(level, config["namespaces"])  # returns in pid 1 of the new pid namespace
-        zygote.run(config, socket.socket(fileno=3), scenarios)
+        zygote.run(config, socket.socket(fileno=3), drivers)
         code = 0
     except BaseException:
         traceback.print_exc()
@@ -678,7 +679,7 @@ class RemoteImpl:
             if getattr(error, "submission_type", "") != "ImplementationImportError":
                 raise
             problem = _import_problem(str(error))
-            if module is not None:  # a scenario's import error is not pinned on one module
+            if module is not None:  # a driver's import error is not pinned on one module
                 self.unavailable[module] = problem
             raise ModuleUnavailable(problem) from None
 
@@ -718,11 +719,14 @@ class RemoteImpl:
         setattr(self, module, remote)  # found directly from now on
         return remote
 
-    def run(self, scenario: Callable[..., Any], /, **inputs: Any) -> Any:
-        name = f"{scenario.__module__}:{scenario.__qualname__}"
-        if not scenario.__module__.startswith("tests.scenarios."):
-            raise ValueError(f"{name} is not a scenario (they live in tests/scenarios/)")
-        return self._request({"op": "run", "scenario": name, "kwargs": inputs}, name)
+    def run(self, driver: Callable[..., Any], /, **inputs: Any) -> Any:
+        """Run one of our drivers next to the implementation; a `fresh_process` one in a new worker."""
+        name = f"{driver.__module__}:{driver.__qualname__}"
+        if not driver.__module__.startswith("tests.drivers."):
+            raise ValueError(f"{name} is not a driver (they live in tests/drivers/)")
+        if getattr(driver, "fresh_process", False):
+            self._sandbox.fresh_worker()
+        return self._request({"op": "run", "driver": name, "kwargs": inputs}, name)
 
     def source(self, name: str) -> str:
         """The module's text as submitted (read before any of it ran)."""

@@ -33,12 +33,12 @@ from tests.seam import REPO_ROOT
 HANDOUT = REPO_ROOT / "handout.md"
 SUBMIT = REPO_ROOT / "student" / "submit.py"  # the bundle's `python -m submit`
 # What the public suite needs from tests/: nothing of hidden/, data/, project/ or the rubric.
-PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/scenarios")
+PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/drivers")
 PUBLIC_FILES = (
     "tests/__init__.py", "tests/conftest.py", "tests/seam.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py",
     "docs/api.md",  # the API reference the handout points at
 )
-SECRET_FOLDERS = ("solutions", "tests/hidden", "tests/data", "tests/project", "grader")
+SECRET_FOLDERS = ("solutions", "tests/oracles", "tests/hidden", "tests/data", "tests/project", "grader")
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
 
 

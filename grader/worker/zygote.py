@@ -28,11 +28,12 @@ import traceback
 DYNAMO_PROBLEMS = frozenset({"flops", "optimizers", "accounting", "training"})
 
 
-def preload(scenario_modules: list[str], problems: list[str] | None = None) -> dict:
+def preload(driver_modules: list[str], problems: list[str] | None = None) -> dict:
     """Import and warm up everything a worker needs, in the grader, before the fork: after
     the walls go up the project's files are not there to import, and what is paid here is
     paid once for the grader, the zygote and every worker. `problems`: those being graded
-    (None: all). Returns the scenario modules by name."""
+    (None: all). Returns the driver modules (tests/drivers/) by name: nothing that computes an
+    expected value is imported here, so none of it is in a worker's memory."""
     import beartype  # noqa: F401
     import einops  # noqa: F401
     import jaxtyping  # noqa: F401
@@ -42,15 +43,15 @@ def preload(scenario_modules: list[str], problems: list[str] | None = None) -> d
     from grader.worker import audit, jail, serve, syscalls  # noqa: F401
     from tests import seam  # noqa: F401
 
-    scenarios = {name: importlib.import_module(name) for name in scenario_modules}
+    drivers = {name: importlib.import_module(name) for name in driver_modules}
     _warm_up(problems is None or not DYNAMO_PROBLEMS.isdisjoint(problems))
-    return scenarios
+    return drivers
 
 
-def run(config: dict, control: socket.socket, scenarios: dict) -> None:
+def run(config: dict, control: socket.socket, drivers: dict) -> None:
     """Be the zygote: enter the new root, then fork workers as asked until the grader hangs up.
 
-    `scenarios`: what `preload` returned in the grader before the fork.
+    `drivers`: what `preload` returned in the grader before the fork.
     """
     import torch
 
@@ -86,7 +87,7 @@ def run(config: dict, control: socket.socket, scenarios: dict) -> None:
         if rules is not None:
             syscalls.install(rules)  # the last wall: from here on only student code is new
         channel.sendall(serve.READY)  # the walls stand: a failure before this is the grader's
-        serve.serve(channel, impl, watcher, scenarios)
+        serve.serve(channel, impl, watcher, drivers)
 
     _control_loop(control, start_worker)
 

@@ -2,13 +2,13 @@
 
 The oracles are the original index-juggling expressions, run here. The last five tests check
 the einsum-only rule on what each function EXECUTES (a torch function mode records every torch
-call it makes, tests/scenarios/named_dims.py), and pay only where the function is also right.
+call it makes, tests/drivers/named_dims.py), and pay only where the function is also right.
 """
 
 import pytest
 import torch
 
-from tests.scenarios import named_dims as scenarios
+from tests.drivers import named_dims as drivers
 
 pytestmark = pytest.mark.named_dims
 
@@ -88,7 +88,7 @@ _ELEMENTWISE = ("add", "sub", "mul", "div", "true_divide", "floor_divide", "neg"
                 "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
                 "bitwise_and", "bitwise_or", "bitwise_not", "and", "or", "xor", "invert", "truediv", "floordiv")
 ALLOWED_OPS = frozenset(
-    {EINSUM, scenarios.EINOPS, "torch.arange", "torch.ones", "torch.tril", "torch.triu",
+    {EINSUM, drivers.EINOPS, "torch.arange", "torch.ones", "torch.tril", "torch.triu",
      "torch.Tensor.tril", "torch.Tensor.triu",
      # elementwise arithmetic and comparisons, as functions, methods and operators (x + y, 3 - x, i <= j)
      *(f"torch.{op}" for op in _ELEMENTWISE), *(f"torch.Tensor.{op}" for op in _ELEMENTWISE),
@@ -123,7 +123,7 @@ def check_einsum_only_rule(impl, function, needs_einsum=True):
     """Run `function` on each case under the recorder: right answers first, then only allowed ops."""
     ops = []
     for args, expected in _rule_cases(function):
-        out = impl.run(scenarios.ops_executed, function=function, args=list(args))
+        out = impl.run(drivers.ops_executed, function=function, args=list(args))
         got = out["result"]
         works = (isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype
                  and torch.allclose(got.cpu().double(), expected.double()))
@@ -136,7 +136,7 @@ def check_einsum_only_rule(impl, function, needs_einsum=True):
     forbidden = [op for op in ops if op not in ALLOWED_OPS]
     assert not forbidden, f"{function} executes {', '.join(forbidden)}, outside the einsum-only rule. Hint: {RULE_HINT}"
     if needs_einsum:
-        assert scenarios.EINOPS in ops or EINSUM in ops, (
+        assert drivers.EINOPS in ops or EINSUM in ops, (
             f"{function} calls neither torch.einsum nor einops (it executed only {ops}). Hint: {RULE_HINT}"
         )
 

@@ -36,6 +36,7 @@ import torch  # noqa: E402
 from grader.core.sandbox import Limits, Sandbox  # noqa: E402
 from grader.worker import serve  # noqa: E402
 from tests.drivers import optimizers as driver  # noqa: E402
+from tests.seam import load_reference  # noqa: E402
 
 # --- the worker's side of the prototype ------------------------------------------------------
 
@@ -91,7 +92,7 @@ def _prototype_handle(request, impl, audit, scenarios):
 def in_worker(sandbox: Sandbox, name, params, grads, hyper) -> list:
     qualified = f"{driver.run_optimizer.__module__}:{driver.run_optimizer.__qualname__}"
     kwargs = dict(name=name, params=params, grads=grads, hyper=hyper)
-    return sandbox.request({"op": "run", "scenario": qualified, "kwargs": kwargs}, None)["trajectory"]
+    return sandbox.request({"op": "run", "driver": qualified, "kwargs": kwargs}, None)["trajectory"]
 
 
 def by_handles(sandbox: Sandbox, name, params, grads, hyper, batched: bool) -> list:
@@ -128,18 +129,26 @@ def main() -> None:
         shutil.copytree(REPO_ROOT / "solutions", submission / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
         sandbox = Sandbox(submission, Limits(call_seconds=60, submission_seconds=600), problems=["optimizers"])
         sandbox.start()
+        reference = load_reference()  # after the fork: the zygote must not hold it
         try:
             sandbox.fresh_worker()
             sandbox.request({"op": "import", "module": "optimizers"}, None)
             print(f"load before: {os.getloadavg()[0]:.2f}")
+            pings = []
+            for _ in range(200):
+                started = time.perf_counter()
+                sandbox.request({"op": "ping"}, None)
+                pings.append(time.perf_counter() - started)
+            print(f"one round trip (ping), median of 200: {statistics.median(pings) * 1000:.3f} ms")
             for label, (params, grads) in cases.items():
                 name = "AdamW" if "AdamW" in label else "SGD"
                 want = in_worker(sandbox, name, params, grads, {})
                 report(label, {
+                    "driver, in-process (no sandbox)": lambda: driver.run_optimizer(reference, name, params, grads, {})["trajectory"],
                     "driver in the worker": lambda: in_worker(sandbox, name, params, grads, {}),
                     "handles, one op per trip": lambda: by_handles(sandbox, name, params, grads, {}, False),
                     "handles, one step per trip": lambda: by_handles(sandbox, name, params, grads, {}, True),
-                }, want, args.repeats, trips={"driver in the worker": 1,
+                }, want, args.repeats, trips={"driver, in-process (no sandbox)": 1, "driver in the worker": 1,
                                               "handles, one op per trip": len(params) + 1 + len(grads) * (2 * len(params) + 1),
                                               "handles, one step per trip": len(params) + 1 + len(grads)})
             print(f"load after: {os.getloadavg()[0]:.2f}")

@@ -1,7 +1,7 @@
 """Trusted side: fixed probe inputs per problem, for misconception hints (grader/staff/hints.py).
 
 A probe is one plain-data call through the seam: a function of the problem's module
-(`("call", function, args, kwargs)`) or one of our scenarios (`("run", scenario, kwargs)`).
+(`("call", function, args, kwargs)`) or one of our drivers (`("run", driver, kwargs)`).
 The same probes run on the submission (through the sandbox, at the end of its grading) and
 on the reference and each mutant (in-process, trusted staff code), so their outputs can be
 compared value by value. Fixed inputs rather than the suites' hypothesis examples: the same
@@ -34,8 +34,8 @@ def _calls(module: str, function: str, argument_lists: list[tuple]) -> list[Prob
     return [Probe(f"{module}.{function}", ("call", function, args, {})) for args in argument_lists]
 
 
-def _runs(group: str, scenario, kwarg_lists: list[dict], keep=None) -> list[Probe]:
-    return [Probe(group, ("run", scenario, kwargs), keep) for kwargs in kwarg_lists]
+def _runs(group: str, driver, kwarg_lists: list[dict], keep=None) -> list[Probe]:
+    return [Probe(group, ("run", driver, kwargs), keep) for kwargs in kwarg_lists]
 
 
 FLOATS = [torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2]
@@ -175,18 +175,19 @@ def _optimizers() -> list[Probe]:
     skipping = [[grads[s][0], None if s % 2 else grads[s][1]] for s in range(4)]
     run = "tests.drivers.optimizers:run_optimizer"
     construct = "tests.drivers.optimizers:construct"
+    reloaded = "tests.drivers.optimizers:reloaded_at"
     groups = [{"indices": [0], "lr": 0.5}, {"indices": [1]}]
     return (
         _runs("optimizers.sgd", run, [dict(name="SGD", params=params, grads=grads, hyper={"lr": 0.1}),
                                       dict(name="SGD", params=params, grads=grads, hyper={"lr": 0.1}, groups=groups),
                                       dict(name="SGD", params=params, grads=skipping, hyper={"lr": 0.1})])
         + _runs("optimizers.adagrad", run, [dict(name="AdaGrad", params=params, grads=grads, hyper={"lr": 0.1, "eps": 0.5}),
-                                            dict(name="AdaGrad", params=params, grads=grads, hyper={"lr": 0.1}),
-                                            dict(name="AdaGrad", params=params, grads=skipping, hyper={"lr": 0.1, "eps": 1e-3}, save_at=2)])
+                                            dict(name="AdaGrad", params=params, grads=grads, hyper={"lr": 0.1})])
+        + _runs("optimizers.adagrad", reloaded, [dict(name="AdaGrad", params=params, grads=skipping, hyper={"lr": 0.1, "eps": 1e-3}, save_at=2)])
         + _runs("optimizers.adamw", run, [dict(name="AdamW", params=params, grads=grads, hyper={"lr": 0.1, "weight_decay": 0.5}),
                                           dict(name="AdamW", params=params, grads=grads, hyper={"lr": 0.01, "betas": (0.5, 0.9), "eps": 0.1, "weight_decay": 0.0}),
-                                          dict(name="AdamW", params=params, grads=skipping, hyper={"lr": 0.1, "weight_decay": 0.1}),
-                                          dict(name="AdamW", params=params, grads=skipping, hyper={"lr": 0.1}, save_at=2)])
+                                          dict(name="AdamW", params=params, grads=skipping, hyper={"lr": 0.1, "weight_decay": 0.1})])
+        + _runs("optimizers.adamw", reloaded, [dict(name="AdamW", params=params, grads=skipping, hyper={"lr": 0.1}, save_at=2)])
         + _runs("optimizers.checks", construct, [dict(name="AdamW", hyper={"betas": (1.0, 0.9)}), dict(name="AdamW", hyper={"betas": (0.9, 1.0)}),
                                                  dict(name="AdamW", hyper={"lr": -1.0}), dict(name="AdamW", hyper={"weight_decay": -0.1}),
                                                  dict(name="AdaGrad", hyper={"eps": -1.0}), dict(name="SGD", hyper={"lr": -0.5}),

@@ -75,6 +75,15 @@ def continue_optimizer(impl, name, params, state_dict, grads, hyper=None, groups
     return _steps(optimizer, params, grads)
 
 
+def reloaded_at(impl, name, params, grads, save_at, hyper=None, groups=None) -> dict:
+    """run_optimizer for `save_at` steps, then continue_optimizer from its state_dict, in ONE
+    process: the hint probes' single call (a test makes the two calls). The whole trajectory."""
+    first = run_optimizer(impl, name, params, grads[:save_at], hyper, groups, keep_state_dict=True)
+    rest = continue_optimizer(impl, name, [t[-1] for t in first["trajectory"]], first["state_dict"], grads[save_at:], hyper, groups)
+    rest["trajectory"] = [torch.cat([a, b[1:]]) for a, b in zip(first["trajectory"], rest["trajectory"])]
+    return rest
+
+
 def _steps(optimizer, params, grads) -> dict:
     history = [[p.detach().clone()] for p in params]
     for step_grads in grads:

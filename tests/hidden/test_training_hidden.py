@@ -38,9 +38,10 @@ def test_set_seed_reseeds_every_generator(impl, device, seed):
     """set_seed seeds random, NumPy and torch (on every device): re-seeding repeats the draws, another seed changes them."""
     other = (seed + 1) % 2**32
     first, again, different = impl.run(drivers.seed_draws, seeds=[seed, seed, other], device=device)
+    expected, expected_other = oracle.seeded_draws(seed, device), oracle.seeded_draws(other, device)
     for source in ("random", "numpy", "torch"):
-        assert first[source] == again[source]
-        assert first[source] != different[source]
+        assert first[source] == again[source] == expected[source]
+        assert different[source] == expected_other[source] != expected[source]
 
 
 @pytest.mark.parametrize("seed", [-1, -(2**31), 2**32, 2**40])

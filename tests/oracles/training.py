@@ -5,6 +5,9 @@ students: `_torch_step` is what train_step must do. The models, optimizers and b
 the drivers' own (tests/drivers/training.py), built here, in the test's process.
 """
 
+import random
+
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -17,6 +20,19 @@ from tests.drivers.training import (
     params_of,
     run_steps,
 )
+
+
+def seeded_draws(seed: int, device: str = "cpu") -> dict:
+    """What drivers.training.seed_draws should see after set_seed(seed): the draws of Python's,
+    NumPy's and PyTorch's generators seeded with `seed` (the same draws every time is the
+    spec; these are the ones seeding each library with the seed gives)."""
+    python = random.Random(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return {
+        "random": [python.random() for _ in range(3)],
+        "numpy": np.random.RandomState(seed).random_sample(3).tolist(),
+        "torch": torch.rand(3, generator=generator, device=device).cpu().tolist(),
+    }
 
 
 def _torch_step(model, optimizer, x, y, loss_fn, autocast_dtype=None) -> float:

@@ -15,7 +15,7 @@ from tests.drivers import training as drivers
 pytestmark = pytest.mark.training
 
 
-def test_set_seed_reseeds_random_numpy_and_torch(impl):
+def test_set_seed_reseeds_random_numpy_and_torch(impl, expected_values):
     """set_seed must seed Python's random, NumPy's global generator and torch: same seed, same draws."""
     first, again, other = impl.run(drivers.seed_draws, seeds=[7, 7, 8])
     for source in ("random", "numpy", "torch"):
@@ -26,6 +26,12 @@ def test_set_seed_reseeds_random_numpy_and_torch(impl):
         assert first[source] != other[source], (
             f"set_seed(7) and set_seed(8) gave the same {source} draws {first[source]}; hint: pass the seed on"
         )
+        for seed, draws in ((7, first), (8, other)):
+            want = expected_values["training.seed_draws"][str(seed)][source]  # that library seeded with `seed`
+            assert draws[source] == want, (
+                f"after set_seed({seed}), {source} drew {draws[source]}; seeded with {seed} it draws {want}. "
+                f"Hint: seed {source}'s global generator with the seed itself"
+            )
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32])

@@ -326,13 +326,14 @@ class Sandbox:
 
     # --- workers -----------------------------------------------------------------------
 
-    def fresh_worker(self) -> None:
-        """End the current worker (and all it started) and fork a new one."""
+    def fresh_worker(self, fresh_scratch: bool = False) -> None:
+        """End the current worker (and all it started) and fork a new one; with `fresh_scratch`,
+        the scratch folder is emptied in between, so the new one finds nothing of the old."""
         if self._data is not None:
             self._data.close()
         started = time.perf_counter()
         ours, theirs = socket.socketpair()
-        command = json.dumps({"op": "spawn", "previous": self._pid}).encode()
+        command = json.dumps({"op": "spawn", "previous": self._pid, "fresh_scratch": fresh_scratch}).encode()
         try:
             socket.send_fds(self._control, [command], [theirs.fileno()])
         except OSError:  # no student code runs in the zygote: the grader's own failure
@@ -725,7 +726,7 @@ class RemoteImpl:
         if not driver.__module__.startswith("tests.drivers."):
             raise ValueError(f"{name} is not a driver (they live in tests/drivers/)")
         if getattr(driver, "fresh_process", False):
-            self._sandbox.fresh_worker()
+            self._sandbox.fresh_worker(fresh_scratch=True)
         return self._request({"op": "run", "driver": name, "kwargs": inputs}, name)
 
     def source(self, name: str) -> str:

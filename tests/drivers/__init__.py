@@ -9,11 +9,10 @@ computed on the trusted side (tests/oracles/, the reference, PyTorch, or numbers
 tests/public/expected_values.json): no driver computes an expected value, holds an oracle or
 imports one (tests/project/test_drivers.py checks this).
 
-`fresh_process`: a driver that must find nothing of the calls before it in memory. The grader
-runs it in a new worker (the scratch folder stays, memory does not), so all that reaches it
-from an earlier call is what the student's code wrote (a checkpoint file) or what the trusted
-side passed on (a state_dict it was sent back): a round trip then shows what really crossed,
-not a value remembered and returned twice.
+`fresh_process`: a driver that must find nothing of the calls before it. The grader runs it in
+a new worker with an empty scratch folder, so all that reaches it from an earlier call is what
+the trusted side passes on (a checkpoint file's bytes, a state_dict, sent back by that call): a
+round trip then shows what really crossed, not a value remembered and returned twice.
 """
 
 

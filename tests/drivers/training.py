@@ -7,10 +7,10 @@ runs (PyTorch's own loop) are computed on the trusted side, in tests/oracles/tra
 Nothing here uses a global RNG for its own draws; where a driver must touch the global
 generators (set_seed, the generator-less get_batch), it restores them afterwards.
 
-A checkpoint is written by one call and read back by another, which the grader runs in a
-fresh process (`fresh_process`): the model it is loaded into is built from DEST_SEED, and the
-run that wrote it from a seed the reading call is never told, so only what the submission
-saved can make the reading call's values right.
+A checkpoint is written by one call, its bytes come back to the trusted side, and another
+call, which the grader runs in a fresh process with an empty scratch folder (`fresh_process`),
+loads them into a model built from DEST_SEED; the run that wrote them started from a seed the
+reading call is never told, so only what the submission saved can make its values right.
 """
 
 import contextlib
@@ -58,24 +58,26 @@ def _scratch_dir():
         shutil.rmtree(path, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _kept_unless_failed(folders: list):
-    """Folders handed on to a later call: removed here only if this call fails."""
-    try:
-        yield
-    except BaseException:
-        for folder in folders:
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
+def _file_bytes(path: str):
+    """A file's bytes as a uint8 array (plain data, to be handed on by the trusted side), or None."""
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8).copy()
 
 
 @contextlib.contextmanager
-def _removed_after(folders: list):
-    try:
-        yield
-    finally:
-        for folder in folders:
-            shutil.rmtree(folder, ignore_errors=True)
+def _checkpoint_file(checkpoint, target: str = "str"):
+    """`checkpoint` (bytes an earlier call sent back) as load_checkpoint's `src`: a str path, an
+    os.PathLike or a BytesIO (`target`), in a folder removed afterwards."""
+    if checkpoint is None:
+        raise FileNotFoundError("no checkpoint file was left to load")
+    data = np.asarray(checkpoint, dtype=np.uint8).tobytes()
+    with _scratch_dir() as folder:
+        path = os.path.join(folder, "ckpt.pt")
+        with open(path, "wb") as f:
+            f.write(data)
+        yield io.BytesIO(data) if target == "bytesio" else path if target == "str" else pathlib.Path(path)
 
 
 # --- models, optimizers and batches, all seeded explicitly ----------------------------
@@ -304,39 +306,28 @@ def checkpoint_source(optimizer: str, seed: int):
     return model, opt
 
 
-def _checkpoint_target(path: str, target: str):
-    """`out`/`src` as a str, an os.PathLike, or (for "bytesio") the file's bytes in a BytesIO."""
-    if target == "bytesio":
-        with open(path, "rb") as f:
-            return io.BytesIO(f.read())
-    return path if target == "str" else pathlib.Path(path)
-
-
 def checkpoint_save(impl, optimizer: str, target: str, iteration: int, seed: int) -> dict:
-    """save_checkpoint(checkpoint_source(optimizer, seed), iteration) into a new folder, through a
-    str, an os.PathLike or a BytesIO (`target`); the folder is for checkpoint_load."""
+    """save_checkpoint(checkpoint_source(optimizer, seed), iteration) through a str, an
+    os.PathLike or a BytesIO (`target`); the bytes it wrote, for checkpoint_load."""
     model, opt = checkpoint_source(optimizer, seed)
-    folder = tempfile.mkdtemp(prefix="training_checkpoint_")
-    path = os.path.join(folder, "ckpt.pt")
-    with _kept_unless_failed([folder]):
-        if target == "bytesio":
-            out = io.BytesIO()
-            impl.training.save_checkpoint(model, opt, iteration, out)
-            with open(path, "wb") as f:
-                f.write(out.getvalue())
-        else:
-            impl.training.save_checkpoint(model, opt, iteration, _checkpoint_target(path, target))
-    return {"folder": folder}
+    if target == "bytesio":
+        out = io.BytesIO()
+        impl.training.save_checkpoint(model, opt, iteration, out)
+        return {"checkpoint": np.frombuffer(out.getvalue(), dtype=np.uint8).copy()}
+    with _scratch_dir() as folder:
+        path = os.path.join(folder, "ckpt.pt")
+        impl.training.save_checkpoint(model, opt, iteration, path if target == "str" else pathlib.Path(path))
+        return {"checkpoint": _file_bytes(path)}
 
 
 @fresh_process
-def checkpoint_load(impl, optimizer: str, target: str, folder: str) -> dict:
-    """load_checkpoint of what checkpoint_save wrote, into a fresh model and optimizer
+def checkpoint_load(impl, optimizer: str, target: str, checkpoint) -> dict:
+    """load_checkpoint of the bytes checkpoint_save wrote, into a fresh model and optimizer
     (DEST_SEED): the iteration it returns, and the weights, state and lr it restored."""
-    with _removed_after([folder]):
-        model = make_model(DEST_SEED)
-        opt = make_optimizer(optimizer, model)
-        iteration = impl.training.load_checkpoint(_checkpoint_target(os.path.join(folder, "ckpt.pt"), target), model, opt)
+    model = make_model(DEST_SEED)
+    opt = make_optimizer(optimizer, model)
+    with _checkpoint_file(checkpoint, target) as src:
+        iteration = impl.training.load_checkpoint(src, model, opt)
     return {
         "iteration": iteration,
         "params": params_of(model),
@@ -349,7 +340,7 @@ def checkpoint_roundtrip(impl, optimizer: str, target: str, iteration: int, seed
     """checkpoint_save then checkpoint_load in ONE process: the hint probes' single call. A test
     makes the two calls, so that the reading one runs in a fresh process."""
     saved = checkpoint_save(impl, optimizer, target, iteration, seed)
-    return checkpoint_load(impl, optimizer, target, saved["folder"])
+    return checkpoint_load(impl, optimizer, target, saved["checkpoint"])
 
 
 # --- the loop -------------------------------------------------------------------------
@@ -365,28 +356,29 @@ def train_losses(impl, optimizer: str, num_steps: int, seed: int) -> dict:
 
 def train_until(impl, optimizer: str, num_steps: int, stop_at: int, every: int, init_seed: int, data_seed: int) -> dict:
     """An uninterrupted train() of `num_steps` from make_model(init_seed), and one stopped after
-    `stop_at` steps that checkpoints every `every` steps into a new folder (for train_resumed)."""
+    `stop_at` steps that checkpoints every `every` steps: the last checkpoint's bytes, for train_resumed."""
     batch_fn = make_batch_fn(data_seed)
     full_model = make_model(init_seed)
     full = impl.training.train(full_model, make_optimizer(optimizer, full_model), batch_fn, F.mse_loss, num_steps)
-    folder = tempfile.mkdtemp(prefix="training_resume_")
-    with _kept_unless_failed([folder]):
-        model = make_model(init_seed)
+    model = make_model(init_seed)
+    with _scratch_dir() as folder:
+        path = os.path.join(folder, "ckpt.pt")
         part = impl.training.train(model, make_optimizer(optimizer, model), batch_fn, F.mse_loss, stop_at,
-                                   checkpoint_path=os.path.join(folder, "ckpt.pt"), checkpoint_every=every)
+                                   checkpoint_path=path, checkpoint_every=every)
+        checkpoint = _file_bytes(path)
     return {"full": [float(v) for v in full], "params_full": params_of(full_model), "part": [float(v) for v in part],
-            "folder": folder}
+            "checkpoint": checkpoint}
 
 
 @fresh_process
-def train_resumed(impl, optimizer: str, num_steps: int, folder: str, data_seed: int) -> dict:
-    """load_checkpoint of the last checkpoint train_until left, into a fresh model and optimizer
+def train_resumed(impl, optimizer: str, num_steps: int, checkpoint, data_seed: int) -> dict:
+    """load_checkpoint of the checkpoint train_until left, into a fresh model and optimizer
     (DEST_SEED), then train(..., start_step=iteration) up to `num_steps`."""
-    with _removed_after([folder]):
-        model = make_model(DEST_SEED)
-        opt = make_optimizer(optimizer, model)
-        iteration = impl.training.load_checkpoint(os.path.join(folder, "ckpt.pt"), model, opt)
-        rest = impl.training.train(model, opt, make_batch_fn(data_seed), F.mse_loss, num_steps, start_step=iteration)
+    model = make_model(DEST_SEED)
+    opt = make_optimizer(optimizer, model)
+    with _checkpoint_file(checkpoint) as path:
+        iteration = impl.training.load_checkpoint(path, model, opt)
+    rest = impl.training.train(model, opt, make_batch_fn(data_seed), F.mse_loss, num_steps, start_step=iteration)
     return {"iteration": iteration, "rest": [float(v) for v in rest], "params": params_of(model)}
 
 
@@ -394,39 +386,38 @@ def resume(impl, optimizer: str, num_steps: int, stop_at: int, every: int, seed:
     """train_until then train_resumed in ONE process: the hint probes' single call (a test makes
     the two calls)."""
     until = train_until(impl, optimizer, num_steps, stop_at, every, seed, seed)
-    resumed = train_resumed(impl, optimizer, num_steps, until["folder"], seed)
+    resumed = train_resumed(impl, optimizer, num_steps, until["checkpoint"], seed)
     return {"full": until["full"], "part": until["part"], "iteration": resumed["iteration"], "rest": resumed["rest"]}
 
 
 def train_cadence(impl, runs: list, optimizer: str = "sgd", init_seed: int = 0, data_seed: int = 0) -> dict:
-    """For each (start_step, num_steps, every, with_path): train() once from make_model(init_seed),
-    checkpointing into its own new folder (for read_checkpoints); how many losses each returned."""
-    folders, num_losses = [], []
-    with _kept_unless_failed(folders):
-        for start_step, num_steps, every, with_path in runs:
-            folders.append(tempfile.mkdtemp(prefix="training_cadence_"))
-            model = make_model(init_seed)
+    """For each (start_step, num_steps, every, with_path): train() once from make_model(init_seed);
+    the bytes of the checkpoint file it left (None: none), for read_checkpoints, and its losses' count."""
+    checkpoints, num_losses = [], []
+    for start_step, num_steps, every, with_path in runs:
+        model = make_model(init_seed)
+        with _scratch_dir() as folder:
+            path = os.path.join(folder, "ckpt.pt")
             losses = impl.training.train(
                 model, make_optimizer(optimizer, model), make_batch_fn(data_seed), F.mse_loss, num_steps,
-                start_step=start_step, checkpoint_path=os.path.join(folders[-1], "ckpt.pt") if with_path else None,
-                checkpoint_every=every,
+                start_step=start_step, checkpoint_path=path if with_path else None, checkpoint_every=every,
             )
-            num_losses.append(len(losses))
-    return {"folders": folders, "num_losses": num_losses}
+            checkpoints.append(_file_bytes(path))
+        num_losses.append(len(losses))
+    return {"checkpoints": checkpoints, "num_losses": num_losses}
 
 
 @fresh_process
-def read_checkpoints(impl, folders: list, optimizer: str = "sgd") -> list:
-    """Per folder of train_cadence: None where no checkpoint was left, else load_checkpoint into a
+def read_checkpoints(impl, checkpoints: list, optimizer: str = "sgd") -> list:
+    """Per checkpoint of train_cadence: None where there was none, else load_checkpoint into a
     fresh model and optimizer (DEST_SEED): the iteration it returns and the weights it restored."""
     found = []
-    with _removed_after(folders):
-        for folder in folders:
-            path = os.path.join(folder, "ckpt.pt")
-            if not os.path.exists(path):
-                found.append(None)
-                continue
-            model = make_model(DEST_SEED)
+    for checkpoint in checkpoints:
+        if checkpoint is None:
+            found.append(None)
+            continue
+        model = make_model(DEST_SEED)
+        with _checkpoint_file(checkpoint) as path:
             iteration = impl.training.load_checkpoint(path, model, make_optimizer(optimizer, model))
-            found.append({"iteration": iteration, "params": params_of(model)})
+        found.append({"iteration": iteration, "params": params_of(model)})
     return found

@@ -3,8 +3,9 @@
 Oracles: plain PyTorch (tests/oracles/training.py, computed here) for train_step and train,
 the dataset itself for get_batch's windows, and the reference where behaviour is
 deterministic. Random batches are checked through their distribution, never exact values.
-Every checkpoint is read back by a call the grader runs in a fresh process, and compared with
-what was saved as computed here: never with a value the submission returned before.
+Every checkpoint's bytes are read back by a call the grader runs in a fresh process (empty
+scratch), and what it restores is compared with what was saved, as computed here: never with a
+value the submission returned before.
 """
 
 import numpy as np
@@ -174,7 +175,7 @@ def test_train_step_bfloat16_autocast(impl, device, optimizer):
 def test_checkpoint_roundtrip_through_paths_and_files(impl, optimizer, target):
     """save_checkpoint/load_checkpoint accept a str, an os.PathLike or a binary file and restore everything."""
     saved = impl.run(drivers.checkpoint_save, optimizer=optimizer, target=target, iteration=17, seed=3)
-    out = impl.run(drivers.checkpoint_load, optimizer=optimizer, target=target, folder=saved["folder"])
+    out = impl.run(drivers.checkpoint_load, optimizer=optimizer, target=target, checkpoint=saved["checkpoint"])
     expected = oracle.saved_checkpoint(optimizer, seed=3)
     assert out["iteration"] == 17
     for kind in ("params", "state"):
@@ -214,7 +215,7 @@ def test_resume_is_bit_for_bit(impl, optimizer, every, stop_after, more, seed):
     init_seed, data_seed = seed, seed + 1000
     until = impl.run(drivers.train_until, optimizer=optimizer, num_steps=num_steps, stop_at=stop_at, every=every,
                      init_seed=init_seed, data_seed=data_seed)
-    resumed = impl.run(drivers.train_resumed, optimizer=optimizer, num_steps=num_steps, folder=until["folder"],
+    resumed = impl.run(drivers.train_resumed, optimizer=optimizer, num_steps=num_steps, checkpoint=until["checkpoint"],
                        data_seed=data_seed)
     expected = oracle.torch_train(optimizer, num_steps, init_seed, data_seed)
     iteration = stop_at // every * every
@@ -242,7 +243,7 @@ def test_checkpoint_cadence(impl):
         ((0, 6, 3, False), None, 6),
     ]
     trained = impl.run(drivers.train_cadence, runs=[run for run, _, _ in runs])
-    found = impl.run(drivers.read_checkpoints, folders=trained["folders"])
+    found = impl.run(drivers.read_checkpoints, checkpoints=trained["checkpoints"])
     assert trained["num_losses"] == [num_losses for _, _, num_losses in runs]
     for (run, iteration, _), checkpoint in zip(runs, found, strict=True):
         if iteration is None:

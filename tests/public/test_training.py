@@ -151,7 +151,7 @@ def test_train_step_bfloat16_autocast_keeps_float32(impl, expected_values):
 def test_checkpoint_roundtrip_restores_model_optimizer_iteration(impl):
     """load_checkpoint restores weights, optimizer state and returns the saved iteration."""
     saved = impl.run(drivers.checkpoint_save, optimizer="adamw", target="str", iteration=3, seed=0)
-    out = impl.run(drivers.checkpoint_load, optimizer="adamw", target="str", folder=saved["folder"])
+    out = impl.run(drivers.checkpoint_load, optimizer="adamw", target="str", checkpoint=saved["checkpoint"])
     assert out["iteration"] == 3, f"load_checkpoint returned {out['iteration']!r}, expected 3"
     model, optimizer = drivers.checkpoint_source("adamw", seed=0)  # what was saved, built again here
     for kind, want in (("params", drivers.params_of(model)), ("state", drivers.optimizer_state(optimizer))):
@@ -164,7 +164,7 @@ def test_checkpoint_roundtrip_restores_model_optimizer_iteration(impl):
 def test_resume_reproduces_the_uninterrupted_run(impl, expected_values):
     """Stop after 5 steps (checkpoint every 2), resume from the checkpoint: losses match bit for bit."""
     until = impl.run(drivers.train_until, optimizer="adamw", num_steps=8, stop_at=5, every=2, init_seed=0, data_seed=0)
-    resumed = impl.run(drivers.train_resumed, optimizer="adamw", num_steps=8, folder=until["folder"], data_seed=0)
+    resumed = impl.run(drivers.train_resumed, optimizer="adamw", num_steps=8, checkpoint=until["checkpoint"], data_seed=0)
     assert resumed["iteration"] == 4, (
         f"checkpoints every 2 steps over steps 0..4 last save iteration 4 (after step 3); got {resumed['iteration']!r}"
     )

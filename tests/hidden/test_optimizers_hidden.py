@@ -171,7 +171,9 @@ def test_adamw_matches_reference(impl, ref, device, problem, hyper):
 # --- state_dict -----------------------------------------------------------------------
 
 
-@settings(max_examples=30, suppress_health_check=FIXTURE_OK)
+# 15 drawn examples, not 30: each reloads in a fresh worker (a spawn, ~7 ms idle); the explicit
+# examples below carry the must-catch cases.
+@settings(max_examples=15, suppress_health_check=FIXTURE_OK)
 @given(name=st.sampled_from(["SGD", "AdaGrad", "AdamW"]),
        problem=optimizer_problems(min_steps=2, max_steps=10), data=st.data())
 @example(name="AdamW", problem=NONE_GRADS, data=None).via("AdamW with None grads")

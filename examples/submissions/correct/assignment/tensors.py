@@ -1,15 +1,17 @@
 """Problem 1: dtypes and tensor memory.
 
-The float layouts are not looked up in a table: they are read off the bit
-patterns PyTorch stores for 1.0 and 2.0 (the two differ only by one unit in the
-lowest exponent bit, i.e. by ``1 << mantissa_bits``).  Every other constant is
-then computed from (exponent_bits, mantissa_bits) with exact power-of-two
-arithmetic (``math.ldexp``), never from ``torch.finfo``.
+The float layouts come from the formats' definitions, not from PyTorch: IEEE 754's
+binary64/32/16 and bfloat16 by their total and exponent widths, and the fp8 formats
+by their names, which spell their layout (``e4m3``: 4 exponent bits, 3 mantissa
+bits; ``fn``: finite, no infinities).  Every other constant is then computed from
+(exponent_bits, mantissa_bits) with exact power-of-two arithmetic (``math.ldexp``),
+never from ``torch.finfo``, ``itemsize`` or a cast.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from typing import NamedTuple, Sequence
 
@@ -34,10 +36,10 @@ _FLOATS = frozenset(
         torch.float8_e5m2,
     }
 )
-_OTHERS = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool})
 
-# Signed integer dtype of the same width, used to reinterpret a float's bits.
-_SAME_WIDTH_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+# (total bits, exponent bits) of the formats whose names do not spell their layout.
+_IEEE_WIDTHS = {torch.float64: (64, 11), torch.float32: (32, 8), torch.float16: (16, 5), torch.bfloat16: (16, 8)}
+_INT_BITS = {torch.int64: 64, torch.int32: 32, torch.int16: 16, torch.int8: 8, torch.uint8: 8, torch.bool: 8}
 
 
 def _need_float(dtype: torch.dtype) -> None:
@@ -45,25 +47,23 @@ def _need_float(dtype: torch.dtype) -> None:
         raise ValueError(f"unsupported floating-point dtype: {dtype!r}")
 
 
-def _bits_of(value: float, dtype: torch.dtype) -> int:
-    t = torch.tensor([value], dtype=torch.float32).to(dtype)
-    return int(t.view(_SAME_WIDTH_INT[t.element_size()]).item())
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 @lru_cache(maxsize=None)
 def float_format(dtype: torch.dtype) -> FloatFormat:
     _need_float(dtype)
-    total_bits = 8 * torch.empty((), dtype=dtype).element_size()
-    step = _bits_of(2.0, dtype) - _bits_of(1.0, dtype)  # == 1 << mantissa_bits
-    mantissa = step.bit_length() - 1
-    return FloatFormat(1, total_bits - 1 - mantissa, mantissa)
+    if dtype in _IEEE_WIDTHS:
+        total_bits, exponent = _IEEE_WIDTHS[dtype]
+        return FloatFormat(1, exponent, total_bits - 1 - exponent)
+    layout = re.fullmatch(r"float8_e(\d+)m(\d+)\w*", _name(dtype))
+    return FloatFormat(1, int(layout[1]), int(layout[2]))
 
 
-@lru_cache(maxsize=None)
 def _has_infinity(dtype: torch.dtype) -> bool:
-    # The "fn" float8 formats have no infinity: +inf is stored as NaN.
-    back = torch.tensor([math.inf]).to(dtype).to(torch.float32).item()
-    return math.isinf(back)
+    # The "fn" float8 formats are finite: no infinity, the all-ones exponent holds numbers.
+    return not _name(dtype).endswith(("fn", "fnuz"))
 
 
 def _bias(dtype: torch.dtype) -> int:
@@ -71,9 +71,11 @@ def _bias(dtype: torch.dtype) -> int:
 
 
 def bytes_per_element(dtype: torch.dtype) -> int:
-    if dtype not in _FLOATS and dtype not in _OTHERS:
-        raise ValueError(f"unsupported dtype: {dtype!r}")
-    return torch.empty(0, dtype=dtype).element_size()
+    if dtype in _FLOATS:
+        return sum(float_format(dtype)) // 8
+    if dtype in _INT_BITS:
+        return _INT_BITS[dtype] // 8  # a bool takes a whole byte
+    raise ValueError(f"unsupported dtype: {dtype!r}")
 
 
 def tensor_num_bytes(shape: Shape, dtype: torch.dtype) -> int:

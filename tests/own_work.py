@@ -201,12 +201,14 @@ class Checker:
 
     def check(self, module: str, name: str) -> None:
         """Raise OwnWorkViolation if `module.name` breaks its rule (a test is about to reach it)."""
+        __tracebackhide__ = True  # pytest shows the test's line and the message, not this frame
         if (module, name) in RULES:
             breach = self.breaches().get((module, name))
             if breach is not None:
                 raise OwnWorkViolation(breach.message())
 
     def check_scenario(self, scenario: Callable[..., Any], inputs: Mapping[str, Any]) -> None:
+        __tracebackhide__ = True
         for module, name in sorted(scenario_reaches(scenario, inputs)):
             self.check(module, name)
 

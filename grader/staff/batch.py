@@ -24,7 +24,7 @@ from rich.text import Text
 
 from grader.staff import changeset, executors, late
 
-from grader.core import intake, results
+from grader.core import integrity, intake, results
 from grader.staff.executors import Grading, Job
 from grader.staff.gradebook import Gradebook, unreadable_reason
 from grader.core.student_text import printable
@@ -138,6 +138,8 @@ def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: C
     changed: list[str] = []
     with progress_display(console, jobs, counts) as finished:
         for job, outcome, seconds in executor.run(jobs, grading):
+            if outcome.get("ok"):  # the course's [integrity] policy, here where course.toml is known
+                outcome["results"] = integrity.hold(outcome["results"], grading.tamper)
             _record(book, job, outcome, scope, seconds, counts, (review or {}).get(job.student))
             took[job.student] = seconds
             finished(job, outcome, seconds)

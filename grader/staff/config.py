@@ -13,10 +13,14 @@
     show = "public"                            # "public" (hints for failed public tests), "all" or "never"
     hidden_after_deadline = false              # also hints for failed hidden tests, once the deadline passed
 
+    [integrity]                                # optional: what a `tamper` flag does (grader/core/integrity.py)
+    tamper = "flag"                            # "flag" (the default: flag for staff, the score stands) or
+                                               # "zero" (also hold the problem at 0 until staff release it)
+
 Every table and key is in SCHEMA; anything else is an error, as is a value of the wrong kind.
 Each message names the file, the key and what was expected, so a typo (`[lat]`, `deadlin`)
 stops the run instead of silently dropping the late policy. Hand-written, not a schema
-library: three tables and seven keys do not need one.
+library: four tables and eight keys do not need one.
 """
 
 from __future__ import annotations
@@ -101,6 +105,9 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], str, bool]]] = {
         "show": (_choice("public", "all", "never"), 'one of "public", "all", "never"', False),
         "hidden_after_deadline": (_flag, "true or false", False),
     },
+    "integrity": {
+        "tamper": (_choice("flag", "zero"), 'one of "flag", "zero"', False),
+    },
 }
 
 
@@ -109,6 +116,7 @@ class Course:
     late: dict[str, Any] | None = None  # the [late] table, checked; None: no late policy
     times_file: Path | None = None  # [submissions] times, resolved against the config's folder
     hints: dict[str, Any] | None = None  # the [hints] table, checked; None: the defaults
+    tamper: str = "flag"  # [integrity] tamper: what a tamper flag does (grader/core/integrity.py)
 
 
 def load(path: Path | None) -> Course:
@@ -132,7 +140,10 @@ def load(path: Path | None) -> Course:
     if problems:
         raise ConfigError("\n".join(problems))
     times = tables.get("submissions", {}).get("times")
-    return Course(late=tables.get("late"), times_file=(path.parent / times) if times else None, hints=tables.get("hints"))
+    return Course(
+        late=tables.get("late"), times_file=(path.parent / times) if times else None, hints=tables.get("hints"),
+        tamper=tables.get("integrity", {}).get("tamper", "flag"),
+    )
 
 
 def _check_table(path: Path, name: str, table: dict, problems: list[str]) -> dict:

@@ -58,6 +58,7 @@ class Grading:
     limits: Limits
     allow_weak: bool = False
     modules: tuple[str, ...] | None = None
+    tamper: str = "flag"  # course.toml's [integrity] tamper, applied by the driver (grader/core/integrity.py)
 
 
 class LocalExecutor:

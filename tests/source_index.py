@@ -51,9 +51,12 @@ class Module:
         self.imports: dict[str, str] = {}  # local name -> dotted name
         self.star_imports: list[str] = []
         self.definitions: dict[str, list[ast.AST]] = {}
+        self.rebinds: list[ast.AST] = []  # values stored where no name says which function they replace
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self._import(node)
+            else:
+                self.rebinds += _rebound_values(node)
         self._collect(tree.body)
 
     def _import(self, node: ast.Import | ast.ImportFrom) -> None:
@@ -134,8 +137,12 @@ class Submission:
                 continue
             seen.add((where, what))
             source = self.modules[where]
-            for definition in source.definitions[what]:
-                for use, reached in self._uses_in(source, definition, what):
+            # A code transplant (`f.__code__ = g.__code__` on a function found with gc, a write into
+            # globals()) may land on any function of its module: what it stores counts for each.
+            rebinds = [] if (where, "") in seen else [(value, "a rebinding") for value in source.rebinds]
+            seen.add((where, ""))
+            for definition, via in [(d, what) for d in source.definitions[what]] + rebinds:
+                for use, reached in self._uses_in(source, definition, via):
                     if use is not None:
                         yield use
                     if reached is not None:
@@ -203,6 +210,39 @@ class Submission:
         if len(parts) >= 3 and parts[0] == self.package and self.defines(parts[1], parts[2]):
             return parts[1], parts[2]
         return None
+
+
+REBINDING_ATTRIBUTES = ("__code__", "__globals__", "__dict__", "__wrapped__", "__call__", "__class__")
+
+
+def _rebound_values(node: ast.AST) -> list[ast.AST]:
+    """What `node` stores through a back door: `x.__code__ = v`, `globals()[k] = v`,
+    `x.__dict__[k] = v`, `setattr(x, k, v)` on anything but self/cls: [v], else []."""
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and node.value is not None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if any(_back_door(target) for target in targets):
+            return [node.value]
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr" and len(node.args) == 3
+            and not (isinstance(node.args[0], ast.Name) and node.args[0].id in ("self", "cls"))):
+        return [node.args[2]]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("update", "setdefault") and _namespace(node.func.value):
+        return list(node.args) + [k.value for k in node.keywords]
+    return []
+
+
+def _back_door(target: ast.AST) -> bool:
+    if isinstance(target, ast.Attribute):
+        return target.attr in REBINDING_ATTRIBUTES
+    if isinstance(target, ast.Subscript):
+        return _namespace(target.value)
+    return False
+
+
+def _namespace(node: ast.AST) -> bool:
+    """globals(), vars(...), x.__dict__, x.__globals__: a namespace written by key."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("globals", "vars"):
+        return True
+    return isinstance(node, ast.Attribute) and node.attr in ("__dict__", "__globals__")
 
 
 def literal_getattr(node: ast.Call) -> tuple[ast.AST, str] | None:

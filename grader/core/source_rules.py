@@ -85,7 +85,8 @@ TRACE_HOOKS = ("sys.settrace", "sys.setprofile", "sys.addaudithook", "sys.monito
 CHECKER_OFF = ("jaxtyping.config.", "jaxtyping._config.", "beartype.roar.", "beartype.claw.")
 CHECKER_STRINGS = ("JAXTYPING_DISABLE", "jaxtyping_disable", "BEARTYPE_IS_", "PYTHONOPTIMIZE")
 DYNAMIC_CODE = {"eval", "exec", "compile", "__import__"}
-CODE_NAMES = ("types.FunctionType", "types.CodeType", "types.LambdaType", "code.", "codeop.", "marshal.", "pickle.loads", "dill.", "cloudpickle.")
+CODE_MODULES = ("code.", "codeop.", "marshal.", "dill.", "cloudpickle.")
+CODE_MAKERS = {"types.FunctionType", "types.CodeType", "types.LambdaType", "pickle.loads", "pickle.load"}  # called
 # Rebinding these changes what a function or class is, whoever owns it.
 REBOUND = ("__code__", "__globals__", "__class__", "__bases__", "__dict__", "__defaults__", "__kwdefaults__", "__call__")
 PROCESS = ("os.system", "os.popen", "os.fork", "os.forkpty", "os.exec", "os.spawn", "os.posix_spawn", "os.kill", "os.killpg",
@@ -203,7 +204,7 @@ def _attribute(module: Module, node: ast.Attribute, finding) -> Iterator[Finding
         yield finding("trace-hook", dotted)
     elif dotted.startswith(CHECKER_OFF):
         yield finding("checker-off", dotted)
-    elif dotted.startswith(CODE_NAMES) or dotted in ("builtins.eval", "builtins.exec", "builtins.compile"):
+    elif dotted.startswith(CODE_MODULES) or dotted in ("builtins.eval", "builtins.exec", "builtins.compile"):
         yield finding("dynamic-code", dotted)
     elif dotted.startswith(PROCESS):
         yield finding("process", dotted)
@@ -249,6 +250,9 @@ def _call(module: Module, node: ast.Call, finding, package: str) -> Iterator[Fin
             and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name) and func.value.func.id in ("globals", "vars")):
         yield finding("patching", f"{func.value.func.id}().{func.attr}()")
     dotted = module.resolve(func)
+    if dotted in CODE_MAKERS or (dotted is None and isinstance(func, ast.Attribute) and func.attr == "replace"
+                                 and isinstance(func.value, ast.Attribute) and func.value.attr == "__code__"):
+        yield finding("dynamic-code", f"{dotted or '.__code__.replace'}()")
     if dotted == "importlib.import_module" and node.args:
         name = _literal(node.args[0])
         if name is None or name.split(".")[0] in FORBIDDEN_PACKAGES:

@@ -119,6 +119,7 @@ class Submission:
     def __init__(self, sources: Mapping[str, str], package: str = PACKAGE):
         self.package = package
         self.modules: dict[str, Module] = {}
+        self._cache: dict[tuple[str, str], tuple[list[Use], list[tuple[str, str]]]] = {}
         for name, text in sources.items():
             tree = parse(text)
             if tree is not None:
@@ -132,21 +133,32 @@ class Submission:
         seen: set[tuple[str, str]] = set()
         todo = [(module, name)]
         while todo:
-            where, what = todo.pop()
-            if (where, what) in seen or not self.defines(where, what):
+            current = todo.pop()
+            if current in seen or not (self.defines(*current) or current[1] == ""):
                 continue
-            seen.add((where, what))
+            seen.add(current)
+            uses, reached = self._direct(*current)
+            yield from uses
+            todo += reached
+            todo.append((current[0], ""))  # the module's code transplants, once per module
+
+    def _direct(self, where: str, what: str) -> tuple[list[Use], list[tuple[str, str]]]:
+        """What one definition names itself, and the definitions it reaches (cached: many
+        ruled functions share helpers). `what` "" stands for the module's code transplants: a
+        `f.__code__ = g.__code__` on a function found with gc, a write into globals(), may land
+        on any function of its module, so what it stores counts for each."""
+        if (where, what) not in self._cache:
             source = self.modules[where]
-            # A code transplant (`f.__code__ = g.__code__` on a function found with gc, a write into
-            # globals()) may land on any function of its module: what it stores counts for each.
-            rebinds = [] if (where, "") in seen else [(value, "a rebinding") for value in source.rebinds]
-            seen.add((where, ""))
-            for definition, via in [(d, what) for d in source.definitions[what]] + rebinds:
-                for use, reached in self._uses_in(source, definition, via):
+            definitions = [(value, "a rebinding") for value in source.rebinds] if what == "" else [(d, what) for d in source.definitions[what]]
+            uses, reached = [], []
+            for definition, via in definitions:
+                for use, reaches in self._uses_in(source, definition, via):
                     if use is not None:
-                        yield use
-                    if reached is not None:
-                        todo.append(reached)
+                        uses.append(use)
+                    if reaches is not None:
+                        reached.append(reaches)
+            self._cache[(where, what)] = (uses, reached)
+        return self._cache[(where, what)]
 
     def _uses_in(self, source: Module, definition: ast.AST, via: str) -> Iterator[tuple[Use | None, tuple[str, str] | None]]:
         for node in _walk_code(definition):

@@ -166,6 +166,10 @@ def _scan(module: Module, package: str) -> Iterator[Finding]:
 
 def _imports(module: Module, node: ast.Import | ast.ImportFrom, finding) -> Iterator[Finding]:
     names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if not node.level else []
+    if isinstance(node, ast.ImportFrom) and not node.level:  # from torch._C import DisableTorchFunction
+        for alias in node.names:
+            if node.module.split(".")[0] not in FORBIDDEN_PACKAGES:
+                yield from _dotted(f"{node.module}.{alias.name}", finding)
     for name in names:
         top = name.split(".")[0]
         if top in FORBIDDEN_PACKAGES:
@@ -182,23 +186,30 @@ def _imports(module: Module, node: ast.Import | ast.ImportFrom, finding) -> Iter
 
 def _attribute(module: Module, node: ast.Attribute, finding) -> Iterator[Finding]:
     dotted = module.resolve(node)
-    if node.attr in MODE_SWITCHES or (dotted and dotted.startswith(MODE_INTERNALS)):
-        yield finding("mode-switch", dotted or f".{node.attr}")
+    if dotted is None and node.attr in MODE_SWITCHES:  # on something not imported by name: x._C.DisableTorchFunction
+        yield finding("mode-switch", f".{node.attr}")
     if node.attr in FRAME_ATTRIBUTES:
         yield finding("frame-access", f".{node.attr}")
     if node.attr == "__subclasses__":  # every class in the process, the grader's among them
         yield finding("reach-grader", ".__subclasses__()")
     if node.attr == "__dict__" and _foreign(module, node.value, PACKAGE) is not None:
         yield finding("patching", f"{dotted}")
-    if dotted is None:
-        return
+    if dotted is not None:
+        yield from _dotted(dotted, finding)
+
+
+def _dotted(dotted: str, finding) -> Iterator[Finding]:
+    """The rule a dotted name (an attribute chain, a name or an import resolved) breaks, if any."""
+    last = dotted.rsplit(".", 1)[-1]
     if dotted in GC_WALKS:
         yield finding("gc-walk", dotted)
     elif dotted in FRAME_NAMES:
         yield finding("frame-access", dotted)
-    elif dotted == "sys.modules":
-        yield finding("reach-grader", "sys.modules")
-    elif dotted.startswith(LOADERS) or dotted == "importlib.import_module" or dotted == "builtins.__import__":
+    elif last in MODE_SWITCHES or dotted.startswith(MODE_INTERNALS):
+        yield finding("mode-switch", dotted)
+    elif dotted == "sys.modules" or dotted.split(".")[0] in FORBIDDEN_PACKAGES:
+        yield finding("reach-grader", dotted)
+    elif dotted.startswith(LOADERS) or dotted in ("importlib.import_module", "builtins.__import__"):
         yield finding("reach-grader", dotted)
     elif dotted.startswith(TRACE_HOOKS):
         yield finding("trace-hook", dotted)
@@ -215,20 +226,8 @@ def _attribute(module: Module, node: ast.Attribute, finding) -> Iterator[Finding
 def _name(module: Module, node: ast.Name, finding) -> Iterator[Finding]:
     if node.id == "__builtins__":
         yield finding("patching", "__builtins__")
-    dotted = module.imports.get(node.id)
-    if dotted is None:
-        return
-    top = dotted.split(".")[0]
-    if dotted in GC_WALKS:
-        yield finding("gc-walk", dotted)
-    elif dotted in FRAME_NAMES:
-        yield finding("frame-access", dotted)
-    elif dotted.startswith(TRACE_HOOKS):
-        yield finding("trace-hook", dotted)
-    elif dotted.rsplit(".", 1)[-1] in MODE_SWITCHES or dotted.startswith(MODE_INTERNALS):
-        yield finding("mode-switch", dotted)
-    elif top in FORBIDDEN_PACKAGES:
-        yield finding("reach-grader", dotted)
+    if node.id in module.imports and "." in module.imports[node.id]:  # `import sys` alone is no finding
+        yield from _dotted(module.imports[node.id], finding)
 
 
 def _call(module: Module, node: ast.Call, finding, package: str) -> Iterator[Finding]:

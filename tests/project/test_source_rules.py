@@ -228,7 +228,7 @@ def test_the_delegating_submission_scores_zero_in_what_it_delegates(tmp_path):
     assert outcome["ok"], outcome.get("error")
     data = outcome["results"]
     lost = [t for t in data["tests"] if t["score"] < t["max_score"]]
-    assert lost and all(t["output"].startswith("own-work rule: ") for t in lost), [t["output"][:200] for t in lost]
+    assert lost and all("own-work rule: " in t["output"] for t in lost), [t["output"][:300] for t in lost if "own-work rule: " not in t["output"]]
     kept = {t["name"].split(": ")[-1] for t in data["tests"] if t["score"] == t["max_score"]}
     assert any("fp8" in name for name in kept) and any("pairwise_scores" in name for name in kept)
     assert all("causal_mask" not in name for name in kept)

@@ -7,7 +7,6 @@ releases a problem, and the submission that delegates everything to PyTorch is g
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ from tests.seam import REPO_ROOT, InProcessImpl
 
 pytestmark = [pytest.mark.project]
 
-DELEGATING = REPO_ROOT / "tests" / "data" / "delegating"
 # A mutant that is a cheat: it execs `@` code compiled under another file name (tests/data/mutants/named_dims.toml).
 CHEAT_MUTANTS = {"named_dims_rule_rebound_elsewhere": {"dynamic-code"}}
 
@@ -57,9 +55,14 @@ def test_no_honest_code_raises_any_finding():
     assert not raised, raised
 
 
-def test_the_delegating_submission_breaches_every_derived_function_it_delegates():
+@pytest.fixture(scope="module")
+def delegating(tmp_path_factory) -> Path:
+    return variants.build_delegating(tmp_path_factory.mktemp("delegating"))
+
+
+def test_the_delegating_submission_breaches_every_derived_function_it_delegates(delegating):
     """Each function the delegating submission hands to PyTorch (and each that calls one) breaks its rule; nothing else does."""
-    breached = set(own_work.breaches(sources(DELEGATING / "assignment")))
+    breached = set(own_work.breaches(sources(delegating / "assignment")))
     delegated = {
         *(("tensors", f) for f in own_work.DERIVED_PROBLEM_1),
         *(("strides", f) for f in ("contiguous_strides", "is_contiguous", "transpose", "narrow", "view")),
@@ -170,9 +173,9 @@ def test_scenarios_are_read_for_the_ruled_objects_they_drive():
     assert own_work.scenario_reaches(named_dims_scenarios.ops_executed, {"function": "causal_mask", "args": []}) == {("named_dims", "causal_mask")}
 
 
-def test_the_seam_fails_a_breached_function_and_serves_the_rest(tmp_path):
+def test_the_seam_fails_a_breached_function_and_serves_the_rest(delegating):
     """In-process, as a student's `pytest`: reaching a breached function raises the rule; others work."""
-    impl = InProcessImpl("assignment", DELEGATING, "the delegating submission")
+    impl = InProcessImpl("assignment", delegating, "the delegating submission")
     with pytest.raises(OwnWorkViolation, match=r"machine_epsilon uses torch\.finfo at assignment/tensors\.py line \d+"):
         impl.tensors.machine_epsilon
     with pytest.raises(OwnWorkViolation, match="AdamW"):
@@ -219,12 +222,11 @@ def test_course_toml_names_the_policy(tmp_path):
 
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
-def test_the_delegating_submission_scores_zero_in_what_it_delegates(tmp_path):
+def test_the_delegating_submission_scores_zero_in_what_it_delegates(delegating, tmp_path):
     """Through the grader (two problems, to stay cheap): every test that reaches a delegated function
-    fails on its own-work rule, every other test keeps its points, and staff see `own-work` flags."""
-    folder = tmp_path / "delegating"
-    shutil.copytree(DELEGATING / "assignment", folder / "assignment")
-    outcome = grade_in_subprocess(folder, tmp_path / "out" / "results.json", Limits(call_seconds=8, test_seconds=30), False, ["tensors", "named_dims"])
+    fails on its own-work rule, every other test keeps its points, and staff see `own-work` flags.
+    (Graded whole before the rules: 100/100; after: 44.7, every lost test an own-work rule's.)"""
+    outcome = grade_in_subprocess(delegating, tmp_path / "out" / "results.json", Limits(call_seconds=8, test_seconds=30), False, ["tensors", "named_dims"])
     assert outcome["ok"], outcome.get("error")
     data = outcome["results"]
     lost = [t for t in data["tests"] if t["score"] < t["max_score"]]

@@ -1,13 +1,7 @@
-"""Problem 2, handed to PyTorch: every layout question is asked of a meta tensor (test data: delegating)."""
-
-from __future__ import annotations
-
-from typing import Sequence
+# Appended to the correct example's module by grader/staff/variants.py (build_delegating):
+# Problem 2 handed to PyTorch: every layout question is asked of a meta tensor.
 
 import torch
-
-Shape = Sequence[int]
-Strides = Sequence[int]
 
 
 def _layout(shape: Shape, strides: Strides, storage_offset: int = 0) -> torch.Tensor:
@@ -21,12 +15,6 @@ def contiguous_strides(shape: Shape) -> tuple[int, ...]:
     if any(int(s) < 0 for s in shape):
         raise ValueError(f"negative size in shape {tuple(shape)}")
     return tuple(torch.empty(tuple(int(s) for s in shape), device="meta").stride())
-
-
-def flat_offset(index: Sequence[int], strides: Strides, storage_offset: int = 0) -> int:
-    if len(index) != len(strides):
-        raise ValueError("index and strides differ in length")
-    return int(storage_offset) + sum(int(i) * int(s) for i, s in zip(index, strides))
 
 
 def is_contiguous(shape: Shape, strides: Strides) -> bool:
@@ -60,8 +48,3 @@ def view(shape: Shape, strides: Strides, new_shape: Shape) -> tuple[int, ...] | 
         return tuple(base.view(new_shape).stride())
     except RuntimeError:
         return None
-
-
-def shares_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
-    sa, sb = a.untyped_storage(), b.untyped_storage()
-    return sa.device == sb.device and sa.data_ptr() == sb.data_ptr()

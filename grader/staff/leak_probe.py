@@ -501,12 +501,13 @@ class Probe:
                     continue
                 checked["pairs"] += 1
                 could_pass, computes = replay.judge(candidate) if replay.calls else (True, False)
-                if computes:
-                    leaks.append({"target": target, "candidate": where, "how": "answers", "calls": len(replay.calls)})
-                elif could_pass:
-                    checked["test_runs"] += 1
-                    if self.passes(module, name, original, candidate, [items[t] for t in tests]):
-                        leaks.append({"target": target, "candidate": where, "how": "public-tests", "tests": tests})
+                if not (computes or could_pass):
+                    continue
+                checked["test_runs"] += could_pass
+                passes = could_pass and self.passes(module, name, original, candidate, [items[t] for t in tests])
+                if computes or passes:
+                    leaks.append({"target": target, "candidate": where, "how": "answers" if computes else "public-tests",
+                                  "calls": len(replay.calls), "tests": tests, "passes": passes})
         return leaks, checked
 
     def passes(self, module, name: str, original, candidate, items: list) -> bool:

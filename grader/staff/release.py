@@ -490,13 +490,14 @@ def find_behaviour_leaks(bundle: Path, repo: Path = REPO_ROOT, timeout: float = 
 
 
 def _behaviour_leak(found: dict) -> Leak:
-    target = found["target"]
+    target, tests = found["target"], len(found["tests"])
+    passing = f"in place of {target} it passes that function's {tests} public test(s)"
     if found["how"] == "answers":
-        detail = (f"gives the reference's answers of {target} on {found['calls']} recorded calls of its public "
-                  "tests (up to the type of the result): it computes what the students must")
+        detail = (f"gives the reference's answers of {target} on its {found['calls']} recorded calls from the public "
+                  "tests (up to the type of the result)")
+        detail += f", and {passing}" if found["passes"] else ": it computes what the students must"
         return Leak("computes-answers", found["candidate"], detail)
-    detail = f"in place of {target} it passes that function's {len(found['tests'])} public test(s)"
-    return Leak("passes-public-tests", found["candidate"], detail)
+    return Leak("passes-public-tests", found["candidate"], passing)
 
 
 # --- the fresh-install check -----------------------------------------------------------------

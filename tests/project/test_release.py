@@ -223,6 +223,10 @@ def sample_windows(dataset, batch_size, context_length, device, generator=None):
 '''
 
 
+# The probe is the slow part: the tests that read it run on one xdist worker, so it runs once.
+probe_group = pytest.mark.xdist_group("release-probe")
+
+
 @pytest.fixture(scope="module")
 def probed(bundle, tmp_path_factory):
     """The behavioural check of the real bundle with PLANTED beside its public tests: (leaks, figures)."""
@@ -232,6 +236,7 @@ def probed(bundle, tmp_path_factory):
     return release.find_behaviour_leaks(copy)
 
 
+@probe_group
 def test_behaviour_check_finds_a_helper_that_computes_an_answer(probed):
     """A helper giving the reference's answers on every recorded call is a leak (replay)."""
     leaks, _ = probed
@@ -240,6 +245,7 @@ def test_behaviour_check_finds_a_helper_that_computes_an_answer(probed):
     assert "accounting.cruncher_num_parameters" in found[0].detail
 
 
+@probe_group
 def test_behaviour_check_finds_a_helper_that_passes_the_public_tests(probed):
     """A helper whose answers differ from the reference's (its own random draws) but pass the
     target's public tests in its place is a leak too (the tests, run with it as get_batch)."""
@@ -250,6 +256,7 @@ def test_behaviour_check_finds_a_helper_that_passes_the_public_tests(probed):
     assert figures["reference_failures"] == [], "the reference must pass the public suite under the probe"
 
 
+@probe_group
 def test_real_bundle_has_no_behaviour_leaks_but_the_allowed_ones(probed):
     """Apart from the planted helpers, nothing in the bundle can stand in for the API, except what
     release_rules.toml excuses with a reason."""
@@ -258,6 +265,7 @@ def test_real_bundle_has_no_behaviour_leaks_but_the_allowed_ones(probed):
     assert release.allowed(real)[0] == []
 
 
+@probe_group
 def test_behaviour_check_finds_every_excused_helper_still_shipped(probed, bundle):
     """Each helper an [[allow]] entry excuses is found by the check as long as the bundle defines it:
     the exceptions are real leaks the check sees (main's oracles), not names it misses."""

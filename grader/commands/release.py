@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     for leak in excused:
         console.print(f"  [yellow]allowed (release_rules.toml)[/]: {leak}", highlight=False)
     for entry in stale:
-        console.print(f"  [yellow]release_rules.toml: an [[allow]] entry excused nothing, delete it:[/] {entry}", highlight=False)
+        console.print(f"  [yellow]release_rules.toml: an \\[\\[allow]] entry excused nothing, delete it:[/] "
+                      f"{entry['kind']} {entry['where']} ({entry['why']})", highlight=False)
     if leaks:
         # A leaky bundle must not be handed out by mistake: it is removed, the report stays.
         shutil.rmtree(folder)

@@ -230,7 +230,7 @@ class Leak:
         return f"{self.kind}: {self.where}: {self.detail}"
 
 
-def find_leaks(bundle: Path, repo: Path = REPO_ROOT, rules: Path = RULES) -> list[Leak]:
+def find_leaks(bundle: Path, repo: Path = REPO_ROOT, rules: Path | None = None) -> list[Leak]:
     """Everything of the staff's side that reached `bundle`, and every formula the rules name
     (empty list: nothing did). The behavioural check is separate: find_behaviour_leaks."""
     files = sorted(p for p in bundle.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
@@ -409,9 +409,10 @@ def _text(path: Path) -> str:
 # --- formulas the students derive, and the staff's exceptions --------------------------------
 
 
-def load_rules(path: Path = RULES) -> dict:
-    """release_rules.toml: [[formula]] name, pattern (a regex), why, optional ignore_case and files
-    (globs, default every file); [[allow]] kind, where (a glob), optional contains, and why."""
+def load_rules(path: Path | None = None) -> dict:
+    """release_rules.toml (or `path`): [[formula]] name, pattern (a regex), why, optional ignore_case
+    and files (globs, default every file); [[allow]] kind, where (a glob), optional contains, and why."""
+    path = path or RULES
     rules = tomllib.loads(path.read_text())
     formulas, allowed = rules.get("formula", []), rules.get("allow", [])
     for formula in formulas:
@@ -442,7 +443,7 @@ def find_formulas(files: list[Path], bundle: Path, formulas: list[dict]) -> list
     return leaks
 
 
-def allowed(leaks: list[Leak], rules: Path = RULES) -> tuple[list[Leak], list[Leak], list[dict]]:
+def allowed(leaks: list[Leak], rules: Path | None = None) -> tuple[list[Leak], list[Leak], list[dict]]:
     """(leaks no [[allow]] covers, leaks one covers, [[allow]] entries that cover nothing: stale)."""
     entries = load_rules(rules)["allow"]
     used: set[int] = set()

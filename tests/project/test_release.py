@@ -286,13 +286,18 @@ def _defines(bundle: Path, where: str) -> bool:
 
 
 def test_release_command_fails_on_a_behaviour_leak_and_says_which(tmp_path, monkeypatch, capsys):
-    """`release` runs the behavioural check, names what it found, exits 1 and removes the bundle."""
+    """`release` runs the behavioural check, names what it found, exits 1 and removes the bundle;
+    it also names an [[allow]] entry that excused nothing."""
     found = release.Leak("passes-public-tests", "tests/public/helpers.py::oracle", "in place of flops.matmul_flops it passes")
     monkeypatch.setattr(release, "find_behaviour_leaks", lambda folder: ([found], {
         "checked": {"candidates": 1, "targets": 1, "pairs": 1, "test_runs": 1}, "seconds": 0.1}))
+    rules = tmp_path / "rules.toml"
+    rules.write_text(release.RULES.read_text() + '\n[[allow]]\nkind = "computes-answers"\nwhere = "tests/gone.py::oracle"\nwhy = "gone"\n')
+    monkeypatch.setattr(release, "RULES", rules)
     monkeypatch.setenv("COLUMNS", "400")
     out = tmp_path / "student"
     assert cli.main(["release", str(out)]) == 1
     printed = capsys.readouterr().out
     assert "RELEASE FAILED" in printed and "tests/public/helpers.py::oracle" in printed and "matmul_flops" in printed
+    assert "[[allow]] entry excused nothing, delete it: computes-answers tests/gone.py::oracle (gone)" in printed
     assert not out.exists() and not out.with_suffix(".zip").exists()

@@ -132,9 +132,9 @@ def fp8_scale(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> Float[Tensor, "
     `dtype` is torch.float8_e4m3fn or torch.float8_e5m2 (anything else: ValueError).
     Return a 0-d float32 tensor on x's device. x may be any float dtype and shape; a
     tensor with no non-zero value (all zeros, or empty) needs no scaling: 1.0.
-    Compute it in float32 whatever x's dtype: the largest |x| is exact in x's dtype, so
-    convert it to float32 and divide in float32 (a bfloat16 quotient can be off by nearly
-    2**-8, relatively, and the tests allow 1e-6).
+    Compute the scale in float32 (or wider) whatever x's dtype: the largest |x| of a
+    bfloat16 or float16 x is exact, a division in its dtype is not (the tests want the
+    scale within a relative 1e-6).
     One scale for the whole tensor: reducing over one axis only gives one scale per row,
     a shape bug the runtime checker reports.
     """

@@ -438,8 +438,9 @@ def find_formulas(files: list[Path], bundle: Path, formulas: list[dict]) -> list
         for number, line in enumerate(_text(path).splitlines(), 1):
             for formula in mine:
                 match = formula["regex"].search(line)
-                if match:
-                    leaks.append(Leak("formula", f"{where}:{number}", f"{formula['name']} ({match.group(0)!r}): {formula['why']}"))
+                if match:  # the line in the detail: an [[allow]] entry's `contains` can pick this very line
+                    detail = f"{formula['name']}: {match.group(0)!r} in {line.strip()[:160]!r} ({formula['why']})"
+                    leaks.append(Leak("formula", f"{where}:{number}", detail))
     return leaks
 
 

@@ -105,15 +105,6 @@ MX_FORMATS = {
     "fp6_e2m3": FloatFormat(1, 2, 3, "none"),
     "fp6_e3m2": FloatFormat(1, 3, 2, "none"),
 }
-# The six dtypes as FloatFormats (the spec's table: only float8_e4m3fn is not IEEE-like).
-DTYPE_FORMATS = {
-    "float64": FloatFormat(1, 11, 52),
-    "float32": FloatFormat(1, 8, 23),
-    "float16": FloatFormat(1, 5, 10),
-    "bfloat16": FloatFormat(1, 8, 7),
-    "float8_e4m3fn": FloatFormat(1, 4, 3, "nan_only"),
-    "float8_e5m2": FloatFormat(1, 5, 2),
-}
 
 
 @st.composite

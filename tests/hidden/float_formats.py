@@ -17,6 +17,18 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
+import torch
+
+from tests.strategies import FloatFormat
+
+
+def dtype_format(name: str) -> FloatFormat:
+    """A dtype's layout as a FloatFormat, read off torch.finfo; its specials from a cast of inf."""
+    dtype = getattr(torch, name)
+    info = torch.finfo(dtype)
+    mantissa = round(-math.log2(info.eps))
+    keeps_inf = math.isinf(torch.tensor(math.inf).to(dtype).float().item())
+    return FloatFormat(1, info.bits - 1 - mantissa, mantissa, "ieee" if keeps_inf else "nan_only")
 
 
 class Constants(NamedTuple):

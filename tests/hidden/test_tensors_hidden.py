@@ -12,10 +12,9 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.hidden.float_formats import constants, rounds_to_zero
+from tests.hidden.float_formats import constants, dtype_format, rounds_to_zero
 from tests.scenarios import tensors as scenarios
 from tests.strategies import (
-    DTYPE_FORMATS,
     FLOAT_DTYPE_NAMES,
     FP8_DTYPE_NAMES,
     MX_FORMATS,
@@ -56,7 +55,7 @@ def fields(fmt) -> tuple:
 def test_float_format_fields_match_finfo(impl, ref, name):
     """float_format must return FloatFormat(sign_bits, exponent_bits, mantissa_bits, specials) matching each dtype's bit layout ("nan_only" for float8_e4m3fn, "ieee" for the others)."""
     dtype = getattr(torch, name)
-    want = (*finfo_layout(dtype), DTYPE_FORMATS[name].specials)
+    want = (*finfo_layout(dtype), dtype_format(name).specials)
     check(fields(impl.tensors.float_format(dtype)), fields(ref.tensors.float_format(dtype)), want, f"float_format({dtype})")
 
 
@@ -267,7 +266,7 @@ def test_underflows_to_zero_in_made_up_formats(impl, ref, fmt, where, ratio):
 def test_dtype_layouts_given_as_float_formats_match_finfo_and_casts(impl, ref, case):
     """The six dtypes' layouts passed as FloatFormats must give torch.finfo's eps, max and smallest normal, and underflow exactly where PyTorch's cast gives 0."""
     value, dtype = case
-    fmt, info = DTYPE_FORMATS[str(dtype).removeprefix("torch.")], torch.finfo(dtype)
+    fmt, info = dtype_format(str(dtype).removeprefix("torch.")), torch.finfo(dtype)
     for func, want in (("machine_epsilon", info.eps), ("max_finite", info.max), ("smallest_normal", info.smallest_normal)):
         check(getattr(impl.tensors, func)(fmt), getattr(ref.tensors, func)(fmt), want, f"{func}({fmt})")
     want = torch.tensor(value, dtype=torch.float64).to(dtype).to(torch.float64).item() == 0
@@ -284,7 +283,7 @@ def packed_bytes(shape, fmt) -> int:
 @example(fmt=MX_FORMATS["fp4_e2m1"], shape=(4096, 4096))
 @example(fmt=MX_FORMATS["fp6_e3m2"], shape=(5,))  # 30 bits: 4 bytes, the last one partly used
 @example(fmt=MX_FORMATS["fp4_e2m1"], shape=())
-@example(fmt=DTYPE_FORMATS["float16"], shape=(3, 0))
+@example(fmt=dtype_format("float16"), shape=(3, 0))
 @example(fmt=FloatFormat(1, 4, 3, "nan_only"), shape=(2, 3))
 def test_float_formats_take_their_bits_packed(impl, ref, fmt, shape):
     """tensor_num_bytes(shape, fmt) packs the elements bit to bit and counts a partly used last byte whole; bytes_per_element(fmt) is its bits / 8, and a ValueError where that is not a whole number."""

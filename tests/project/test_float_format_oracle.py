@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
-from tests.hidden.float_formats import constants, decode_all, rounds_to_zero
-from tests.strategies import DTYPE_FORMATS, MX_FORMATS
+from tests.hidden.float_formats import constants, decode_all, dtype_format, rounds_to_zero
+from tests.strategies import MX_FORMATS
 
 pytestmark = pytest.mark.project
 
@@ -31,7 +31,7 @@ def torch_values(name: str) -> torch.Tensor:
 @pytest.mark.parametrize("name", SMALL_DTYPES)
 def test_decoder_matches_pytorch_on_every_pattern(name):
     want = torch_values(name)
-    got = torch.from_numpy(decode_all(DTYPE_FORMATS[name]).copy())
+    got = torch.from_numpy(decode_all(dtype_format(name)).copy())
     assert torch.equal(got.isnan(), want.isnan())
     assert torch.equal(got[~got.isnan()], want[~want.isnan()])
 
@@ -39,7 +39,7 @@ def test_decoder_matches_pytorch_on_every_pattern(name):
 @pytest.mark.parametrize("name", SMALL_DTYPES)
 def test_constants_found_by_enumeration_match_finfo(name):
     info = torch.finfo(getattr(torch, name))
-    found = constants(DTYPE_FORMATS[name])
+    found = constants(dtype_format(name))
     assert (found.eps, found.max, found.smallest_normal) == (info.eps, info.max, info.smallest_normal)
     assert found.smallest_positive == info.smallest_normal * info.eps
 
@@ -65,8 +65,8 @@ def test_rounding_to_zero_matches_pytorch_casts(name):
     of it (PyTorch converts through float32, which would round a closer value onto the tie),
     and further out."""
     dtype = getattr(torch, name)
-    smallest = constants(DTYPE_FORMATS[name]).smallest_positive
+    smallest = constants(dtype_format(name)).smallest_positive
     half = smallest / 2
     for value in (half, half * (1 - 1e-3), half * (1 + 1e-3), smallest, 0.3 * smallest, 0.7 * smallest, -half, -0.6 * smallest):
         want = torch.tensor(value, dtype=torch.float64).to(dtype).double().item() == 0
-        assert rounds_to_zero(value, DTYPE_FORMATS[name]) == want, (name, value)
+        assert rounds_to_zero(value, dtype_format(name)) == want, (name, value)

@@ -74,7 +74,7 @@ NAPKIN = [
         "max_params",
         "{gpus} GPUs of {memory} bytes of memory each train a model with {recipe}. Ignore activations "
         "and everything else that is not per parameter.",
-        {"gpus": [1, 2, 4, 8, 16, 32, 64], "memory": [24e9, 40e9, 80e9, 141e9], "recipe": list(RECIPES)},
+        {"gpus": [2, 4, 8, 16, 32, 64], "memory": [24e9, 40e9, 80e9, 141e9], "recipe": list(RECIPES)},
         {"max_params": "the largest number of parameters that fits"},
     ),
     Napkin(
@@ -171,7 +171,8 @@ def _shown(values: dict) -> dict[str, str]:
 def render(login: str, term: str = TERM) -> str:
     """`login`'s written questions as text (numbers drawn, no answers)."""
     numbers = draw(login, term)
-    lines = [f"Written questions for {identity(login)!r} (term {term or '(none)'!r}). Answer in {ANSWERS_FILE}.", "",
+    drawn = f"{identity(login)!r}" + (f", term {term!r}" if term else "")
+    lines = [f"Written questions for {drawn}. Answer in {ANSWERS_FILE}, beside assignment/.", "",
              "Napkin math (numbers graded within 2% of the exact value):"]
     for n, question in enumerate(NAPKIN, 1):
         lines.append(f"{n}. {question.text.format(**_shown(numbers[question.id]))}")

@@ -165,7 +165,7 @@ def summary(tests: list[dict], extra: dict) -> str:
     return "\n".join([line, *notes])
 
 
-def alone(submission: Path, login: str, term: str) -> dict:
+def alone(submission: Path, login: str, term: str, manual: bool = True) -> dict:
     """A results.json of the written part only (`grade --only written`: no suite, no sandbox, no student code run)."""
     with tempfile.TemporaryDirectory(prefix="written-") as scratch:
         try:
@@ -175,4 +175,4 @@ def alone(submission: Path, login: str, term: str) -> dict:
             flags = error.flags() if isinstance(error, intake.BadSubmission) else []
             extra = {"integrity_flags": flags, "unreadable": str(error)}
     data = results.build(Rubric({}, {}, {}, "visible"), [], seconds=0.0, summary="", extra=extra)  # no test of the suites
-    return add(data, submission, login, term)
+    return add(data, submission, login, term, manual)

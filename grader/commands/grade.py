@@ -141,10 +141,10 @@ def run(args: argparse.Namespace) -> int:
                 took = batch.run(the_plan.jobs, executor, grading, book, console, the_plan.review)
             finally:
                 getattr(executor, "close", lambda: None)()
-        written_notes(book, list(students), grading, console)
         for part in gradebook_table(book, list(students), took):
             console.print(part)
         console.print(f"gradebook: {book.path}   results: {args.out}/STUDENT/results.json")
+        written_notes(book, list(students), grading, console)
         if book.pending():
             console.print(f"{len(book.pending())} regrade(s) pending review: python -m grader regrade show --gradebook {book.path}")
         failed = [s for s in students if book.submission(s)["status"] == "error"]

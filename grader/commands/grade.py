@@ -216,6 +216,9 @@ def score_table(rows, finals: dict[str, str] | None = None) -> list:
     control characters removed: never markup, never escape sequences."""
     graded = {t["tags"][0] for _, o, _ in rows if o.get("ok") for t in o["results"]["tests"]}
     modules = [m for m in (*MODULES, written.PART) if m in graded] or list(MODULES)  # a scoped run shows its problems only
+    # Eight problems and the written part leave a name no room in 80 columns: W is then in the total, said in the legend.
+    folded = len(modules) > len(MODULES)
+    modules = [m for m in modules if m != written.PART] if folded else modules
     table = Table(title="Scores", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
     table.add_column("student", overflow="fold", ratio=1)
     table.add_column("total", justify="right", no_wrap=True)
@@ -251,7 +254,8 @@ def score_table(rows, finals: dict[str, str] | None = None) -> list:
         flags = sorted({f["kind"] for f in data["extra_data"].get("integrity_flags", [])})
         if flags:
             notes.append(_note(name, "flagged", ", ".join(flags), "magenta"))
-    legend = "  ".join(f"{_label(m)} {m}" + (f" /{maxima[m]:g}" if m in maxima else "") for m in modules)
+    legend = "  ".join(f"{_label(m)} {m}" + (f" /{maxima[m]:g}" if m in maxima else "") for m in (*modules, *[written.PART] * folded))
+    legend += "  (W: in the total, no column)" if folded else ""
     return [table, Text(legend + "   s: seconds", style="dim"), *notes]
 
 

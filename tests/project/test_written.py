@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader.core import intake, rubric, written
+from grader.core.manifest import manifest_flags
 from grader.core.written_key import expected
 from grader.staff import config, gradescope, logistics, release
 from student import questions
@@ -166,7 +167,8 @@ def test_the_handout_lists_the_questions_with_their_points():
     section = section[: section.index("\n## ", 4)]
     _, points = written.points()
     listed = {key: float(value) for key, value in re.findall(r"^\| `(\w+)` \| ([\d.]+) \|", section, re.MULTILINE)}
-    listed.update(mfu=0.5, hfu=0.5) if "| `mfu`, `hfu` | 0.5 + 0.5 |" in section else None
+    if "| `mfu`, `hfu` | 0.5 + 0.5 |" in section:
+        listed.update(mfu=0.5, hfu=0.5)
     assert listed == {k.split("::")[1]: v for k, v in points.items()}
     assert f"within **{written.TOLERANCE:.0%}**" in section
 
@@ -225,6 +227,22 @@ def test_a_new_written_text_is_a_new_submission(tmp_path):
     before = written.results.submission_digest(intake.stage(folder, tmp_path / "a").folder)
     (folder / "written.toml").write_text('login = "alice"\n[explain]\nsix_nd = "changed"\n')
     assert written.results.submission_digest(intake.stage(folder, tmp_path / "b").folder) != before
+
+
+def test_submit_packs_written_toml_into_the_zip_and_its_manifest(tmp_path):
+    """The bundle's `python -m submit` packs written.toml beside assignment/; the grader stages it, unflagged."""
+    bundle = submission_with(tmp_path / "bundle", answers_file({}, explain={"six_nd": "2 + 4"}).encode())
+    (bundle / "submit.py").write_bytes((REPO_ROOT / "student" / "submit.py").read_bytes())
+    (bundle / "questions.py").write_text(release.questions_with_term(TERM))
+    (bundle / "submit_api.json").write_text("{}")
+    finished = subprocess.run([sys.executable, "-m", "submit", "--skip-tests"], cwd=bundle, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "WRITTEN PART (written.toml): 11 note(s)" in finished.stdout, "what is unanswered is said before handing in"
+    with zipfile.ZipFile(bundle / "submission.zip") as zipped:
+        assert "written.toml" in json.loads(zipped.read("submission-manifest.json"))["sha256"]
+    staged = intake.stage(bundle / "submission.zip", tmp_path / "scratch")
+    assert (staged.folder / "written.toml").read_bytes() == (bundle / "written.toml").read_bytes()
+    assert manifest_flags(staged.folder) == []
 
 
 # --- course.toml, the release, Gradescope ----------------------------------------------------------

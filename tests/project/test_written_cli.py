@@ -4,9 +4,12 @@ A class of three with a course.toml whose [course] term draws the numbers: alice
 questions (one explanation holds markup), bob hands in alice's file, carol hands in no written.toml.
 `grade --only written` (no suite, no sandbox: cheap) grades the numbers; `written unmarked` and
 `written page` show what awaits marking; `written mark` marks; `report` puts it in the feedback
-and grades.csv. Then alice changes an explanation: her mark goes stale and counts nowhere.
+and grades.csv; a forced regrade of the same text keeps the mark; then alice changes an
+explanation: her mark goes stale and counts nowhere. Each step is a fixture that keeps what the
+command printed, so the tests only read, in any order.
 """
 
+import contextlib
 import csv
 import io
 import json
@@ -28,6 +31,7 @@ pytestmark = [pytest.mark.project, pytest.mark.xdist_group("written-cli"), pytes
 
 TERM = "2025-fall"
 MARKUP = "<script>alert(1)</script> Forward 2 FLOPs, backward 4 ``` |"
+COMMENT = "Say how much less the first layer costs."
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -36,13 +40,16 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=300)
 
 
-def quick(capsys, *args: str) -> tuple[int, str]:
+def quick(*args: str) -> tuple[int, str]:
     """A staff command in this process (the same argument parsing; no interpreter start-up): its exit status and output."""
-    try:
-        status = main(list(args))
-    except SystemExit as stop:
-        status = stop.code if isinstance(stop.code, int) else 2
-    return status, capsys.readouterr().out
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        try:
+            status = main(list(args))
+        except SystemExit as stop:  # a refusal: its message is what the TA reads
+            status = stop.code if isinstance(stop.code, int) else 2
+            print(stop.code if isinstance(stop.code, str) else "", file=printed)
+    return status, printed.getvalue()
 
 
 def answers(login: str, six_nd: str) -> str:
@@ -58,6 +65,14 @@ def student(root: Path, name: str, written_text: str | None) -> None:
         (root / name / "written.toml").write_text(written_text)
 
 
+def final_score(book: Path, name: str) -> float:
+    opened = Gradebook(book)
+    try:
+        return opened.final_scores()[name]["final"]
+    finally:
+        opened.close()
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("written-cli")
@@ -67,9 +82,38 @@ def course(tmp_path_factory) -> dict:
     student(klass, "carol", None)
     (base / "course.toml").write_text(f'[course]\nname = "CS 336"\nterm = "{TERM}"\n')
     out = base / "out"
-    paths = {"klass": klass, "out": out, "book": out / "gradebook.sqlite", "config": base / "course.toml", "base": base}
-    paths["grade"] = cli("grade", str(klass), "--only", "written", "--out", str(out), "--config", str(paths["config"]))
-    return paths
+    run = {"base": base, "klass": klass, "out": out, "book": out / "gradebook.sqlite", "config": base / "course.toml"}
+    run["grade"] = cli("grade", str(klass), "--only", "written", "--out", str(out), "--config", str(run["config"]))
+    run["unmarked"] = quick("written", "unmarked", "--gradebook", str(run["book"]))
+    run["page"] = quick("written", "page", str(base / "page"), "--gradebook", str(run["book"]))
+    return run
+
+
+@pytest.fixture(scope="module")
+def marked(course) -> dict:
+    book = str(course["book"])
+    run = {
+        "too_many": quick("written", "mark", "alice", "six_nd", "2.5", "--by", "TA Jo", "--gradebook", book),
+        "unanswered": quick("written", "mark", "carol", "six_nd", "1", "--by", "TA Jo", "--gradebook", book),
+        "anonymous": quick("written", "mark", "alice", "six_nd", "1", "--gradebook", book),
+        "mark": cli("written", "mark", "alice", "six_nd", "1.5", "--by", "TA Jo", "--comment", COMMENT, "--gradebook", book),
+        "report": cli("report", str(course["base"] / "report"), "--gradebook", book),
+    }
+    run["csv"] = {r["student"]: r for r in csv.DictReader(io.StringIO((course["base"] / "report" / "grades.csv").read_text()))}
+    run["feedback"] = (course["base"] / "report" / "feedback" / "alice.md").read_text()
+    grade = ("grade", str(course["klass"]), "--only", "written", "--out", str(course["out"]), "--config", str(course["config"]))
+    run["regrade"] = quick(*grade, "--regrade", "alice")  # the same text: a change set, the mark kept
+    run["apply"] = quick("regrade", "apply", "alice", "--gradebook", book)
+    run["final_after_regrade"] = final_score(course["book"], "alice")
+    return run
+
+
+@pytest.fixture(scope="module")
+def changed(course, marked) -> dict:
+    (course["klass"] / "alice" / "written.toml").write_text(answers("alice", "A new text, after the mark."))
+    grade = ("grade", str(course["klass"]), "--only", "written", "--out", str(course["out"]), "--config", str(course["config"]))
+    return {"grade": quick(*grade), "unmarked": quick("written", "unmarked", "--gradebook", str(course["book"])),
+            "final": final_score(course["book"], "alice")}
 
 
 def test_grading_draws_each_student_their_numbers_and_flags_a_borrowed_file(course):
@@ -80,20 +124,18 @@ def test_grading_draws_each_student_their_numbers_and_flags_a_borrowed_file(cour
     assert [scores[s]["score"] for s in ("alice", "bob", "carol")] == [6, 0, 0]
     assert all(data["max_score"] == 15 for data in scores.values())
     assert [f["kind"] for f in scores["bob"]["extra_data"]["integrity_flags"]] == ["written-login"]
-    assert "await marking" in finished.stdout
+    assert "4 written explanation(s) await marking" in " ".join(finished.stdout.split())
 
 
-def test_unmarked_lists_what_awaits_a_mark(course, capsys):
-    status, listed = quick(capsys, "written", "unmarked", "--gradebook", str(course["book"]))
+def test_unmarked_lists_what_awaits_a_mark(course):
+    status, listed = course["unmarked"]
     assert status == 0
     rows = [line.split("\t") for line in listed.splitlines() if "\t" in line]
-    assert sorted((r[0], r[1], r[3]) for r in rows) == sorted(
-        (s, q, "pending") for s in ("alice", "bob") for q in ("six_nd", "memory")
-    )
+    assert sorted((r[0], r[1], r[3]) for r in rows) == sorted((s, q, "pending") for s in ("alice", "bob") for q in ("six_nd", "memory"))
 
 
-def test_the_marking_page_shows_each_answer_as_text(course, capsys):
-    assert quick(capsys, "written", "page", str(course["base"] / "page"), "--gradebook", str(course["book"]))[0] == 0
+def test_the_marking_page_shows_each_answer_as_text(course):
+    assert course["page"][0] == 0
     html = (course["base"] / "page" / "written.html").read_text()
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "python -m grader written mark alice six_nd POINTS --by NAME" in html
@@ -102,37 +144,35 @@ def test_the_marking_page_shows_each_answer_as_text(course, capsys):
     assert f"````text\n{MARKUP}\n````" in markdown, "the answer sits in a code block its backticks cannot close"
 
 
-def test_marks_are_checked_then_counted_in_feedback_and_grades(course, capsys):
-    book = str(course["book"])
-    assert quick(capsys, "written", "mark", "alice", "six_nd", "2.5", "--by", "TA Jo", "--gradebook", book)[0] != 0, "over the question's points"
-    assert quick(capsys, "written", "mark", "carol", "six_nd", "1", "--by", "TA Jo", "--gradebook", book)[0] != 0, "nothing to mark"
-    assert quick(capsys, "written", "mark", "alice", "six_nd", "1", "--gradebook", book)[0] != 0, "who marked is required"
-    marked = cli("written", "mark", "alice", "six_nd", "1.5", "--by", "TA Jo", "--comment", "Say how much less the first layer costs.", "--gradebook", book)
-    assert marked.returncode == 0, marked.stderr
-    assert "final score 7.5" in marked.stdout
-    report = cli("report", str(course["base"] / "report"), "--gradebook", book)
-    assert report.returncode == 0, report.stderr
-    rows = {r["student"]: r for r in csv.DictReader(io.StringIO((course["base"] / "report" / "grades.csv").read_text()))}
+def test_a_mark_is_checked_before_it_is_kept(marked):
+    assert marked["too_many"][0] != 0 and "between 0 and the question's 2" in marked["too_many"][1]
+    assert marked["unanswered"][0] != 0, "an unanswered question has nothing to mark"
+    assert marked["anonymous"][0] != 0, "who marked is required"
+    assert marked["mark"].returncode == 0, marked["mark"].stderr
+    assert "final score 7.5" in marked["mark"].stdout
+
+
+def test_marks_count_in_feedback_and_grades_csv(marked):
+    assert marked["report"].returncode == 0, marked["report"].stderr
+    rows = marked["csv"]
     assert (rows["alice"]["total"], rows["alice"]["written"], rows["alice"]["written_pending"]) == ("7.5", "7.5", "2")
     assert (rows["bob"]["total"], rows["bob"]["written_pending"], rows["bob"]["status"]) == ("0", "4", "flagged")
     assert (rows["carol"]["written"], rows["carol"]["written_pending"]) == ("0", "0")
-    feedback = (course["base"] / "report" / "feedback" / "alice.md").read_text()
-    assert "Marked by the course staff: 1.5 / 2. Say how much less the first layer costs." in feedback
+    feedback = marked["feedback"]
+    assert f"Marked by the course staff: 1.5 / 2. {COMMENT}" in feedback
     assert "2 of the 15 points (written explanations) await marking" in feedback, "pending is said, not silently 0"
     assert "TA Jo" not in feedback, "who marked is for staff"
 
 
-def test_a_changed_answer_makes_its_mark_stale(course, capsys):
-    book = str(course["book"])
-    (course["klass"] / "alice" / "written.toml").write_text(answers("alice", "A new text, after the mark."))
-    regraded = cli("grade", str(course["klass"]), "--only", "written", "--out", str(course["out"]), "--config", str(course["config"]))
-    assert regraded.returncode == 0, regraded.stdout + regraded.stderr
-    assert "alice\tsix_nd\t2 points\tstale" in quick(capsys, "written", "unmarked", "--gradebook", book)[1]
-    opened = Gradebook(course["book"])
-    try:
-        assert opened.final_scores()["alice"]["final"] == 6, "a mark of another text counts nowhere"
-    finally:
-        opened.close()
+def test_a_regrade_of_the_same_text_keeps_the_mark(marked):
+    assert marked["regrade"][0] == 0 and marked["apply"][0] == 0, marked["regrade"][1] + marked["apply"][1]
+    assert marked["final_after_regrade"] == 7.5
+
+
+def test_a_changed_answer_makes_its_mark_stale(changed):
+    assert changed["grade"][0] == 0, changed["grade"][1]
+    assert "alice\tsix_nd\t2 points\tstale" in changed["unmarked"][1]
+    assert changed["final"] == 6, "a mark of another text counts nowhere"
 
 
 def test_an_older_gradebook_gets_the_marks_table_and_a_view_that_counts_them(tmp_path):

@@ -52,7 +52,7 @@ def grade(folder: Path | None, login: str, term: str, manual: bool = True, probl
     answers = questions.read_answers(path.read_text(encoding="utf-8", errors="replace")) if found else questions.Answers()
     if problem:
         answers.problems.insert(0, problem)
-    missing = "no written.toml beside assignment/" if not found and not problem else None
+    missing = problem or (None if found else f"no {ANSWERS_FILE} beside assignment/")  # why no answer was read at all
     from grader.core.written_key import expected  # torch and the reference: only where something is graded
 
     key = expected(questions.draw(login, term))

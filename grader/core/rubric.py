@@ -55,6 +55,7 @@ def load(path: Path = RUBRIC_PATH) -> Rubric:
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise RubricError(f"cannot read the rubric {path}: {error}") from None
     settings = data.pop("settings", {})
+    data.pop("written", None)  # the written part: not tests of the suites (grader/core/written.py reads it)
     points, problem_of = {}, {}
     for module, table in data.items():
         if module not in MODULES:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import rubric
+from grader.core import rubric, written
 from tests.seam import MODULES, REPO_ROOT
 
 pytestmark = pytest.mark.project
@@ -114,5 +114,7 @@ def test_the_rubric_covers_every_test_and_adds_up_to_its_test_points():
     for key, module in the_rubric.problem_of.items():
         assert module_of(Path(key.split("::")[0])) == module, f"{key} is listed under [{module}]"
     assert the_rubric.total == pytest.approx(the_rubric.test_points)
+    written_points = sum(written.points()[1].values())
+    assert the_rubric.test_points + written_points == pytest.approx(100), "the tests and the written part add up to 100"
     for module in MODULES:
         assert any(m == module for m in the_rubric.problem_of.values()), f"problem {module} has no points"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.staff import release
+from grader.staff import config, logistics, release
 
 
 def register(commands) -> None:
@@ -30,6 +30,11 @@ def register(commands) -> None:
     )
     parser.add_argument("out", type=Path, metavar="OUT", help="the bundle folder to write (OUT.zip beside it)")
     parser.add_argument("--handout", type=Path, default=release.HANDOUT, help="the handout to ship (default: handout.md)")
+    parser.add_argument(
+        "--config", type=Path,
+        help="course.toml: the handout's logistics ([course], [late], [policies]) and the written part's term "
+        "([course] term: give `grade` the same file); without it, marked defaults",
+    )
     parser.add_argument("--force", action="store_true", help="replace OUT and OUT.zip if they exist")
     parser.add_argument("--check-install", action="store_true", help="also install and run the bundle in a fresh venv (a minute or two)")
     parser.add_argument("--no-behaviour-check", action="store_true",
@@ -39,6 +44,12 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
+    try:
+        course = config.load(args.config)
+        _, defaults = logistics.render(args.handout.read_text(), course) if args.handout.is_file() else ("", [])
+    except (config.ConfigError, logistics.HandoutError) as error:
+        console.print(f"[red]{error}", highlight=False)
+        return 2
     out = args.out.resolve()
     if out.exists() or out.with_suffix(".zip").exists():
         if not args.force:
@@ -47,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(out, ignore_errors=True)
         out.with_suffix(".zip").unlink(missing_ok=True)
     try:
-        folder, archive = release.build_bundle(out, args.handout)
+        folder, archive = release.build_bundle(out, args.handout, course)
     except FileNotFoundError as error:
         console.print(f"[red]{error}")
         return 2
@@ -82,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     skipped = " (behavioural check skipped)" if args.no_behaviour_check else ""
     console.print(f"[green]no leaks[/]{skipped}: {folder} and {archive}")
+    if defaults:
+        console.print(f"the handout's logistics use their defaults for: {', '.join(defaults)} "
+                      "(set them in course.toml's [course], [late] and [policies], and pass --config)", style="yellow", markup=False)
+    console.print(f"written part: numbers drawn with the term {course.term!r}; grade with the same --config", markup=False)
     if args.check_install:
         with console.status("installing the bundle in a fresh venv and running its pytest ..."):
             check = release.check_install(archive)

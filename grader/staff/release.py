@@ -35,10 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.compat import tomllib
+from grader.staff import logistics
+from grader.staff.config import Course
 from tests.seam import REPO_ROOT
 
 HANDOUT = REPO_ROOT / "handout.md"
 SUBMIT = REPO_ROOT / "student" / "submit.py"  # the bundle's `python -m submit`
+QUESTIONS = REPO_ROOT / "student" / "questions.py"  # the bundle's questions.py: the written part's draws, no answers
 # What the public suite needs from tests/: nothing of hidden/, data/, project/ or the rubric.
 PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/scenarios")
 PUBLIC_FILES = (
@@ -55,22 +58,36 @@ BEHAVIOUR_KINDS = ("passes-public-tests", "computes-answers", "behaviour-check")
 # --- the bundle ------------------------------------------------------------------------------
 
 
-def build_bundle(out: Path, handout: Path = HANDOUT) -> tuple[Path, Path]:
-    """Write the bundle as the folder `out` and as `out`.zip (one top-level folder); return both."""
+def build_bundle(out: Path, handout: Path = HANDOUT, course: Course | None = None) -> tuple[Path, Path]:
+    """Write the bundle as the folder `out` and as `out`.zip (one top-level folder); return both.
+
+    `course` (course.toml, checked): the handout's logistics and the written part's term come from it."""
     if not handout.is_file():
         raise FileNotFoundError(f"no handout at {handout}: the bundle needs handout.md (or pass --handout)")
+    course = course or Course()
+    text, _ = logistics.render(handout.read_text(), course)  # a placeholder nobody fills in stops the release here
     out.mkdir(parents=True)
     for folder in PUBLIC_FOLDERS:
         shutil.copytree(REPO_ROOT / folder, out / folder, ignore=SKIP)
     for name in PUBLIC_FILES:
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / name, out / name)
-    shutil.copyfile(handout, out / "handout.md")
+    (out / "handout.md").write_text(text)
     (out / "pyproject.toml").write_text(student_pyproject())
     (out / "README.md").write_text(student_readme())
     shutil.copyfile(SUBMIT, out / "submit.py")
+    (out / "questions.py").write_text(questions_with_term(course.term))
     (out / "submit_api.json").write_text(json.dumps(stub_api(REPO_ROOT / "assignment"), indent=1) + "\n")
     return out, zip_folder(out)
+
+
+def questions_with_term(term: str) -> str:
+    """The bundle's questions.py (student/questions.py) drawing with the course's term, as `grade --config` does."""
+    source = QUESTIONS.read_text()
+    line = re.compile(r'^TERM = "".*$', re.MULTILINE)
+    if len(line.findall(source)) != 1:
+        raise ValueError(f"{QUESTIONS} must hold exactly one line `TERM = \"\"`: the release writes the term there")
+    return line.sub(lambda _: f"TERM = {json.dumps(term)}  # the course's term ([course] term in course.toml)", source)
 
 
 def zip_folder(folder: Path) -> Path:
@@ -209,9 +226,16 @@ The grader runs these public tests and more hidden ones, on your code in a sandb
 every public test is a good sign, not a guarantee. Tests marked `cuda` run only where a GPU
 is present.
 
+## The written part
+
+`python questions.py LOGIN` prints your written questions (LOGIN: your login; the napkin numbers
+are drawn for you), and `python questions.py LOGIN --template > written.toml` the file you answer
+them in, beside `assignment/`. `handout.md` says how they are graded.
+
 ## Submit
 
-Submit the `assignment/` folder (or a .zip of it), with the file names unchanged.
+Submit the `assignment/` folder (or a .zip of it), with the file names unchanged, and your
+`written.toml` beside it.
 """
 
 

@@ -119,8 +119,8 @@ def test_release_command_fails_on_a_leak_and_removes_the_bundle(tmp_path, monkey
         pytest.fail("handout.md is missing at the repository root")
     build, planted = release.build_bundle, []
 
-    def leaky_build(out, handout):
-        folder, _ = build(out, handout)
+    def leaky_build(out, handout, course=None):
+        folder, _ = build(out, handout, course)
         planted.append(plant_reference_body(folder, "tensors"))
         return folder, release.zip_folder(folder)
 

@@ -54,11 +54,13 @@ def test_optimizer_state_values_match_torch_optim(impl, optimizer):
     )
 
 
-@pytest.mark.parametrize("name", ["adam", "rmsprop", ""])
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "", "AdamW"])
 def test_optimizer_state_values_rejects_unknown_names(impl, name):
-    """Only "sgd", "adagrad" and "adamw" are known; raise ValueError for any other name."""
+    """Only "sgd", "adagrad" and "adamw" are known, matched exactly ("AdamW" is another name); raise ValueError for any other name. A refusal pays only where known names work."""
     with pytest.raises(ValueError):
         impl.accounting.optimizer_state_values(10, name)
+    got = impl.accounting.optimizer_state_values(10, "adamw")
+    assert got == 20, f"optimizer_state_values(10, 'adamw') = {got}, expected 20: a refusal pays only where known names work."
 
 
 def test_training_memory_worked_example(impl):

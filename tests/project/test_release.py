@@ -190,7 +190,7 @@ def test_release_refuses_a_formula_and_an_allow_entry_excuses_it(bundle, tmp_pat
     with open(copy / "handout.md", "a") as handout:
         handout.write("\nHint: training_flops is 6ND.\n")
     line = len((copy / "handout.md").read_text().splitlines())
-    leaks = [l for l in release.find_leaks(copy) if l.where.startswith("handout.md")]
+    leaks = [l for l in release.allowed(release.find_leaks(copy))[0] if l.where.startswith("handout.md")]
     assert [l.where for l in leaks] == [f"handout.md:{line}"] and "6ND" in leaks[0].detail
     rules = tmp_path / "rules.toml"
     rules.write_text(release.RULES.read_text() + '\n[[allow]]\nkind = "formula"\nwhere = "handout.md:*"\n'

@@ -105,8 +105,8 @@ def max_finite(dtype: torch.dtype | FloatFormat) -> float:
 
     A value is (1 + mantissa fraction) * 2**(stored exponent - bias), with
     bias = 2**(exponent_bits - 1) - 1. In IEEE-style formats the all-ones exponent is
-    reserved for infinity and NaN, so the largest finite value uses the exponent just
-    below it and an all-ones mantissa: float16 gives (2 - 2**-10) * 2**15 = 65504.
+    reserved for infinity and NaN, so the largest finite value uses the largest exponent
+    field below it and the largest mantissa. Check your answer on float16: 65504.
 
     float8_e4m3fn is different ("fn": finite, no infinities): the all-ones exponent
     holds ordinary numbers and only the all-ones mantissa there means NaN. Work out
@@ -148,8 +148,9 @@ def underflows_to_zero(value: float, dtype: torch.dtype | FloatFormat) -> bool:
 
 # ---------------------------------------------------------------------------------------
 # fp8 with a per-tensor scale. float8_e4m3fn reaches only 448 and float8_e5m2 57344, and
-# their smallest subnormals are 2**-9 and 2**-16: cast a tensor as it is and its large
-# values overflow while its small ones vanish. fp8 training therefore multiplies each
+# their smallest subnormals are 2**-9 and 2**-16 (anything at most half of that, 2**-10 or
+# 2**-17, rounds to 0): cast a tensor as it is and its large values overflow while its small
+# ones vanish. fp8 training therefore multiplies each
 # tensor by one float32 scale before the cast (and divides by it after), chosen so that
 # the tensor's largest magnitude lands on the format's largest finite value.
 #
@@ -181,10 +182,11 @@ def quantize_fp8(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> tuple[Float[
     """(q, scale): x times its fp8_scale, rounded into `dtype`, and that scale.
 
     q has x's shape and dtype `dtype`. Multiply in float32, then cast with `.to(dtype)`.
-    Without the scale, PyTorch's cast turns a float8_e5m2 value of 61440 or more into inf
-    and a float8_e4m3fn value of 480 or more into 448 (older PyTorch: NaN); with it, the
-    largest magnitude is the max up to one float32 rounding, which the cast rounds back
-    to the max on every PyTorch (a clamp to [-max, max] is harmless).
+    Without the scale, PyTorch's cast turns a float8_e5m2 value of 61440 or more into inf;
+    float8_e4m3fn has no inf, and recent PyTorch clips it at 448, where older builds (this
+    kit accepts torch from 2.4) may give NaN above 464. With the scale, the largest magnitude
+    is the max up to one float32 rounding, which every build rounds back to the max (a clamp
+    to [-max, max] is harmless).
     Values far below the largest one still underflow to 0: that is the price of one
     scale per tensor, and why fp8 recipes pick e5m2 (range) for gradients.
     """

@@ -178,7 +178,7 @@ def test_underflows_to_zero_worked_examples(impl, value, name, want):
     got = impl.tensors.underflows_to_zero(value, dtype)
     assert got == want, (
         f"underflows_to_zero({value!r}, {dtype}) = {got}, expected {want}. "
-        f"Hint: the smallest subnormal is 2**(1 - bias - mantissa_bits); at or below half of it, rounding gives 0 (exactly half is a tie, and ties go to the even neighbour, 0)."
+        f"Hint: the smallest subnormal has the all-zeros exponent field and only the last mantissa bit set; at or below half of it, rounding gives 0 (exactly half is a tie, and ties go to the even neighbour, 0)."
     )
 
 

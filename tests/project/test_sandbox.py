@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import results
+from grader.core import results, rubric
 
 from grader.staff import variants
 from grader.commands.grade import grade_in_subprocess
@@ -75,7 +75,7 @@ def test_reference_scores_full_marks_twice_identically(reference_submission, tmp
     """The reference earns 100, and grading it again gives byte-identical scores and statuses."""
     first = grade(reference_submission, tmp_path / "a")
     second = grade(reference_submission, tmp_path / "b")
-    assert first["score"] == first["max_score"] == 100, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
+    assert first["score"] == first["max_score"] == rubric.load().test_points, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
     assert first["extra_data"]["integrity_flags"] == []
 
     def verdicts(data):
@@ -87,7 +87,7 @@ def test_reference_scores_full_marks_twice_identically(reference_submission, tmp
 def test_untouched_stubs_score_zero(tmp_path):
     """The stubs as released earn nothing through the grader either."""
     data = grade(REPO_ROOT, tmp_path)
-    assert data["score"] == 0 and data["max_score"] == 100
+    assert data["score"] == 0 and data["max_score"] == rubric.load().test_points
     assert all("not implemented" in t["output"].lower() or "notimplemented" in t["output"].lower() for t in data["tests"] if t["status"] == "failed")
 
 

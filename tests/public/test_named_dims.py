@@ -51,7 +51,7 @@ def test_mean_over_hidden_matches_mean(impl):
         x = _ints(*shape, seed=5)
         got = impl.named_dims.mean_over_hidden(x)
         _check_equal("mean_over_hidden", f"x of shape {shape}", got, x.mean(dim=-1),
-                     "einops.reduce(x, '... hidden -> ...', 'mean')-style: only the last axis goes")
+                     "reduce only the last axis, `hidden`, with a mean, whatever the leading dims")
 
 
 def test_linear_matches_matmul(impl):

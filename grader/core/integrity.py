@@ -32,6 +32,8 @@ from tests import own_work
 
 POLICIES = ("flag", "zero")
 DEFAULT = "flag"
+MAX_FINDINGS = 20  # flags per submission from the source (a file of 10,000 `gc.get_objects()` lines is one story)
+MAX_DETAIL = 300
 HELD = "Held for review: the grader found code that reaches into the grader in this problem's module ({rules}); staff review it before these points count."
 
 
@@ -39,10 +41,12 @@ def source_flags(sources: Mapping[str, str], problems: tuple[str, ...], breaches
     """The `tamper` and `own-work` flags of a submission's staged source, and problem -> the tamper
     findings that would hold it (its module's, or a helper module's it imports)."""
     found = source_rules.findings(sources)
-    flags = [{"kind": "tamper", "detail": f.detail(), "test": None} for f in found]
-    flags += [{"kind": "own-work", "detail": b.message(), "test": None} for (module, _), b in sorted(breaches.items()) if module in problems]
+    flags = [{"kind": "tamper", "detail": f.detail()[:MAX_DETAIL], "test": None} for f in found[:MAX_FINDINGS]]
+    if len(found) > MAX_FINDINGS:
+        flags.append({"kind": "tamper", "detail": f"... and {len(found) - MAX_FINDINGS} more findings of the same kinds", "test": None})
+    flags += [{"kind": "own-work", "detail": b.message()[:MAX_DETAIL], "test": None} for (module, _), b in sorted(breaches.items()) if module in problems]
     held = source_rules.problems_held(found, sources, problems)
-    return flags, {problem: [f.detail() for f in findings] for problem, findings in sorted(held.items())}
+    return flags, {problem: [f.detail()[:MAX_DETAIL] for f in findings[:MAX_FINDINGS]] for problem, findings in sorted(held.items())}
 
 
 def hold(results: dict, policy: str) -> dict:

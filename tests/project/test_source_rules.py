@@ -167,6 +167,14 @@ def test_unparsable_or_huge_source_is_skipped_not_a_crash():
     assert own_work.breaches({"tensors": "def machine_epsilon(:\n"}) == {}
 
 
+def test_source_flags_are_bounded_per_submission():
+    """10,000 findings make 20 flags and one line that counts the rest: results.json stays small."""
+    code = {"tensors": "import gc\n" + "gc.get_objects()\n" * 10_000}
+    flags, held = integrity.source_flags(code, ("tensors",), {})
+    assert len(flags) == integrity.MAX_FINDINGS + 1 and "9980 more" in flags[-1]["detail"]
+    assert len(held["tensors"]) == integrity.MAX_FINDINGS
+
+
 def test_scenarios_are_read_for_the_ruled_objects_they_drive():
     assert own_work.scenario_reaches(optimizer_scenarios.run_optimizer, {"name": "AdamW"}) == {("optimizers", "AdamW")}
     assert own_work.scenario_reaches(optimizer_scenarios.construct, {"name": "SGD", "hyper": {}}) == {("optimizers", "SGD")}

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from grader.staff import batch, config, executors, gradebook, late, written_marks
 
-from grader.core import canary, results, written
+from grader.core import canary, integrity, results, written
 from grader.staff.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
 from grader.staff.gradebook import Gradebook
 from grader.core.student_text import printable
@@ -41,7 +41,7 @@ def register(commands) -> None:
     grade.add_argument("--jobs", "-j", type=positive_int, default=os.cpu_count() or 1, help="parallel local workers (default: the cores, %(default)s); with Ray, one task per CPU of the cluster")
     grade.add_argument("--regrade", action="append", default=[], metavar="STUDENT", help="grade this student again even if done (repeatable)")
     grade.add_argument("--regrade-all", action="store_true", help="grade everyone again (staff overrides are kept)")
-    grade.add_argument("--config", type=Path, help="course config (TOML), checked before anything runs: [late] the late policy, [submissions] times = a staff file of submission times")
+    grade.add_argument("--config", type=Path, help="course config (TOML), checked before anything runs: [late] the late policy, [submissions] times = a staff file of submission times, [integrity] tamper = \"flag\" or \"zero\"")
     grade.add_argument(
         "--only", action="append", metavar="MODULES",
         help="grade only these problems (comma-separated, repeatable), e.g. --only tensors,flops",
@@ -170,7 +170,7 @@ def _grading(args: argparse.Namespace, course: config.Course) -> Grading:
     selection = _modules(args.only)
     suites = None if selection is None else tuple(m for m in selection if m != written.PART)
     in_scope = selection is None or written.PART in selection
-    return Grading(limits_from(args), args.allow_weak_sandbox, suites, in_scope, course.term)
+    return Grading(limits_from(args), args.allow_weak_sandbox, suites, in_scope, course.term, course.tamper)
 
 
 def written_notes(book: Gradebook, students: list[str], grading: Grading, console: Console) -> None:
@@ -197,7 +197,7 @@ def gradebook_table(book: Gradebook, students: list[str], took: dict[str, float]
         if row["status"] == "error" or not data:
             outcome = {"ok": False, "error": row["error"] or "not graded"}
         else:
-            outcome = {"ok": True, "results": data}
+            outcome = {"ok": True, "results": _still_held(book, student, data)}
         rows.append((student, outcome, took.get(student, row["seconds"])))
         final = final_scores.get(student)
         if row["status"] == "graded" and final is not None:
@@ -205,6 +205,16 @@ def gradebook_table(book: Gradebook, students: list[str], took: dict[str, float]
             finals[student] = f"{final['final']:.4g}{penalty}"
     adjusted = any(final_scores[s]["final"] != final_scores[s]["score"] for s in finals)
     return score_table(rows, finals if adjusted else None)  # a "final" column only where overrides or penalties apply
+
+
+def _still_held(book: Gradebook, student: str, data: dict) -> dict:
+    """`data` with only the problems still held for review (a release writes overrides for them all)."""
+    held = data["extra_data"].get("held_for_review")
+    if not held:
+        return data
+    overridden = {o["test_key"] for o in book.overrides(student)}
+    pending = [p for p in held if not set(integrity.held_points(data, p)) <= overridden]
+    return {**data, "extra_data": {**data["extra_data"], "held_for_review": pending}}
 
 
 def score_table(rows, finals: dict[str, str] | None = None) -> list:
@@ -254,6 +264,9 @@ def score_table(rows, finals: dict[str, str] | None = None) -> list:
         flags = sorted({f["kind"] for f in data["extra_data"].get("integrity_flags", [])})
         if flags:
             notes.append(_note(name, "flagged", ", ".join(flags), "magenta"))
+        held = data["extra_data"].get("held_for_review")
+        if held:  # course.toml's [integrity] tamper = "zero": 0 until staff release it
+            notes.append(_note(name, "held for review (tamper)", f"{', '.join(held)}: python -m grader override {name} --release PROBLEM", "magenta"))
     legend = "  ".join(f"{_label(m)} {m}" + (f" /{maxima[m]:g}" if m in maxima else "") for m in (*modules, *[written.PART] * folded))
     legend += "  (W: in the total, no column)" if folded else ""
     return [table, Text(legend + "   s: seconds", style="dim"), *notes]

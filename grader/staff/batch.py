@@ -25,7 +25,7 @@ from rich.text import Text
 
 from grader.staff import changeset, executors, late
 
-from grader.core import intake, results, written
+from grader.core import integrity, intake, results, written
 from grader.staff.executors import Grading, Job
 from grader.staff.gradebook import Gradebook, unreadable_reason
 from grader.core.student_text import printable
@@ -141,6 +141,8 @@ def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: C
         for job, outcome, seconds in executor.run(jobs, grading) if grading.runs_suites else _written_alone(jobs, grading):
             if outcome.get("ok") and grading.written and grading.runs_suites:  # on the trusted side, never in a worker
                 written.add(outcome["results"], job.submission, job.student, grading.term)
+            if outcome.get("ok"):  # the course's [integrity] policy, here where course.toml is known
+                outcome["results"] = integrity.hold(outcome["results"], grading.tamper)
             _record(book, job, outcome, scope, seconds, counts, (review or {}).get(job.student))
             took[job.student] = seconds
             finished(job, outcome, seconds)

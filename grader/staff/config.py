@@ -24,10 +24,14 @@
     hardware = "..."                           # what the grading machine is (CPU only? a GPU?)
     hours = "..."                              # the time the assignment is expected to take
 
+    [integrity]                                # optional: what a `tamper` flag does (grader/core/integrity.py)
+    tamper = "flag"                            # "flag" (the default: flag for staff, the score stands) or
+                                               # "zero" (also hold the problem at 0 until staff release it)
+
 Every table and key is in SCHEMA; anything else is an error, as is a value of the wrong kind.
 Each message names the file, the key and what was expected, so a typo (`[lat]`, `deadlin`)
 stops the run instead of silently dropping the late policy. Hand-written, not a schema
-library: five tables and fifteen keys do not need one.
+library: six tables and sixteen keys do not need one.
 """
 
 from __future__ import annotations
@@ -112,6 +116,9 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], str, bool]]] = {
         "show": (_choice("public", "all", "never"), 'one of "public", "all", "never"', False),
         "hidden_after_deadline": (_flag, "true or false", False),
     },
+    "integrity": {
+        "tamper": (_choice("flag", "zero"), 'one of "flag", "zero"', False),
+    },
     "course": {
         "name": (_text, "the course's name, as the handout shows it", False),
         "term": (_text, 'the term, such as "2025-fall" (it seeds the written part\'s numbers)', False),
@@ -130,6 +137,7 @@ class Course:
     late: dict[str, Any] | None = None  # the [late] table, checked; None: no late policy
     times_file: Path | None = None  # [submissions] times, resolved against the config's folder
     hints: dict[str, Any] | None = None  # the [hints] table, checked; None: the defaults
+    tamper: str = "flag"  # [integrity] tamper: what a tamper flag does (grader/core/integrity.py)
     course: dict[str, Any] | None = None  # the [course] table, checked
     policies: dict[str, Any] | None = None  # the [policies] table, checked
 
@@ -162,7 +170,7 @@ def load(path: Path | None) -> Course:
     times = tables.get("submissions", {}).get("times")
     return Course(
         late=tables.get("late"), times_file=(path.parent / times) if times else None, hints=tables.get("hints"),
-        course=tables.get("course"), policies=tables.get("policies"),
+        course=tables.get("course"), policies=tables.get("policies"), tamper=tables.get("integrity", {}).get("tamper", "flag"),
     )
 
 

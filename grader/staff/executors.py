@@ -60,6 +60,7 @@ class Grading:
     modules: tuple[str, ...] | None = None  # the suites' problems; None: all; (): none (the written part alone)
     written: bool = True  # grade the written part too (grader/core/written.py, here on the trusted side)
     term: str = ""  # course.toml's [course] term: the written part's numbers are drawn with it
+    tamper: str = "flag"  # course.toml's [integrity] tamper, applied by the driver (grader/core/integrity.py)
 
     @property
     def runs_suites(self) -> bool:

@@ -46,6 +46,7 @@ QUESTIONS = REPO_ROOT / "student" / "questions.py"  # the bundle's questions.py:
 PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/scenarios")
 PUBLIC_FILES = (
     "tests/__init__.py", "tests/conftest.py", "tests/seam.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py",
+    "tests/own_work.py", "tests/source_index.py",  # the own-work rules, applied at the seam
     "docs/api.md",  # the API reference the handout points at
 )
 SECRET_FOLDERS = ("solutions", "tests/hidden", "tests/data", "tests/project", "grader")

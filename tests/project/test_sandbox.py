@@ -38,6 +38,8 @@ CORE = {
     "exit_at_import", "os_exit_in_call", "network_connect_external", "infinite_loop_view",
     "segfault_in_call", "memory_bomb_torch", "fork_bomb", "exception_at_import", "syntax_error_module",
     "print_50mb",
+    # monitors switched off and derivations delegated out of sight: the static source rules
+    "tamper_disable_torch_function_named_dims", "tamper_patch_recorder_module_named_dims", "tamper_replace_functions_via_gc",
 }
 SELECTED = HOSTILE if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in HOSTILE if v.name in CORE]
 

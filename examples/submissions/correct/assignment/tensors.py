@@ -1,17 +1,19 @@
 """Problem 1: dtypes and tensor memory.
 
-The float layouts are not looked up in a table: they are read off the bit
-patterns PyTorch stores for 1.0 and 2.0 (the two differ only by one unit in the
-lowest exponent bit, i.e. by ``1 << mantissa_bits``).  Every other constant is
-then computed from (exponent_bits, mantissa_bits) with exact power-of-two
-arithmetic (``math.ldexp``), never from ``torch.finfo``.  A FloatFormat given
-instead of a dtype goes through the same arithmetic, its ``specials`` saying
-which patterns are not numbers.
+The float layouts come from the formats' definitions, not from PyTorch: IEEE 754's
+binary64/32/16 and bfloat16 by their total and exponent widths, and the fp8 formats
+by their names, which spell their layout (``e4m3``: 4 exponent bits, 3 mantissa
+bits; ``fn``: finite, no infinities).  Every other constant is then computed from
+(exponent_bits, mantissa_bits) with exact power-of-two arithmetic (``math.ldexp``),
+never from ``torch.finfo``, ``itemsize`` or a cast (the own-work rules).  A
+FloatFormat given instead of a dtype goes through the same arithmetic, its
+``specials`` saying which patterns are not numbers.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from typing import NamedTuple, Sequence
 
@@ -37,10 +39,9 @@ _FLOATS = frozenset(
         torch.float8_e5m2,
     }
 )
-_OTHERS = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool})
-
-# Signed integer dtype of the same width, used to reinterpret a float's bits.
-_SAME_WIDTH_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+# (total bits, exponent bits) of the formats whose names do not spell their layout.
+_IEEE_WIDTHS = {torch.float64: (64, 11), torch.float32: (32, 8), torch.float16: (16, 5), torch.bfloat16: (16, 8)}
+_INT_BITS = {torch.int64: 64, torch.int32: 32, torch.int16: 16, torch.int8: 8, torch.uint8: 8, torch.bool: 8}
 
 
 def _need_float(dtype: torch.dtype) -> None:
@@ -48,14 +49,13 @@ def _need_float(dtype: torch.dtype) -> None:
         raise ValueError(f"unsupported floating-point dtype: {dtype!r}")
 
 
-def _bits_of(value: float, dtype: torch.dtype) -> int:
-    t = torch.tensor([value], dtype=torch.float32).to(dtype)
-    return int(t.view(_SAME_WIDTH_INT[t.element_size()]).item())
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def float_format(dtype) -> FloatFormat:
     if isinstance(dtype, torch.dtype):
-        return _probed_format(dtype)
+        return _format_of(dtype)
     try:
         fmt = FloatFormat(dtype.sign_bits, dtype.exponent_bits, dtype.mantissa_bits, dtype.specials)
     except AttributeError:
@@ -66,19 +66,15 @@ def float_format(dtype) -> FloatFormat:
 
 
 @lru_cache(maxsize=None)
-def _probed_format(dtype: torch.dtype) -> FloatFormat:
+def _format_of(dtype: torch.dtype) -> FloatFormat:
     _need_float(dtype)
-    total_bits = 8 * torch.empty((), dtype=dtype).element_size()
-    step = _bits_of(2.0, dtype) - _bits_of(1.0, dtype)  # == 1 << mantissa_bits
-    mantissa = step.bit_length() - 1
-    specials = "ieee" if _has_infinity(dtype) else "nan_only"
-    return FloatFormat(1, total_bits - 1 - mantissa, mantissa, specials)
-
-
-def _has_infinity(dtype: torch.dtype) -> bool:
-    # The "fn" float8 formats have no infinity: +inf is stored as NaN.
-    back = torch.tensor([math.inf]).to(dtype).to(torch.float32).item()
-    return math.isinf(back)
+    # The "fn" float8 formats are finite: no infinity, only the all-ones pattern is NaN.
+    specials = "nan_only" if _name(dtype).endswith(("fn", "fnuz")) else "ieee"
+    if dtype in _IEEE_WIDTHS:
+        total_bits, exponent = _IEEE_WIDTHS[dtype]
+        return FloatFormat(1, exponent, total_bits - 1 - exponent, specials)
+    layout = re.fullmatch(r"float8_e(\d+)m(\d+)\w*", _name(dtype))
+    return FloatFormat(1, int(layout[1]), int(layout[2]), specials)
 
 
 def _bias(dtype) -> int:
@@ -87,9 +83,9 @@ def _bias(dtype) -> int:
 
 def _width_in_bits(dtype) -> int:
     if isinstance(dtype, torch.dtype):
-        if dtype not in _FLOATS and dtype not in _OTHERS:
-            raise ValueError(f"unsupported dtype: {dtype!r}")
-        return 8 * torch.empty(0, dtype=dtype).element_size()
+        if dtype in _INT_BITS:
+            return _INT_BITS[dtype]  # a bool takes a whole byte
+        _need_float(dtype)
     fmt = float_format(dtype)
     return fmt.sign_bits + fmt.exponent_bits + fmt.mantissa_bits
 

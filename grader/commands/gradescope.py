@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.staff import gradescope
+from grader.staff import config, gradescope
 
 
 def register(commands) -> None:
@@ -31,11 +31,21 @@ def register(commands) -> None:
         help="grade even where Gradescope's container allows no namespaces (rlimits and an audit hook only); "
         "without it such a container scores 0 and says why",
     )
+    parser.add_argument(
+        "--config", type=Path,
+        help="course.toml, shipped inside: its [course] term draws the written part's numbers (give `release` the same file)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     archive = args.out if args.out.suffix == ".zip" else args.out / "autograder.zip"
-    gradescope.build_autograder(archive, allow_weak=args.allow_weak_sandbox)
+    if args.config is not None:
+        try:
+            config.load(args.config)  # checked here, not on Gradescope
+        except config.ConfigError as error:
+            Console().print(str(error), style="red", markup=False)
+            return 2
+    gradescope.build_autograder(archive, allow_weak=args.allow_weak_sandbox, course_file=args.config)
     Console().print(f"[green]wrote {archive}[/]: upload it as the autograder of a Gradescope programming assignment")
     return 0

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from grader.staff import hints
 
-from grader.core import intake, phases, results, rubric
+from grader.core import integrity, intake, phases, results, rubric
 from grader.core.intake import BadSubmission
 from grader.core.manifest import manifest_flags
 from grader.core.sandbox import Limits, RemoteImpl, Sandbox, SandboxUnavailable, layers_for
 from grader.staff.selfcheck import suite_paths
-from tests.seam import REPO_ROOT
+from tests.seam import MODULES, REPO_ROOT
 
 # pytest, the plugin, the suites and the reference are loaded in _run_pytest, after the
 # sandbox has forked its zygote from this process: what is in memory then, the zygote has.
@@ -60,9 +60,12 @@ def grade_one(
         finally:
             sandbox.close()
             phases.mark("sandbox closed")
-        flags = sandbox.flags + manifest_flags(staged.folder)  # the staged copy holds the manifest too
+        # Read off the staged source on this side: nothing the worker did can hide or forge these.
+        source_flags, tamper = integrity.source_flags(sandbox.sources, tuple(modules or MODULES), remote.own_work.breaches())
+        flags = sandbox.flags + manifest_flags(staged.folder) + source_flags  # the staged copy holds the manifest too
         extra = {
             "integrity_flags": [_for_the_student(flag) for flag in flags],
+            "tamper": tamper,  # problem -> findings: what course.toml's [integrity] tamper = "zero" holds
             "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
             "cuda": cuda,
             "submission_sha256": results.submission_digest(staged.folder),

@@ -20,6 +20,7 @@ import pytest
 from grader.compat import BaseExceptionGroup
 from grader.core.student_text import scrub, without_grader_frames
 from grader.core.sandbox import ModuleUnavailable, RemoteImpl, SandboxUnavailable, SubmissionError, SubmissionFault
+from tests.own_work import OwnWorkViolation
 from tests.seam import MODULES, REPO_ROOT
 
 MAX_VISIBLE_OUTPUT = 6000
@@ -125,6 +126,8 @@ def _failure_message(case: Case, call, report) -> str:
     error = call.excinfo.value if call.excinfo is not None else None
     if isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
+    if isinstance(error, OwnWorkViolation):  # the rule, the student's own line: nothing of the test's
+        return f"own-work rule: {error}"
     if case.visible:
         kind = _kind_of_failure(error, report.when)
         if isinstance(error, ModuleUnavailable):  # a module that did not import: the kind says it all

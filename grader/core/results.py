@@ -13,6 +13,8 @@ from grader.core.rubric import Rubric, TestScore
 from tests.seam import REPO_ROOT
 
 SUITE_PARTS = ("tests", "solutions")
+# The written part's draws and answer key decide its points as the suites decide theirs.
+SUITE_FILES = ("student/questions.py", "grader/core/written.py", "grader/core/written_key.py")
 NOT_SUITE = ("tests/project", "tests/data")  # the kit's own tests and test data grade nobody
 
 
@@ -27,12 +29,17 @@ def suite_version() -> str:
             if path.is_file() and path.suffix in (".py", ".toml"):
                 digest.update(relative.encode())
                 digest.update(path.read_bytes())
+    for relative in SUITE_FILES:
+        digest.update(relative.encode())
+        digest.update((REPO_ROOT / relative).read_bytes())
     return digest.hexdigest()[:16]
 
 
 def submission_digest(folder: Path) -> str:
+    """The staged submission's code, and its written answers where there are any (a new text is a new submission)."""
     digest = hashlib.sha256()
-    for path in sorted((folder / "assignment").rglob("*.py")):
+    written = [folder / "written.toml"] if (folder / "written.toml").is_file() else []
+    for path in [*sorted((folder / "assignment").rglob("*.py")), *written]:
         digest.update(path.relative_to(folder).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

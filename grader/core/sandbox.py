@@ -39,7 +39,7 @@ from typing import Any, Callable
 from grader.core import memcg, phases
 from grader.compat import add_note
 from grader.worker import jail, syscalls
-from tests import seam
+from tests import own_work, seam
 
 # torch is imported by Sandbox.start (zygote.preload), just before it forks the zygote: the
 # zygote and its workers inherit it instead of importing it again.
@@ -636,6 +636,9 @@ class RemoteImpl:
         # module -> why it cannot be imported: raised again without a round trip, so a syntax
         # error costs each of its tests milliseconds, not a hypothesis search of failures.
         self.unavailable: dict[str, str] = {}
+        # The own-work rules, read here from the staged copy (never from the worker): a test that
+        # reaches a function breaking its rule fails before any call is sent.
+        self.own_work = own_work.Checker(self.sources)
 
     def begin_test(self, nodeid: str, problem: str, visible: bool = False) -> None:
         """A test gets a fresh worker unless the previous test passed in the same problem.
@@ -725,6 +728,7 @@ class RemoteImpl:
         name = f"{driver.__module__}:{driver.__qualname__}"
         if not driver.__module__.startswith("tests.drivers."):
             raise ValueError(f"{name} is not a driver (they live in tests/drivers/)")
+        self.own_work.check_driver(driver, inputs)
         if getattr(driver, "fresh_process", False):
             self._sandbox.fresh_worker(fresh_scratch=True)
         return self._request({"op": "run", "driver": name, "kwargs": inputs}, name)
@@ -734,6 +738,10 @@ class RemoteImpl:
         if name not in self._sandbox.sources:
             raise FileNotFoundError(f"assignment/{name}.py is missing from the submission")
         return self._sandbox.sources[name]
+
+    def sources(self) -> dict[str, str]:
+        """Every module as submitted, by name (the staged copy's top-level .py files)."""
+        return dict(self._sandbox.sources)
 
     def __repr__(self) -> str:
         return f"<{self.label}>"
@@ -751,6 +759,7 @@ class _RemoteModule:
     def __getattr__(self, function: str) -> Callable[..., Any]:
         if function.startswith("__"):
             raise AttributeError(function)
+        self._impl.own_work.check(self._name, function)
 
         def call(*args: Any, **kwargs: Any) -> Any:
             message = {"op": "call", "module": self._name, "function": function, "args": list(args), "kwargs": kwargs}

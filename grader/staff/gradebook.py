@@ -10,7 +10,9 @@ Tables (the report and any LMS export read these):
 - tests: one row per student and test: points, max_points, status, seconds, output.
 - overrides: points a staff member set for one student's test, with who and why. Grading
   never writes this table, so an override outlives every regrade.
-- final_scores (a view): per student, the score after overrides and the late penalty.
+- final_scores (a view): per student, the score after overrides, staff marks of the written
+  explanations (a mark counts for the text it marked) and the late penalty.
+- written_marks: staff's points for written explanations (grader/staff/written_marks.py).
 - results_history: every result a later one replaced (superseded_by "regrade": an applied
   change set; "submission": a new submission graded directly), with the suite version and
   the grader's version and git commit that produced it.
@@ -29,6 +31,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from grader.staff import written_marks
 
 DEFAULT_OUT = Path("grading-results")  # `grade`'s results folder, unless --out
 DEFAULT_PATH = DEFAULT_OUT / "gradebook.sqlite"  # and the gradebook in it, unless --gradebook
@@ -106,13 +110,15 @@ CREATE TABLE IF NOT EXISTS pending (
 CREATE VIEW IF NOT EXISTS final_scores AS
 SELECT s.student,
        s.status,
-       COALESCE(SUM(COALESCE(o.points, t.points)), 0) AS score,
+       COALESCE(SUM(COALESCE(o.points, w.points, t.points)), 0) AS score,
        s.max_score,
        s.late_penalty_pct,
-       COALESCE(SUM(COALESCE(o.points, t.points)), 0) * (1 - s.late_penalty_pct / 100.0) AS final
+       COALESCE(SUM(COALESCE(o.points, w.points, t.points)), 0) * (1 - s.late_penalty_pct / 100.0) AS final
 FROM submissions s
 LEFT JOIN tests t ON t.student = s.student
 LEFT JOIN overrides o ON o.student = t.student AND o.test_key = t.test_key
+LEFT JOIN written_marks w ON w.student = t.student AND w.test_key = t.test_key
+    AND w.answer_sha256 = json_extract(s.results, '$.extra_data.written.digests."' || t.test_key || '"')
 GROUP BY s.student;
 """
 
@@ -141,6 +147,7 @@ class Gradebook:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        written_marks.create_tables(self.db)  # before SCHEMA: final_scores reads the marks
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:

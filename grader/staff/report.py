@@ -27,13 +27,15 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from grader.staff import report_plots
+from grader.staff import report_plots, written_marks
+from grader.core.written import PART
 from grader.staff.gradebook import Gradebook, unreadable_reason
 from grader.core.student_text import printable, scrub, without_grader_frames
 from tests.seam import MODULES
 
 TEMPLATES = Path(__file__).parent / "templates"
-CSV_COLUMNS = ("student", "total", *MODULES, "days_late", "late_penalty_pct", "status")
+# written: the written part's points so far; written_pending: its points still awaiting staff marking (in no total yet)
+CSV_COLUMNS = ("student", "total", *MODULES, "written", "written_pending", "days_late", "late_penalty_pct", "status")
 
 
 @dataclass
@@ -131,6 +133,7 @@ def load_gradebook(path: Path) -> list[StudentResult]:
             if row["status"] == "error" or results is None:
                 students.append(StudentResult(name, None, GRADER_FAILED))
                 continue
+            written_marks.apply(results, written_marks.marks_of(book, name))  # staff's marks of the explanations
             overrides = {o["test_key"]: o for o in book.overrides(name)}
             for test in results["tests"]:
                 override = overrides.get(test["extra_data"]["key"])
@@ -163,7 +166,8 @@ def write_csv(students: list[StudentResult], path: Path) -> None:
             writer.writerow([
                 csv_cell(student.student),
                 "" if student.total is None else f"{student.total:g}",
-                *(f"{problems[m][0]:g}" if m in problems else "" for m in MODULES),
+                *(f"{problems[m][0]:g}" if m in problems else "" for m in (*MODULES, PART)),
+                f"{written_marks.pending_points(student.results):g}" if PART in problems else "",
                 student.days_late,
                 f"{student.late_penalty_pct:g}",
                 student.status,
@@ -290,6 +294,7 @@ def class_summary(students: list[StudentResult]) -> dict:
         "flagged": grouped_flags(students),
         "identical": identical_submissions(students),
         "errors": [(s.student, s.problem or unreadable_reason(s.results or {}) or "") for s in students if s.status in ("error", "unreadable")],
+        "written_pending": sum(1 for s in graded if written_marks.pending_points(s.results)),
     }
 
 
@@ -373,7 +378,8 @@ def write_report(students: list[StudentResult], out: Path, similarity: Path | No
     write_csv(students, paths["csv"])
     for student in students:
         sections = feedback_for(student)
-        context = {"student": student, "sections": sections, "details": failures_first(sections), "fence": fence, "summary": summary_for_students(student)}
+        context = {"student": student, "sections": sections, "details": failures_first(sections), "fence": fence,
+                   "summary": summary_for_students(student), "written": written_marks.feedback(student.results)}
         for suffix in ("md", "html"):
             target = out / "feedback" / f"{student.student}.{suffix}"
             target.write_text(env.get_template(f"feedback.{suffix}.j2").render(context))
@@ -385,7 +391,7 @@ def write_report(students: list[StudentResult], out: Path, similarity: Path | No
     for name, png in plots.items():
         paths[name] = out / f"{name}.png"
         paths[name].write_bytes(png)
-    context = {**summary, "modules": MODULES, "plots": {k: report_plots.data_uri(v) for k, v in plots.items()},
+    context = {**summary, "modules": (*MODULES, PART), "plots": {k: report_plots.data_uri(v) for k, v in plots.items()},
                "similarity": _relative_link(similarity, out) if similarity is not None else None}
     for suffix in ("md", "html"):
         paths[f"report_{suffix}"] = out / f"report.{suffix}"

@@ -154,7 +154,7 @@ def _training() -> dict:
     fp32 = training.torch_train_steps("adamw", 2, 1)
     bf16 = training.torch_train_steps("adamw", 2, 1, torch.bfloat16)
     return {
-        "training.seed_draws": {str(seed): training.seeded_draws(seed) for seed in (7, 8)},
+        "training.seed_draws": {str(seed): training.seeded_draws(seed) for seed in (7, 8, 2**32 - 1)},
         "training.train_steps.sgd": {"losses": sgd["losses"], "params": [p.tolist() for p in sgd["params"]]},
         "training.train_steps.adamw_bf16": {"float32_first_loss": fp32["losses"][0],
                                             "params": [p.tolist() for p in bf16["params"]]},

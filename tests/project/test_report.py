@@ -82,7 +82,7 @@ def _results(results_dir: Path, student: str) -> dict:
 def test_csv_has_a_row_per_student_with_per_problem_scores_and_status(results_dir, report_dir):
     """grades.csv: the LMS columns, each score equal to the results.json's, and the right status."""
     rows = list(csv.DictReader(io.StringIO((report_dir / "grades.csv").read_text())))
-    assert tuple(rows[0].keys()) == ("student", "total", *MODULES, "days_late", "late_penalty_pct", "status")
+    assert tuple(rows[0].keys()) == ("student", "total", *MODULES, "written", "written_pending", "days_late", "late_penalty_pct", "status")
     by_student = {row["student"]: row for row in rows}
     assert sorted(by_student) == ["hostile", "mutant", "never_finished", "partial", "unreadable"]
     for student in ("mutant", "partial", "hostile", "unreadable"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import results
+from grader.core import results, rubric
 
 from grader.staff import variants
 from grader.commands.grade import grade_in_subprocess
@@ -38,6 +38,8 @@ CORE = {
     "exit_at_import", "os_exit_in_call", "network_connect_external", "infinite_loop_view",
     "segfault_in_call", "memory_bomb_torch", "fork_bomb", "exception_at_import", "syntax_error_module",
     "print_50mb",
+    # monitors switched off and derivations delegated out of sight: the static source rules
+    "tamper_disable_torch_function_named_dims", "tamper_patch_recorder_module_named_dims", "tamper_replace_functions_via_gc",
 }
 SELECTED = HOSTILE if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in HOSTILE if v.name in CORE]
 SELECTED = [v for v in SELECTED if "control" not in v.extra]  # forges: test_forge_earns_no_more_than_its_control
@@ -81,7 +83,7 @@ def test_reference_scores_full_marks_twice_identically(reference_submission, tmp
     """The reference earns 100, and grading it again gives byte-identical scores and statuses."""
     first = grade(reference_submission, tmp_path / "a")
     second = grade(reference_submission, tmp_path / "b")
-    assert first["score"] == first["max_score"] == 100, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
+    assert first["score"] == first["max_score"] == rubric.load().test_points, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
     assert first["extra_data"]["integrity_flags"] == []
 
     def verdicts(data):
@@ -93,7 +95,7 @@ def test_reference_scores_full_marks_twice_identically(reference_submission, tmp
 def test_untouched_stubs_score_zero(tmp_path):
     """The stubs as released earn nothing through the grader either."""
     data = grade(REPO_ROOT, tmp_path)
-    assert data["score"] == 0 and data["max_score"] == 100
+    assert data["score"] == 0 and data["max_score"] == rubric.load().test_points
     assert all("not implemented" in t["output"].lower() or "notimplemented" in t["output"].lower() for t in data["tests"] if t["status"] == "failed")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import results, rubric
+from grader.core import integrity, results, rubric
 
 from grader.staff import variants
 from grader.commands.grade import grade_in_subprocess
@@ -169,9 +169,13 @@ def control_scores(tmp_path_factory):
 @pytest.mark.parametrize("variant", SELECTED_FORGES, ids=lambda v: v.name)
 def test_forge_earns_no_more_than_its_control(variant, control_scores, tmp_path):
     """Code that finds our drivers in the worker and rewrites them (from oracles it finds there, or
-    to return one value twice) scores no more, in any problem, than the same code without the trick."""
+    to return one value twice) scores no more, in any problem, than the same code without the trick
+    (under the course's [integrity] policy the variant names, "flag" by default), and is flagged."""
     problems = variants.affected_problems(variant)
-    data = grade(variant.build(tmp_path / variant.name), tmp_path / "out", problems)
+    graded = grade(variant.build(tmp_path / variant.name), tmp_path / "out", problems)
+    data = integrity.hold(graded, variant.extra.get("policy", "flag"))
+    kinds = {flag["kind"] for flag in data["extra_data"]["integrity_flags"]}
+    assert set(variant.expect_flags) <= kinds, f"{variant.name}: flags {sorted(kinds)}, expected at least {variant.expect_flags}"
     control = control_scores(variant.extra["control"], problems)
     for problem, (score, _) in results.per_problem(data).items():
         gained = [t["name"] for t in data["tests"] if t["tags"] == [problem] and t["score"] > 0]

@@ -144,8 +144,8 @@ HIDDEN_FAULTS = {
 
 
 def _kind_of_hidden_failure(error: BaseException | None) -> str | None:
-    if isinstance(error, ModuleUnavailable):  # says only which file failed to import, never an input
-        return str(error)
+    if isinstance(error, ModuleUnavailable):  # the trusted side's words only, never the worker's
+        return error.hidden
     if isinstance(error, SubmissionFault):
         return HIDDEN_FAULTS.get(error.flag, "your code's call failed")
     if isinstance(error, SubmissionError):

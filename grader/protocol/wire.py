@@ -33,17 +33,26 @@ import torch
 HEADER = struct.Struct(">QQ")
 # Bounds on what one message may make the receiver build, checked before it is built. The
 # largest legitimate messages (the reference graded on every suite, measured) are a head of
-# 17 KB (a request) and a reply of 197,000 tensor elements in a 0.8 MB blob, 32 tensors,
-# 138 values, a 572-character string: the bounds leave a margin of 100x or more.
+# 17 KB (a request) and a reply of 197,000 tensor elements in a 0.8 MB blob (1.0 MB as the
+# views claim), 32 tensors, 138 values, a 572-character string; no reply of the reference
+# holds a view that claims more elements than its storage has. The bounds leave a margin of
+# 20x or more.
 MAX_HEAD_BYTES = 2 * 2**20
-MAX_BLOB_BYTES = 256 * 2**20
-MAX_CLAIMED_BYTES = 256 * 2**20  # what a message's tensors hold as their views claim (expanded, broadcast)
+MAX_BLOB_BYTES = 32 * 2**20
+MAX_CLAIMED_BYTES = 32 * 2**20  # what a message's tensors hold as their views claim (expanded, broadcast)
+MAX_CLAIMED_ELEMENTS = 2**22  # a comparison may materialise each claimed element as a float64: 32 MiB
+MAX_EXPANDED_ELEMENTS = 2**20  # elements views claim beyond their storage's (stride 0): materialised by any comparison
 MAX_TENSORS = 4096
 MAX_DIMS = 64
 MAX_VALUES = 100_000  # values in one message: list items, dict entries, tuple fields...
 MAX_STRING_CHARS = 256 * 1024
 MAX_DEPTH = 64
 MAX_NAMEDTUPLE_TYPES = 256  # classes made for NamedTuples, over the whole process
+# Bounds over many messages (a `Budget`, the trusted side's): the bytes replies may make it hold or
+# materialise (the most of blob bytes, claimed bytes and 8 bytes per claimed element), summed over
+# one test and over one submission. The reference needs 1.6 MB in its largest test, 7 MB in all.
+MAX_BYTES_PER_TEST = 256 * 2**20
+MAX_BYTES_PER_SUBMISSION = 2**30
 
 
 class WireError(Exception):
@@ -139,15 +148,40 @@ def _plain_tensor(tensor: torch.Tensor) -> torch.Tensor:
 # --- decoding ---------------------------------------------------------------------
 
 
-def decode(head: bytes, blob: bytes) -> Any:
-    """The value of one frame's parts; never runs code from the frame, never builds more than the bounds."""
+class Budget:
+    """What replies may make the trusted side hold or materialise, summed over a test and a submission."""
+
+    def __init__(self, per_test: int = MAX_BYTES_PER_TEST, per_submission: int = MAX_BYTES_PER_SUBMISSION):
+        self.per_test, self.per_submission = per_test, per_submission
+        self.test = self.submission = 0
+
+    def new_test(self) -> None:
+        self.test = 0
+
+    def charge(self, nbytes: int) -> None:
+        """Count one message's bytes, or refuse it (WireError) if they would go over either bound."""
+        if self.test + nbytes > self.per_test:
+            raise WireError(f"replies holding over {self.per_test // 2**20} MiB in one test (blob, views and float64 copies counted)")
+        if self.submission + nbytes > self.per_submission:
+            raise WireError(f"replies holding over {self.per_submission // 2**20} MiB in one submission (blob, views and float64 copies counted)")
+        self.test += nbytes
+        self.submission += nbytes
+
+
+def decode(head: bytes, blob: bytes, budget: Budget | None = None) -> Any:
+    """The value of one frame's parts; never runs code from the frame, never builds more than the bounds.
+
+    `blob`: any bytes-like object. `budget`: charged before anything is built (the trusted side's).
+    """
     if len(head) > MAX_HEAD_BYTES or len(blob) > MAX_BLOB_BYTES:
         raise WireError(f"a message of {len(head) + len(blob)} bytes is over the limit")
     try:
         message = json.loads(head)
         if type(message) is not dict or set(message) != {"v", "s", "t"}:
             raise WireError("malformed message head")
-        _check_claims(_list(message["s"]), _list(message["t"]))
+        materialised = _check_claims(_list(message["s"]), _list(message["t"]))
+        if budget is not None:
+            budget.charge(max(materialised, len(blob)))
         tensors = _unpack_tensors(message["s"], message["t"], blob)
         count = _Count()
         count.add()  # the value itself; each container counts its items before building them
@@ -156,20 +190,38 @@ def decode(head: bytes, blob: bytes) -> Any:
         raise WireError(f"malformed message: {type(error).__name__}: {error}") from None
 
 
-def _check_claims(storages: list, metas: list) -> None:
-    """Refuse tensors whose views claim too much, before any is made: a comparison would materialise them."""
+def _check_claims(storages: list, metas: list) -> int:
+    """Refuse tensors whose views claim too much, before any is made: a comparison would materialise them.
+
+    Returns the bytes a comparison of them all could materialise (float64 copies, or their own size if larger).
+    """
     if len(metas) > MAX_TENSORS or len(storages) > MAX_TENSORS:
         raise WireError(f"a message of over {MAX_TENSORS} tensors")
-    claimed = 0
+    claimed = elements = expanded = 0
     for meta in metas:
         if type(meta) is not list or len(meta) != 5:
             raise WireError("malformed tensor")
-        shape = _ints(meta[2])
+        shape, itemsize = _ints(meta[2]), _dtype(meta[1]).itemsize
         if len(shape) > MAX_DIMS:
             raise WireError(f"a tensor of over {MAX_DIMS} dimensions")
-        claimed += math.prod(shape) * _dtype(meta[1]).itemsize
-        if claimed > MAX_CLAIMED_BYTES:
-            raise WireError(f"tensors claiming over {MAX_CLAIMED_BYTES // 2**20} MiB as their shapes say (an expanded or broadcast view counts in full)")
+        count = math.prod(shape)
+        claimed += count * itemsize
+        elements += count
+        expanded += max(count - _storage_bytes(storages, meta[0]) // itemsize, 0)
+        if claimed > MAX_CLAIMED_BYTES or elements > MAX_CLAIMED_ELEMENTS:
+            raise WireError(f"tensors claiming over {MAX_CLAIMED_BYTES // 2**20} MiB or {MAX_CLAIMED_ELEMENTS} elements as their shapes say (an expanded or broadcast view counts in full)")
+        if expanded > MAX_EXPANDED_ELEMENTS:
+            raise WireError(f"views claiming over {MAX_EXPANDED_ELEMENTS} elements more than their storage holds (expanded): a comparison would materialise them")
+    return max(claimed, 8 * elements)
+
+
+def _storage_bytes(storages: list, index: Any) -> int:
+    if type(index) is not int or not 0 <= index < len(storages) or type(storages[index]) is not list or not storages[index]:
+        raise WireError("a tensor's storage is out of range")
+    nbytes = storages[index][0]
+    if type(nbytes) is not int or nbytes < 0:
+        raise WireError("a storage of a malformed size")
+    return nbytes
 
 
 class _Count:
@@ -189,7 +241,7 @@ def _unpack_tensors(storages: list, metas: list, blob: bytes) -> list[torch.Tens
     for nbytes, device in _list(storages):
         if type(nbytes) is not int or not 0 <= nbytes <= len(blob) - start:
             raise WireError("a storage runs past the blob")
-        raw = bytearray(blob[start : start + nbytes])
+        raw = bytearray(memoryview(blob)[start : start + nbytes])  # one copy, writable: torch keeps it
         start += nbytes
         flat = torch.frombuffer(raw, dtype=torch.uint8) if nbytes else torch.empty(0, dtype=torch.uint8)
         made.append(flat.to(_device(device)).untyped_storage())
@@ -308,7 +360,7 @@ def send(sock, value: Any) -> None:
     sock.sendall(encode(value))
 
 
-def recv(sock) -> Any:
+def recv(sock, budget: Budget | None = None) -> Any:
     # Requests and replies alternate, so nothing past this frame can be waiting: read
     # greedily, usually the whole frame in one system call. (Polling before blocking saved
     # ~60 us a call but cost a core in the waits between calls: 2 workers then scaled worse.)
@@ -320,7 +372,8 @@ def recv(sock) -> Any:
     data = _read_at_least(sock, data, total)
     if len(data) > total:
         raise WireError("bytes past the end of a frame")
-    return decode(bytes(data[HEADER.size : HEADER.size + head_len]), bytes(data[HEADER.size + head_len :]))
+    view = memoryview(data)
+    return decode(bytes(view[HEADER.size : HEADER.size + head_len]), view[HEADER.size + head_len :], budget)
 
 
 def _read_at_least(sock, data: bytearray, count: int) -> bytearray:

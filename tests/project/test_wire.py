@@ -23,10 +23,13 @@ pytestmark = pytest.mark.project
 
 
 def round_trip(value):
-    frame = wire.encode(value)
-    head_len, blob_len = wire.HEADER.unpack(frame[: wire.HEADER.size])
-    start = wire.HEADER.size
-    return wire.decode(frame[start : start + head_len], frame[start + head_len :])
+    return wire.decode(*_parts(wire.encode(value)))
+
+
+def _parts(frame: bytes) -> tuple[bytes, bytes]:
+    """A frame's head and blob."""
+    head_len, _ = wire.HEADER.unpack(frame[: wire.HEADER.size])
+    return frame[wire.HEADER.size : wire.HEADER.size + head_len], frame[wire.HEADER.size + head_len :]
 
 
 def test_plain_values_round_trip_exactly():
@@ -114,13 +117,35 @@ def test_what_a_reply_would_make_the_receiver_build_is_bounded_before_it_is_buil
     assert len(frame) < 200
     with pytest.raises(wire.WireError, match="claiming over"):
         round_trip(expanded)
-    with pytest.raises(wire.WireError, match="claiming over"):  # the same through shared storages
-        round_trip([torch.zeros(2**20).expand(64, 2**20)[i] for i in range(64)] * 2)
+    base = torch.zeros(2**20)  # 4 MiB on the wire, once
+    with pytest.raises(wire.WireError, match="claiming over"):  # the same through views of one storage
+        round_trip([base.expand(64, 2**20)[i] for i in range(64)])
+    assert round_trip(torch.zeros(1).expand(wire.MAX_EXPANDED_ELEMENTS + 1)).shape == (wire.MAX_EXPANDED_ELEMENTS + 1,)
+    with pytest.raises(wire.WireError, match="more than their storage"):  # 4 MiB claimed of 4 bytes: materialised by any comparison
+        round_trip(torch.zeros(1).expand(wire.MAX_EXPANDED_ELEMENTS + 2))
     for too_much in (list(range(wire.MAX_VALUES + 1)), {i: i for i in range(wire.MAX_VALUES // 2 + 1)}, "x" * (wire.MAX_STRING_CHARS + 1)):
         with pytest.raises(wire.WireError, match="over"):
             round_trip(too_much)
     with pytest.raises(wire.WireError, match="over the limit"):  # 100 MB of text: refused unread
         round_trip("x" * 100_000_000)
+
+
+def test_bounds_hold_per_test_and_per_submission_not_only_per_message():
+    """A reply within every per-message bound, sent again and again, is refused once a test (or the
+    submission) has had the bytes its replies may make the trusted side hold or materialise."""
+    parts = _parts(wire.encode(torch.zeros(2**22, dtype=torch.uint8)))  # 4 MiB; a comparison may copy it as 32 MiB of float64
+    budget = wire.Budget()
+    per_test = wire.MAX_BYTES_PER_TEST // (8 * 2**22)
+    for _ in range(wire.MAX_BYTES_PER_SUBMISSION // wire.MAX_BYTES_PER_TEST):
+        budget.new_test()
+        for _ in range(per_test):
+            wire.decode(*parts, budget)
+        with pytest.raises(wire.WireError, match="in one test"):
+            wire.decode(*parts, budget)
+    budget.new_test()
+    with pytest.raises(wire.WireError, match="in one submission"):
+        wire.decode(*parts, budget)
+    assert wire.decode(*_parts(wire.encode([1, "no tensor"])), budget) == [1, "no tensor"]  # replies without tensors cost nothing
 
 
 def test_the_largest_results_the_suites_need_are_within_the_bounds():

@@ -82,7 +82,8 @@ class FlagLog:
         key = (entry["kind"], entry["detail"])
         if key in self._seen:
             return
-        if len(self.kept) >= MAX_PER_SUBMISSION or self._per_test[entry["test"]] >= MAX_PER_TEST:
+        per_test = self._per_test[entry["test"]] if entry["test"] is not None else 0  # outside tests: the submission's bound only
+        if len(self.kept) >= MAX_PER_SUBMISSION or per_test >= MAX_PER_TEST:
             self.dropped += 1
             return
         self._seen.add(key)

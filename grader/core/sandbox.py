@@ -173,7 +173,8 @@ def memory_layer(level: str) -> str:
 def layers_for(level: str) -> list[str]:
     memory = memory_layer(level)
     filtered = ["seccomp"] if syscalls.available() else []
-    common = ["rlimits(cpu,data,files,open-files)", memory, *filtered, "clean-env", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol"]
+    common = ["rlimits(cpu,data,files,open-files)", memory, *filtered, "clean-env", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol",
+              "reply-budget", "typed-flags", "work-folder-leases", "sandbox-title"]
     walls = [f"{name}ns" for name in namespaces(level) if name != "mount"]
     if level == "root":
         return [*walls, "mountns+chroot", "minimal-dev", "own-uid", "rlimit-nproc", *common]
@@ -699,6 +700,7 @@ class RemoteImpl:
         one problem share one (a fork per test case would cost more than the tests).
         """
         self._test, self._poison, self._test_started = nodeid, None, time.monotonic()
+        self._sandbox.budget.new_test()  # what replies may make this process hold: per test, and in all
         if not visible:
             self._sandbox.hidden_tests_begin()  # before this test's first call: its output is staff-only
         if problem in self.unavailable:
@@ -718,10 +720,10 @@ class RemoteImpl:
         unavailable; a crash or a hang does not (each test meets it, and its flag, itself)."""
         try:
             self._timed_request({"op": "import", "module": module}, f"{module} (import)")
-        except (SandboxUnavailable, SubmissionFault) as fault:
+        except SandboxUnavailable:
+            raise
+        except SubmissionFault:
             self._poison = None
-            if isinstance(fault, SandboxUnavailable):
-                raise
         except Exception as error:
             self._poison = None
             self.unavailable[module] = self._why_unavailable(module, error)
@@ -809,7 +811,9 @@ def import_diagnosis(module: str, sources: dict[str, str]) -> str | None:
     if module not in sources:
         return f"assignment/{module}.py is missing"
     try:
-        compile(sources[module], f"assignment/{module}.py", "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings are the student's business, not the grader's log
+            compile(sources[module], f"assignment/{module}.py", "exec", dont_inherit=True)
     except SyntaxError as error:
         return f"assignment/{module}.py failed to import: {type(error).__name__}: {error.msg} (line {error.lineno})"
     except Exception:  # MemoryError, RecursionError, null bytes: the worker's probe says more

@@ -167,11 +167,13 @@ data = grade_one(Path(sys.argv[1]), Path(sys.argv[2]), Limits(call_seconds=8, te
 peak_kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 print(json.dumps({"results": data, "peak_rss_mib": peak_kib // 1024}))
 """
-# CI grades the expanded tensor (~8 s); the list and the string cost ~30 s each (the worker
-# encodes 50-100 MB per call), so they are graded with GRADER_ALL_VARIANTS=1.
-SMALL_BIG_REPLIES = ["unsafe_result_expanded_tensor"]
+# CI grades the expanded tensors (~8 s each: 2**34 elements, and 2**28 at the old per-message
+# bound, which took the trusted grader to 1.8 GiB); the list, the string and replies at the new
+# per-message bounds cost ~20-30 s each (the worker encodes 30-100 MB per call), so they are
+# graded with GRADER_ALL_VARIANTS=1.
+SMALL_BIG_REPLIES = ["unsafe_result_expanded_tensor", "reply_at_the_claim_bound"]
 if os.environ.get("GRADER_ALL_VARIANTS"):
-    SMALL_BIG_REPLIES += ["unsafe_result_huge_list", "unsafe_result_huge_string"]
+    SMALL_BIG_REPLIES += ["unsafe_result_huge_list", "unsafe_result_huge_string", "reply_at_the_new_bounds_repeatedly"]
 PEAK_RSS_BOUND_MIB = 1024  # the reference's whole grading peaks at ~360 MiB here
 
 

@@ -23,6 +23,9 @@ from grader.core.sandbox import ModuleUnavailable, RemoteImpl, SandboxUnavailabl
 from tests.seam import MODULES, REPO_ROOT
 
 MAX_VISIBLE_OUTPUT = 6000
+# What pytest keeps of a failed test's report until the session ends (its terminal reporter holds
+# every one): an assertion message may hold the repr of a reply (a tuple of 500,000 tensors is 17 MB).
+MAX_KEPT_REPORT = 20_000
 
 
 @dataclass
@@ -95,6 +98,7 @@ class GradingPlugin:
         elif report.failed:
             case.outcome = "failed"
             case.message = _failure_message(case, call, report)
+            report.longrepr = _tail(report.longreprtext, MAX_KEPT_REPORT)
         elif report.passed and report.when == "call" and case.outcome == "not run":
             case.outcome = "passed"
 
@@ -111,6 +115,10 @@ def _case_for(item) -> Case:
         hint=" ".join(doc.split("\n\n")[0].split()),
         visible=path.parts[0] == "public",
     )
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"[... {len(text) - limit} characters cut]\n{text[-limit:]}"
 
 
 def _skip_reason(report) -> str:

@@ -40,19 +40,20 @@ HEADER = struct.Struct(">QQ")
 MAX_HEAD_BYTES = 2 * 2**20
 MAX_BLOB_BYTES = 32 * 2**20
 MAX_CLAIMED_BYTES = 32 * 2**20  # what a message's tensors hold as their views claim (expanded, broadcast)
-MAX_CLAIMED_ELEMENTS = 2**22  # a comparison may materialise each claimed element as a float64: 32 MiB
-MAX_EXPANDED_ELEMENTS = 2**20  # elements views claim beyond their storage's (stride 0): materialised by any comparison
+MAX_CLAIMED_ELEMENTS = 2**19  # a test that iterates a tensor makes a Python object (~600 bytes) of each element
+MAX_EXPANDED_ELEMENTS = 2**16  # elements views claim beyond their storage's (stride 0): materialised by any comparison
 MAX_TENSORS = 4096
 MAX_DIMS = 64
 MAX_VALUES = 100_000  # values in one message: list items, dict entries, tuple fields...
 MAX_STRING_CHARS = 256 * 1024
 MAX_DEPTH = 64
 MAX_NAMEDTUPLE_TYPES = 256  # classes made for NamedTuples, over the whole process
-# Bounds over many messages (a `Budget`, the trusted side's): the bytes replies may make it hold or
-# materialise (the most of blob bytes, claimed bytes and 8 bytes per claimed element), summed over
-# one test and over one submission. The reference needs 1.6 MB in its largest test, 7 MB in all.
-MAX_BYTES_PER_TEST = 256 * 2**20
-MAX_BYTES_PER_SUBMISSION = 2**30
+# Bounds over many messages (a `Budget`, the trusted side's): what replies may make it hold, summed
+# over one test and over one submission: bytes (the head, and the blob or what the views claim,
+# whichever is more) and tensor elements (each may become a Python object, or a float64 copy).
+# The reference's largest test takes 1.0 MB and 197,000 elements; all its replies 7.7 MB and 873,000.
+PER_TEST = {"bytes": 128 * 2**20, "elements": 2**21}
+PER_SUBMISSION = {"bytes": 2**30, "elements": 2**23}
 
 
 class WireError(Exception):
@@ -149,23 +150,28 @@ def _plain_tensor(tensor: torch.Tensor) -> torch.Tensor:
 
 
 class Budget:
-    """What replies may make the trusted side hold or materialise, summed over a test and a submission."""
+    """What replies may make the trusted side hold (bytes, tensor elements), summed over a test and a submission."""
 
-    def __init__(self, per_test: int = MAX_BYTES_PER_TEST, per_submission: int = MAX_BYTES_PER_SUBMISSION):
-        self.per_test, self.per_submission = per_test, per_submission
-        self.test = self.submission = 0
+    def __init__(self, per_test: dict[str, int] = PER_TEST, per_submission: dict[str, int] = PER_SUBMISSION):
+        self.bounds = {"one test": dict(per_test), "one submission": dict(per_submission)}
+        self.spent = {"one test": dict.fromkeys(per_test, 0), "one submission": dict.fromkeys(per_submission, 0)}
 
     def new_test(self) -> None:
-        self.test = 0
+        self.spent["one test"] = dict.fromkeys(self.spent["one test"], 0)
 
-    def charge(self, nbytes: int) -> None:
-        """Count one message's bytes, or refuse it (WireError) if they would go over either bound."""
-        if self.test + nbytes > self.per_test:
-            raise WireError(f"replies holding over {self.per_test // 2**20} MiB in one test (blob, views and float64 copies counted)")
-        if self.submission + nbytes > self.per_submission:
-            raise WireError(f"replies holding over {self.per_submission // 2**20} MiB in one submission (blob, views and float64 copies counted)")
-        self.test += nbytes
-        self.submission += nbytes
+    def charge(self, **cost: int) -> None:
+        """Count one message (`bytes=`, `elements=`), or refuse it (WireError) if it would go over a bound."""
+        self.afford(**cost)
+        for spent in self.spent.values():
+            for name, amount in cost.items():
+                spent[name] += amount
+
+    def afford(self, **cost: int) -> None:
+        """Refuse (WireError) a message costing `cost` that would go over a bound; count nothing."""
+        for scope, bounds in self.bounds.items():
+            for name, amount in cost.items():
+                if self.spent[scope][name] + amount > bounds[name]:
+                    raise WireError(f"replies holding over {bounds[name]:,} {name} in {scope}")
 
 
 def decode(head: bytes, blob: bytes, budget: Budget | None = None) -> Any:
@@ -179,9 +185,9 @@ def decode(head: bytes, blob: bytes, budget: Budget | None = None) -> Any:
         message = json.loads(head)
         if type(message) is not dict or set(message) != {"v", "s", "t"}:
             raise WireError("malformed message head")
-        materialised = _check_claims(_list(message["s"]), _list(message["t"]))
+        claimed, elements = _check_claims(_list(message["s"]), _list(message["t"]))
         if budget is not None:
-            budget.charge(max(materialised, len(blob)))
+            budget.charge(bytes=len(head) + max(claimed, len(blob)), elements=elements)
         tensors = _unpack_tensors(message["s"], message["t"], blob)
         count = _Count()
         count.add()  # the value itself; each container counts its items before building them
@@ -190,10 +196,10 @@ def decode(head: bytes, blob: bytes, budget: Budget | None = None) -> Any:
         raise WireError(f"malformed message: {type(error).__name__}: {error}") from None
 
 
-def _check_claims(storages: list, metas: list) -> int:
+def _check_claims(storages: list, metas: list) -> tuple[int, int]:
     """Refuse tensors whose views claim too much, before any is made: a comparison would materialise them.
 
-    Returns the bytes a comparison of them all could materialise (float64 copies, or their own size if larger).
+    Returns what they claim: bytes, elements.
     """
     if len(metas) > MAX_TENSORS or len(storages) > MAX_TENSORS:
         raise WireError(f"a message of over {MAX_TENSORS} tensors")
@@ -212,7 +218,7 @@ def _check_claims(storages: list, metas: list) -> int:
             raise WireError(f"tensors claiming over {MAX_CLAIMED_BYTES // 2**20} MiB or {MAX_CLAIMED_ELEMENTS} elements as their shapes say (an expanded or broadcast view counts in full)")
         if expanded > MAX_EXPANDED_ELEMENTS:
             raise WireError(f"views claiming over {MAX_EXPANDED_ELEMENTS} elements more than their storage holds (expanded): a comparison would materialise them")
-    return max(claimed, 8 * elements)
+    return claimed, elements
 
 
 def _storage_bytes(storages: list, index: Any) -> int:
@@ -368,6 +374,8 @@ def recv(sock, budget: Budget | None = None) -> Any:
     head_len, blob_len = HEADER.unpack_from(data)
     if head_len > MAX_HEAD_BYTES or blob_len > MAX_BLOB_BYTES:
         raise WireError(f"a message of {head_len + blob_len} bytes is over the limit")
+    if budget is not None:
+        budget.afford(bytes=head_len + blob_len)  # refused unread when its bytes alone are more than is left
     total = HEADER.size + head_len + blob_len
     data = _read_at_least(sock, data, total)
     if len(data) > total:

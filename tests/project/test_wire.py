@@ -94,15 +94,16 @@ def test_decode_never_unpickles():
             wire.decode(bad, b"")
 
 
+class FakeSocket:
+    def __init__(self, data):
+        self.data = data
+
+    def recv(self, n):
+        chunk, self.data = self.data[:n], self.data[n:]
+        return chunk
+
+
 def test_a_frame_over_the_limit_is_refused_before_reading_it():
-    class FakeSocket:
-        def __init__(self, data):
-            self.data = data
-
-        def recv(self, n):
-            chunk, self.data = self.data[:n], self.data[n:]
-            return chunk
-
     huge = struct.pack(">QQ", 10, 2**40)
     with pytest.raises(wire.WireError, match="over the limit"):
         wire.recv(FakeSocket(huge))
@@ -132,25 +133,28 @@ def test_what_a_reply_would_make_the_receiver_build_is_bounded_before_it_is_buil
 
 def test_bounds_hold_per_test_and_per_submission_not_only_per_message():
     """A reply within every per-message bound, sent again and again, is refused once a test (or the
-    submission) has had the bytes its replies may make the trusted side hold or materialise."""
-    parts = _parts(wire.encode(torch.zeros(2**22, dtype=torch.uint8)))  # 4 MiB; a comparison may copy it as 32 MiB of float64
+    submission) has had the elements (or bytes) its replies may make the trusted side hold."""
+    parts = _parts(wire.encode(torch.zeros(wire.MAX_CLAIMED_ELEMENTS, dtype=torch.uint8)))  # at the bound of elements
     budget = wire.Budget()
-    per_test = wire.MAX_BYTES_PER_TEST // (8 * 2**22)
-    for _ in range(wire.MAX_BYTES_PER_SUBMISSION // wire.MAX_BYTES_PER_TEST):
+    for _ in range(wire.PER_SUBMISSION["elements"] // wire.PER_TEST["elements"]):
         budget.new_test()
-        for _ in range(per_test):
+        for _ in range(wire.PER_TEST["elements"] // wire.MAX_CLAIMED_ELEMENTS):
             wire.decode(*parts, budget)
-        with pytest.raises(wire.WireError, match="in one test"):
+        with pytest.raises(wire.WireError, match="elements in one test"):
             wire.decode(*parts, budget)
     budget.new_test()
-    with pytest.raises(wire.WireError, match="in one submission"):
+    with pytest.raises(wire.WireError, match="elements in one submission"):
         wire.decode(*parts, budget)
-    assert wire.decode(*_parts(wire.encode([1, "no tensor"])), budget) == [1, "no tensor"]  # replies without tensors cost nothing
+    assert wire.decode(*_parts(wire.encode([1, "no tensor"])), budget) == [1, "no tensor"]  # small heads cost little
+    sock = FakeSocket(wire.encode(torch.zeros(2**19)))  # a 2 MiB blob, more bytes than a test has left
+    with pytest.raises(wire.WireError, match="bytes in one test"):
+        wire.recv(sock, wire.Budget(per_test={"bytes": 2**20, "elements": 2**20}))
+    assert len(sock.data) > 2**20  # refused before its blob was read
 
 
 def test_the_largest_results_the_suites_need_are_within_the_bounds():
-    """Well inside: the reference's largest reply (measured) was 197,000 elements, 32 tensors, 138 values."""
-    big = [torch.randn(256, 256) for _ in range(32)] + [list(range(1000)), "x" * 10_000]
+    """Inside: the reference's largest reply (measured) was 197,000 elements, 32 tensors, 138 values."""
+    big = [torch.randn(96, 64) for _ in range(32)] + [list(range(1000)), "x" * 10_000]  # 196,608 elements
     back = round_trip(big)
     assert all(torch.equal(a, b) for a, b in zip(back[:32], big[:32])) and back[32:] == big[32:]
 

@@ -24,6 +24,9 @@ from tests.own_work import OwnWorkViolation
 from tests.seam import MODULES, REPO_ROOT
 
 MAX_VISIBLE_OUTPUT = 6000
+# What pytest keeps of a failed test's report until the session ends (its terminal reporter holds
+# every one): an assertion message may hold the repr of a reply (a tuple of 500,000 tensors is 17 MB).
+MAX_KEPT_REPORT = 20_000
 
 
 @dataclass
@@ -96,6 +99,7 @@ class GradingPlugin:
         elif report.failed:
             case.outcome = "failed"
             case.message = _failure_message(case, call, report)
+            report.longrepr = _tail(report.longreprtext, MAX_KEPT_REPORT)
         elif report.passed and report.when == "call" and case.outcome == "not run":
             case.outcome = "passed"
 
@@ -112,6 +116,10 @@ def _case_for(item) -> Case:
         hint=" ".join(doc.split("\n\n")[0].split()),
         visible=path.parts[0] == "public",
     )
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"[... {len(text) - limit} characters cut]\n{text[-limit:]}"
 
 
 def _skip_reason(report) -> str:
@@ -147,8 +155,8 @@ HIDDEN_FAULTS = {
 
 
 def _kind_of_hidden_failure(error: BaseException | None) -> str | None:
-    if isinstance(error, ModuleUnavailable):  # says only which file failed to import, never an input
-        return str(error)
+    if isinstance(error, ModuleUnavailable):  # the trusted side's words only, never the worker's
+        return error.hidden
     if isinstance(error, SubmissionFault):
         return HIDDEN_FAULTS.get(error.flag, "your code's call failed")
     if isinstance(error, SubmissionError):

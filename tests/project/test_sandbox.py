@@ -7,13 +7,15 @@ attempts the sandbox stopped are recorded as integrity flags.
 """
 
 import dataclasses
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from grader.core import integrity, results, rubric
+from grader.core import flags, integrity, results, rubric
 
 from grader.staff import variants
 from grader.commands.grade import grade_in_subprocess
@@ -40,6 +42,8 @@ CORE = {
     "print_50mb",
     # monitors switched off and derivations delegated out of sight: the static source rules
     "tamper_disable_torch_function_named_dims", "tamper_patch_recorder_module_named_dims", "tamper_replace_functions_via_gc",
+    # what the worker says about itself (issue 17)
+    "flag_kind_carries_hidden_inputs", "import_error_named_like_the_graders", "flag_flood", "read_grader_command_line",
 }
 SELECTED = HOSTILE if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in HOSTILE if v.name in CORE]
 SELECTED = [v for v in SELECTED if "control" not in v.extra]  # forges: test_forge_earns_no_more_than_its_control
@@ -113,6 +117,29 @@ def test_hostile_submission_is_contained_and_flagged(variant, tmp_path):
             assert score == max_score, f"{variant.name}: {module} lost points it earned honestly: {lost}"
     kinds = {flag["kind"] for flag in data["extra_data"]["integrity_flags"]}
     assert set(variant.expect_flags) <= kinds, f"{variant.name}: flags {sorted(kinds)}, expected at least {variant.expect_flags}"
+    assert_nothing_of_the_hidden_tests_shows(variant, tmp_path / "out" / "results.json")
+
+
+def assert_nothing_of_the_hidden_tests_shows(variant, out: Path) -> None:
+    """results.json and the staff file are under 1 MiB; in results.json, a hidden test's flag is
+    its kind and "hidden test N" only, and the variant's marker shows nowhere but in what the
+    public tests are allowed to show (their outputs and flags: the student's own inputs)."""
+    for path in (out, results.staff_file(out)):
+        assert path.stat().st_size < 2**20, f"{variant.name}: {path.name} is {path.stat().st_size} bytes"
+    data = json.loads(out.read_text())
+    public_flags = [f for f in data["extra_data"]["integrity_flags"] if str(f["test"]).startswith("tests/public/")]
+    for flag in data["extra_data"]["integrity_flags"]:
+        assert flag["kind"] in flags.KINDS, flag
+        if flag not in public_flags and flag["test"] is not None:  # a hidden test's: never its id, nor a detail
+            assert re.fullmatch(r"hidden test \d+ \(\w+\)", flag["test"]) and flag["detail"] == flags.HIDDEN_DETAIL, flag
+    marker = variant.extra.get("must_not_show")
+    if marker:
+        hidden_part = {
+            "tests": [t for t in data["tests"] if t["visibility"] != "visible"],
+            "flags": [f for f in data["extra_data"]["integrity_flags"] if f not in public_flags],
+            "extra": {k: v for k, v in data["extra_data"].items() if k != "integrity_flags"},
+        }
+        assert marker not in json.dumps(hidden_part), f"{variant.name}: {marker} reached results.json from a hidden test"
 
 
 @pytest.mark.parametrize("level", ["userns", "none"])

@@ -39,6 +39,10 @@ class Rule:
     keywords: frozenset[str] = frozenset()  # name=... in a call of anything but the submission's own helpers
     strings: frozenset[str] = frozenset()  # an exact string constant
     defines: frozenset[str] = frozenset()  # a nested def or class of this name
+    # Checked on all of the ruled function's module, not only on what the function reaches: where
+    # nothing honest in that module would name it (a torch.optim algorithm in optimizers.py), code
+    # beside the ruled classes (a rewritten driver, a module-level swap) cannot do the work unseen.
+    whole_module: bool = False
 
     def match(self, use: Use) -> bool:
         if use.kind == "name":
@@ -108,6 +112,7 @@ OWN_STEP = Rule(
     names=("torch.optim.",),
     allowed=("torch.optim.Optimizer", "torch.optim.optimizer."),
     attribute_prefixes=("_fused_", "_single_tensor_", "_multi_tensor_"),
+    whole_module=True,
 )
 OWN_TIMING = Rule(
     "no-benchmark-helper",
@@ -168,6 +173,8 @@ def first_breach(submission: Submission, module: str, name: str, rules: tuple[Ru
     """The breach at the earliest line (the same one every time), or None."""
     found = [(use.module != module, use.line, Breach(name, rule, use))
              for use in submission.uses(module, name) for rule in rules if rule.match(use)]
+    found += [(False, use.line, Breach(name, rule, use))
+              for rule in rules if rule.whole_module for use in submission.module_uses(module) if rule.match(use)]
     return min(found, key=lambda item: item[:2])[2] if found else None
 
 

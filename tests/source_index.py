@@ -142,6 +142,14 @@ class Submission:
             todo += reached
             todo.append((current[0], ""))  # the module's code transplants, once per module
 
+    def module_uses(self, module: str) -> Iterator[Use]:
+        """What any code of `module` names: its module-level statements and every definition in it."""
+        if module in self.modules:
+            source = self.modules[module]
+            for use, _ in self._uses_in(source, source.tree, f"{module}.py's module code"):
+                if use is not None:
+                    yield use
+
     def _direct(self, where: str, what: str) -> tuple[list[Use], list[tuple[str, str]]]:
         """What one definition names itself, and the definitions it reaches (cached: many
         ruled functions share helpers). `what` "" stands for the module's code transplants: a

@@ -69,7 +69,8 @@ def test_the_delegating_submission_breaches_every_derived_function_it_delegates(
         ("named_dims", "causal_mask"),
         *(("flops", f) for f in ("matmul_flops", "linear_forward_flops", "linear_backward_flops", "linear_stack_training_flops",
                                  "training_flops", "training_days", "measured_mfu")),
-        ("optimizers", "SGD"), ("optimizers", "AdamW"),
+        # AdaGrad is the submission's own, but the rule reads all of optimizers.py, which names torch.optim's.
+        ("optimizers", "SGD"), ("optimizers", "AdamW"), ("optimizers", "AdaGrad"),
         *(("accounting", f) for f in own_work.COUNTING_PROBLEM_7),
     }
     assert breached == delegated, (sorted(breached - delegated), sorted(delegated - breached))
@@ -188,8 +189,10 @@ def test_the_seam_fails_a_breached_function_and_serves_the_rest(delegating):
         impl.tensors.machine_epsilon
     with pytest.raises(OwnWorkViolation, match="AdamW"):
         impl.run(optimizer_drivers.construct, name="AdamW", hyper={})
+    with pytest.raises(OwnWorkViolation, match=r"AdaGrad uses torch\.optim\.SGD .*module code"):  # the rule reads all of optimizers.py
+        impl.run(optimizer_drivers.construct, name="AdaGrad", hyper={"lr": 0.5})
     assert impl.flops.time_matmul is not None and impl.tensors.fp8_scale is not None
-    assert impl.run(optimizer_drivers.construct, name="AdaGrad", hyper={"lr": 0.5})["lr"] == 0.5
+    assert impl.model.Linear is not None
 
 
 def _results_with_tamper() -> dict:

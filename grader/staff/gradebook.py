@@ -145,7 +145,7 @@ class Late:
     penalty_pct: float = 0.0
     time_source: str = "unknown"  # "staff file", "LMS export", "modification time" or "unknown"
     deadline: str | None = None  # the deadline that applied (ISO 8601), an extension's if the student has one
-    extension: str = ""  # the extension, as staff wrote it ("+2 days", "until 2025-10-20T23:59:00-07:00")
+    extension: str = ""  # the extension in words ("2 extra day(s)", "until 2025-10-20T23:59:00-07:00"); "" without one
 
     @property
     def time_unknown(self) -> bool:

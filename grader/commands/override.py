@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.console import Console
+from rich.text import Text
+
+from grader.commands.show import show_student, warn_look_alikes
+from grader.core.student_text import printable
 from grader.staff import gradebook
 from grader.staff.gradebook import Gradebook
 
@@ -12,13 +17,14 @@ from grader.staff.gradebook import Gradebook
 def register(commands) -> None:
     override = commands.add_parser(
         "override",
-        help="set a student's points for one test in the gradebook (kept across regrades)",
+        help="set a student's points for one test in the gradebook (kept across regrades); with STUDENT alone, list their tests",
         description="Record that STUDENT gets POINTS for TEST_KEY (as the gradebook names it, e.g. "
         "hidden/test_tensors_hidden.py::test_bytes_match_torch), with who decided and why. Grading "
-        "never writes overrides, so they survive --regrade; final scores use them. --clear removes one.",
+        "never writes overrides, so they survive --regrade; final scores use them. --clear removes one. "
+        "With STUDENT alone: their tests, keys and points (as `python -m grader show STUDENT`).",
     )
     override.add_argument("student", metavar="STUDENT")
-    override.add_argument("test_key", metavar="TEST_KEY")
+    override.add_argument("test_key", nargs="?", metavar="TEST_KEY")
     override.add_argument("points", type=float, nargs="?", metavar="POINTS")
     override.add_argument("--reason", help="why (required unless --clear)")
     override.add_argument("--by", help="who decided (required unless --clear)")
@@ -28,18 +34,24 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    console = Console(highlight=False)
     if not args.gradebook.exists():
         raise SystemExit(f"no gradebook at {args.gradebook}")
     book = Gradebook(args.gradebook)
     try:
+        if args.test_key is None:
+            return show_student(console, book, args.student, failed_only=False)
+        name = printable(args.student)
         test = book.test(args.student, args.test_key)
         if test is None:
             keys = [t["test_key"] for t in book.tests(args.student)]
             hint = f"; its tests include: {', '.join(k for k in keys if args.test_key.split('::')[-1] in k) or ', '.join(keys[:5])}" if keys else ""
-            raise SystemExit(f"the gradebook has no test {args.test_key!r} for {args.student!r}{hint}")
+            raise SystemExit(f"the gradebook has no test {printable(args.test_key)!r} for '{name}'{hint}\n"
+                             f"(list them: python -m grader override '{name}' --gradebook {args.gradebook})")
+        warn_look_alikes(console, book, args.student)
         if args.clear:
             removed = book.clear_override(args.student, args.test_key)
-            print("override removed" if removed else "there was no override")
+            console.print("override removed" if removed else "there was no override", markup=False)
             return 0
         if args.points is None or not args.reason or not args.by:
             raise SystemExit("give POINTS, --reason and --by (or --clear)")
@@ -47,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit(f"POINTS must be between 0 and the test's {test['max_points']:g}")
         book.set_override(args.student, args.test_key, args.points, args.reason, args.by)
         final = book.final_scores()[args.student]
-        print(f"{args.student} {args.test_key}: {test['points']:g} -> {args.points:g} (by {args.by}: {args.reason}); final score {final['final']:.4g}")
+        console.print(Text(f"{name} {args.test_key}: {test['points']:g} -> {args.points:g} (by {args.by}: {args.reason}); "
+                           f"score {final['score']:.4g}, final {final['final']:.4g}"))
+        console.print(f"next: python -m grader report report/ --gradebook {args.gradebook}   (the pages show the staff's points and reason)",
+                      markup=False)
         return 0
     finally:
         book.close()
+

@@ -50,10 +50,7 @@ def show_student(console: Console, book: Gradebook, student: str, failed_only: b
         near = [s for s in book.students() if s.lower().startswith(student.lower()[:3])][:5]
         console.print(Text(f"the gradebook has no student '{printable(student)}'" + (f"; did you mean {', '.join(map(printable, near))}?" if near else ""), style="red"))
         return 2
-    for group in look_alikes(book.students()):
-        if student in group:
-            shown = distinct_names(book.students())
-            console.print(Text(f"note: these names look alike: {', '.join(shown[n] for n in group)}; this is '{shown[student]}'", style="yellow"))
+    warn_look_alikes(console, book, student)
     row = scores.rows(book, [student])[0]
     overrides = {o["test_key"]: o for o in book.overrides(student)}
     console.print(Text(f"{printable(student)}: {row.status}, score {row.score:.4g} after overrides, final {row.final:.4g}"
@@ -73,3 +70,12 @@ def show_student(console: Console, book: Gradebook, student: str, failed_only: b
         console.print("* a staff override (python -m grader override STUDENT KEY --clear removes it)", markup=False)
     console.print(f"next: python -m grader override '{printable(student)}' KEY POINTS --reason \"...\" --by \"...\" --gradebook {book.path}", markup=False)
     return 0
+
+
+def warn_look_alikes(console: Console, book: Gradebook, student: str) -> None:
+    """Two students whose names look the same on a screen: say which one this is, escaped."""
+    for group in look_alikes(book.students()):
+        if student in group:
+            shown = distinct_names(book.students())
+            others = ", ".join(shown[s] for s in group if s != student)
+            console.print(Text(f"note: '{shown[student]}' looks like {others}: this is '{shown[student]}'", style="yellow"))

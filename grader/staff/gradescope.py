@@ -10,20 +10,32 @@ image, then for each submission runs run_autograder, which calls `python -m grad
 Environment (all optional): AUTOGRADER_ROOT (default /autograder), AUTOGRADER_PYTHON (the
 interpreter; default the venv setup.sh made), GRADER_ONLY=tensors,strides (grade only those
 problems), GRADER_ALLOW_WEAK=1 (grade even where the container allows no namespaces).
+
+Whatever happens, results.json is written: a grader failure is a 0 that says so (Gradescope
+shows a run without results.json as an error with nothing to read). Hidden tests are named
+there as on the feedback pages ("hidden test N", grader/staff/shown_tests.py).
+
+`test_locally` runs the built zip as Gradescope would, in OUT/autograder-test/ (an /autograder
+laid out by hand: source/ unzipped, submission/ a copy), with this machine's Python instead of
+setup.sh's venv: `python -m grader gradescope OUT --test SUBMISSION`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
+import traceback
 import zipfile
 from pathlib import Path
 
 from grader.core import results
 from grader.compat import tomllib
 from grader.core.sandbox import Limits, SandboxUnavailable
+from grader.staff import shown_tests
 from tests.seam import REPO_ROOT
 
 # The whole of tests/ travels, so that results.json's suite_version is the repository's.
@@ -88,12 +100,12 @@ def _add_text(zipped: zipfile.ZipFile, name: str, text: str, executable: bool = 
 
 
 def run(root: Path) -> int:
-    from grader.core.grade import grade_one  # here: building the zip needs neither pytest nor torch
-
     out_file = root / "results" / "results.json"
     only = [m for m in os.environ.get("GRADER_ONLY", "").split(",") if m]
     print(f"grader: {Path(__file__).resolve().parent}; problems: {', '.join(only) or 'all'}", flush=True)
     try:
+        from grader.core.grade import grade_one  # here: building the zip needs neither pytest nor torch
+
         # grade_one stages the upload through grader/core/intake.py like any submission (no link
         # followed, loose module files and a lone .zip understood); nothing else reads it.
         data = grade_one(root / "submission", out_file, Limits(), os.environ.get("GRADER_ALLOW_WEAK") == "1", only or None)
@@ -102,8 +114,39 @@ def run(root: Path) -> int:
         results.write_atomically(out_file, {"score": 0, "output": f"The autograder could not start its sandbox: {error}", "tests": []})
         print(error, file=sys.stderr)
         return 1
+    except Exception:  # noqa: BLE001 (whatever one submission does to the grader, Gradescope gets results)
+        results.write_atomically(out_file, {
+            "score": 0, "tests": [],
+            "output": "The autograder failed on this submission (not a grade: the course staff have been told; resubmitting may help).",
+        })
+        traceback.print_exc()  # stderr: the staff's view of the run, never the student's
+        return 1
+    results.write_atomically(out_file, shown_tests.for_gradescope(data))
     print(json.dumps({"score": data["score"], "max_score": data["max_score"]}))
     return 0
+
+
+# --- testing the bundle here ------------------------------------------------------------------
+
+
+def test_locally(archive: Path, submission: Path, only: list[str] | None = None) -> tuple[int, Path]:
+    """Run `archive` on `submission` as Gradescope would, in archive's folder /autograder-test/;
+    (run_autograder's exit status, the results.json it wrote)."""
+    root = archive.parent / "autograder-test"
+    shutil.rmtree(root, ignore_errors=True)
+    with zipfile.ZipFile(archive) as zipped:
+        zipped.extractall(root / "source")
+    for script in ("run_autograder", "setup.sh"):  # zipfile drops modes; Gradescope keeps them
+        os.chmod(root / "source" / script, 0o755)
+    if submission.is_dir():
+        shutil.copytree(submission, root / "submission", symlinks=True)
+    else:
+        (root / "submission").mkdir()
+        shutil.copy(submission, root / "submission" / submission.name)
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable, GRADER_ONLY=",".join(only or []))
+    finished = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=environment)
+    return finished.returncode, root / "results" / "results.json"
 
 
 if __name__ == "__main__":

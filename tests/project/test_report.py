@@ -82,24 +82,26 @@ def _results(results_dir: Path, student: str) -> dict:
 def test_csv_has_a_row_per_student_with_per_problem_scores_and_status(results_dir, report_dir):
     """grades.csv: the LMS columns, each score equal to the results.json's, and the right status."""
     rows = list(csv.DictReader(io.StringIO((report_dir / "grades.csv").read_text())))
-    assert tuple(rows[0].keys()) == ("student", "total", *MODULES, "days_late", "late_penalty_pct", "status")
+    assert tuple(rows[0].keys()) == report.CSV_COLUMNS
+    assert report.CSV_COLUMNS[:2] == ("student", "status") and {"score", "days_late", "late_penalty_pct", "final"} <= set(report.CSV_COLUMNS)
     by_student = {row["student"]: row for row in rows}
     assert sorted(by_student) == ["hostile", "mutant", "never_finished", "partial", "unreadable"]
     for student in ("mutant", "partial", "hostile", "unreadable"):
         data, row = _results(results_dir, student), by_student[student]
-        assert float(row["total"]) == data["score"]
+        assert float(row["final"]) == float(row["score"]) == data["score"]  # no late policy without a gradebook
         problems = results.per_problem(data)
         for module in MODULES:
             assert row[module] == (f"{problems[module][0]:g}" if module in problems else ""), (student, module)
-    assert {s: r["status"] for s, r in by_student.items()} == {
+    assert {s: r["status"] for s, r in by_student.items()} == {  # outcomes; integrity flags are their own column
         "mutant": "graded", "partial": "graded",
-        "hostile": "flagged", "unreadable": "unreadable", "never_finished": "error",
+        "hostile": "graded", "unreadable": "unreadable", "never_finished": "grader error",
     }
+    assert by_student["hostile"]["integrity_flags"] == "patched" and by_student["hostile"]["faults"] == ""
     partial, mutant = _results(results_dir, "partial"), _results(results_dir, "mutant")
     assert partial["score"] == partial["max_score"] > 0
     assert float(by_student["mutant"]["tensors"]) < results.per_problem(mutant)["tensors"][1]
     assert by_student["mutant"]["flops"] == by_student["partial"]["flops"]
-    assert by_student["hostile"]["flops"] == "" and by_student["never_finished"]["total"] == ""
+    assert by_student["hostile"]["flops"] == "" and by_student["never_finished"]["final"] == ""
 
 
 def test_feedback_files_exist_per_student_and_show_each_problem(results_dir, report_dir):
@@ -164,7 +166,7 @@ def test_class_report_has_plots_failures_and_flags(report_dir):
     tensors = re.search(r"^### [^\n]*\(tensors\)\n(.*?)(?=^###|\Z)", text, re.S | re.M).group(1)
     assert "test_underflows_to_zero" in tensors and "No failures" not in tensors
     assert re.search(r"^### [^\n]*\(flops\)\n\nNo failures\.", text, re.M), text
-    flagged = text.split("## Flagged for integrity", 1)[1].split("\n## ", 1)[0]
+    flagged = text.split("## Integrity flags", 1)[1].split("\n## ", 1)[0]
     assert "| hostile | patched |" in flagged and "partial" not in flagged
 
 
@@ -244,7 +246,7 @@ def test_byte_identical_submissions_are_pointed_out_and_flags_grouped(wide_repor
     text = (wide_report / "report.md").read_text()
     identical = text.split("## Byte-identical submissions", 1)[1].split("\n## ", 1)[0]
     assert "hostile" in identical and "a\\_student\\_whose" in identical and "partial" not in identical
-    flagged = text.split("## Flagged for integrity", 1)[1].split("\n## ", 1)[0]
+    flagged = text.split("## Integrity flags", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in flagged.splitlines() if line.startswith("| hostile |")]
     assert len(rows) == len({row.split(" | ")[1] for row in rows}), "one row per student and kind of flag"
 

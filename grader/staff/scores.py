@@ -102,7 +102,7 @@ def table(found: list[Row], width: int) -> list:
 def _columns(graded: list[Row], modules: list[str], with_late: bool) -> list[tuple[str, int, object]]:
     """(header, width, row -> cell text) for every column but the name."""
     def problem(module):
-        return lambda r: f"{r.problems[module][0]:.3g}" if module in r.problems else "-"
+        return lambda r: f"{r.problems[module][0]:g}" if module in r.problems else "-"
 
     cells = [(f"P{MODULES.index(m) + 1}", problem(m)) for m in modules]
     cells.append(("score", lambda r: f"{r.score:.4g}"))

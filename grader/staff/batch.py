@@ -97,6 +97,7 @@ class Plan:
     review: dict[str, Path] = field(default_factory=dict)  # regrades into the change set: student -> results.json once applied
     pending: list[str] = field(default_factory=list)  # regraded already, awaiting review: skipped this run
     failed: list[str] = field(default_factory=list)  # the grader failed on them before grading: recorded as grader errors
+    lateness: dict[str, late.Late] = field(default_factory=dict)  # each student's time, its source, and the policy's verdict
 
 
 def plan(
@@ -122,6 +123,7 @@ def plan(
             book.record_error(student, intake.unreadable_digest(submission, repr(error)), scope, _described(error), late.Late(), 0.0)
             the_plan.failed.append(student)
             continue
+        the_plan.lateness[student] = lateness
         forced = regrade_all or student in regrade
         waiting = not forced and book.is_pending(student, sha, suite, scope)
         if waiting or (not forced and book.is_complete(student, sha, suite, scope)):
@@ -215,7 +217,7 @@ def _record(book: Gradebook, job: Job, outcome: dict, scope: str, seconds: float
 def outcome_line(job: Job, outcome: dict, seconds: float) -> Text:
     """One finished submission, in plain words (a log line; the student's name as text, never markup)."""
     line = Text()
-    line.append(shorten(printable(job.student), 60), style="bold")
+    line.append(shorten(printable(job.student), 40), style="bold")
     if not outcome.get("ok"):
         line.append(f": grader error (retried on the next run): {printable(error_summary(outcome.get('error', '')))[:200]}", style="red")
     elif unreadable_reason(outcome["results"]):
@@ -247,7 +249,7 @@ def progress_display(console: Console, jobs: list[Job], counts: Counts):
     else:
         def finished(job, outcome, seconds):
             done.add(job.student)
-            console.print(Text(f"[{len(done)}/{len(jobs)}] ").append(outcome_line(job, outcome, seconds)), soft_wrap=True)
+            console.print(Text(f"[{len(done)}/{len(jobs)}] ").append(outcome_line(job, outcome, seconds)))  # wrapped at the width, never cut
         yield finished
     console.print(
         f"{len(done)} submission(s): {counts.graded} graded, {counts.unreadable} unreadable, {counts.errors} grader error(s); "

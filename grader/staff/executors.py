@@ -228,6 +228,8 @@ def grade_in_subprocess(
     finally:
         if track is not None:
             track(process, False)
+    if process.returncode < 0:  # killed (a stopped batch): its counts would mislead the next run's bar
+        progress.unlink(missing_ok=True)
     if process.returncode != 0:
         return {"ok": False, "error": (stderr or stdout)[-3000:]}
     return {"ok": True, "results": json.loads(out_file.read_text())}

@@ -118,8 +118,8 @@ def test_unreadable_submissions_say_why(runs):
     assert book["corrupt"]["error"] == "corrupt.zip is not a readable .zip"
     assert book["empty"]["error"] == "the submission is empty: an empty folder"
     text = " ".join(runs["retried"].stdout.split())
-    assert "corrupt: unreadable: corrupt.zip is not a readable .zip" in text  # its progress line
     assert "corrupt: unreadable (0 points): corrupt.zip is not a readable .zip" in text  # its line under the table
+    assert "corrupt: unreadable: corrupt.zip is not a readable .zip" in " ".join(runs["broken"].stdout.split())  # its progress line
 
 
 @needs_sandbox

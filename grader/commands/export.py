@@ -8,9 +8,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from grader.commands import open_gradebook
 from grader.core.student_text import printable
 from grader.staff import gradebook, lms_export
-from grader.staff.gradebook import Gradebook
 
 
 def register(commands) -> None:
@@ -30,10 +30,9 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
-    if not args.gradebook.is_file():
-        console.print(f"no gradebook at {args.gradebook}: run `python -m grader grade` first", style="red", markup=False)
+    book = open_gradebook(args.gradebook, console)
+    if book is None:
         return 2
-    book = Gradebook(args.gradebook)
     try:
         made = lms_export.export(book, args.assignment, args.roster, args.match)
     except (OSError, ValueError) as error:

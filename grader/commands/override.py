@@ -8,10 +8,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from grader.commands import open_gradebook
 from grader.commands.show import show_student, warn_look_alikes
 from grader.core.student_text import printable
 from grader.staff import gradebook
-from grader.staff.gradebook import Gradebook
 
 
 def register(commands) -> None:
@@ -35,9 +35,9 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
-    if not args.gradebook.exists():
-        raise SystemExit(f"no gradebook at {args.gradebook}")
-    book = Gradebook(args.gradebook)
+    book = open_gradebook(args.gradebook, console)
+    if book is None:
+        return 2
     try:
         if args.test_key is None:
             return show_student(console, book, args.student, failed_only=False)

@@ -8,9 +8,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from grader.commands import open_gradebook
 from grader.core.student_text import distinct_names, printable
 from grader.staff import changeset, gradebook
-from grader.staff.gradebook import Gradebook
 
 
 def register(commands) -> None:
@@ -32,10 +32,10 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.gradebook.exists():
-        raise SystemExit(f"no gradebook at {args.gradebook}")
     console = Console(highlight=False)
-    book = Gradebook(args.gradebook)
+    book = open_gradebook(args.gradebook, console)
+    if book is None:
+        return 2
     try:
         pending = {row["student"] for row in book.pending()}
         shown = distinct_names(book.students())

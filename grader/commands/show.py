@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from grader.commands import open_gradebook
 from grader.core.student_text import distinct_names, look_alikes, printable
 from grader.staff import gradebook, scores
 from grader.staff.gradebook import Gradebook
@@ -30,10 +31,9 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
-    if not args.gradebook.is_file():
-        console.print(f"no gradebook at {args.gradebook}: run `python -m grader grade` first, or pass --gradebook PATH", style="red", markup=False)
+    book = open_gradebook(args.gradebook, console)
+    if book is None:
         return 2
-    book = Gradebook(args.gradebook)
     try:
         if args.student is None:
             for part in scores.table(scores.rows(book), console.width):

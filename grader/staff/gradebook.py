@@ -32,7 +32,6 @@ or the new ones, never a student half recorded.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import time
 from dataclasses import dataclass

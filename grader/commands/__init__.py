@@ -19,3 +19,20 @@ def open_gradebook(path: Path, console: Console):
     except GradebookError as error:
         console.print(str(error), style="red", markup=False)
         return None
+
+
+def with_gradebook(action):
+    """A command's `run(args)` that reads the gradebook at args.gradebook: opens it (or says why it
+    cannot: exit 2), returns `action(args, console, book)`, and closes it whatever happens."""
+
+    def run(args) -> int:
+        console = Console(highlight=False)
+        book = open_gradebook(args.gradebook, console)
+        if book is None:
+            return 2
+        try:
+            return action(args, console, book)
+        finally:
+            book.close()
+
+    return run

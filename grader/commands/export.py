@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader.commands import open_gradebook
+from grader.commands import with_gradebook
 from grader.core.student_text import printable
 from grader.staff import gradebook, lms_export
 
@@ -28,18 +28,13 @@ def register(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    console = Console(highlight=False)
-    book = open_gradebook(args.gradebook, console)
-    if book is None:
-        return 2
+@with_gradebook
+def run(args: argparse.Namespace, console: Console, book) -> int:
     try:
         made = lms_export.export(book, args.assignment, args.roster, args.match)
     except (OSError, ValueError) as error:
         console.print(Text(str(error), style="red"))
         return 2
-    finally:
-        book.close()
     args.file.parent.mkdir(parents=True, exist_ok=True)
     args.file.write_text(made.text, encoding="utf-8")
     console.print(f"{made.rows} student(s) into {args.file} (assignment column {args.assignment!r}, Notes beside it)", markup=False)

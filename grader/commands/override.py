@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader.commands import open_gradebook
+from grader.commands import with_gradebook
 from grader.commands.show import show_student, warn_look_alikes
 from grader.core.student_text import printable
 from grader.staff import gradebook
@@ -33,37 +33,31 @@ def register(commands) -> None:
     override.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    console = Console(highlight=False)
-    book = open_gradebook(args.gradebook, console)
-    if book is None:
-        return 2
-    try:
-        if args.test_key is None:
-            return show_student(console, book, args.student, failed_only=False)
-        name = printable(args.student)
-        test = book.test(args.student, args.test_key)
-        if test is None:
-            keys = [t["test_key"] for t in book.tests(args.student)]
-            hint = f"; its tests include: {', '.join(k for k in keys if args.test_key.split('::')[-1] in k) or ', '.join(keys[:5])}" if keys else ""
-            raise SystemExit(f"the gradebook has no test {printable(args.test_key)!r} for '{name}'{hint}\n"
-                             f"(list them: python -m grader override '{name}' --gradebook {args.gradebook})")
-        warn_look_alikes(console, book, args.student)
-        if args.clear:
-            removed = book.clear_override(args.student, args.test_key)
-            console.print("override removed" if removed else "there was no override", markup=False)
-            return 0
-        if args.points is None or not args.reason or not args.by:
-            raise SystemExit("give POINTS, --reason and --by (or --clear)")
-        if not 0 <= args.points <= test["max_points"]:
-            raise SystemExit(f"POINTS must be between 0 and the test's {test['max_points']:g}")
-        book.set_override(args.student, args.test_key, args.points, args.reason, args.by)
-        final = book.final_scores()[args.student]
-        console.print(Text(f"{name} {args.test_key}: {test['points']:g} -> {args.points:g} (by {args.by}: {args.reason}); "
-                           f"score {final['score']:.4g}, final {final['final']:.4g}"))
-        console.print(f"next: python -m grader report report/ --gradebook {args.gradebook}   (the pages show the staff's points and reason)",
-                      markup=False)
+@with_gradebook
+def run(args: argparse.Namespace, console: Console, book) -> int:
+    if args.test_key is None:
+        return show_student(console, book, args.student, failed_only=False)
+    name = printable(args.student)
+    test = book.test(args.student, args.test_key)
+    if test is None:
+        keys = [t["test_key"] for t in book.tests(args.student)]
+        hint = f"; its tests include: {', '.join(k for k in keys if args.test_key.split('::')[-1] in k) or ', '.join(keys[:5])}" if keys else ""
+        raise SystemExit(f"the gradebook has no test {printable(args.test_key)!r} for '{name}'{hint}\n"
+                         f"(list them: python -m grader override '{name}' --gradebook {args.gradebook})")
+    warn_look_alikes(console, book, args.student)
+    if args.clear:
+        removed = book.clear_override(args.student, args.test_key)
+        console.print("override removed" if removed else "there was no override", markup=False)
         return 0
-    finally:
-        book.close()
+    if args.points is None or not args.reason or not args.by:
+        raise SystemExit("give POINTS, --reason and --by (or --clear)")
+    if not 0 <= args.points <= test["max_points"]:
+        raise SystemExit(f"POINTS must be between 0 and the test's {test['max_points']:g}")
+    book.set_override(args.student, args.test_key, args.points, args.reason, args.by)
+    final = book.final_scores()[args.student]
+    console.print(Text(f"{name} {args.test_key}: {test['points']:g} -> {args.points:g} (by {args.by}: {args.reason}); "
+                       f"score {final['score']:.4g}, final {final['final']:.4g}"))
+    console.print(f"next: python -m grader report report/ --gradebook {args.gradebook}   (the pages show the staff's points and reason)",
+                  markup=False)
+    return 0
 

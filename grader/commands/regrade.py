@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader.commands import open_gradebook
+from grader.commands import with_gradebook
 from grader.core.student_text import distinct_names, printable
 from grader.staff import changeset, gradebook
 
@@ -31,32 +31,26 @@ def register(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    console = Console(highlight=False)
-    book = open_gradebook(args.gradebook, console)
-    if book is None:
+@with_gradebook
+def run(args: argparse.Namespace, console: Console, book) -> int:
+    pending = {row["student"] for row in book.pending()}
+    shown = distinct_names(book.students())
+    unknown = sorted(set(args.students) - pending)
+    if unknown:
+        console.print(Text(f"no pending regrade for {', '.join(printable(s) for s in unknown)}", style="red"))
         return 2
-    try:
-        pending = {row["student"] for row in book.pending()}
-        shown = distinct_names(book.students())
-        unknown = sorted(set(args.students) - pending)
-        if unknown:
-            console.print(Text(f"no pending regrade for {', '.join(printable(s) for s in unknown)}", style="red"))
-            return 2
-        if args.action == "show":
-            changes, broken = changeset.changes(book, args.students or None)
-            show(console, changes, args.all, shown)
-            for student, why in broken:  # one student's unreadable change set stops no one else's
-                console.print(Text(f"{shown.get(student, printable(student))}: the pending regrade cannot be shown: {printable(why)}", style="red"))
-            return 1 if broken else 0
-        act = changeset.apply if args.action == "apply" else changeset.discard
-        done = act(book, args.students or None)
-        console.print(Text(f"{'applied' if args.action == 'apply' else 'discarded'} {len(done)} pending regrade(s)"
-                           + (f": {', '.join(shown.get(s, printable(s)) for s in done)}" if done else "")))
-        console.print(f"next: python -m grader report report/ --gradebook {args.gradebook}", markup=False)
-        return 0
-    finally:
-        book.close()
+    if args.action == "show":
+        changes, broken = changeset.changes(book, args.students or None)
+        show(console, changes, args.all, shown)
+        for student, why in broken:  # one student's unreadable change set stops no one else's
+            console.print(Text(f"{shown.get(student, printable(student))}: the pending regrade cannot be shown: {printable(why)}", style="red"))
+        return 1 if broken else 0
+    act = changeset.apply if args.action == "apply" else changeset.discard
+    done = act(book, args.students or None)
+    console.print(Text(f"{'applied' if args.action == 'apply' else 'discarded'} {len(done)} pending regrade(s)"
+                       + (f": {', '.join(shown.get(s, printable(s)) for s in done)}" if done else "")))
+    console.print(f"next: python -m grader report report/ --gradebook {args.gradebook}", markup=False)
+    return 0
 
 
 def show(console: Console, changes: list[changeset.Change], everyone: bool, shown: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader.commands import open_gradebook
+from grader.commands import with_gradebook
 from grader.core.student_text import distinct_names, look_alikes, printable
 from grader.staff import gradebook, scores
 from grader.staff.gradebook import Gradebook
@@ -29,20 +29,14 @@ def register(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    console = Console(highlight=False)
-    book = open_gradebook(args.gradebook, console)
-    if book is None:
-        return 2
-    try:
-        if args.student is None:
-            for part in scores.table(scores.rows(book), console.width):
-                console.print(part)
-            console.print(f"next: python -m grader show STUDENT --gradebook {book.path}   (a student's tests, with the keys `override` takes)", markup=False)
-            return 0
+@with_gradebook
+def run(args: argparse.Namespace, console: Console, book: Gradebook) -> int:
+    if args.student is not None:
         return show_student(console, book, args.student, args.failed)
-    finally:
-        book.close()
+    for part in scores.table(scores.rows(book), console.width):
+        console.print(part)
+    console.print(f"next: python -m grader show STUDENT --gradebook {book.path}   (a student's tests, with the keys `override` takes)", markup=False)
+    return 0
 
 
 def show_student(console: Console, book: Gradebook, student: str, failed_only: bool) -> int:

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from grader.staff import report, variants
+from grader.staff.gradebook import Gradebook, Late
 
 from grader.core import results
 from grader.cli import main as grader_cli
@@ -260,13 +261,42 @@ def test_csv_cells_from_student_names_are_never_formulas(wide_report):
     assert report.csv_cell("-2+3") == "'-2+3" and report.csv_cell("\tx") == "\\x09x"  # a tab shows escaped: no formula
 
 
+@pytest.fixture(scope="module")
+def late_report(results_dir, tmp_path_factory) -> Path:
+    """The class from a gradebook with a late policy: the roster's widest form (days late, penalty,
+    final), a late student's arithmetic, an extension and an unknown time."""
+    out = tmp_path_factory.mktemp("late")
+    book = Gradebook(out / "gradebook.sqlite")
+    deadline = "2025-10-14T23:59:00+00:00"
+    lateness = {
+        "mutant": Late("2025-10-16T09:00:00+00:00", 2, 20.0, "staff file", deadline),
+        "partial": Late("2025-10-15T09:00:00+00:00", 0, 0.0, "LMS export", "2025-10-16T23:59:00+00:00", "2 extra day(s)"),
+        "hostile": Late(None, 0, 0.0, "unknown", deadline),
+    }
+    for student, late in lateness.items():
+        book.record(student, "sha-" + student, "", _results(results_dir, student), late, 1.0)
+    book.close()
+    assert grader_cli(["report", str(out / "report"), "--gradebook", str(out / "gradebook.sqlite")]) == 0
+    return out / "report"
+
+
+def test_a_late_report_says_days_penalty_and_final_and_each_page_one_score(late_report):
+    roster = (late_report / "report.md").read_text().split("## All students", 1)[1].split("\n## ", 1)[0]
+    assert "| score | days late | penalty | final | outcome |" in roster and "| 2 | 20% |" in roster and "| ? |" in roster
+    assert "Extensions: partial 2 extra day\\(s\\)" in roster and "Time unknown (no late penalty taken" in roster
+    page = (late_report / "feedback" / "mutant.md").read_text()
+    assert page.count("Score") == 1 and "× (1 − 0.2) =" in page and "Your deadline was extended" in (late_report / "feedback" / "partial.md").read_text()
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
-@pytest.mark.parametrize("page", ["report.html", f"feedback/{LONG_NAME}.html"])
-def test_in_chromium_nothing_is_wider_than_the_page_and_links_resolve(wide_report, tmp_path, page):
+@pytest.mark.parametrize(("report", "page"), [
+    ("wide_report", "report.html"), ("wide_report", f"feedback/{LONG_NAME}.html"), ("late_report", "report.html"), ("late_report", "feedback/mutant.html"),
+])
+def test_in_chromium_nothing_is_wider_than_the_page_and_links_resolve(request, report, tmp_path, page):
     """Headless Chromium, an 800 px window: the page's width equals the window's (a long name or
-    detail wraps), and every link it holds names a page that exists."""
+    detail wraps, the late policy's columns included), and every link it holds names a page that exists."""
     copy = tmp_path / "copy"
-    shutil.copytree(wide_report, copy)
+    shutil.copytree(request.getfixturevalue(report), copy)
     target = copy / page
     probe = (
         "<script>document.body.dataset.overflow = document.documentElement.scrollWidth - window.innerWidth;"

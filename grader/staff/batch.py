@@ -170,7 +170,12 @@ def run(jobs: list[Job], executor, grading: Grading, book: Gradebook, console: C
         for job, outcome, seconds in outcomes:
             with interrupts.deferred():  # Ctrl-C or SIGTERM: this student is recorded whole first
                 _count_tests(job, counts)
-                _record(book, job, outcome, scope, seconds, counts, (review or {}).get(job.student))
+                try:
+                    _record(book, job, outcome, scope, seconds, counts, (review or {}).get(job.student))
+                except Exception as error:  # noqa: BLE001 (a result that cannot be recorded is that student's grader error)
+                    outcome = {"ok": False, "error": f"recording the grade failed: {_described(error)}"}
+                    book.record_error(job.student, job.sha256, scope, outcome["error"], job.late, seconds)
+                    counts.errors += 1
                 took[job.student] = seconds
             finished(job, outcome, seconds)
             if outcome.get("ok") and outcome["results"]["extra_data"].get("suite_version") != suite:

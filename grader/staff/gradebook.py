@@ -191,22 +191,17 @@ class Gradebook:
 
     # --- schema -------------------------------------------------------------------------
     def _migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-        applied = {row[0] for row in self.db.execute("SELECT name FROM schema_migrations")}
-        known = {m.name for m in MIGRATIONS}
-        if applied - known:
-            raise GradebookError(f"{self.path} was written by a newer grader (schema {sorted(applied - known)[-1]!r}): update the grader")
-        missing = [m for m in MIGRATIONS if m.name not in applied]
-        if not missing:
+        if not self._missing_migrations():
             return
         if self.students_table_exists():  # an existing gradebook: keep a copy of it as it was
-            self.backup = self.path.with_name(f"{self.path.name}.before-{missing[0].name.split()[0]}")
+            self.backup = self.path.with_name(f"{self.path.name}.before-{self._missing_migrations()[0].name.split()[0]}")
             copy = sqlite3.connect(self.backup)
             try:
                 self.db.backup(copy)
             finally:
                 copy.close()
-        with self._transaction():
+        with self._transaction():  # read again inside it: another process may have upgraded the file meanwhile
+            missing = self._missing_migrations()
             for migration in missing:
                 for statement in migration.statements:
                     self.db.execute(statement)
@@ -214,7 +209,16 @@ class Gradebook:
                     migration.data(self.db)
                 self.db.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (migration.name, time.time()))
             self.db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-        self.upgraded = [m.name for m in missing] if self.backup else []
+        self.upgraded = [m.name for m in missing] if self.backup else []  # a new file is created, not upgraded
+
+    def _missing_migrations(self) -> list[Migration]:
+        """MIGRATIONS this file lacks, in order; GradebookError if it holds one this code does not know."""
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+        applied = {row[0] for row in self.db.execute("SELECT name FROM schema_migrations")}
+        newer = applied - {m.name for m in MIGRATIONS}
+        if newer:
+            raise GradebookError(f"{self.path} was written by a newer grader (schema {sorted(newer)[-1]!r}): update the grader")
+        return [m for m in MIGRATIONS if m.name not in applied]
 
     def students_table_exists(self) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='submissions'").fetchone() is not None

@@ -151,19 +151,25 @@ def load_gradebook(path: Path) -> list[StudentResult]:
         finals = book.final_scores()
         students = []
         for name in book.students():
-            row, results = book.submission(name), book.results(name)
-            if row["status"] == GRADER_ERROR or results is None:
-                students.append(StudentResult(name, None, GRADER_FAILED, late=Late.of(row)))
-                continue
-            overrides = {o["test_key"]: o for o in book.overrides(name)}
-            for test in results["tests"]:
-                override = overrides.get(test["extra_data"]["key"])
-                if override is not None:
-                    _apply_override(test, override["points"], override["reason"])
-            students.append(StudentResult(name, results, final=finals[name]["final"], late=Late.of(row)))
+            try:
+                students.append(_from_gradebook(book, name, finals))
+            except Exception as error:  # noqa: BLE001 (one unreadable row: that student is a grader error, the rest are reported)
+                students.append(StudentResult(name, None, f"{GRADER_FAILED}; the gradebook's row cannot be read ({type(error).__name__})"))
         return students
     finally:
         book.close()
+
+
+def _from_gradebook(book: Gradebook, name: str, finals: dict) -> StudentResult:
+    row, results = book.submission(name), book.results(name)
+    if row["status"] == GRADER_ERROR or results is None:
+        return StudentResult(name, None, GRADER_FAILED, late=Late.of(row))
+    overrides = {o["test_key"]: o for o in book.overrides(name)}
+    for test in results["tests"]:
+        override = overrides.get(test["extra_data"]["key"])
+        if override is not None:
+            _apply_override(test, override["points"], override["reason"])
+    return StudentResult(name, results, final=finals[name]["final"], late=Late.of(row))
 
 
 def _apply_override(test: dict, points: float, reason: str) -> None:

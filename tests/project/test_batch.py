@@ -88,8 +88,11 @@ def rows(gradebook: Path, student: str) -> list[tuple]:
 
 
 def graded_at(gradebook: Path) -> dict[str, float]:
-    with sqlite3.connect(gradebook) as db:
-        return dict(db.execute("SELECT student, graded_at FROM submissions WHERE status IN ('graded', 'unreadable')"))
+    try:
+        with sqlite3.connect(gradebook) as db:
+            return dict(db.execute("SELECT student, graded_at FROM submissions WHERE status IN ('graded', 'unreadable')"))
+    except sqlite3.OperationalError:  # the driver is still creating its tables
+        return {}
 
 
 @needs_sandbox

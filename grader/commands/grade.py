@@ -42,7 +42,9 @@ def register(commands) -> None:
     grade.add_argument("--jobs", "-j", type=positive_int, default=os.cpu_count() or 1, help="parallel local workers (default: the cores, %(default)s); with Ray, one task per CPU of the cluster")
     grade.add_argument("--regrade", action="append", default=[], metavar="STUDENT", help="grade this student again even if done (repeatable)")
     grade.add_argument("--regrade-all", action="store_true", help="grade everyone again (staff overrides are kept)")
-    grade.add_argument("--config", type=Path, help="course config (TOML), checked before anything runs: [late] the late policy, [submissions] times = a staff file of submission times")
+    grade.add_argument("--config", type=Path, help="course config (TOML), checked before anything runs: [late] the late policy, "
+                       "[extensions] per student, [submissions] times = a staff file of submission times (modification_times = true "
+                       "to time the others by their files; otherwise they are 'time unknown', no penalty)")
     grade.add_argument(
         "--only", action="append", metavar="MODULES",
         help="grade only these problems (comma-separated, repeatable), e.g. --only tensors,flops",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.text import Text
 
 from grader.core.student_text import printable
 from grader.staff import gradebook, hints, report
+from grader.staff.config import parse_time
 from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
 
 
@@ -51,6 +53,14 @@ def register(commands) -> None:
     parser.set_defaults(run=run)
 
 
+def _own_deadline(policy: hints.HintPolicy, deadline: str | None) -> hints.HintPolicy:
+    """The hint policy with the student's own deadline where an extension moved it later: hidden
+    tests' hints "after the deadline" never reach a student who may still be working."""
+    if policy.deadline is None or not deadline:
+        return policy
+    return dataclasses.replace(policy, deadline=max(policy.deadline, parse_time(deadline)))
+
+
 def run(args: argparse.Namespace) -> int:
     console = Console()
     if args.results is not None:
@@ -70,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     policy = hints.load_policy(args.config)
     for student in students:  # the feedback shows only the hints the course lets students see
         if student.results is not None:
-            student.extra["hints_shown"] = hints.shown(student.results, policy)
+            student.extra["hints_shown"] = hints.shown(student.results, _own_deadline(policy, student.late.deadline))
     if args.similarity is not None and not args.similarity.is_file():
         console.print(f"[red]--similarity: no file {args.similarity}: run `python -m grader similarity SUBMISSIONS --out DIR` first")
         return 2

@@ -272,3 +272,14 @@ def test_the_lms_export_is_one_row_per_student_and_the_same_every_time(graded, t
     assert mapped.returncode == 1 and "not in the roster, so not in the file: cheat, crashy, empty" in plain(mapped.stdout)
     rows = list(csv.reader(io.StringIO((tmp_path / "c.csv").read_text())))
     assert [row[:5] for row in rows[2:]] == [["Ed, Ext", "102", "s102", "ext_ed", "B"], ["Lee, Lucy", "101", "s101", "late_lucy", "A"]]
+
+
+def test_hidden_hints_after_the_deadline_wait_for_a_students_extended_one():
+    """`[hints] hidden_after_deadline`: a student with an extension may still be working at the class's
+    deadline, so hidden tests' hints reach their page only after their own."""
+    from grader.commands.report import _own_deadline
+    from grader.staff.hints import HintPolicy
+
+    policy, hidden, now = HintPolicy("public", True, DEADLINE), {"visibility": "hidden"}, DEADLINE + timedelta(days=1)
+    assert policy.shows(hidden, now) and _own_deadline(policy, DEADLINE.isoformat()).shows(hidden, now)
+    assert not _own_deadline(policy, (DEADLINE + timedelta(days=2)).isoformat()).shows(hidden, now)

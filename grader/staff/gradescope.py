@@ -132,7 +132,7 @@ def run(root: Path) -> int:
 def test_locally(archive: Path, submission: Path, only: list[str] | None = None) -> tuple[int, Path]:
     """Run `archive` on `submission` as Gradescope would, in archive's folder /autograder-test/;
     (run_autograder's exit status, the results.json it wrote)."""
-    root = archive.parent / "autograder-test"
+    root = archive.parent.resolve() / "autograder-test"  # run_autograder runs from inside it: no relative path survives
     shutil.rmtree(root, ignore_errors=True)
     with zipfile.ZipFile(archive) as zipped:
         zipped.extractall(root / "source")

@@ -83,9 +83,10 @@ def test_the_documented_local_test_gives_the_correct_submission_full_marks(tmp_p
     """`python -m grader gradescope OUT --test SUBMISSION --only tensors` (the README's one command): the
     zip runs as Gradescope would, in OUT/autograder-test/: full marks, same sandbox, same suites, and
     hidden tests named as the feedback pages name them ("hidden test N")."""
-    out = tmp_path / "dist"
-    finished = subprocess.run([sys.executable, "-m", "grader", "gradescope", str(out), "--test", str(CORRECT), "--only", "tensors"],
-                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    out = tmp_path / "dist"  # given relative, from the TA's own folder
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    finished = subprocess.run([sys.executable, "-m", "grader", "gradescope", "dist", "--test", str(CORRECT), "--only", "tensors"],
+                              cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     root = out / "autograder-test"
     assert f"grader: {root / 'source' / 'grader'}" in finished.stdout, "the grader must run from /autograder/source"

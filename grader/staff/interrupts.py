@@ -13,6 +13,7 @@ import signal
 from contextlib import contextmanager
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOPPED = tuple(128 + number for number in SIGNALS)  # the exit statuses of a command they stopped
 
 
 class Interrupted(Exception):

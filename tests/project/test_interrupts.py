@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 COMMAND = [sys.executable, "-m", "grader", "grade", "class", "--out", "out", "--only", "tensors", "--skip-canary", "--jobs", "1"]
-STOP_WITHIN = 3.0  # seconds; the issue asks for one, measured below on an idle machine
+STOP_WITHIN = 1.0  # seconds, as the issue asks (measured: 0.1 s, the machine at a load of 6)
 
 
 def graded(course: Path) -> list[str]:
@@ -51,6 +51,22 @@ def start(course: Path) -> subprocess.Popen:
     return subprocess.Popen(COMMAND, cwd=course, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def grading_processes(course: Path, wait: float = 10.0) -> list[int]:
+    """Pids whose command line names the class (the grading subprocesses), after up to `wait` s."""
+    stop_at = time.monotonic() + wait
+    while True:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and str(course / "class") in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+        if not pids or time.monotonic() > stop_at:
+            return pids
+        time.sleep(0.2)
+
+
 def stop(process: subprocess.Popen, signum: int) -> tuple[float, str, str]:
     sent = time.monotonic()
     process.send_signal(signum)
@@ -74,6 +90,7 @@ def test_ctrl_c_and_sigterm_stop_at_once_keep_what_was_recorded_and_say_how_to_r
     assert "not graded in this run: 1" in said and "To resume, run the same command again" in said
     assert "python -m grader grade class --out out --only tensors --skip-canary --jobs 1" in said
     assert "Traceback" not in stdout + stderr
+    assert not grading_processes(course), "the grading in flight outlived the stop"
 
     assert not (course / "out" / "a2" / "progress.log").exists()  # the stopped grade's counts went with it
     second = start(course)
@@ -81,7 +98,7 @@ def test_ctrl_c_and_sigterm_stop_at_once_keep_what_was_recorded_and_say_how_to_r
     took, stdout, stderr = stop(second, signal.SIGTERM)
     assert second.returncode == 143 and took < STOP_WITHIN, (second.returncode, took, stdout[-2000:], stderr[-2000:])
     assert "Stopped (SIGTERM). Kept: 0 submission(s)" in " ".join(stdout.split()) and "Traceback" not in stdout + stderr
-    assert graded(course) == ["a1"]
+    assert graded(course) == ["a1"] and not grading_processes(course)
 
     third = start(course)
     stdout, stderr = third.communicate(timeout=600)

@@ -12,9 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader.staff import batch, config, executors, gradebook, interrupts, late, outcomes, scores
+from grader.staff import batch, config, executors, gradebook, interrupts, late, outcomes, scores, written_marks
 
-from grader.core import canary
+from grader.core import canary, written
 from grader.staff.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
 from grader.staff.gradebook import Gradebook
 from grader.core.student_text import printable
@@ -44,7 +44,8 @@ def register(commands) -> None:
     grade.add_argument("--regrade-all", action="store_true", help="grade everyone again (staff overrides are kept)")
     grade.add_argument("--config", type=Path, help="course config (TOML), checked before anything runs: [late] the late policy, "
                        "[extensions] per student, [submissions] times = a staff file of submission times (modification_times = true "
-                       "to time the others by their files; otherwise they are 'time unknown', no penalty)")
+                       "to time the others by their files; otherwise they are 'time unknown', no penalty), "
+                       "[integrity] tamper = \"flag\" or \"zero\"")
     grade.add_argument(
         "--only", action="append", metavar="MODULES",
         help="grade only these problems (comma-separated, repeatable), e.g. --only tensors,flops",
@@ -136,7 +137,6 @@ def _say_stopped(console: Console, stop: interrupts.Interrupted, kept: Kept, com
 
 
 def _grade(args: argparse.Namespace, console: Console, kept: Kept) -> int:
-    grading = Grading(limits_from(args), args.allow_weak_sandbox, _modules(args.only))
     paths = args.submissions or [EXAMPLES]
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -144,6 +144,7 @@ def _grade(args: argparse.Namespace, console: Console, kept: Kept) -> int:
         return 2
     try:  # everything that can be checked before grading is checked now, so nothing fails mid-batch
         course = config.load(args.config)
+        grading = _grading(args, course)
         times = late.SubmissionTimes.of(course)
         level = isolation_level()
         students = batch.discover(paths)
@@ -168,23 +169,22 @@ def _grade(args: argparse.Namespace, console: Console, kept: Kept) -> int:
     try:
         if book.upgraded:
             console.print(f"gradebook upgraded to schema {book.schema_version()!r} (the file as it was: {book.backup})", markup=False)
-        scope = ",".join(grading.modules or ())
         policy = late.policy_of(course)
-        the_plan = batch.plan(students, book, args.out, scope, set(args.regrade), args.regrade_all, policy, times)
+        the_plan = batch.plan(students, book, args.out, grading.scope, set(args.regrade), args.regrade_all, policy, times)
         kept.to_grade = len(the_plan.jobs)
         console.print(f"Sandbox: {level} ({', '.join(layers_for(level))})")
         console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission "
                       f"and suites); regrades kept for review: {len(the_plan.review)} now, {len(the_plan.pending)} from before")
         console.print(f"Submission times: {_time_sources(the_plan.lateness, policy)}", markup=False)
-        if the_plan.jobs and not args.skip_canary:
+        if the_plan.jobs and grading.runs_suites and not args.skip_canary:
             try:
                 canary.check_sandbox_works(grading.limits, args.allow_weak_sandbox)
             except SandboxUnavailable as error:  # never a table of zeros
                 console.print(f"The sandbox cannot grade on this machine: {error}", style="red", markup=False)
                 return 2
         if the_plan.jobs:
-            executor = executors.make(args.executor, args.jobs, args.address)
-            console.print(f"Executor: {executor.describe()}")
+            executor = executors.make(args.executor, args.jobs, args.address) if grading.runs_suites else None
+            console.print(f"Executor: {executor.describe()}" if executor else "The written part alone: graded here, no student code run")
             try:
                 batch.run(the_plan.jobs, executor, grading, book, console, the_plan.review, kept.took)
             finally:
@@ -192,6 +192,7 @@ def _grade(args: argparse.Namespace, console: Console, kept: Kept) -> int:
         for part in scores.table(scores.rows(book, list(students)), console.width):
             console.print(part)
         console.print(f"gradebook: {book.path}   results: {args.out}/STUDENT/results.json", markup=False)
+        written_notes(book, list(students), grading, console)
         failed = [s for s in students if book.submission(s)["status"] == outcomes.GRADER_ERROR]
         if failed:
             console.print(Text(f"the grader failed on {len(failed)} submission(s): not recorded as grades; run again to retry them", style="red"))
@@ -234,7 +235,30 @@ def _modules(only: list[str] | None) -> tuple[str, ...] | None:
     if not only:
         return None
     modules = tuple(m.strip() for group in only for m in group.split(",") if m.strip())
-    unknown = sorted(set(modules) - set(MODULES))
+    unknown = sorted(set(modules) - {*MODULES, written.PART})
     if unknown:
-        raise SystemExit(f"--only: no such problem(s) {unknown}; problems are {', '.join(MODULES)}")
+        raise SystemExit(f"--only: no such problem(s) {unknown}; problems are {', '.join(MODULES)} and {written.PART}")
     return modules
+
+
+def _grading(args: argparse.Namespace, course: config.Course) -> Grading:
+    """How to grade: the suites' problems of --only (all without it) and the written part where it is in scope."""
+    selection = _modules(args.only)
+    suites = None if selection is None else tuple(m for m in selection if m != written.PART)
+    in_scope = selection is None or written.PART in selection
+    return Grading(limits_from(args), args.allow_weak_sandbox, suites, in_scope, course.term, course.tamper)
+
+
+def written_notes(book: Gradebook, students: list[str], grading: Grading, console: Console) -> None:
+    """What staff must know after grading the written part: a term that differs from the answers files', what awaits marking."""
+    if not grading.written:
+        return
+    extras = [((book.results(s) or {}).get("extra_data") or {}).get(written.PART) or {} for s in students]
+    other = sorted({str(e.get("term_in_file"))[:40] for e in extras if e.get("term_in_file") not in (None, grading.term)})
+    if other:
+        console.print(Text(f"the written part was graded with term {grading.term!r} ([course] term of --config); answers files "
+                           f"name {', '.join(map(repr, map(printable, other)))}: a wrong --config draws everyone the wrong numbers", style="yellow"))
+    waiting = [a for a in written_marks.answers(book, students) if a.state in ("pending", "stale")]
+    if waiting:
+        console.print(f"{len(waiting)} written explanation(s) await marking: python -m grader written unmarked --gradebook {book.path}",
+                      markup=False)

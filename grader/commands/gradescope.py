@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.staff import gradescope
+from grader.staff import config, gradescope
 
 
 def register(commands) -> None:
@@ -34,6 +34,10 @@ def register(commands) -> None:
         "without it such a container scores 0 and says why",
     )
     parser.add_argument(
+        "--config", type=Path,
+        help="course.toml, shipped inside: its [course] term draws the written part's numbers (give `release` the same file)",
+    )
+    parser.add_argument(
         "--test", type=Path, metavar="SUBMISSION",
         help="then run the zip on SUBMISSION (a folder, .zip or module files) as Gradescope would, in OUT/autograder-test/",
     )
@@ -44,7 +48,13 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     archive = args.out if args.out.suffix == ".zip" else args.out / "autograder.zip"
-    gradescope.build_autograder(archive, allow_weak=args.allow_weak_sandbox)
+    if args.config is not None:
+        try:
+            config.load(args.config)  # checked here, not on Gradescope
+        except config.ConfigError as error:
+            console.print(str(error), style="red", markup=False)
+            return 2
+    gradescope.build_autograder(archive, allow_weak=args.allow_weak_sandbox, course_file=args.config)
     console.print(f"wrote {archive}: upload it as the autograder of a Gradescope programming assignment", markup=False)
     if args.test is None:
         console.print(f"next: test it here first: python -m grader gradescope {args.out} --test examples/submissions/correct --only tensors",

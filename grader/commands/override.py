@@ -11,6 +11,7 @@ from rich.text import Text
 from grader.commands import with_gradebook
 from grader.commands.show import show_student, warn_look_alikes
 from grader.core.student_text import printable
+from grader.core import integrity
 from grader.staff import gradebook
 
 
@@ -21,7 +22,9 @@ def register(commands) -> None:
         description="Record that STUDENT gets POINTS for TEST_KEY (as the gradebook names it, e.g. "
         "hidden/test_tensors_hidden.py::test_bytes_match_torch), with who decided and why. Grading "
         "never writes overrides, so they survive --regrade; final scores use them. --clear removes one. "
-        "With STUDENT alone: their tests, keys and points (as `python -m grader show STUDENT`).",
+        "With STUDENT alone: their tests, keys and points (as `python -m grader show STUDENT`). "
+        "--release PROBLEM gives back the points a problem held for review earned (course.toml's "
+        "[integrity] tamper = \"zero\"), one override per held test.",
     )
     override.add_argument("student", metavar="STUDENT")
     override.add_argument("test_key", nargs="?", metavar="TEST_KEY")
@@ -29,12 +32,15 @@ def register(commands) -> None:
     override.add_argument("--reason", help="why (required unless --clear)")
     override.add_argument("--by", help="who decided (required unless --clear)")
     override.add_argument("--clear", action="store_true", help="remove this override instead")
+    override.add_argument("--release", metavar="PROBLEM", help="after review: every test of PROBLEM held for review gets the points it earned")
     override.add_argument("--gradebook", type=Path, default=gradebook.DEFAULT_PATH, help="(default: %(default)s)")
     override.set_defaults(run=run)
 
 
 @with_gradebook
 def run(args: argparse.Namespace, console: Console, book) -> int:
+    if args.release:
+        return release(console, book, args)
     if args.test_key is None:
         return show_student(console, book, args.student, failed_only=False)
     name = printable(args.student)
@@ -57,7 +63,29 @@ def run(args: argparse.Namespace, console: Console, book) -> int:
     final = book.final_scores()[args.student]
     console.print(Text(f"{name} {args.test_key}: {test['points']:g} -> {args.points:g} (by {args.by}: {args.reason}); "
                        f"score {final['score']:.4g}, final {final['final']:.4g}"))
-    console.print(f"next: python -m grader report report/ --gradebook {args.gradebook}   (the pages show the staff's points and reason)",
-                  markup=False)
+    _next(console, args)
     return 0
 
+
+def release(console: Console, book, args: argparse.Namespace) -> int:
+    """A problem held for review (a tamper flag under [integrity] tamper = "zero"), reviewed: its
+    tests get the points they earned, as overrides with who and why (--clear one to undo it)."""
+    if not args.reason or not args.by:
+        raise SystemExit("--release needs --reason and --by")
+    data = book.results(args.student)
+    held = integrity.held_points(data, args.release) if data else {}
+    if not held:
+        raise SystemExit(f"'{printable(args.student)}' has nothing held for review in {args.release!r}")
+    warn_look_alikes(console, book, args.student)
+    for key, points in held.items():
+        book.set_override(args.student, key, points, args.reason, args.by)
+    final = book.final_scores()[args.student]
+    console.print(Text(f"{printable(args.student)} {args.release}: {sum(held.values()):g} points released over {len(held)} test(s) "
+                       f"(by {args.by}: {args.reason}); final score {final['final']:.4g}"))
+    _next(console, args)
+    return 0
+
+
+def _next(console: Console, args: argparse.Namespace) -> None:
+    console.print(f"next: python -m grader report report/ --gradebook {args.gradebook}   (the pages show the staff's points and reason)",
+                  markup=False)

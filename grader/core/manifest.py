@@ -1,7 +1,7 @@
 """Trusted side: does a submission hold the files `python -m submit` packed?
 
 The student's submit command writes submission-manifest.json beside assignment/: the sha256 of
-each assignment/*.py it packed. A file changed, added or removed since then is reported as an
+each assignment/*.py it packed (and of written.toml, where it packed one). A file changed, added or removed since then is reported as an
 integrity flag (`manifest-mismatch`): not proof of anything, but staff should know the grader
 did not grade what the student checked. A submission without a manifest gets no flag. The
 manifest is the student's (hostile) text: it is parsed as JSON, its names are only compared.
@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 MANIFEST = "submission-manifest.json"
+WRITTEN = "written.toml"
 MAX_FLAGS = 20
 MAX_BYTES = 2**20  # `python -m submit` writes a few hundred bytes
 MAX_NESTING = 64  # ... one object of one object: anything deeper is not a manifest (json recurses per bracket)
@@ -44,6 +45,8 @@ def _manifest_flags(folder: Path) -> list[dict]:
     except (ValueError, KeyError, TypeError, RecursionError) as error:
         return [_flag(f"the manifest cannot be read ({type(error).__name__}): the files cannot be checked against it")]
     files = {f"assignment/{p.name}": p for p in sorted((folder / "assignment").glob("*.py")) if p.is_file() and not p.is_symlink()}
+    if (folder / WRITTEN).is_file():  # the written part's answers, packed beside assignment/
+        files[WRITTEN] = folder / WRITTEN
     problems = [f"{name}: not in the manifest (added after packing)" for name in files if name not in digests]
     for name, digest in digests.items():
         if name not in files:

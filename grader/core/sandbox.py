@@ -26,7 +26,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import termios
 import threading
 import time
@@ -36,16 +35,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.core import memcg, phases
+from grader.core import leases, memcg, phases
+from grader.core.flags import FlagLog
 from grader.compat import add_note
 from grader.worker import jail, syscalls
-from tests import seam
+from tests import own_work, seam
 
 # torch is imported by Sandbox.start (zygote.preload), just before it forks the zygote: the
 # zygote and its workers inherit it instead of importing it again.
 
 PROJECT_ROOT = seam.REPO_ROOT
 WORK_BASE = Path(os.environ.get("GRADER_WORK_DIR", "/var/tmp/grader-work"))
+SANDBOX_PREFIX = "sandbox-"
+UIDS = WORK_BASE / "uids"  # one lock file per worker uid in use (grader/core/leases.py)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,15 @@ class SubmissionError(Exception):
 
 
 class ModuleUnavailable(SubmissionError):
-    """A module of the submission is missing or failed to import: every test of it fails at once."""
+    """A module of the submission is missing or failed to import: every test of it fails at once.
+
+    `str()` is what a public test shows; `hidden` what a hidden one shows: the trusted side's
+    own words only (missing, a syntax error it found itself), never a text from the worker.
+    """
+
+    def __init__(self, public: str, hidden: str):
+        super().__init__(public)
+        self.hidden = hidden
 
 
 # --- what the machine allows ---------------------------------------------------------
@@ -163,7 +173,8 @@ def memory_layer(level: str) -> str:
 def layers_for(level: str) -> list[str]:
     memory = memory_layer(level)
     filtered = ["seccomp"] if syscalls.available() else []
-    common = ["rlimits(cpu,data,files,open-files)", memory, *filtered, "clean-env", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol"]
+    common = ["rlimits(cpu,data,files,open-files)", memory, *filtered, "clean-env", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol",
+              "reply-budget", "typed-flags", "work-folder-leases", "sandbox-title"]
     walls = [f"{name}ns" for name in namespaces(level) if name != "mount"]
     if level == "root":
         return [*walls, "mountns+chroot", "minimal-dev", "own-uid", "rlimit-nproc", *common]
@@ -235,10 +246,18 @@ class Sandbox:
     allow_weak: bool = False
     level: str = ""
     problems: list[str] | None = None  # those to be graded (None: all); warm-up is chosen by them
-    flags: list[dict] = field(default_factory=list)
+    flags: FlagLog = field(default_factory=FlagLog)
     sources: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
+        """Fork the zygote; on any failure, nothing of it is left (folder, uid, cgroup, processes)."""
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> None:
         self.level = self.level or isolation_level()
         phases.mark("isolation probed")
         if self.level == "none" and not self.allow_weak:
@@ -246,10 +265,15 @@ class Sandbox:
                 "this machine allows no namespaces (not root, no user namespaces): student code "
                 "would run with rlimits and an audit hook only. Pass --allow-weak-sandbox to grade anyway."
             )
-        WORK_BASE.mkdir(parents=True, exist_ok=True, mode=0o711)
-        self.workdir = Path(tempfile.mkdtemp(prefix="sandbox-", dir=WORK_BASE))
+        leases.sweep(WORK_BASE, SANDBOX_PREFIX)  # what runs killed outright left behind
+        self.workdir = leases.work_folder(WORK_BASE, SANDBOX_PREFIX)
+        self._cleanup_key = leases.at_termination(self.close)
+        self._uid_lease = leases.worker_uid(UIDS) if self.level == "root" else None
+        self.uid = self._uid_lease.uid if self._uid_lease else None
+        from grader.protocol import wire  # torch with it: imported here, just before the zygote is forked
+
+        self.budget = wire.Budget()  # what replies may make this process hold, per test and in all
         self._copy_submission()
-        self.uid = 200000 + os.getpid() % 100000 if self.level == "root" else None
         check_installed_from_checkout()
         self.cgroup = memcg.create(self.limits.memory_bytes) if memory_layer(self.level) == "memory-cgroup" else None
         self.oom_kills = 0
@@ -318,10 +342,13 @@ class Sandbox:
     def hidden_tests_begin(self) -> None:
         self._capture.switch("staff")
 
+    def in_hidden_tests(self) -> bool:
+        """From the first hidden test on: what is raised now may carry a hidden test's inputs."""
+        return self._capture.side == "staff" if getattr(self, "_capture", None) else False
+
     def flag(self, kind: str, detail: str, test: str | None) -> None:
-        entry = {"kind": kind, "detail": detail, "test": test}
-        if all((f["kind"], f["detail"]) != (kind, detail) for f in self.flags) and len(self.flags) < 500:
-            self.flags.append(entry)
+        """A flag the trusted side raises (bounded and typed like every flag: grader/core/flags.py)."""
+        self.flags.add(kind, detail, test, hidden=self.in_hidden_tests())
 
     # --- workers -----------------------------------------------------------------------
 
@@ -381,7 +408,7 @@ class Sandbox:
         try:
             self._data.settimeout(timeout)
             wire.send(self._data, message)
-            reply = wire.recv(_Deadline(self._data, started + timeout))
+            reply = wire.recv(_Deadline(self._data, started + timeout), self.budget)
         except (TimeoutError, socket.timeout):
             self._end_worker()
             self.flag("timeout", f"a call ran over {timeout:.0f} s", test)
@@ -397,11 +424,9 @@ class Sandbox:
             raise UnsafeResult(f"the grader refused what your code returned: {error}") from None
         finally:
             self.spent += time.monotonic() - started
-        if not isinstance(reply, dict) or not isinstance(reply.get("flags", []), list):
+        if not isinstance(reply, dict):
             raise SubmissionError("the worker sent a malformed reply")
-        for reported in reply.get("flags", []):
-            if isinstance(reported, dict):
-                self.flag(str(reported.get("kind")), str(reported.get("detail")), test)
+        self.flags.add_reported(reply.get("flags", []), test, self.in_hidden_tests())
         if reply.get("ok") is True:
             return reply.get("value")
         raise _as_exception(reply.get("error"), self, test)
@@ -437,8 +462,21 @@ class Sandbox:
         return "still running"
 
     def close(self) -> None:
-        if getattr(self, "_zygote", None) is None:
-            return
+        """End the zygote (and every worker), remove the work folder, give back the uid: whatever start() got to."""
+        if getattr(self, "_zygote", None) is not None:
+            self._end_zygote()
+        if getattr(self, "workdir", None) is not None:
+            leases.remove_folder(self.workdir)
+            self.workdir = None
+        if getattr(self, "_uid_lease", None) is not None:
+            self._uid_lease.release()
+            self._uid_lease = None
+        if getattr(self, "cgroup", None) is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+        leases.cancel(getattr(self, "_cleanup_key", None))
+
+    def _end_zygote(self) -> None:
         self._control.close()
         # Nothing in the sandbox is worth a clean shutdown: end its whole process group now
         # (the zygote, pid 1 of its pid namespace, takes every worker with it).
@@ -450,9 +488,6 @@ class Sandbox:
             os.waitpid(self._zygote, 0)
         self._reader.join(timeout=5)
         os.close(self._output_fd)
-        subprocess.run(["rm", "-rf", "--one-file-system", str(self.workdir)], check=False)
-        if self.cgroup is not None:
-            self.cgroup.remove()
         self._zygote = None
 
 
@@ -503,6 +538,7 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgro
         os.dup2(control_fd, 3)
         os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # none of the grader's files stay open
         jail.replace_environment()
+        jail.replace_command_line()
         if cgroup is not None:
             cgroup.join()  # before the cgroup namespace: it becomes the zygote's root cgroup
             jail.protect_from_oom_killer()
@@ -550,28 +586,46 @@ def _ended(how: str) -> str:
     if name in _SIGNAL_MEANS and how.endswith(")"):
         how = f"{how[:-1]}, {_SIGNAL_MEANS[name]})"
     return f"was {how}"
+# What an error reply may carry, as the worker's loop cuts it (grader/worker/serve.py); cut
+# again here, on arrival: the worker that sends it is the student's to rewrite.
+MAX_ERROR_TYPE_CHARS = 100
+MAX_ERROR_MESSAGE_CHARS = 2000
+MAX_ERROR_TRACEBACK_CHARS = 4000
 
 
 def _as_exception(error: Any, sandbox: Sandbox, test: str | None) -> BaseException:
-    """The submission's exception as the nearest builtin type, so pytest.raises works."""
+    """The submission's exception as the nearest builtin type, so pytest.raises works.
+
+    The builtin type is looked up by name among Python's own exceptions; the other fields are
+    text for feedback, cut to their bounds. None of them decides anything else.
+    """
     if not isinstance(error, dict):
         return SubmissionError("the worker sent a malformed error")
-    name, message = str(error.get("builtin")), str(error.get("message", ""))
+    name = _field(error, "builtin", 40)
+    kind = _field(error, "type", MAX_ERROR_TYPE_CHARS)
+    message = _field(error, "message", MAX_ERROR_MESSAGE_CHARS)
     if name == "MemoryError" or any(s in message.lower() for s in ("allocate memory", "out of memory")):
-        sandbox.flag("memory", f"{error.get('type')}: {message[:200]}", test)
+        sandbox.flag("memory", f"{kind}: {message[:200]}", test)
     klass = getattr(builtins, name, None)
     if not (isinstance(klass, type) and issubclass(klass, Exception)):
         klass = SubmissionError
-        message = f"your code raised {error.get('type')}: {message}"
+        message = f"your code raised {kind}: {message}"
     try:
         exception = klass(message)
     except Exception:
-        exception = SubmissionError(f"{error.get('type')}: {message}")
+        exception = SubmissionError(f"{kind}: {message}")
     exception.from_submission = True
-    exception.submission_type = str(error.get("type"))
-    if error.get("traceback"):
-        add_note(exception, "--- where your code raised it ---\n" + str(error["traceback"]))
+    exception.submission_type = kind
+    traceback_text = _field(error, "traceback", MAX_ERROR_TRACEBACK_CHARS, tail=True)
+    if traceback_text:
+        add_note(exception, "--- where your code raised it ---\n" + traceback_text)
     return exception
+
+
+def _field(error: dict, name: str, limit: int, tail: bool = False) -> str:
+    value = error.get(name, "")
+    text = value if isinstance(value, str) else ""
+    return text[-limit:] if tail else text[:limit]
 
 
 class OutputCapture:
@@ -648,9 +702,13 @@ class RemoteImpl:
         self._spent: dict[str, float] = {}
         self._slowest_ok: dict[str, float] = {}
         self._hung: set[str] = set()
-        # module -> why it cannot be imported: raised again without a round trip, so a syntax
-        # error costs each of its tests milliseconds, not a hypothesis search of failures.
-        self.unavailable: dict[str, str] = {}
+        # module -> why it cannot be imported (what a public test shows, what a hidden one shows):
+        # raised again without a round trip, so a syntax error costs each of its tests
+        # milliseconds, not a hypothesis search of failures.
+        self.unavailable: dict[str, tuple[str, str]] = {}
+        # The own-work rules, read here from the staged copy (never from the worker): a test that
+        # reaches a function breaking its rule fails before any call is sent.
+        self.own_work = own_work.Checker(self.sources)
 
     def begin_test(self, nodeid: str, problem: str, visible: bool = False) -> None:
         """A test gets a fresh worker unless the previous test passed in the same problem.
@@ -660,10 +718,11 @@ class RemoteImpl:
         one problem share one (a fork per test case would cost more than the tests).
         """
         self._test, self._poison, self._test_started = nodeid, None, time.monotonic()
+        self._sandbox.budget.new_test()  # what replies may make this process hold: per test, and in all
         if not visible:
             self._sandbox.hidden_tests_begin()  # before this test's first call: its output is staff-only
         if problem in self.unavailable:
-            raise ModuleUnavailable(self.unavailable[problem])
+            raise ModuleUnavailable(*self.unavailable[problem])
         if self._stale or problem != self._problem:
             # A SandboxUnavailable here is the grader's failure: the plugin stops the run, scores nobody.
             self._sandbox.fresh_worker()
@@ -671,15 +730,33 @@ class RemoteImpl:
                 self._probe_import(problem)
             self._stale, self._problem = False, problem
         if problem in self.unavailable:
-            raise ModuleUnavailable(self.unavailable[problem])
+            raise ModuleUnavailable(*self.unavailable[problem])
 
     def _probe_import(self, module: str) -> None:
+        """The trusted side's own probe: a fresh worker, asked to import `module` before any test's
+        input reaches it. An error reply (of any type: a type name proves nothing) makes the module
+        unavailable; a crash or a hang does not (each test meets it, and its flag, itself)."""
         try:
-            self._request({"op": "import", "module": module}, f"{module} (import)")
+            self._timed_request({"op": "import", "module": module}, f"{module} (import)")
         except SandboxUnavailable:
             raise
-        except Exception:  # a module that cannot be imported is now in self.unavailable; the rest waits for the tests
+        except SubmissionFault:
             self._poison = None
+        except Exception as error:
+            self._poison = None
+            self.unavailable[module] = self._why_unavailable(module, error)
+
+    def _why_unavailable(self, module: str, error: Exception) -> tuple[str, str]:
+        """(what a public test shows, what a hidden one shows): the worker's words only where no
+        hidden test has run yet, the trusted side's own diagnosis wherever it has one."""
+        found = import_diagnosis(module, self._sandbox.sources)
+        if found is not None:
+            return found, found
+        hidden = f"assignment/{module}.py failed to import (a hidden test shows no messages; the public tests' feedback says why)"
+        if self._sandbox.in_hidden_tests():
+            return hidden, hidden
+        said = _import_problem(str(error))[:MAX_IMPORT_MESSAGE_CHARS]
+        return (said if said.startswith(f"assignment/{module}.py") else f"assignment/{module}.py failed to import: {said}"), hidden
 
     def end_test(self, passed: bool) -> None:
         if not passed:
@@ -688,16 +765,8 @@ class RemoteImpl:
     def _request(self, message: dict, key: str) -> Any:
         module = message.get("module")
         if module in self.unavailable:
-            raise ModuleUnavailable(self.unavailable[module])
-        try:
-            return self._timed_request(message, key)
-        except ImportError as error:
-            if getattr(error, "submission_type", "") != "ImplementationImportError":
-                raise
-            problem = _import_problem(str(error))
-            if module is not None:  # a scenario's import error is not pinned on one module
-                self.unavailable[module] = problem
-            raise ModuleUnavailable(problem) from None
+            raise ModuleUnavailable(*self.unavailable[module])
+        return self._timed_request(message, key)
 
     def _timed_request(self, message: dict, key: str) -> Any:
         if self._poison is not None:
@@ -739,6 +808,7 @@ class RemoteImpl:
         name = f"{scenario.__module__}:{scenario.__qualname__}"
         if not scenario.__module__.startswith("tests.scenarios."):
             raise ValueError(f"{name} is not a scenario (they live in tests/scenarios/)")
+        self.own_work.check_scenario(scenario, inputs)
         return self._request({"op": "run", "scenario": name, "kwargs": inputs}, name)
 
     def source(self, name: str) -> str:
@@ -747,8 +817,31 @@ class RemoteImpl:
             raise FileNotFoundError(f"assignment/{name}.py is missing from the submission")
         return self._sandbox.sources[name]
 
+    def sources(self) -> dict[str, str]:
+        """Every module as submitted, by name (the staged copy's top-level .py files)."""
+        return dict(self._sandbox.sources)
+
     def __repr__(self) -> str:
         return f"<{self.label}>"
+
+
+MAX_IMPORT_MESSAGE_CHARS = 500
+
+
+def import_diagnosis(module: str, sources: dict[str, str]) -> str | None:
+    """Why `module` cannot be imported, found here from the staged source without running it
+    (missing, or a syntax error); None when only running it would tell."""
+    if module not in sources:
+        return f"assignment/{module}.py is missing"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings are the student's business, not the grader's log
+            compile(sources[module], f"assignment/{module}.py", "exec", dont_inherit=True)
+    except SyntaxError as error:
+        return f"assignment/{module}.py failed to import: {type(error).__name__}: {error.msg} (line {error.lineno})"
+    except Exception:  # MemoryError, RecursionError, null bytes: the worker's probe says more
+        return None
+    return None
 
 
 def _import_problem(message: str) -> str:
@@ -763,6 +856,7 @@ class _RemoteModule:
     def __getattr__(self, function: str) -> Callable[..., Any]:
         if function.startswith("__"):
             raise AttributeError(function)
+        self._impl.own_work.check(self._name, function)
 
         def call(*args: Any, **kwargs: Any) -> Any:
             message = {"op": "call", "module": self._name, "function": function, "args": list(args), "kwargs": kwargs}

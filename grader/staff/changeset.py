@@ -12,6 +12,7 @@ old; the late penalty is the policy's, recomputed on every run.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import subprocess
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.core import results
+from grader.staff import written_marks
 from grader.staff.gradebook import Gradebook
 from tests.seam import REPO_ROOT
 
@@ -88,6 +90,8 @@ def changes(book: Gradebook, students: list[str] | None = None) -> tuple[list[Ch
 def _change(book: Gradebook, row, old: dict, new: dict) -> Change:
     student = row["student"]
     overrides = {o["test_key"]: o["points"] for o in book.overrides(student)}
+    marks = written_marks.marks_of(book, student)  # staff's marks of written explanations count where their text is unchanged
+    old, new = (written_marks.apply(copy.deepcopy(data), marks) for data in (old, new))
     before, after = _tests(old), _tests(new)
     flips = []
     for key in sorted(set(before) | set(after)):

@@ -19,10 +19,25 @@
     show = "public"                            # "public" (hints for failed public tests), "all" or "never"
     hidden_after_deadline = false              # also hints for failed hidden tests, once the deadline passed
 
+    [course]                                   # optional: rendered into the handout by `release --config`
+    name = "CS 336: Language Modeling from Scratch"
+    term = "2025-fall"                         # also seeds the written part's numbers: keep it for the whole term
+
+    [policies]                                 # optional: texts the handout shows (defaults: grader/staff/logistics.py)
+    collaboration = "..."                      # who may help with what
+    ai_tools = "..."                           # what AI assistants may be used for
+    submission = "..."                         # where and how to hand in
+    hardware = "..."                           # what the grading machine is (CPU only? a GPU?)
+    hours = "..."                              # the time the assignment is expected to take
+
+    [integrity]                                # optional: what a `tamper` flag does (grader/core/integrity.py)
+    tamper = "flag"                            # "flag" (the default: flag for staff, the score stands) or
+                                               # "zero" (also hold the problem at 0 until staff release it)
+
 Every table and key is in SCHEMA ([extensions]' keys are student names); anything else is an
 error, as is a value of the wrong kind. Each message names the file, the key and what was
 expected, so a typo (`[lat]`, `deadlin`) stops the run instead of silently dropping the late
-policy. Hand-written, not a schema library: four small tables do not need one.
+policy. Hand-written, not a schema library: seven small tables do not need one.
 """
 
 from __future__ import annotations
@@ -120,6 +135,19 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], str, bool]]] = {
         "show": (_choice("public", "all", "never"), 'one of "public", "all", "never"', False),
         "hidden_after_deadline": (_flag, "true or false", False),
     },
+    "integrity": {
+        "tamper": (_choice("flag", "zero"), 'one of "flag", "zero"', False),
+    },
+    "course": {
+        "name": (_text, "the course's name, as the handout shows it", False),
+        "term": (_text, 'the term, such as "2025-fall" (it seeds the written part\'s numbers)', False),
+    },
+    "policies": {
+        name: (_text, f"a text for the handout ({what})", False)
+        for name, what in (("collaboration", "the collaboration policy"), ("ai_tools", "the AI-tools policy"),
+                           ("submission", "where and how to submit"), ("hardware", "the grading hardware"),
+                           ("hours", "the expected time"))
+    },
 }
 
 
@@ -130,6 +158,14 @@ class Course:
     hints: dict[str, Any] | None = None  # the [hints] table, checked; None: the defaults
     modification_times: bool = False  # [submissions] modification_times: staff opted in to them
     extensions: dict[str, float | datetime] = field(default_factory=dict)  # student -> extra days or a new deadline
+    tamper: str = "flag"  # [integrity] tamper: what a tamper flag does (grader/core/integrity.py)
+    course: dict[str, Any] | None = None  # the [course] table, checked
+    policies: dict[str, Any] | None = None  # the [policies] table, checked
+
+    @property
+    def term(self) -> str:
+        """The term the written part's numbers are drawn with ("" without one: the repository's default)."""
+        return (self.course or {}).get("term", "")
 
 
 def load(path: Path | None) -> Course:
@@ -161,6 +197,7 @@ def load(path: Path | None) -> Course:
     return Course(
         late=tables.get("late"), times_file=(path.parent / times) if times else None, hints=tables.get("hints"),
         modification_times=submissions.get("modification_times", False), extensions=tables.get("extensions", {}),
+        course=tables.get("course"), policies=tables.get("policies"), tamper=tables.get("integrity", {}).get("tamper", "flag"),
     )
 
 

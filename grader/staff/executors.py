@@ -58,7 +58,21 @@ class Grading:
 
     limits: Limits
     allow_weak: bool = False
-    modules: tuple[str, ...] | None = None
+    modules: tuple[str, ...] | None = None  # the suites' problems; None: all; (): none (the written part alone)
+    written: bool = True  # grade the written part too (grader/core/written.py, here on the trusted side)
+    term: str = ""  # course.toml's [course] term: the written part's numbers are drawn with it
+    tamper: str = "flag"  # course.toml's [integrity] tamper, applied by the driver (grader/core/integrity.py)
+
+    @property
+    def runs_suites(self) -> bool:
+        return self.modules != ()
+
+    @property
+    def scope(self) -> str:
+        """What the gradebook records as graded: "" for everything, else the problems (and "written")."""
+        if self.modules is None and self.written:
+            return ""
+        return ",".join((*(self.modules or ()), *(["written"] if self.written else [])))
 
 
 class LocalExecutor:

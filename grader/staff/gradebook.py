@@ -12,7 +12,9 @@ Tables (the report and the LMS export read these):
 - tests: one row per student and test: points, max_points, status, seconds, output.
 - overrides: points a staff member set for one student's test, with who and why. Grading
   never writes this table, so an override outlives every regrade.
-- final_scores (a view): per student, the score after overrides and the late penalty.
+- final_scores (a view): per student, the score after overrides, staff marks of the written
+  explanations (a mark counts for the text it marked) and the late penalty.
+- written_marks: staff's points for written explanations (grader/staff/written_marks.py).
 - results_history: every result a later one replaced (superseded_by "regrade": an applied
   change set; "submission": a new submission graded directly), with the suite version and
   the grader's version and git commit that produced it.
@@ -40,6 +42,8 @@ from typing import Callable
 
 from grader.staff import outcomes
 from grader.staff.outcomes import DECIDED, GRADED, GRADER_ERROR, UNREADABLE
+
+from grader.staff import written_marks
 
 DEFAULT_OUT = Path("grading-results")  # `grade`'s results folder, unless --out
 DEFAULT_PATH = DEFAULT_OUT / "gradebook.sqlite"  # and the gradebook in it, unless --gradebook
@@ -113,6 +117,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         _faults_apart_from_integrity,
     ),
+    Migration("0003 written: staff's marks of the written explanations", (written_marks.TABLE,)),
 )
 
 # Views hold no data: recreated whenever their SQL here changes.
@@ -120,13 +125,15 @@ VIEWS = {
     "final_scores": """CREATE VIEW final_scores AS
 SELECT s.student,
        s.status,
-       COALESCE(SUM(COALESCE(o.points, t.points)), 0) AS score,
+       COALESCE(SUM(COALESCE(o.points, w.points, t.points)), 0) AS score,
        s.max_score,
        s.late_penalty_pct,
-       COALESCE(SUM(COALESCE(o.points, t.points)), 0) * (1 - s.late_penalty_pct / 100.0) AS final
+       COALESCE(SUM(COALESCE(o.points, w.points, t.points)), 0) * (1 - s.late_penalty_pct / 100.0) AS final
 FROM submissions s
 LEFT JOIN tests t ON t.student = s.student
 LEFT JOIN overrides o ON o.student = t.student AND o.test_key = t.test_key
+LEFT JOIN written_marks w ON w.student = t.student AND w.test_key = t.test_key
+    AND w.answer_sha256 = json_extract(s.results, '$.extra_data.written.digests."' || t.test_key || '"')
 GROUP BY s.student""",
 }
 
@@ -380,10 +387,14 @@ class Gradebook:
         return self.db.execute("SELECT * FROM overrides WHERE student=? ORDER BY test_key", (student,)).fetchall()
 
     def problem_scores(self, student: str) -> dict[str, tuple[float, float]]:
-        """module -> (points after staff overrides, max points), from the tests table."""
+        """module -> (points after staff overrides and written marks, max points), from the tests table (as final_scores)."""
         rows = self.db.execute(
-            "SELECT t.module, SUM(COALESCE(o.points, t.points)), SUM(t.max_points) FROM tests t "
-            "LEFT JOIN overrides o ON o.student = t.student AND o.test_key = t.test_key WHERE t.student=? GROUP BY t.module",
+            "SELECT t.module, SUM(COALESCE(o.points, w.points, t.points)), SUM(t.max_points) FROM tests t "
+            "JOIN submissions s ON s.student = t.student "
+            "LEFT JOIN overrides o ON o.student = t.student AND o.test_key = t.test_key "
+            "LEFT JOIN written_marks w ON w.student = t.student AND w.test_key = t.test_key "
+            "AND w.answer_sha256 = json_extract(s.results, '$.extra_data.written.digests.\"' || t.test_key || '\"') "
+            "WHERE t.student=? GROUP BY t.module",
             (student,),
         )
         return {module: (round(points, 4), round(top, 4)) for module, points, top in rows}

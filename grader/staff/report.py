@@ -28,17 +28,20 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from grader.staff import outcomes, report_plots, shown_tests
+from grader.core.written import PART
+from grader.staff import outcomes, report_plots, shown_tests, written_marks
 from grader.staff.gradebook import Gradebook, Late, unreadable_reason
 from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
+from grader.staff.scores import label
 from grader.core.student_text import distinct_names, printable, scrub, without_grader_frames
 from tests.seam import MODULES
 
 TEMPLATES = Path(__file__).parent / "templates"
-# status: an outcome (graded / unreadable / grader error); score: after staff overrides; final: after
-# the late penalty too (what the LMS takes); days_late is blank when the submission time is unknown.
+# status: an outcome (graded / unreadable / grader error); written: the written part's points so far; written_pending:
+# its points still awaiting staff marking (in no total yet); score: after staff overrides and marks; final: after the
+# late penalty too (what the LMS takes); days_late is blank when the submission time is unknown.
 CSV_COLUMNS = (
-    "student", "status", *MODULES, "score", "days_late", "late_penalty_pct", "final",
+    "student", "status", *MODULES, "written", "written_pending", "score", "days_late", "late_penalty_pct", "final",
     "time_source", "submitted_at", "deadline", "extension", "faults", "integrity_flags",
 )
 
@@ -164,6 +167,7 @@ def _from_gradebook(book: Gradebook, name: str, finals: dict) -> StudentResult:
     row, results = book.submission(name), book.results(name)
     if row["status"] == GRADER_ERROR or results is None:
         return StudentResult(name, None, GRADER_FAILED, late=Late.of(row))
+    written_marks.apply(results, written_marks.marks_of(book, name))  # staff's marks of the explanations
     overrides = {o["test_key"]: o for o in book.overrides(name)}
     for test in results["tests"]:
         override = overrides.get(test["extra_data"]["key"])
@@ -196,6 +200,8 @@ def csv_row(student: StudentResult) -> dict[str, object]:
         "student": student.student,
         "status": student.status,
         **{m: f"{problems[m][0]:g}" if m in problems else "" for m in MODULES},
+        "written": f"{problems[PART][0]:g}" if PART in problems else "",
+        "written_pending": f"{written_marks.pending_points(student.results):g}" if PART in problems else "",
         "score": f"{student.score:g}" if graded else "",
         "days_late": "" if late.time_unknown else late.days_late,
         "late_penalty_pct": f"{late.penalty_pct:g}",
@@ -366,6 +372,7 @@ def class_summary(students: list[StudentResult]) -> dict:
         "time_unknown": [s.student for s in students if s.status == GRADED and s.late.time_unknown and s.late.deadline],
         "extensions": [(s.student, s.late.extension, s.late.deadline) for s in students if s.late.extension],
         "late_policy": any(s.late.deadline for s in students),
+        "written_pending": sum(1 for s in graded if written_marks.pending_points(s.results)),
     }
 
 
@@ -462,8 +469,8 @@ def write_report(students: list[StudentResult], out: Path, similarity: Path | No
     for name, png in plots.items():
         paths[name] = out / f"{name}.png"
         paths[name].write_bytes(png)
-    graded_modules = [m for m in MODULES if any(m in s.problems() for s in students)] or list(MODULES)
-    columns = [(f"P{MODULES.index(m) + 1}", m) for m in graded_modules]  # the problems this run graded, as P1..P8
+    graded_modules = [m for m in (*MODULES, PART) if any(m in s.problems() for s in students)] or list(MODULES)
+    columns = [(label(m), m) for m in graded_modules]  # the parts this run graded, as P1..P8 and W
     context = {**summary, "modules": graded_modules, "columns": columns, "plots": {k: report_plots.data_uri(v) for k, v in plots.items()},
                "similarity": _relative_link(similarity, out) if similarity is not None else None}
     for suffix in ("md", "html"):
@@ -477,7 +484,7 @@ def write_feedback(env: Environment, student: StudentResult, folder: Path) -> No
     sections = feedback_for(student)
     details = [] if student.status == UNREADABLE else failures_first(sections)  # its one reason is said at the top
     context = {"student": student, "sections": sections, "details": details, "fence": fence,
-               "summary": summary_for_students(student), "story": score_story(student)}
+               "summary": summary_for_students(student), "story": score_story(student), "written": written_marks.feedback(student.results)}
     for suffix in ("md", "html"):
         (folder / f"{page_stem(student.student)}.{suffix}").write_text(env.get_template(f"feedback.{suffix}.j2").render(context))
 

@@ -6,9 +6,11 @@
                          unreadable submissions, grader errors, faults of the code, integrity
                          flags, unknown submission times, extensions, names that look alike
 
-The table fits `width` columns whatever the class: problems as P1..P8 (a legend below), numbers
-only, and names cut to the room that is left (never folded a letter per line); a name that had
-to be cut, or one that looks like another, keeps its full escaped form in the lines below.
+The table fits `width` columns whatever the class: problems as P1..P8 and the written part as W
+(a legend below), numbers only, and names cut to the room that is left (never folded a letter
+per line); where that room is too small, W gives way first (its points stay in the score), then
+the problems. A name that had to be cut, or one that looks like another, keeps its full escaped
+form in the lines below.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from grader.core import integrity
 from grader.core.student_text import distinct_names, look_alikes, printable, shorten
+from grader.core.written import PART
 from grader.staff import outcomes
 from grader.staff.gradebook import Gradebook, Late
 from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
@@ -41,6 +45,7 @@ class Row:
     flags: str = ""  # the integrity flags' kinds
     error: str = ""  # why unreadable, or what failed in the grader
     seconds: float = 0.0
+    held: list[str] = field(default_factory=list)  # problems held at 0 for review ([integrity] tamper = "zero"), not yet released
 
 
 def rows(book: Gradebook, students: list[str] | None = None) -> list[Row]:
@@ -55,9 +60,22 @@ def rows(book: Gradebook, students: list[str] | None = None) -> list[Row]:
             student=student, status=row["status"], problems=book.problem_scores(student),
             score=final["score"] if final else 0.0, final=final["final"] if final else 0.0, late=Late.of(row),
             faults=json.loads(row["faults"] or "{}"), flags=outcomes.integrity_text(json.loads(row["integrity_flags"] or "[]")),
-            error=row["error"] or "", seconds=row["seconds"],
+            error=row["error"] or "", seconds=row["seconds"], held=still_held(book, student),
         ))
     return found
+
+
+def still_held(book: Gradebook, student: str) -> list[str]:
+    """The problems of `student` held for review that staff have not released yet (a release writes overrides for them all)."""
+    data = book.results(student) or {}
+    held = (data.get("extra_data") or {}).get("held_for_review") or []
+    overridden = {o["test_key"] for o in book.overrides(student)} if held else set()
+    return [p for p in held if not set(integrity.held_points(data, p)) <= overridden]
+
+
+def label(part: str) -> str:
+    """A score column's head: P1..P8 for the problems, W for the written part."""
+    return "W" if part == PART else f"P{MODULES.index(part) + 1}"
 
 
 def late_column(row: Row) -> str:
@@ -75,13 +93,14 @@ def table(found: list[Row], width: int) -> list:
     notes = _notes(found, shown)
     if not graded:
         return notes
-    modules = [m for m in MODULES if any(m in r.problems for r in graded)]
+    modules = [m for m in (*MODULES, PART) if any(m in r.problems for r in graded)]
     with_late = any(r.late.deadline for r in graded)
     columns = _columns(graded, modules, with_late)
     name_width = width - sum(w for _, w, _ in columns) - len(columns)  # one space between columns
-    if name_width < MIN_NAME:  # a narrow terminal: the per-problem scores give way (`show STUDENT` has them)
-        columns = [c for c in columns if not c[0].startswith("P")]
-        name_width = width - sum(w for _, w, _ in columns) - len(columns)
+    for gives_way in ("W", "P"):  # too narrow: W first (in the score anyway), then the problems (`show STUDENT` has them)
+        if name_width < MIN_NAME:
+            columns = [c for c in columns if not c[0].startswith(gives_way)]
+            name_width = width - sum(w for _, w, _ in columns) - len(columns)
     names = _cut(graded, shown, max(MIN_NAME, name_width))
     grid = Table(title="Scores", box=box.SIMPLE_HEAD, padding=0, show_edge=False, title_justify="left")
     grid.add_column("student", no_wrap=True, overflow="crop", width=max(len(n) for n in [*names.values(), "student"]))
@@ -89,7 +108,8 @@ def table(found: list[Row], width: int) -> list:
         grid.add_column(header, justify="right", no_wrap=True, width=cell_width)
     for row in graded:
         grid.add_row(Text(names[row.student]), *(cell(row) for _, _, cell in columns))
-    legend = "  ".join(f"P{MODULES.index(m) + 1} {m} /{_maximum(graded, m):g}" for m in modules if any(c[0] == f"P{MODULES.index(m) + 1}" for c in columns))
+    shown_columns = {c[0] for c in columns}
+    legend = "  ".join(f"{label(m)} {m} /{_maximum(graded, m):g}" + ("" if label(m) in shown_columns else " (in the score)") for m in modules)
     legend += "   score: after staff overrides"
     if with_late:
         legend += "; late: the late policy's penalty (? time unknown: none taken); final: score less it"
@@ -104,7 +124,7 @@ def _columns(graded: list[Row], modules: list[str], with_late: bool) -> list[tup
     def problem(module):
         return lambda r: f"{r.problems[module][0]:g}" if module in r.problems else "-"
 
-    cells = [(f"P{MODULES.index(m) + 1}", problem(m)) for m in modules]
+    cells = [(label(m), problem(m)) for m in modules]
     cells.append(("score", lambda r: f"{r.score:.4g}"))
     if with_late:
         cells.append(("late", late_column))
@@ -145,6 +165,9 @@ def _notes(found: list[Row], shown: dict[str, str]) -> list[Text]:
             notes.append(_note(name, "integrity flags", printable(row.flags), "magenta"))
         if row.late.extension:
             notes.append(_note(name, "extension", printable(f"{row.late.extension} (deadline {row.late.deadline})"), "green"))
+        if row.held:  # course.toml's [integrity] tamper = "zero": 0 until staff release it
+            notes.append(_note(name, "held for review (tamper)",
+                               f"{', '.join(row.held)}: python -m grader override '{name}' --release PROBLEM", "magenta"))
     unknown = [shown[r.student] for r in found if r.late.time_unknown and r.late.deadline and r.status == GRADED]
     if unknown:
         notes.append(_note(

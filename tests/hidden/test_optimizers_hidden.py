@@ -207,7 +207,7 @@ BAD = [
 
 @pytest.mark.parametrize("name, hyper", BAD, ids=[f"{n}-{h}" for n, h in BAD])
 def test_bad_hyperparameters_raise_value_error(impl, ref, name, hyper):
-    """Negative lr, eps or weight_decay, and betas outside [0, 1) (1.0 included), raise ValueError in the constructor."""
+    """Negative lr, eps or weight_decay, and betas outside [0, 1) (1.0 included), raise ValueError in the constructor; a refusal pays only where the optimizer also steps right."""
     with pytest.raises(ValueError):
         impl.run(scenarios.construct, name=name, hyper=hyper)
     with pytest.raises(ValueError):  # the reference agrees...
@@ -215,6 +215,12 @@ def test_bad_hyperparameters_raise_value_error(impl, ref, name, hyper):
     if name != "AdaGrad":  # ...and so does PyTorch (its Adagrad is another algorithm)
         with pytest.raises(ValueError):
             scenarios.construct(TORCH, name=name, hyper=hyper)
+    _assert_steps_like_the_reference(impl, ref, name, {})
+
+
+def _assert_steps_like_the_reference(impl, ref, name, hyper):
+    """The optimizer also computes: a few valid steps follow the reference's trajectory."""
+    _assert_same_trajectories(_run(impl, name, GROUP_LRS, hyper, "cpu"), _run(ref, name, GROUP_LRS, hyper, "cpu"))
 
 
 @pytest.mark.parametrize("name, hyper", [
@@ -223,6 +229,7 @@ def test_bad_hyperparameters_raise_value_error(impl, ref, name, hyper):
     ("AdamW", {"lr": 0.0, "betas": (0.0, 0.0), "eps": 0.0, "weight_decay": 0.0}),
     ("AdamW", {"betas": [0.5, 0.999999]}),
 ])
-def test_boundary_hyperparameters_are_accepted(impl, name, hyper):
-    """Zero lr, eps, weight decay and betas of 0 are valid (the checks are >= 0 and 0 <= beta < 1); betas may come as a list."""
+def test_boundary_hyperparameters_are_accepted(impl, ref, name, hyper):
+    """Zero lr, eps, weight decay and betas of 0 are valid (the checks are >= 0 and 0 <= beta < 1); betas may come as a list. It pays only where the optimizer also steps right."""
     impl.run(scenarios.construct, name=name, hyper=hyper)  # must not raise
+    _assert_steps_like_the_reference(impl, ref, name, {"lr": 0.01})

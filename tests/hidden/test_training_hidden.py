@@ -42,9 +42,11 @@ def test_set_seed_reseeds_every_generator(impl, device, seed):
 
 @pytest.mark.parametrize("seed", [-1, -(2**31), 2**32, 2**40])
 def test_set_seed_rejects_seeds_outside_32_bits(impl, seed):
-    """Seeds outside 0 <= seed < 2**32 raise ValueError."""
+    """Seeds outside 0 <= seed < 2**32 raise ValueError; a refusal pays only where valid seeds reseed."""
     with pytest.raises(ValueError):
         impl.run(scenarios.seed_draws, seeds=[seed])
+    first, again, other = impl.run(scenarios.seed_draws, seeds=[0, 0, 1])
+    assert first == again and all(first[source] != other[source] for source in ("random", "numpy", "torch"))
 
 
 # --- get_batch ----------------------------------------------------------------------
@@ -118,9 +120,11 @@ def test_get_batch_works_on_a_memmap_larger_than_memory(impl, batch_size, contex
     [(4, 2, 4), (0, 1, 1), (1, 1, 1), (10, 0, 3), (10, 3, 0), (10, -2, 3), (10, 3, -1)],
 )
 def test_get_batch_rejects_short_datasets_and_bad_sizes(impl, length, batch_size, context_length):
-    """A dataset shorter than context_length + 1 or a size <= 0 raises ValueError."""
+    """A dataset shorter than context_length + 1 or a size <= 0 raises ValueError; a refusal pays only where get_batch also works."""
     with pytest.raises(ValueError):
         impl.training.get_batch(np.arange(length, dtype=np.uint16), batch_size, context_length, "cpu")
+    x, y = impl.training.get_batch(np.arange(10, 16, dtype=np.int32), 2, 5, "cpu")  # one valid start
+    assert x.tolist() == [[10, 11, 12, 13, 14]] * 2 and y.tolist() == [[11, 12, 13, 14, 15]] * 2
 
 
 # --- train_step ---------------------------------------------------------------------

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import rubric
+from grader.core import rubric, written
 from tests.seam import MODULES, REPO_ROOT
 
 pytestmark = pytest.mark.project
 
 TESTS = REPO_ROOT / "tests"
-SEAM_ATTRIBUTES = {"run", "source", "label", "package", "root"}
+SEAM_ATTRIBUTES = {"run", "source", "sources", "label", "package", "root"}
 
 
 def module_of(path: Path) -> str:
@@ -81,6 +81,18 @@ def test_the_worker_imports_nothing_trusted():
                     assert alias.name.split(".")[0] not in ("grader", "tests", "solutions"), f"{path.name} imports {alias.name}"
 
 
+@pytest.mark.parametrize("settings, want", [("", 100.0), ("test_points = 85", 85.0), ("test_points = 0", None), ('test_points = "85"', None)])
+def test_the_rubric_reads_its_test_points_from_settings(tmp_path, settings, want):
+    """[settings] test_points is what the tests add up to (100 when absent); anything but a positive number is refused."""
+    path = tmp_path / "rubric.toml"
+    path.write_text(f'[settings]\n{settings}\n[tensors]\n"public/test_tensors.py::test_x" = 1\n')
+    if want is None:
+        with pytest.raises(rubric.RubricError, match="test_points"):
+            rubric.load(path)
+    else:
+        assert rubric.load(path).test_points == want and rubric.load(path).only(["tensors"]).test_points == want
+
+
 @pytest.mark.parametrize("folder", ["solutions", "assignment"])
 def test_jaxtyping_annotations_are_not_strings(folder):
     """`from __future__ import annotations` turns annotations into strings jaxtyping cannot check."""
@@ -88,8 +100,8 @@ def test_jaxtyping_annotations_are_not_strings(folder):
         assert "from __future__ import annotations" not in path.read_text(), path
 
 
-def test_the_rubric_covers_every_test_and_adds_up_to_100():
-    """Every public and hidden test function has points under its own problem; the total is 100."""
+def test_the_rubric_covers_every_test_and_adds_up_to_its_test_points():
+    """Every public and hidden test function has points under its own problem; they add up to [settings] test_points."""
     the_rubric = rubric.load()
     listing = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/public", "tests/hidden", "-p", "no:cacheprovider"],
@@ -101,6 +113,8 @@ def test_the_rubric_covers_every_test_and_adds_up_to_100():
     )
     for key, module in the_rubric.problem_of.items():
         assert module_of(Path(key.split("::")[0])) == module, f"{key} is listed under [{module}]"
-    assert the_rubric.total == pytest.approx(100)
+    assert the_rubric.total == pytest.approx(the_rubric.test_points)
+    written_points = sum(written.points()[1].values())
+    assert the_rubric.test_points + written_points == pytest.approx(100), "the tests and the written part add up to 100"
     for module in MODULES:
         assert any(m == module for m in the_rubric.problem_of.values()), f"problem {module} has no points"

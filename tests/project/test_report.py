@@ -85,6 +85,7 @@ def test_csv_has_a_row_per_student_with_per_problem_scores_and_status(results_di
     rows = list(csv.DictReader(io.StringIO((report_dir / "grades.csv").read_text())))
     assert tuple(rows[0].keys()) == report.CSV_COLUMNS
     assert report.CSV_COLUMNS[:2] == ("student", "status") and {"score", "days_late", "late_penalty_pct", "final"} <= set(report.CSV_COLUMNS)
+    assert {"written", "written_pending"} <= set(report.CSV_COLUMNS)
     by_student = {row["student"]: row for row in rows}
     assert sorted(by_student) == ["hostile", "mutant", "never_finished", "partial", "unreadable"]
     for student in ("mutant", "partial", "hostile", "unreadable"):

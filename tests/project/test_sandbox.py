@@ -7,13 +7,15 @@ attempts the sandbox stopped are recorded as integrity flags.
 """
 
 import dataclasses
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from grader.core import results
+from grader.core import flags, results, rubric
 
 from grader.staff import variants
 from grader.commands.grade import grade_in_subprocess
@@ -38,6 +40,10 @@ CORE = {
     "exit_at_import", "os_exit_in_call", "network_connect_external", "infinite_loop_view",
     "segfault_in_call", "memory_bomb_torch", "fork_bomb", "exception_at_import", "syntax_error_module",
     "print_50mb",
+    # monitors switched off and derivations delegated out of sight: the static source rules
+    "tamper_disable_torch_function_named_dims", "tamper_patch_recorder_module_named_dims", "tamper_replace_functions_via_gc",
+    # what the worker says about itself (issue 17)
+    "flag_kind_carries_hidden_inputs", "import_error_named_like_the_graders", "flag_flood", "read_grader_command_line",
 }
 SELECTED = HOSTILE if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in HOSTILE if v.name in CORE]
 
@@ -73,7 +79,7 @@ def test_reference_scores_full_marks_twice_identically(reference_submission, tmp
     """The reference earns 100, and grading it again gives byte-identical scores and statuses."""
     first = grade(reference_submission, tmp_path / "a")
     second = grade(reference_submission, tmp_path / "b")
-    assert first["score"] == first["max_score"] == 100, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
+    assert first["score"] == first["max_score"] == rubric.load().test_points, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
     assert first["extra_data"]["integrity_flags"] == []
 
     def verdicts(data):
@@ -85,7 +91,7 @@ def test_reference_scores_full_marks_twice_identically(reference_submission, tmp
 def test_untouched_stubs_score_zero(tmp_path):
     """The stubs as released earn nothing through the grader either."""
     data = grade(REPO_ROOT, tmp_path)
-    assert data["score"] == 0 and data["max_score"] == 100
+    assert data["score"] == 0 and data["max_score"] == rubric.load().test_points
     assert all("not implemented" in t["output"].lower() or "notimplemented" in t["output"].lower() for t in data["tests"] if t["status"] == "failed")
 
 
@@ -103,6 +109,29 @@ def test_hostile_submission_is_contained_and_flagged(variant, tmp_path):
             assert score == max_score, f"{variant.name}: {module} lost points it earned honestly: {lost}"
     kinds = {flag["kind"] for flag in data["extra_data"]["integrity_flags"]}
     assert set(variant.expect_flags) <= kinds, f"{variant.name}: flags {sorted(kinds)}, expected at least {variant.expect_flags}"
+    assert_nothing_of_the_hidden_tests_shows(variant, tmp_path / "out" / "results.json")
+
+
+def assert_nothing_of_the_hidden_tests_shows(variant, out: Path) -> None:
+    """results.json and the staff file are under 1 MiB; in results.json, a hidden test's flag is
+    its kind and "hidden test N" only, and the variant's marker shows nowhere but in what the
+    public tests are allowed to show (their outputs and flags: the student's own inputs)."""
+    for path in (out, results.staff_file(out)):
+        assert path.stat().st_size < 2**20, f"{variant.name}: {path.name} is {path.stat().st_size} bytes"
+    data = json.loads(out.read_text())
+    public_flags = [f for f in data["extra_data"]["integrity_flags"] if str(f["test"]).startswith("tests/public/")]
+    for flag in data["extra_data"]["integrity_flags"]:
+        assert flag["kind"] in flags.KINDS, flag
+        if flag not in public_flags and flag["test"] is not None:  # a hidden test's: never its id, nor a detail
+            assert re.fullmatch(r"hidden test \d+ \(\w+\)", flag["test"]) and flag["detail"] == flags.HIDDEN_DETAIL, flag
+    marker = variant.extra.get("must_not_show")
+    if marker:
+        hidden_part = {
+            "tests": [t for t in data["tests"] if t["visibility"] != "visible"],
+            "flags": [f for f in data["extra_data"]["integrity_flags"] if f not in public_flags],
+            "extra": {k: v for k, v in data["extra_data"].items() if k != "integrity_flags"},
+        }
+        assert marker not in json.dumps(hidden_part), f"{variant.name}: {marker} reached results.json from a hidden test"
 
 
 @pytest.mark.parametrize("level", ["userns", "none"])

@@ -54,15 +54,17 @@ def test_optimizer_state_values_match_torch_optim(impl, optimizer):
     )
 
 
-@pytest.mark.parametrize("name", ["adam", "rmsprop", ""])
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "", "AdamW"])
 def test_optimizer_state_values_rejects_unknown_names(impl, name):
-    """Only "sgd", "adagrad" and "adamw" are known; raise ValueError for any other name."""
+    """Only "sgd", "adagrad" and "adamw" are known, matched exactly ("AdamW" is another name); raise ValueError for any other name. A refusal pays only where known names work."""
     with pytest.raises(ValueError):
         impl.accounting.optimizer_state_values(10, name)
+    got = impl.accounting.optimizer_state_values(10, "adamw")
+    assert got == 20, f"optimizer_state_values(10, 'adamw') = {got}, expected 20: a refusal pays only where known names work."
 
 
 def test_training_memory_worked_example(impl):
-    """dim 4, 2 layers, batch 2, AdaGrad, float32: 144 + 64 + 144 + 144 = 496 bytes."""
+    """training_memory(4, 2, 2, "adagrad", 4): the four kinds of values in bytes, and their total."""
     got = impl.accounting.training_memory(4, 2, 2, "adagrad", 4)
     expected = (144, 64, 144, 144, 496)
     assert tuple(got) == expected, (
@@ -85,7 +87,7 @@ MEASURED_FIELDS = ("parameters", "activations", "gradients", "master_weights", "
 
 
 def test_bytes_per_parameter_of_mixed_precision_adamw_is_16(impl):
-    """bf16 weights 2 + bf16 grads 2 + fp32 master 4 + two fp32 moments 8 = 16; all-fp32 AdamW without a master: 4+4+4+4."""
+    """bytes_per_parameter() is what a real bf16 AdamW step with an fp32 master copy keeps per parameter; all-fp32 AdamW without a master copy keeps as much, split differently."""
     recipe = oracle.RECIPES["bf16_fp32_master"]
     measured = oracle.torch_mixed_precision_step(2, 4, 2, "adamw", recipe)
     per_parameter = sum(measured[k] for k in ("parameters", "gradients", "master_weights", "optimizer_state")) // 36

@@ -68,7 +68,7 @@ def test_linear_init_std_is_one_over_sqrt_d_in_truncated_at_3_std(impl):
 
 
 def test_cruncher_parameters_names_shapes_and_count(impl):
-    """Cruncher(dim, num_layers) holds layers.0.weight .. layers.{L-1}.weight of shape (dim, dim) and head.weight of shape (dim, 1): dim^2 * num_layers + dim values."""
+    """Cruncher(dim, num_layers) holds layers.0.weight .. layers.{L-1}.weight of shape (dim, dim) and head.weight of shape (dim, 1)."""
     got = impl.run(scenarios.cruncher_init, dim=4, num_layers=2)
     expected_names = ["layers.0.weight", "layers.1.weight", "head.weight"]
     assert got["names"] == expected_names, (
@@ -78,7 +78,7 @@ def test_cruncher_parameters_names_shapes_and_count(impl):
     expected_shapes = {"layers.0.weight": (4, 4), "layers.1.weight": (4, 4), "head.weight": (4, 1)}
     assert got["shapes"] == expected_shapes, f"Cruncher(4, 2): shapes {got['shapes']}, expected {expected_shapes}."
     assert got["num_parameters"] == 4 * 4 * 2 + 4, (
-        f"Cruncher(4, 2): {got['num_parameters']} parameters, expected 36 (dim^2 * layers + dim)."
+        f"Cruncher(4, 2): {got['num_parameters']} parameters, expected 36 (every layer's weight and the head's)."
     )
 
 

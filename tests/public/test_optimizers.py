@@ -100,6 +100,11 @@ def test_state_dict_round_trip_continues_identically(impl, name):
         f"differ from an uninterrupted run. Hint: no state outside self.state (e.g. no step counter on self). {m}"))
 
 
+# Two steps of each optimizer with its defaults from p = [1, -2], grad [0.5, 1] (torch.optim for
+# SGD and AdamW; AdaGrad's spec'd formula).
+TWO_DEFAULT_STEPS = {"SGD": [0.99, -2.02], "AdaGrad": [0.9829292, -2.017071], "AdamW": [0.99798, -2.0019598]}
+
+
 @pytest.mark.parametrize("name, hyper", [
     ("SGD", {"lr": -0.1}),
     ("AdaGrad", {"lr": -1e-3}),
@@ -111,10 +116,15 @@ def test_state_dict_round_trip_continues_identically(impl, name):
     ("AdamW", {"betas": (0.9, -0.1)}),
 ])
 def test_bad_hyperparameters_raise_value_error(impl, name, hyper):
-    """Negative lr, eps or weight decay, or betas outside [0, 1), raise ValueError in the constructor (as torch.optim does)."""
+    """Negative lr, eps or weight decay, or betas outside [0, 1), raise ValueError in the constructor (as torch.optim does). A refusal pays only where the optimizer also steps right with its defaults."""
     with pytest.raises(ValueError):
         impl.run(scenarios.construct, name=name, hyper=hyper)
         pytest.fail(f"{name}(**{hyper}) built without complaint; expected ValueError.")
+    got = impl.run(scenarios.run_optimizer, name=name, params=[torch.tensor([1.0, -2.0])], grads=_steps([[0.5, 1.0]], [[0.5, 1.0]]))
+    last = got["trajectory"][0][-1]
+    torch.testing.assert_close(last, torch.tensor(TWO_DEFAULT_STEPS[name]), msg=lambda m: (
+        f"{name}() with its default hyperparameters, p = [1, -2], grad [0.5, 1] twice: got {last.tolist()}, "
+        f"expected {TWO_DEFAULT_STEPS[name]}. A refusal pays only where the optimizer also steps right. {m}"))
 
 
 def test_param_groups_use_their_own_lr(impl):

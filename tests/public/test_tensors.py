@@ -14,7 +14,9 @@ from tests.scenarios import tensors as scenarios
 from tests.strategies import (
     FLOAT_DTYPE_NAMES,
     FP8_DTYPE_NAMES,
+    MX_FORMATS,
     SIZED_DTYPE_NAMES,
+    FloatFormat,
     fp8_inputs,
     near_fp8_rounding_boundary,
     underflow_cases,
@@ -32,24 +34,60 @@ def finfo_layout(dtype):
 
 @pytest.mark.parametrize("name", FLOAT_DTYPE_NAMES)
 def test_float_format_matches_finfo_bits(impl, name):
-    """float_format must give the sign/exponent/mantissa bits of each format (they add up to the dtype's bit width)."""
+    """float_format must give the sign/exponent/mantissa bits of each format (they add up to the dtype's bit width) and its specials."""
     dtype = getattr(torch, name)
     got = impl.tensors.float_format(dtype)
     want = finfo_layout(dtype)
-    assert tuple(got) == want, (
+    assert tuple(got[:3]) == want, (
         f"float_format({dtype}) = {got}, expected (sign, exponent, mantissa) = {want}. "
         f"Hint: bfloat16 keeps float32's 8 exponent bits; float8_e4m3fn is 1+4+3."
     )
-    assert got.exponent_bits == want[1] and got.mantissa_bits == want[2], (
-        f"float_format({dtype}) fields: got {got!r}; return a FloatFormat(sign_bits, exponent_bits, mantissa_bits)."
+    specials = "nan_only" if name == "float8_e4m3fn" else "ieee"
+    assert (got.exponent_bits, got.mantissa_bits, got.specials) == (want[1], want[2], specials), (
+        f"float_format({dtype}) fields: got {got!r}; return a FloatFormat(sign_bits, exponent_bits, mantissa_bits, specials), "
+        f"specials {specials!r} for {dtype}."
     )
 
 
 @pytest.mark.parametrize("name", ["int32", "bool", "complex64"])
 def test_float_format_rejects_other_dtypes(impl, name):
-    """float_format is only defined for the six floating-point dtypes: anything else raises ValueError."""
+    """float_format is only defined for the six floating-point dtypes: anything else raises ValueError. A refusal pays only where float_format also works."""
     with pytest.raises(ValueError):
         impl.tensors.float_format(getattr(torch, name))
+    got = impl.tensors.float_format(torch.float16)
+    assert tuple(got[:3]) == (1, 5, 10), f"float_format(torch.float16) = {got}: the refusal pays only where valid calls work too."
+
+
+# The OCP MX spec's tables, e4m3fn and two made-up formats: (eps, max, smallest normal, largest value
+# that still underflows, the smallest positive value, which does not).
+FORMAT_CONSTANTS = [
+    ("fp4_e2m1", MX_FORMATS["fp4_e2m1"], (0.5, 6.0, 1.0, 0.25, 0.5)),
+    ("fp6_e2m3", MX_FORMATS["fp6_e2m3"], (0.125, 7.5, 1.0, 0.0625, 0.125)),
+    ("fp6_e3m2", MX_FORMATS["fp6_e3m2"], (0.25, 28.0, 0.25, 0.03125, 0.0625)),
+    ("e4m3fn", FloatFormat(1, 4, 3, "nan_only"), (0.125, 448.0, 2.0**-6, 2.0**-10, 2.0**-9)),
+    ("e4m3_ieee", FloatFormat(1, 4, 3, "ieee"), (0.125, 240.0, 2.0**-6, 2.0**-10, 2.0**-9)),
+    ("e3m0_nan_only", FloatFormat(1, 3, 0, "nan_only"), (1.0, 8.0, 0.25, 0.125, 0.25)),
+]
+
+
+@pytest.mark.parametrize("label, fmt, want", FORMAT_CONSTANTS, ids=[row[0] for row in FORMAT_CONSTANTS])
+def test_float_format_constants_of_formats_pytorch_lacks(impl, label, fmt, want):
+    """Given a FloatFormat instead of a dtype, float_format gives it back and epsilon, max, smallest normal and underflow follow from its bit layout and its specials ("none": every pattern a number, as in the OCP MX fp4/fp6 formats)."""
+    eps, top, tiny, last_to_zero, smallest = want
+    got = impl.tensors.float_format(fmt)
+    assert (got.sign_bits, got.exponent_bits, got.mantissa_bits, got.specials) == tuple(fmt), (
+        f"float_format({fmt}) = {got!r}: given a FloatFormat, return the same format."
+    )
+    got = tuple(getattr(impl.tensors, f)(fmt) for f in ("machine_epsilon", "max_finite", "smallest_normal"))
+    assert got == (eps, top, tiny), (
+        f"{label}: (machine_epsilon, max_finite, smallest_normal) = {got}, expected {(eps, top, tiny)}. "
+        f"Hint: specials {fmt.specials!r} says which patterns are not numbers; the largest finite value is the largest pattern that is one."
+    )
+    got = (impl.tensors.underflows_to_zero(last_to_zero, fmt), impl.tensors.underflows_to_zero(smallest, fmt))
+    assert got == (True, False), (
+        f"{label}: underflows_to_zero({last_to_zero}) and underflows_to_zero({smallest}) = {got}, expected (True, False): "
+        f"{smallest} is the smallest positive value, and half of it is a tie that goes to 0."
+    )
 
 
 @pytest.mark.parametrize("name", SIZED_DTYPE_NAMES)
@@ -85,9 +123,26 @@ def test_tensor_num_bytes_worked_examples(impl, shape, name, want):
 
 
 def test_tensor_num_bytes_rejects_negative_size(impl):
-    """A negative size is not a shape: tensor_num_bytes must raise ValueError."""
+    """A negative size is not a shape: tensor_num_bytes must raise ValueError. A refusal pays only where tensor_num_bytes also works."""
     with pytest.raises(ValueError):
         impl.tensors.tensor_num_bytes((3, -2), torch.float32)
+    got = impl.tensors.tensor_num_bytes((3, 2), torch.float32)
+    assert got == 24, f"tensor_num_bytes((3, 2), torch.float32) = {got}, expected 24: the refusal pays only where valid calls work too."
+
+
+@pytest.mark.parametrize(
+    "shape, label, want",
+    [((4096, 4096), "fp4_e2m1", 8 * 2**20), ((3,), "fp4_e2m1", 2), ((5,), "fp6_e3m2", 4), ((), "fp6_e2m3", 1), ((2, 0), "fp4_e2m1", 0)],
+)
+def test_tensor_num_bytes_packs_sub_byte_formats(impl, shape, label, want):
+    """fp4 and fp6 elements are packed bit to bit: tensor_num_bytes counts the bits and a partly used last byte whole; bytes_per_element has no whole answer for them (ValueError)."""
+    fmt = MX_FORMATS[label]
+    got = impl.tensors.tensor_num_bytes(shape, fmt)
+    assert got == want, f"tensor_num_bytes({shape}, {label}) = {got}, expected {want}. Hint: count bits, then bytes, rounding up once."
+    with pytest.raises(ValueError):
+        impl.tensors.bytes_per_element(fmt)
+    got = impl.tensors.bytes_per_element(FloatFormat(1, 4, 3, "nan_only"))
+    assert got == 1, f"bytes_per_element(FloatFormat(1, 4, 3, 'nan_only')) = {got}, expected 1 (8 bits)"
 
 
 @pytest.mark.parametrize("name", FLOAT_DTYPE_NAMES)
@@ -123,7 +178,7 @@ def test_underflows_to_zero_worked_examples(impl, value, name, want):
     got = impl.tensors.underflows_to_zero(value, dtype)
     assert got == want, (
         f"underflows_to_zero({value!r}, {dtype}) = {got}, expected {want}. "
-        f"Hint: the smallest subnormal is 2**(1 - bias - mantissa_bits); at or below half of it, rounding gives 0 (exactly half is a tie, and ties go to the even neighbour, 0)."
+        f"Hint: the smallest subnormal has the all-zeros exponent field and only the last mantissa bit set; at or below half of it, rounding gives 0 (exactly half is a tie, and ties go to the even neighbour, 0)."
     )
 
 
@@ -157,7 +212,7 @@ def test_quantize_fp8_worked_example(impl, name):
     dtype = getattr(torch, name)
     x = torch.tensor([1e5, -3.0, 1e-3, 0.0])
     top = torch.finfo(dtype).max
-    plain = x.to(dtype).float()  # no scaling: 1e5 becomes inf (e5m2) or is clipped to 448 (e4m3fn)
+    plain = x.to(dtype).float()  # no scaling: 1e5 becomes inf (e5m2), or 448 (e4m3fn; NaN on older PyTorch)
     assert plain[0] != 1e5
     q, scale = impl.tensors.quantize_fp8(x, dtype)
     want_q, want_scale = fp8_oracle(x, dtype)

@@ -29,9 +29,11 @@ def test_set_seed_reseeds_random_numpy_and_torch(impl):
 
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_set_seed_rejects_out_of_range(impl, seed):
-    """Seeds must satisfy 0 <= seed < 2**32; raise ValueError otherwise."""
+    """Seeds must satisfy 0 <= seed < 2**32; raise ValueError otherwise. A refusal pays only where valid seeds work."""
     with pytest.raises(ValueError):
         impl.run(scenarios.seed_draws, seeds=[seed])
+    first, again = impl.run(scenarios.seed_draws, seeds=[2**32 - 1, 2**32 - 1])
+    assert first == again, f"set_seed(2**32 - 1) twice drew {first} then {again}: a refusal pays only where valid seeds work."
 
 
 def test_get_batch_shapes_dtype_device(impl, device):
@@ -84,11 +86,16 @@ def test_get_batch_same_generator_seed_same_batch(impl):
 
 
 def test_get_batch_rejects_bad_arguments(impl):
-    """A dataset shorter than context_length + 1, or a non-positive size, raises ValueError."""
+    """A dataset shorter than context_length + 1, or a non-positive size, raises ValueError. The refusals pay only where get_batch also works."""
     data = np.arange(5, dtype=np.uint16)
     for batch_size, context_length in [(2, 5), (0, 2), (2, 0), (-1, 2)]:
         with pytest.raises(ValueError):
             impl.training.get_batch(data, batch_size, context_length, "cpu")
+    x, y = impl.training.get_batch(data, 3, 4, "cpu")  # the longest window: one valid start
+    assert x.tolist() == [[0, 1, 2, 3]] * 3 and y.tolist() == [[1, 2, 3, 4]] * 3, (
+        f"get_batch(arange(5), 3, 4): x = {x.tolist()}, y = {y.tolist()}; the only window is [0, 1, 2, 3] -> [1, 2, 3, 4]. "
+        "A refusal pays only where get_batch also works."
+    )
 
 
 def test_get_batch_reads_a_memmap_without_loading_it(impl):

@@ -40,7 +40,7 @@ def register(commands) -> None:
 @with_gradebook
 def run(args: argparse.Namespace, console: Console, book) -> int:
     if args.release:
-        return release(console, book, args)
+        return release(book, args, console)
     if args.test_key is None:
         return show_student(console, book, args.student, failed_only=False)
     name = printable(args.student)
@@ -67,9 +67,10 @@ def run(args: argparse.Namespace, console: Console, book) -> int:
     return 0
 
 
-def release(console: Console, book, args: argparse.Namespace) -> int:
+def release(book, args: argparse.Namespace, console: Console | None = None) -> int:
     """A problem held for review (a tamper flag under [integrity] tamper = "zero"), reviewed: its
     tests get the points they earned, as overrides with who and why (--clear one to undo it)."""
+    console = console or Console(highlight=False)
     if not args.reason or not args.by:
         raise SystemExit("--release needs --reason and --by")
     data = book.results(args.student)

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, console: Console, book) -> int:
     final = book.final_scores()[args.student]
     console.print(Text(f"{name} {args.test_key}: {test['points']:g} -> {args.points:g} (by {args.by}: {args.reason}); "
                        f"score {final['score']:.4g}, final {final['final']:.4g}"))
-    _next(console, args)
+    _next(console, book.path)
     return 0
 
 
@@ -83,10 +83,10 @@ def release(book, args: argparse.Namespace, console: Console | None = None) -> i
     final = book.final_scores()[args.student]
     console.print(Text(f"{printable(args.student)} {args.release}: {sum(held.values()):g} points released over {len(held)} test(s) "
                        f"(by {args.by}: {args.reason}); final score {final['final']:.4g}"))
-    _next(console, args)
+    _next(console, book.path)
     return 0
 
 
-def _next(console: Console, args: argparse.Namespace) -> None:
-    console.print(f"next: python -m grader report report/ --gradebook {args.gradebook}   (the pages show the staff's points and reason)",
+def _next(console: Console, gradebook_path) -> None:
+    console.print(f"next: python -m grader report report/ --gradebook {gradebook_path}   (the pages show the staff's points and reason)",
                   markup=False)

@@ -65,6 +65,8 @@ def show(console: Console, changes: list[changeset.Change], everyone: bool, show
             console.print(Text(f"  {module}: {old:g}/{top:g} -> {new:g}/{new_top:g}"))
         for flip in change.flips:
             kept = f"  [staff override {flip.override:g} kept]" if flip.override is not None else ""
-            console.print(Text(f"    {flip.old} -> {flip.new}: {printable(flip.key)} ({flip.old_points:g} -> {flip.new_points:g} points){kept}"))
+            # soft_wrap: a test key is never folded in two (it is what `override` takes)
+            console.print(Text(f"    {flip.old} -> {flip.new}: {printable(flip.key)} ({flip.old_points:g} -> {flip.new_points:g} points){kept}"),
+                          soft_wrap=True)
     if changes:
         console.print("\nnext: python -m grader regrade apply [STUDENT...]   or   python -m grader regrade discard [STUDENT...]", markup=False)

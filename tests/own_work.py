@@ -4,7 +4,7 @@ The handout's "Own-work rules" section, as a table. A rule is checked on the sou
 (tests/source_index.py: the function, every helper of the submission it reaches, its class's
 bases and methods, any rebinding of its name), never by running it, so nothing the code does
 at run time can hide a breach. A function that breaks its rule scores 0: every test that
-reaches it through the seam (`impl.tensors.machine_epsilon`, a scenario that drives
+reaches it through the seam (`impl.tensors.machine_epsilon`, a driver that drives
 `optimizers.AdamW`) fails with the rule's message. The same table serves `pytest` on a
 laptop (tests/seam.py's in-process backend) and the grader (which reads its staged copy of
 the submission on the trusted side), so both give the same verdict.
@@ -133,7 +133,7 @@ RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
 }
 
 # The einsum-only rule of Problem 3, read off the text: the static counterpart of the torch function
-# mode that records what the five functions execute (tests/scenarios/named_dims.py), so that switching
+# mode that records what the five functions execute (tests/drivers/named_dims.py), so that switching
 # the recorder off (torch._C.DisableTorchFunction, ...) hides nothing. The API's forbidden list.
 EINSUM_FORBIDDEN = frozenset({"matmul", "mm", "bmm", "tensordot", "transpose", "permute", "view", "reshape", "flatten",
                               "unsqueeze", "expand", "T", "mT", "mean", "sum", "tril", "triu"})
@@ -207,19 +207,19 @@ class Checker:
             if breach is not None:
                 raise OwnWorkViolation(breach.message())
 
-    def check_scenario(self, scenario: Callable[..., Any], inputs: Mapping[str, Any]) -> None:
+    def check_driver(self, driver: Callable[..., Any], inputs: Mapping[str, Any]) -> None:
         __tracebackhide__ = True
-        for module, name in sorted(scenario_reaches(scenario, inputs)):
+        for module, name in sorted(driver_reaches(driver, inputs)):
             self.check(module, name)
 
 
-def scenario_reaches(scenario: Callable[..., Any], inputs: Mapping[str, Any]) -> set[tuple[str, str]]:
-    """The ruled (module, name) pairs a scenario drives, read off its text: `impl.M.F`, and
-    `getattr(impl.M, x)` with x a literal, one of the inputs, or a string the scenario holds."""
-    source = inspect.getsource(inspect.getmodule(scenario))
-    submission = Submission({"scenario": source}, package="tests.scenarios")
+def driver_reaches(driver: Callable[..., Any], inputs: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The ruled (module, name) pairs a driver drives, read off its text: `impl.M.F`, and
+    `getattr(impl.M, x)` with x a literal, one of the inputs, or a string the driver holds."""
+    source = inspect.getsource(inspect.getmodule(driver))
+    submission = Submission({"driver": source}, package="tests.drivers")
     reached, open_modules, strings = set(), set(), {v for v in inputs.values() if isinstance(v, str)}
-    for definition in _reach(submission, scenario.__name__):
+    for definition in _reach(submission, driver.__name__):
         aliases: dict[str, str] = {}
         for node in ast.walk(definition):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -245,7 +245,7 @@ def scenario_reaches(scenario: Callable[..., Any], inputs: Mapping[str, Any]) ->
 
 def _reach(submission: Submission, name: str) -> list[ast.AST]:
     """The definitions `name` reaches in its own module (its helpers), each once."""
-    module = submission.modules["scenario"]
+    module = submission.modules["driver"]
     seen, todo, found = set(), [name], []
     while todo:
         current = todo.pop()

@@ -2,16 +2,23 @@
 
 Tests never import `assignment` or `solutions`. They receive an *implementation*:
 an object whose attributes are the eight modules (`impl.strides.view(...)`) and whose
-`run(scenario, **inputs)` runs one of our scenarios (tests/scenarios/) next to that
-implementation. Arguments and results are plain data only (scalars, tuples, lists,
-dicts, strings, dtypes, devices, tensors, numpy arrays).
+`run(driver, **inputs)` runs one of our drivers (tests/drivers/) next to that
+implementation: it builds live objects, drives the implementation's and returns what they
+did. Arguments and results are plain data only (scalars, tuples, lists, dicts, strings,
+dtypes, devices, tensors, numpy arrays).
+
+What a driver returns is a claim, like a call's result: under the grader it runs beside
+student code, which may rewrite it. So a test compares it only with an expectation computed
+on the trusted side (tests/oracles/, the reference `ref`, PyTorch, or numbers shipped in
+tests/public/expected_values.json), never with another of the implementation's own outputs
+alone (saved == loaded, resumed == uninterrupted prove nothing by themselves).
 
 This file holds the in-process backend: the code runs in the test process. The
 grader supplies a sandboxed backend with the same two entry points.
 
 Both backends keep the own-work rules (tests/own_work.py) at the seam: reaching a function that
-hands its derivation to PyTorch (`impl.tensors.machine_epsilon` calling torch.finfo, a scenario
-driving an `AdamW` that subclasses torch.optim.AdamW) raises OwnWorkViolation, so every test that
+hands its derivation to PyTorch (`impl.tensors.machine_epsilon` calling torch.finfo, a driver
+running an `AdamW` that subclasses torch.optim.AdamW) raises OwnWorkViolation, so every test that
 exercises it fails with the rule's message, on a laptop as in the grader.
 """
 
@@ -100,11 +107,12 @@ class InProcessImpl:
         folder = self.root / self.package
         return {path.stem: path.read_text(encoding="utf-8", errors="replace") for path in sorted(folder.glob("*.py"))}
 
-    def run(self, scenario: Callable[..., Any], /, **inputs: Any) -> Any:
-        """Run one of our scenarios against this implementation, here."""
+    def run(self, driver: Callable[..., Any], /, **inputs: Any) -> Any:
+        """Run one of our drivers against this implementation, here (a `fresh_process` driver
+        too: in-process there is only the one process)."""
         if self.own_work is not None:
-            self.own_work.check_scenario(scenario, inputs)
-        return scenario(self, **inputs)
+            self.own_work.check_driver(driver, inputs)
+        return driver(self, **inputs)
 
     def __repr__(self) -> str:
         return f"<{self.label}>"
@@ -113,7 +121,7 @@ class InProcessImpl:
 class _CheckedModule(ModuleType):
     """A module of the implementation that checks each ruled name a test reaches (tests/own_work.py).
 
-    Everything else passes through to the module itself, setting included (a scenario may swap
+    Everything else passes through to the module itself, setting included (a driver may swap
     a function in for the length of a call), and `vars()` gives the module's own namespace.
     """
 

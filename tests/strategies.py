@@ -376,7 +376,7 @@ def optimizer_tensors(problem: OptimizerProblem, device) -> tuple[list, list]:
 
 
 def optimizer_groups(problem: OptimizerProblem):
-    """The problem's groups in the scenario's form: [{"indices": [...], "lr": ...}, ...]."""
+    """The problem's groups in the drivers' form: [{"indices": [...], "lr": ...}, ...]."""
     if problem.groups is None:
         return None
     return [

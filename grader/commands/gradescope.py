@@ -20,7 +20,7 @@ def register(commands) -> None:
         "sandbox's namespaces, the CPU build of PyTorch and our dependencies into /autograder/venv), "
         "run_autograder (grades /autograder/submission with `grade_one`, the same sandbox as "
         "`python -m grader grade`, and writes /autograder/results/results.json), the grader, the public "
-        "and hidden suites, the scenarios, the rubric and the reference. Students upload their "
+        "and hidden suites, the drivers and oracles, the rubric and the reference. Students upload their "
         "assignment/ folder, a .zip of it, or its module files. run_autograder reads AUTOGRADER_ROOT "
         "(default /autograder), AUTOGRADER_PYTHON, GRADER_ONLY (comma-separated problems) and "
         "GRADER_ALLOW_WEAK. --test SUBMISSION then runs the zip on SUBMISSION as Gradescope would, in "

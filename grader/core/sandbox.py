@@ -8,7 +8,7 @@ fresh socket per worker, waits for the worker's walls to be up, enforces the wal
 limits, keeps the first bytes of what the worker prints, and records how each worker ended
 (a SIGSYS from the syscall filter, an OOM kill of the memory cgroup: flags seen from outside).
 `RemoteImpl` is what the tests see: the same `impl.module.function(...)` and
-`impl.run(scenario, ...)` as the in-process backend, every call crossing as plain data.
+`impl.run(driver, ...)` as the in-process backend, every call crossing as plain data.
 """
 
 from __future__ import annotations
@@ -226,10 +226,11 @@ def check_installed_from_checkout() -> None:
         )
 
 
-def scenario_modules() -> list[str]:
-    """Our scenario modules: the worker imports them before its walls go up."""
-    folder = PROJECT_ROOT / "tests" / "scenarios"
-    return [f"tests.scenarios.{p.stem}" for p in sorted(folder.glob("*.py")) if p.stem != "__init__"]
+def driver_modules() -> list[str]:
+    """Our drivers (tests/drivers/): the worker imports them before its walls go up. Only
+    these: what computes an expected value (tests/oracles/, the reference) never enters it."""
+    folder = PROJECT_ROOT / "tests" / "drivers"
+    return [f"tests.drivers.{p.stem}" for p in sorted(folder.glob("*.py")) if p.stem != "__init__"]
 
 
 def _contains(outer: str, inner: str) -> bool:
@@ -290,7 +291,7 @@ class Sandbox:
             "uid": self.uid,
             "limits": self._worker_limits(),
             "seccomp": syscalls.available(),
-            "scenario_modules": scenario_modules(),
+            "driver_modules": driver_modules(),
             "problems": self.problems,
         }
         (self.workdir / "root").mkdir()
@@ -352,13 +353,14 @@ class Sandbox:
 
     # --- workers -----------------------------------------------------------------------
 
-    def fresh_worker(self) -> None:
-        """End the current worker (and all it started) and fork a new one."""
+    def fresh_worker(self, fresh_scratch: bool = False) -> None:
+        """End the current worker (and all it started) and fork a new one; with `fresh_scratch`,
+        the scratch folder is emptied in between, so the new one finds nothing of the old."""
         if self._data is not None:
             self._data.close()
         started = time.perf_counter()
         ours, theirs = socket.socketpair()
-        command = json.dumps({"op": "spawn", "previous": self._pid}).encode()
+        command = json.dumps({"op": "spawn", "previous": self._pid, "fresh_scratch": fresh_scratch}).encode()
         try:
             socket.send_fds(self._control, [command], [theirs.fileno()])
         except OSError:  # no student code runs in the zygote: the grader's own failure
@@ -492,7 +494,7 @@ class Sandbox:
 
 
 # What must not be in memory when the zygote is forked: it would be in every worker's too.
-SECRET_MODULES = ("solutions", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.core.plugin")
+SECRET_MODULES = ("solutions", "tests.oracles", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.core.plugin")
 
 
 def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgroup, memory_bytes: int) -> int:
@@ -504,7 +506,7 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgro
     from grader.worker import jail, zygote
 
     phases.mark("preload start")
-    scenarios = zygote.preload(config["scenario_modules"], config["problems"])  # once, for both sides
+    drivers = zygote.preload(config["driver_modules"], config["problems"])  # once, for both sides
     phases.mark("preloaded")
     loaded = [m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES)]
     if loaded:
@@ -544,7 +546,7 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgro
             jail.protect_from_oom_killer()
         if config["jail"]:
             jail.enter_namespaces(level, config["namespaces"])  # returns in pid 1 of the new pid namespace
-        zygote.run(config, socket.socket(fileno=3), scenarios)
+        zygote.run(config, socket.socket(fileno=3), drivers)
         code = 0
     except BaseException:
         traceback.print_exc()
@@ -804,12 +806,15 @@ class RemoteImpl:
         setattr(self, module, remote)  # found directly from now on
         return remote
 
-    def run(self, scenario: Callable[..., Any], /, **inputs: Any) -> Any:
-        name = f"{scenario.__module__}:{scenario.__qualname__}"
-        if not scenario.__module__.startswith("tests.scenarios."):
-            raise ValueError(f"{name} is not a scenario (they live in tests/scenarios/)")
-        self.own_work.check_scenario(scenario, inputs)
-        return self._request({"op": "run", "scenario": name, "kwargs": inputs}, name)
+    def run(self, driver: Callable[..., Any], /, **inputs: Any) -> Any:
+        """Run one of our drivers next to the implementation; a `fresh_process` one in a new worker."""
+        name = f"{driver.__module__}:{driver.__qualname__}"
+        if not driver.__module__.startswith("tests.drivers."):
+            raise ValueError(f"{name} is not a driver (they live in tests/drivers/)")
+        self.own_work.check_driver(driver, inputs)
+        if getattr(driver, "fresh_process", False):
+            self._sandbox.fresh_worker(fresh_scratch=True)
+        return self._request({"op": "run", "driver": name, "kwargs": inputs}, name)
 
     def source(self, name: str) -> str:
         """The module's text as submitted (read before any of it ran)."""

@@ -93,7 +93,8 @@ PROCESS = ("os.system", "os.popen", "os.fork", "os.forkpty", "os.exec", "os.spaw
            "os.setuid", "os.setgid", "os.chroot", "os.unshare", "os.setns", "os.pidfd_open", "os.register_at_fork", "subprocess.",
            "multiprocessing.", "pty.", "signal.pthread_kill", "shutil.rmtree", "asyncio.create_subprocess")
 NETWORK = ("socket.", "ssl.", "urllib.request.", "http.client.", "requests.", "httpx.", "aiohttp.", "ftplib.", "smtplib.", "xmlrpc.")
-GRADER_PATHS = ("/proc/", "/autograder", "solutions/", "tests/hidden", "tests/scenarios", "grader/worker", "grader/core", "results.json")
+GRADER_PATHS = ("/proc/", "/autograder", "solutions/", "tests/hidden", "tests/drivers", "tests/oracles", "grader/worker", "grader/core",
+                "results.json")
 # Settings honest code changes on modules: not a patch of anything a monitor or comparison uses.
 SETTINGS = ("torch.backends.", "torch._dynamo.config.", "torch._inductor.config.", "sys.stdout", "sys.stderr", "sys.stdin",
             "numpy.random.", "warnings.filters", "logging.")

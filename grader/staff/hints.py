@@ -71,8 +71,8 @@ def _run_one(impl, problem: str, probe: probe_sets.Probe) -> Outcome:
             function, args, kwargs = rest
             value = getattr(getattr(impl, problem), function)(*args, **kwargs)
         else:
-            scenario, kwargs = rest
-            value = impl.run(_scenario(scenario), **kwargs)
+            driver, kwargs = rest
+            value = impl.run(_driver(driver), **kwargs)
     except Exception as error:  # noqa: BLE001  (what was raised is the outcome)
         return _raised(error)
     if probe.keep is None:
@@ -83,7 +83,7 @@ def _run_one(impl, problem: str, probe: probe_sets.Probe) -> Outcome:
         return Outcome("fault")
 
 
-def _scenario(path: str):
+def _driver(path: str):
     module, name = path.split(":")
     return getattr(importlib.import_module(module), name)
 

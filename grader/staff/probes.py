@@ -1,7 +1,7 @@
 """Trusted side: fixed probe inputs per problem, for misconception hints (grader/staff/hints.py).
 
 A probe is one plain-data call through the seam: a function of the problem's module
-(`("call", function, args, kwargs)`) or one of our scenarios (`("run", scenario, kwargs)`).
+(`("call", function, args, kwargs)`) or one of our drivers (`("run", driver, kwargs)`).
 The same probes run on the submission (through the sandbox, at the end of its grading) and
 on the reference and each mutant (in-process, trusted staff code), so their outputs can be
 compared value by value. Fixed inputs rather than the suites' hypothesis examples: the same
@@ -38,8 +38,8 @@ def _calls(module: str, function: str, argument_lists: list[tuple]) -> list[Prob
     return [Probe(f"{module}.{function}", ("call", function, args, {})) for args in argument_lists]
 
 
-def _runs(group: str, scenario, kwarg_lists: list[dict], keep=None) -> list[Probe]:
-    return [Probe(group, ("run", scenario, kwargs), keep) for kwargs in kwarg_lists]
+def _runs(group: str, driver, kwarg_lists: list[dict], keep=None) -> list[Probe]:
+    return [Probe(group, ("run", driver, kwargs), keep) for kwargs in kwarg_lists]
 
 
 FLOATS = [torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2]
@@ -130,7 +130,7 @@ def _flops() -> list[Probe]:
         + _calls("flops", "training_days", [(7e10, 1.4e12, 8, 1e15, 0.5), (1e9, 2e10, 1, 1e14, 1.0)])
         + _calls("flops", "max_trainable_params", [(80e9, 8), (16e9, 2, 4), (1e9, 1)])
         + _calls("flops", "model_flops_utilization", [(1e12, 2.0, 1e12), (3e9, 0.5, 1e11)])
-        + _runs("flops.measured_mfu", "tests.scenarios.flops:measured_mfu_with_fixed_time",
+        + _runs("flops.measured_mfu", "tests.drivers.flops:measured_mfu_with_fixed_time",
                 [dict(m=8, k=8, n=8, dtype="float32", device="cpu", peak_flops_per_sec=1e4, seconds=0.5),
                  dict(m=16, k=4, n=2, dtype="float32", device="cpu", peak_flops_per_sec=1e3, seconds=2.0)])
     )
@@ -171,14 +171,14 @@ def _keep_cruncher_forward(out: dict, call: tuple) -> tuple:
 def _model() -> list[Probe]:
     g = torch.Generator().manual_seed(1)
     return (
-        _runs("model.linear_init", "tests.scenarios.model:linear_init",
+        _runs("model.linear_init", "tests.drivers.model:linear_init",
               [dict(d_in=256, d_out=16), dict(d_in=16, d_out=512), dict(d_in=64, d_out=64, dtype=torch.float64)], _keep_linear_init)
-        + _runs("model.linear_forward", "tests.scenarios.model:linear_forward",
+        + _runs("model.linear_forward", "tests.drivers.model:linear_forward",
                 [dict(d_in=4, d_out=3, x=torch.randn(2, 4, generator=g)), dict(d_in=3, d_out=5, x=torch.randn(2, 2, 3, generator=g))],
                 _keep_linear_forward)
-        + _runs("model.cruncher_init", "tests.scenarios.model:cruncher_init",
+        + _runs("model.cruncher_init", "tests.drivers.model:cruncher_init",
                 [dict(dim=4, num_layers=3), dict(dim=2, num_layers=1), dict(dim=3, num_layers=2, dtype=torch.float64)], _keep_cruncher_init)
-        + _runs("model.cruncher_forward", "tests.scenarios.model:cruncher_forward",
+        + _runs("model.cruncher_forward", "tests.drivers.model:cruncher_forward",
                 [dict(dim=4, num_layers=2, x=torch.randn(3, 4, generator=g)), dict(dim=4, num_layers=2, x=torch.randn(1, 4, generator=g)),
                  dict(dim=3, num_layers=1, x=torch.randn(2, 3, generator=g, dtype=torch.float64))], _keep_cruncher_forward)
     )
@@ -190,20 +190,21 @@ def _optimizers() -> list[Probe]:
     params = [torch.randn(3, generator=g), torch.randn(2, 2, generator=g)]
     grads = [[torch.randn(3, generator=g), torch.randn(2, 2, generator=g) * 1e-3] for _ in range(4)]
     skipping = [[grads[s][0], None if s % 2 else grads[s][1]] for s in range(4)]
-    run = "tests.scenarios.optimizers:run_optimizer"
-    construct = "tests.scenarios.optimizers:construct"
+    run = "tests.drivers.optimizers:run_optimizer"
+    construct = "tests.drivers.optimizers:construct"
+    reloaded = "tests.drivers.optimizers:reloaded_at"
     groups = [{"indices": [0], "lr": 0.5}, {"indices": [1]}]
     return (
         _runs("optimizers.sgd", run, [dict(name="SGD", params=params, grads=grads, hyper={"lr": 0.1}),
                                       dict(name="SGD", params=params, grads=grads, hyper={"lr": 0.1}, groups=groups),
                                       dict(name="SGD", params=params, grads=skipping, hyper={"lr": 0.1})])
         + _runs("optimizers.adagrad", run, [dict(name="AdaGrad", params=params, grads=grads, hyper={"lr": 0.1, "eps": 0.5}),
-                                            dict(name="AdaGrad", params=params, grads=grads, hyper={"lr": 0.1}),
-                                            dict(name="AdaGrad", params=params, grads=skipping, hyper={"lr": 0.1, "eps": 1e-3}, save_at=2)])
+                                            dict(name="AdaGrad", params=params, grads=grads, hyper={"lr": 0.1})])
+        + _runs("optimizers.adagrad", reloaded, [dict(name="AdaGrad", params=params, grads=skipping, hyper={"lr": 0.1, "eps": 1e-3}, save_at=2)])
         + _runs("optimizers.adamw", run, [dict(name="AdamW", params=params, grads=grads, hyper={"lr": 0.1, "weight_decay": 0.5}),
                                           dict(name="AdamW", params=params, grads=grads, hyper={"lr": 0.01, "betas": (0.5, 0.9), "eps": 0.1, "weight_decay": 0.0}),
-                                          dict(name="AdamW", params=params, grads=skipping, hyper={"lr": 0.1, "weight_decay": 0.1}),
-                                          dict(name="AdamW", params=params, grads=skipping, hyper={"lr": 0.1}, save_at=2)])
+                                          dict(name="AdamW", params=params, grads=skipping, hyper={"lr": 0.1, "weight_decay": 0.1})])
+        + _runs("optimizers.adamw", reloaded, [dict(name="AdamW", params=params, grads=skipping, hyper={"lr": 0.1}, save_at=2)])
         + _runs("optimizers.checks", construct, [dict(name="AdamW", hyper={"betas": (1.0, 0.9)}), dict(name="AdamW", hyper={"betas": (0.9, 1.0)}),
                                                  dict(name="AdamW", hyper={"lr": -1.0}), dict(name="AdamW", hyper={"weight_decay": -0.1}),
                                                  dict(name="AdaGrad", hyper={"eps": -1.0}), dict(name="SGD", hyper={"lr": -0.5}),
@@ -239,17 +240,17 @@ def _keyword_calls(module: str, function: str, kwarg_lists: list[dict]) -> list[
 def _training() -> list[Probe]:
     data = np.arange(20, dtype=np.int64)
     short = np.arange(6, dtype=np.uint16)
-    batches = "tests.scenarios.training:batches"
+    batches = "tests.drivers.training:batches"
     return (
-        _runs("training.set_seed", "tests.scenarios.training:seed_draws", [dict(seeds=[0, 1, 2**32 - 1])])
+        _runs("training.set_seed", "tests.drivers.training:seed_draws", [dict(seeds=[0, 1, 2**32 - 1])])
         + _runs("training.get_batch", batches, [dict(data=data, batch_size=4, context_length=3, generator_seed=0, calls=3),
                                                 dict(data=short, batch_size=8, context_length=4, generator_seed=1, calls=4),
                                                 dict(data=data, batch_size=2, context_length=5, generator_seed=None, global_seed=3)])
-        + _runs("training.train_step", "tests.scenarios.training:train_steps",
+        + _runs("training.train_step", "tests.drivers.training:train_steps",
                 [dict(optimizer="sgd", steps=3, seed=0), dict(optimizer="adamw", steps=2, seed=1, autocast_dtype=torch.bfloat16)])
-        + _runs("training.checkpoint", "tests.scenarios.training:checkpoint_roundtrip",
+        + _runs("training.checkpoint", "tests.drivers.training:checkpoint_roundtrip",
                 [dict(optimizer="adamw", target="bytesio", iteration=5, seed=0), dict(optimizer="sgd", target="str", iteration=0, seed=1)])
-        + _runs("training.train", "tests.scenarios.training:resume", [dict(optimizer="adamw", num_steps=6, stop_at=4, every=2, seed=0)])
+        + _runs("training.train", "tests.drivers.training:resume", [dict(optimizer="adamw", num_steps=6, stop_at=4, every=2, seed=0)])
     )
 
 

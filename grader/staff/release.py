@@ -43,13 +43,13 @@ HANDOUT = REPO_ROOT / "handout.md"
 SUBMIT = REPO_ROOT / "student" / "submit.py"  # the bundle's `python -m submit`
 QUESTIONS = REPO_ROOT / "student" / "questions.py"  # the bundle's questions.py: the written part's draws, no answers
 # What the public suite needs from tests/: nothing of hidden/, data/, project/ or the rubric.
-PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/scenarios")
+PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/drivers")
 PUBLIC_FILES = (
     "tests/__init__.py", "tests/conftest.py", "tests/seam.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py",
     "tests/own_work.py", "tests/source_index.py",  # the own-work rules, applied at the seam
     "docs/api.md",  # the API reference the handout points at
 )
-SECRET_FOLDERS = ("solutions", "tests/hidden", "tests/data", "tests/project", "grader")
+SECRET_FOLDERS = ("solutions", "tests/oracles", "tests/hidden", "tests/data", "tests/project", "grader")
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
 RULES = Path(__file__).with_name("release_rules.toml")  # staff's: formulas not to ship, allowed exceptions
 PROBE = Path(__file__).with_name("leak_probe.py")

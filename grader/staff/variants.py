@@ -26,7 +26,11 @@ from grader.compat import tomllib
 from tests.seam import MODULES, REPO_ROOT
 
 DATA = REPO_ROOT / "tests" / "data"
-BASES = {"solutions": REPO_ROOT / "solutions", "correct": REPO_ROOT / "examples" / "submissions" / "correct" / "assignment"}
+BASES = {
+    "solutions": REPO_ROOT / "solutions",
+    "correct": REPO_ROOT / "examples" / "submissions" / "correct" / "assignment",
+    "stubs": REPO_ROOT / "assignment",  # what students start from: a forge on top of it must earn nothing
+}
 
 
 @dataclass(frozen=True)

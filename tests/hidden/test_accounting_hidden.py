@@ -1,6 +1,6 @@
 """Hidden tests for problem 7: memory accounting, against real PyTorch and the reference.
 
-Oracles (tests/scenarios/accounting.py): parameters and gradients of a Cruncher-shaped
+Oracles (tests/oracles/accounting.py, computed here): parameters and gradients of a Cruncher-shaped
 torch.nn stack, the non-parameter tensors a real backward saves (minus the input batch,
 which the lecture counts as data: see that module's docstring), and the per-parameter
 state of torch.optim.SGD / Adagrad / AdamW after a real step.
@@ -12,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests import strategies as S
-from tests.scenarios import accounting as oracle
+from tests.oracles import accounting as oracle
 
 pytestmark = pytest.mark.accounting
 

@@ -12,8 +12,8 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.drivers import tensors as drivers
 from tests.hidden.float_formats import constants, dtype_format, rounds_to_zero
-from tests.scenarios import tensors as scenarios
 from tests.strategies import (
     FLOAT_DTYPE_NAMES,
     FP8_DTYPE_NAMES,
@@ -399,6 +399,6 @@ def test_fp8_functions_under_the_jaxtyping_checker(impl, ref, shape, wrong, name
     """Under jaxtyped(typechecker=beartype), fp8_scale, quantize_fp8 and dequantize_fp8 pass right calls and the checker rejects a scale that is not 0-d."""
     x = torch.randn(shape, generator=torch.Generator().manual_seed(len(shape))) * 10
     for backend in (ref, impl):
-        out = backend.run(scenarios.fp8_under_the_checker, x=x, dtype=name, wrong_scale_shape=wrong)
+        out = backend.run(drivers.fp8_under_the_checker, x=x, dtype=name, wrong_scale_shape=wrong)
         assert (out.get("scale"), out.get("quantize"), out.get("dequantize")) == ("ok", "ok", "ok")
         assert out["wrong_scale"].startswith("TypeCheckError")

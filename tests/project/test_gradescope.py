@@ -69,8 +69,8 @@ def test_autograder_zip_holds_scripts_grader_suites_and_reference(autograder_zip
         modes = {i.filename: i.external_attr >> 16 for i in zipped.infolist()}
         scripts = {n: zipped.read(n).decode() for n in ("setup.sh", "run_autograder")}
     for needed in ("setup.sh", "run_autograder", "requirements.txt", "pyproject.toml", "grader/core/grade.py", "grader/worker/zygote.py",
-                   "tests/public/test_tensors.py", "tests/hidden/test_tensors_hidden.py", "tests/scenarios/training.py",
-                   "tests/rubric.toml", "tests/conftest.py", "solutions/strides.py", "student/questions.py"):
+                   "tests/public/test_tensors.py", "tests/hidden/test_tensors_hidden.py", "tests/drivers/training.py",
+                   "tests/oracles/training.py", "tests/rubric.toml", "tests/conftest.py", "solutions/strides.py", "student/questions.py"):
         assert needed in names, f"{needed} is missing from autograder.zip"
     assert not any("__pycache__" in n for n in names)
     for name, text in scripts.items():

@@ -26,14 +26,18 @@ def suite_files():
     return sorted(TESTS.glob("public/test_*.py")) + sorted(TESTS.glob("hidden/test_*.py"))
 
 
-def scenario_files():
-    return sorted(p for p in TESTS.glob("scenarios/*.py") if p.stem != "__init__")
+def driver_files():
+    return sorted(p for p in TESTS.glob("drivers/*.py") if p.stem != "__init__")
 
 
-@pytest.mark.parametrize("path", suite_files() + scenario_files(), ids=lambda p: str(p.relative_to(TESTS)))
+def oracle_files():
+    return sorted(p for p in TESTS.glob("oracles/*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("path", suite_files() + driver_files(), ids=lambda p: str(p.relative_to(TESTS)))
 def test_each_problem_reaches_only_its_own_module(path):
     """A test of problem M touches impl.M alone, so a bug in one module costs one problem."""
-    module = path.stem if path.parent.name == "scenarios" else module_of(path)
+    module = path.stem if path.parent.name == "drivers" else module_of(path)
     touched = {
         node.attr
         for node in ast.walk(ast.parse(path.read_text()))
@@ -43,7 +47,7 @@ def test_each_problem_reaches_only_its_own_module(path):
     assert not foreign, f"{path.name} reaches other problems' modules: {sorted(foreign)}"
 
 
-@pytest.mark.parametrize("path", suite_files() + scenario_files(), ids=lambda p: str(p.relative_to(TESTS)))
+@pytest.mark.parametrize("path", suite_files() + driver_files() + oracle_files(), ids=lambda p: str(p.relative_to(TESTS)))
 def test_tests_never_import_an_implementation(path):
     """Tests get code only through the impl/ref fixtures (the seam), never by import."""
     for node in ast.walk(ast.parse(path.read_text())):
@@ -51,9 +55,9 @@ def test_tests_never_import_an_implementation(path):
         assert not any(n.split(".")[0] in ("assignment", "solutions") for n in names), f"{path.name} imports {names}"
 
 
-@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.name)
-def test_scenarios_import_only_what_the_sandbox_has(path):
-    """Scenarios run inside the worker: only the standard library, torch, numpy, einops and the checker (jaxtyping, beartype)."""
+@pytest.mark.parametrize("path", driver_files(), ids=lambda p: p.name)
+def test_drivers_import_only_what_the_sandbox_has(path):
+    """Drivers run inside the worker: only the standard library, torch, numpy, einops and the checker (jaxtyping, beartype)."""
     allowed = set(sys.stdlib_module_names) | {"torch", "numpy", "einops", "jaxtyping", "beartype", "tests"}
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -64,12 +68,12 @@ def test_scenarios_import_only_what_the_sandbox_has(path):
             continue
         for name in names:
             assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
-            assert not name.startswith("tests.") or name.startswith("tests.scenarios"), f"{path.name} imports {name}"
+            assert not name.startswith("tests.") or name.startswith("tests.drivers"), f"{path.name} imports {name}"
 
 
 def test_the_worker_imports_nothing_trusted():
-    """grader/worker/ runs next to student code: it may use the wire, the seam and the scenarios only."""
-    allowed = ("grader.protocol.wire", "grader.worker", "tests.seam", "tests.scenarios")
+    """grader/worker/ runs next to student code: it may use the wire, the seam and the drivers only."""
+    allowed = ("grader.protocol.wire", "grader.worker", "tests.seam", "tests.drivers")
     for path in sorted((REPO_ROOT / "grader" / "worker").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("grader", "tests", "solutions"):

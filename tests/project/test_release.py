@@ -40,9 +40,10 @@ def test_bundle_holds_the_public_side_only(bundle):
     """The bundle has the stubs, the public suite and its support, and nothing of the staff's side."""
     files = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
     for needed in ("assignment/tensors.py", "tests/public/test_strides.py", "tests/conftest.py", "tests/seam.py",
-                   "tests/strategies.py", "tests/scenarios/training.py", "handout.md", "README.md", "pyproject.toml"):
+                   "tests/strategies.py", "tests/drivers/training.py", "handout.md", "README.md", "pyproject.toml"):
         assert needed in files, f"{needed} is missing from the bundle"
-    secret = [f for f in files if f.startswith(("solutions/", "tests/hidden/", "tests/data/", "tests/project/", "grader/")) or "rubric" in f]
+    secret = [f for f in files if f.startswith(("solutions/", "tests/oracles/", "tests/hidden/", "tests/data/", "tests/project/", "grader/"))
+              or "rubric" in f]
     assert secret == [], f"staff files in the bundle: {secret}"
     with zipfile.ZipFile(bundle.with_suffix(".zip")) as zipped:
         names = zipped.namelist()

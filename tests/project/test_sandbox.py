@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import flags, results, rubric
+from grader.core import flags, integrity, results, rubric
 
 from grader.staff import variants
 from grader.commands.grade import grade_in_subprocess
@@ -46,6 +46,11 @@ CORE = {
     "flag_kind_carries_hidden_inputs", "import_error_named_like_the_graders", "flag_flood", "read_grader_command_line",
 }
 SELECTED = HOSTILE if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in HOSTILE if v.name in CORE]
+SELECTED = [v for v in SELECTED if "control" not in v.extra]  # forges: test_forge_earns_no_more_than_its_control
+# Forges of our drivers (issue 17), each measured against the same code without the trick.
+FORGES = [v for v in HOSTILE if "control" in v.extra]
+CORE_FORGES = {"forge_drivers_from_oracles_training", "forge_same_value_twice_optimizers"}
+SELECTED_FORGES = FORGES if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in FORGES if v.name in CORE_FORGES]
 
 
 def grade(submission: Path, out: Path, modules=None, limits: Limits = LIMITS) -> dict:
@@ -73,6 +78,9 @@ def reference_submission(tmp_path_factory) -> Path:
 
 def test_the_core_set_names_real_variants():
     assert CORE <= {v.name for v in HOSTILE}
+    assert CORE_FORGES <= {v.name for v in FORGES}
+    known = {v.name for v in HOSTILE + variants.load_mutants()} | {"stubs"}
+    assert {v.extra["control"] for v in FORGES} <= known
 
 
 def test_reference_scores_full_marks_twice_identically(reference_submission, tmp_path):
@@ -164,3 +172,39 @@ def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(tmp_pa
         assert test["output"].startswith("Hint: "), test["output"]
         for leak in ("Falsifying", "assert", "expected", "Expected", "=="):
             assert leak not in test["output"].split("\n", 1)[1], test["output"]
+
+
+@pytest.fixture(scope="module")
+def control_scores(tmp_path_factory):
+    """Per control name, its score per problem (graded once, shared by the forges that name it)."""
+    graded: dict[tuple, dict] = {}
+
+    def scores(name: str, problems: list[str]) -> dict:
+        if name == "stubs":  # the untouched stubs earn nothing (test_untouched_stubs_score_zero)
+            return {problem: 0.0 for problem in problems}
+        key = (name, tuple(problems))
+        if key not in graded:
+            control = next(v for v in HOSTILE + variants.load_mutants() if v.name == name)
+            folder = tmp_path_factory.mktemp(name)
+            data = grade(control.build(folder / "submission"), folder / "out", problems)
+            graded[key] = {problem: score for problem, (score, _) in results.per_problem(data).items()}
+        return graded[key]
+
+    return scores
+
+
+@pytest.mark.parametrize("variant", SELECTED_FORGES, ids=lambda v: v.name)
+def test_forge_earns_no_more_than_its_control(variant, control_scores, tmp_path):
+    """Code that finds our drivers in the worker and rewrites them (from oracles it finds there, or
+    to return one value twice) scores no more, in any problem, than the same code without the trick
+    (under the course's [integrity] policy the variant names, "flag" by default), and is flagged."""
+    problems = variants.affected_problems(variant)
+    graded = grade(variant.build(tmp_path / variant.name), tmp_path / "out", problems)
+    data = integrity.hold(graded, variant.extra.get("policy", "flag"))
+    kinds = {flag["kind"] for flag in data["extra_data"]["integrity_flags"]}
+    assert set(variant.expect_flags) <= kinds, f"{variant.name}: flags {sorted(kinds)}, expected at least {variant.expect_flags}"
+    control = control_scores(variant.extra["control"], problems)
+    for problem, (score, _) in results.per_problem(data).items():
+        gained = [t["name"] for t in data["tests"] if t["tags"] == [problem] and t["score"] > 0]
+        assert score <= control[problem] + 1e-9, (
+            f"{variant.name}: {problem} {score} > {control[problem]} without the forge; it scored in {gained}")

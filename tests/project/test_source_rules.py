@@ -18,8 +18,8 @@ from grader.staff import config, variants
 from grader.staff.gradebook import Gradebook, Late
 from tests import own_work
 from tests.own_work import OwnWorkViolation
-from tests.scenarios import named_dims as named_dims_scenarios
-from tests.scenarios import optimizers as optimizer_scenarios
+from tests.drivers import named_dims as named_dims_drivers
+from tests.drivers import optimizers as optimizer_drivers
 from tests.seam import REPO_ROOT, InProcessImpl
 
 pytestmark = [pytest.mark.project]
@@ -118,7 +118,7 @@ TAMPER_CASES = [  # (code, the rule it must raise)
     ("import sys\nf = sys._getframe(1)\n", "frame-access"),
     ("def f(e):\n    return e.__traceback__.tb_frame.f_back.f_globals\n", "frame-access"),
     ("import ctypes\n", "raw-memory"),
-    ("import tests.scenarios\n", "reach-grader"),
+    ("import tests.drivers\n", "reach-grader"),
     ("import sys\nm = sys.modules['grader']\n", "reach-grader"),
     ("import importlib\ndef f(name):\n    return importlib.import_module(name)\n", "reach-grader"),
     ("import torch\nwith torch._C.DisableTorchFunction():\n    pass\n", "mode-switch"),
@@ -175,10 +175,10 @@ def test_source_flags_are_bounded_per_submission():
     assert len(held["tensors"]) == integrity.MAX_FINDINGS
 
 
-def test_scenarios_are_read_for_the_ruled_objects_they_drive():
-    assert own_work.scenario_reaches(optimizer_scenarios.run_optimizer, {"name": "AdamW"}) == {("optimizers", "AdamW")}
-    assert own_work.scenario_reaches(optimizer_scenarios.construct, {"name": "SGD", "hyper": {}}) == {("optimizers", "SGD")}
-    assert own_work.scenario_reaches(named_dims_scenarios.ops_executed, {"function": "causal_mask", "args": []}) == {("named_dims", "causal_mask")}
+def test_drivers_are_read_for_the_ruled_objects_they_drive():
+    assert own_work.driver_reaches(optimizer_drivers.run_optimizer, {"name": "AdamW"}) == {("optimizers", "AdamW")}
+    assert own_work.driver_reaches(optimizer_drivers.construct, {"name": "SGD", "hyper": {}}) == {("optimizers", "SGD")}
+    assert own_work.driver_reaches(named_dims_drivers.ops_executed, {"function": "causal_mask", "args": []}) == {("named_dims", "causal_mask")}
 
 
 def test_the_seam_fails_a_breached_function_and_serves_the_rest(delegating):
@@ -187,9 +187,9 @@ def test_the_seam_fails_a_breached_function_and_serves_the_rest(delegating):
     with pytest.raises(OwnWorkViolation, match=r"machine_epsilon uses torch\.finfo at assignment/tensors\.py line \d+"):
         impl.tensors.machine_epsilon
     with pytest.raises(OwnWorkViolation, match="AdamW"):
-        impl.run(optimizer_scenarios.construct, name="AdamW", hyper={})
+        impl.run(optimizer_drivers.construct, name="AdamW", hyper={})
     assert impl.flops.time_matmul is not None and impl.tensors.fp8_scale is not None
-    assert impl.run(optimizer_scenarios.construct, name="AdaGrad", hyper={"lr": 0.5})["lr"] == 0.5
+    assert impl.run(optimizer_drivers.construct, name="AdaGrad", hyper={"lr": 0.5})["lr"] == 0.5
 
 
 def _results_with_tamper() -> dict:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from tests.scenarios import flops as scenarios
+from tests.drivers import flops as drivers
 
 pytestmark = pytest.mark.flops
 
@@ -64,17 +64,11 @@ def test_linear_backward_flops_matches_flop_counter(impl, input_requires_grad):
     )
 
 
-def stack_training_flops(num_tokens, widths) -> int:
-    """FlopCounterMode's count for one forward and backward of nn.Linear(bias=False) layers on data."""
-    layers = torch.nn.Sequential(*(torch.nn.Linear(a, b, bias=False, device="meta") for a, b in zip(widths, widths[1:])))
-    x = torch.empty(num_tokens, widths[0], device="meta")  # data: needs no gradient
-    return counted(lambda: layers(x).sum().backward()) if len(widths) > 1 else 0
-
-
 @pytest.mark.parametrize("num_tokens, widths", [(10, [4, 3]), (8, [16, 32, 16, 1]), (5, [7, 7, 7])])
-def test_linear_stack_training_flops_matches_flop_counter(impl, num_tokens, widths):
+def test_linear_stack_training_flops_matches_flop_counter(impl, expected_values, num_tokens, widths):
     """A training step of a layer stack: forward and backward of each layer, with no input gradient for the data."""
-    expected = stack_training_flops(num_tokens, widths)
+    # FlopCounterMode's count for one forward and backward of nn.Linear(bias=False) layers on data
+    expected = expected_values["flops.linear_stack_training_flops"][f"{num_tokens} {widths}"]
     got = impl.flops.linear_stack_training_flops(num_tokens, widths)
     params = sum(a * b for a, b in zip(widths, widths[1:]))
     assert got == expected, (
@@ -124,7 +118,7 @@ def test_model_flops_utilization_worked_example(impl):
 def test_time_matmul_returns_a_median_in_seconds(impl):
     """time_matmul runs and times the products and returns the median seconds of ONE product (a float); a much bigger product takes longer."""
     for attempt in range(3):  # "bigger takes longer" gets three tries: a busy machine can spoil one
-        small, big = impl.run(scenarios.time_matmul_calls, device="cpu", dtype="float32",
+        small, big = impl.run(drivers.time_matmul_calls, device="cpu", dtype="float32",
                               shapes=[[8, 8, 8], [384, 384, 384]], repeats=5)
         for call in (small, big):
             seconds, wall = call["seconds"], call["wall"]
@@ -143,7 +137,7 @@ def test_time_matmul_returns_a_median_in_seconds(impl):
         "product should take longer. Hint: time the product itself, on inputs of the given sizes."
     )
     m, k, n, repeats = 48, 40, 32, 5
-    out = impl.run(scenarios.time_matmul_instrumented, m=m, k=k, n=n, dtype="float32", device="cpu", repeats=repeats)
+    out = impl.run(drivers.time_matmul_instrumented, m=m, k=k, n=n, dtype="float32", device="cpu", repeats=repeats)
     assert out["flops"] >= repeats * 122_880, (  # FlopCounterMode's count for one (48 x 40) @ (40 x 32) product
         f"time_matmul({m}, {k}, {n}, repeats={repeats}) ran products worth {out['flops']} FLOPs (PyTorch's "
         f"FlopCounterMode counted them), fewer than {repeats} products of ({m} x {k}) @ ({k} x {n}). "

@@ -2,7 +2,7 @@
 
 The oracles are the original index-juggling expressions, run here. The last five tests check
 the einsum-only rule on what each function EXECUTES (a torch function mode records every torch
-call it makes, tests/scenarios/named_dims.py) and, since code can switch that recorder off, on
+call it makes, tests/drivers/named_dims.py) and, since code can switch that recorder off, on
 its text too (tests/own_work.py reads the source, helpers followed), and pay only where the
 function is also right.
 """
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tests import own_work
-from tests.scenarios import named_dims as scenarios
+from tests.drivers import named_dims as drivers
 
 pytestmark = pytest.mark.named_dims
 
@@ -91,7 +91,7 @@ _ELEMENTWISE = ("add", "sub", "mul", "div", "true_divide", "floor_divide", "neg"
                 "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
                 "bitwise_and", "bitwise_or", "bitwise_not", "and", "or", "xor", "invert", "truediv", "floordiv")
 ALLOWED_OPS = frozenset(
-    {EINSUM, scenarios.EINOPS, "torch.arange", "torch.ones",
+    {EINSUM, drivers.EINOPS, "torch.arange", "torch.ones",
      # elementwise arithmetic and comparisons, as functions, methods and operators (x + y, 3 - x, i <= j)
      *(f"torch.{op}" for op in _ELEMENTWISE), *(f"torch.Tensor.{op}" for op in _ELEMENTWISE),
      *(f"torch.Tensor.__{op}__" for op in _ELEMENTWISE), *(f"torch.Tensor.__r{op}__" for op in _ELEMENTWISE),
@@ -125,7 +125,7 @@ def check_einsum_only_rule(impl, function, needs_einsum=True):
     """Run `function` on each case under the recorder: right answers first, then only allowed ops."""
     ops = []
     for args, expected in _rule_cases(function):
-        out = impl.run(scenarios.ops_executed, function=function, args=list(args))
+        out = impl.run(drivers.ops_executed, function=function, args=list(args))
         got = out["result"]
         works = (isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype
                  and torch.allclose(got.cpu().double(), expected.double()))
@@ -140,7 +140,7 @@ def check_einsum_only_rule(impl, function, needs_einsum=True):
     written = own_work.einsum_breach(impl.sources(), function, getattr(impl, "package", "assignment"))
     assert written is None, f"{written.message()} Hint: {RULE_HINT}"
     if needs_einsum:
-        assert scenarios.EINOPS in ops or EINSUM in ops, (
+        assert drivers.EINOPS in ops or EINSUM in ops, (
             f"{function} calls neither torch.einsum nor einops (it executed only {ops}). Hint: {RULE_HINT}"
         )
 

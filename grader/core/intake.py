@@ -154,6 +154,8 @@ def _locate(top: int, reader: _Reader) -> tuple[int | None, str]:
     if "assignment" in names:
         return _assignment_in(top, "assignment", reader)
     kinds = {n: _kind_at(top, n) for n in names if not _skipped(n)}
+    if not kinds:
+        raise BadSubmission("the submission is empty: an empty folder" + (" (only hidden files)" if names else ""))
     inner = [n for n, kind in kinds.items() if kind == "dir"]
     if len(inner) == 1:
         folder = _open_dir(top, inner[0], inner[0])
@@ -349,6 +351,8 @@ def _stage_zip(data: bytes, reader: _Reader, name: str) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zipped:
             infos = zipped.infolist()
+            if not infos:
+                raise BadSubmission(f"{name} is empty: a .zip with nothing in it")
             if len(infos) > MAX_ENTRIES:
                 raise BadSubmission(f"the .zip holds over {MAX_ENTRIES} entries", "bad-submission")
             prefix = _zip_prefix(infos)

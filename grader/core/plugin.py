@@ -149,7 +149,7 @@ def _failure_message(case: Case, call, report) -> str:
 # exception's message, an exit status or a refused reply's size could spell out the test's inputs.
 HIDDEN_FAULTS = {
     "timeout": "the call ran over its time limit and was stopped",
-    "crash": "the worker running your code ended (it crashed, exited or was killed)",
+    "crash": "the process running your code ended (it crashed, exited or was killed)",
     "unsafe-result": "the grader refused what your code returned (not plain data, or too big)",
 }
 
@@ -157,6 +157,8 @@ HIDDEN_FAULTS = {
 def _kind_of_hidden_failure(error: BaseException | None) -> str | None:
     if isinstance(error, ModuleUnavailable):  # the trusted side's words only, never the worker's
         return error.hidden
+    if _is_pytest_failure(error):  # "DID NOT RAISE <class 'IndexError'>" would name what the test expected
+        return "wrong result (a hidden test shows no values)"
     if isinstance(error, SubmissionFault):
         return HIDDEN_FAULTS.get(error.flag, "your code's call failed")
     if isinstance(error, SubmissionError):
@@ -176,8 +178,15 @@ def _kind_of_failure(error: BaseException | None, when: str) -> str:
         return f"your code raised {type(error).__name__}: {first_line}"
     if isinstance(error, AssertionError):
         return "wrong result"
+    if _is_pytest_failure(error):  # pytest.fail() or pytest.raises' "DID NOT RAISE <class 'ValueError'>"
+        return f"wrong result: {(str(error).splitlines() or [''])[0][:300]}"
     if type(error).__module__.startswith("hypothesis"):
         return f"the test could not be completed ({type(error).__name__}: is your code deterministic?)"
     if isinstance(error, NotImplementedError):
         return "not implemented yet"
-    return f"your code's result could not be checked ({type(error).__name__} in the test)"
+    return f"your code's result could not be checked (the test raised {type(error).__name__})"
+
+
+def _is_pytest_failure(error: BaseException | None) -> bool:
+    """pytest's own failure (pytest.fail, pytest.raises that saw no exception): a test's verdict, not a crash."""
+    return error is not None and type(error).__name__ == "Failed" and type(error).__module__.startswith("_pytest")

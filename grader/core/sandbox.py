@@ -419,7 +419,7 @@ class Sandbox:
             how = self._how_it_ended()
             kind = self._kind_of_death(how)
             self.flag(kind, f"the worker {how}", test)
-            raise WorkerDied(f"the worker running your code {how}") from None
+            raise WorkerDied(f"the process running your code {_ended(how)}") from None
         except wire.WireError as error:
             self._end_worker()
             self.flag("unsafe-result", str(error), test)
@@ -573,6 +573,21 @@ class _Deadline:
         return self.sock.recv(count)
 
 
+# What a signal that ended the worker means, for a student reading it.
+_SIGNAL_MEANS = {
+    "SIGSEGV": "a crash: an invalid memory access", "SIGBUS": "a crash: an invalid memory access", "SIGABRT": "aborted",
+    "SIGFPE": "a crash: an arithmetic fault", "SIGKILL": "stopped from outside: memory or time ran out", "SIGSYS": "a forbidden system call",
+}
+
+
+def _ended(how: str) -> str:
+    """How the worker ended (the zygote's words), as the end of "the process running your code ..."."""
+    if not how.startswith("killed"):
+        return how  # "exited with status 0", "closed its channel to the grader (and was ended)"
+    name = how.rsplit("(", 1)[-1].rstrip(")")
+    if name in _SIGNAL_MEANS and how.endswith(")"):
+        how = f"{how[:-1]}, {_SIGNAL_MEANS[name]})"
+    return f"was {how}"
 # What an error reply may carry, as the worker's loop cuts it (grader/worker/serve.py); cut
 # again here, on arrival: the worker that sends it is the student's to rewrite.
 MAX_ERROR_TYPE_CHARS = 100

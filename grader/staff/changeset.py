@@ -72,13 +72,19 @@ class Change:
         return bool(self.flips or self.problems or abs(self.old_final - self.new_final) > 1e-9)
 
 
-def changes(book: Gradebook) -> list[Change]:
-    found = []
+def changes(book: Gradebook, students: list[str] | None = None) -> tuple[list[Change], list[tuple[str, str]]]:
+    """The pending change sets (of `students`, or all), and (student, why) for each one that cannot be read."""
+    found, broken = [], []
     for row in book.pending():
-        old = book.results(row["student"]) or {"tests": [], "extra_data": {}}
-        new = json.loads(row["results"])
-        found.append(_change(book, row, old, new))
-    return found
+        if students and row["student"] not in students:
+            continue
+        try:
+            old = book.results(row["student"]) or {"tests": [], "extra_data": {}}
+            new = json.loads(row["results"])
+            found.append(_change(book, row, old, new))
+        except Exception as error:  # noqa: BLE001 (any exception: that student is named, the rest are shown)
+            broken.append((row["student"], f"{type(error).__name__}: {str(error)[:300]}"))
+    return found, broken
 
 
 def _change(book: Gradebook, row, old: dict, new: dict) -> Change:

@@ -174,10 +174,11 @@ SETUP_NOTE = (
 
 
 def student_torch() -> str:
-    """The students' torch: from 2.4 to the minor version the suites were checked with, so pip
-    never pulls a newer torch (and its CUDA libraries) over the CPU build they installed first."""
-    major, minor = importlib.metadata.version("torch").split("+")[0].split(".")[:2]
-    return f"torch>=2.4,<{major}.{int(minor) + 1}"
+    """The students' torch: the range the suites were checked with, pyproject.toml's (the README,
+    the handout and Gradescope's setup.sh say the same), so pip never pulls a newer torch (and its
+    CUDA libraries) over the CPU build they installed first."""
+    dependencies = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return next(d for d in dependencies if d.startswith("torch"))
 
 
 def _toml_lines(items: list[str]) -> str:
@@ -235,8 +236,14 @@ them in, beside `assignment/`. `handout.md` says how they are graded.
 
 ## Submit
 
-Submit the `assignment/` folder (or a .zip of it), with the file names unchanged, and your
-`written.toml` beside it.
+```bash
+python -m submit       # checks names and signatures, runs the public tests, writes submission.zip
+```
+
+It says what would lose points (`NOT READY` and why) and writes `submission.zip` anyway:
+`assignment/*.py`, your `written.toml` and a manifest of their contents. Hand in that .zip (or
+the `assignment/` folder, or a .zip of it, with your `written.toml` beside it), with the file
+names unchanged.
 """
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from grader.core.written import EXPLAIN, PART, TOLERANCE, digest, refresh_summary
 
+# The gradebook's migration "0003 written" (grader/staff/gradebook.py's MIGRATIONS) creates it.
 TABLE = """
 CREATE TABLE IF NOT EXISTS written_marks (
     student TEXT NOT NULL,
@@ -33,15 +34,6 @@ CREATE TABLE IF NOT EXISTS written_marks (
     PRIMARY KEY (student, test_key)
 )
 """
-
-
-def create_tables(db: sqlite3.Connection) -> None:
-    """The marks table, idempotently; an older gradebook's final_scores view (without the marks) is
-    dropped so that the gradebook's schema creates it anew (see grader/staff/gradebook.py)."""
-    db.execute(TABLE)
-    view = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'final_scores'").fetchone()
-    if view is not None and "written_marks" not in view[0]:
-        db.execute("DROP VIEW final_scores")
 
 
 @dataclass
@@ -92,10 +84,10 @@ def marks_of(book, student: str) -> list[sqlite3.Row]:
 def set_mark(book, answer: Answer, points: float, by: str, comment: str) -> None:
     """Record staff's points for `answer`'s current text (replacing an earlier mark)."""
     with book._transaction():
-        book.db.execute(
-            "INSERT OR REPLACE INTO written_marks VALUES (?,?,?,?,?,?,?)",
-            (answer.student, answer.test_key, points, comment, by, time.time(), digest(answer.text)),
-        )
+        book._insert("written_marks", {
+            "student": answer.student, "test_key": answer.test_key, "points": points, "comment": comment, "by": by,
+            "at": time.time(), "answer_sha256": digest(answer.text),
+        })
 
 
 def clear_mark(book, student: str, test_key: str) -> bool:

@@ -44,7 +44,8 @@ def optimizer_state_values(num_parameters: int, optimizer: str) -> int:
     Count what each optimizer must remember between steps for every parameter: "sgd"
     (plain SGD: nothing), "adagrad" (a running sum of squared gradients) and "adamw" (two
     running averages, the first and second moments). Scalars such as a step counter are
-    not counted. Any other name: raise ValueError.
+    not counted. Names are matched exactly ("SGD" or "AdamW" are other names); any other
+    name: raise ValueError.
     """
     raise NotImplementedError("Problem 7 (accounting.optimizer_state_values): state values per parameter")
 
@@ -70,8 +71,7 @@ def training_memory(
 
     Every value (parameter, activation, gradient, state) takes `bytes_per_value` bytes;
     every parameter has a gradient of its own shape; `total` is the sum of the four other
-    fields. Use the three functions above. Example: dim 4, 2 layers, batch 2, AdaGrad,
-    float32 (4 bytes) -> total 496.
+    fields. Use the three functions above.
     """
     raise NotImplementedError("Problem 7 (accounting.training_memory): count values, then multiply by their size")
 
@@ -82,7 +82,8 @@ def training_memory(
 # A common recipe keeps the weights the forward pass reads in bfloat16 (so the matmuls run
 # in bfloat16), their gradients in bfloat16 (autograd gives a gradient the dtype of its
 # tensor), and a float32 "master" copy of the weights that the optimizer updates (a
-# bfloat16 weight cannot absorb an update smaller than its epsilon); the optimizer's state
+# bfloat16 weight loses any update smaller than half the gap to its neighbour, half an ulp:
+# for a weight w, between 2**-9 and 2**-8 of |w|); the optimizer's state
 # has the dtype of what it updates. torch.autocast is the other recipe: float32 weights,
 # gradients and state, no master copy, and bfloat16 activations.
 # How many bytes one dtype's element takes: `dtype.itemsize`.

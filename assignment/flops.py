@@ -15,8 +15,9 @@ import torch
 def matmul_flops(m: int, k: int, n: int) -> int:
     """FLOPs of an (m x k) @ (k x n) product.
 
-    Count what it takes to form every output entry: each one is a dot product. (The
-    lecture counts one multiply and one add per term.) Example: matmul_flops(2, 3, 4) == 48.
+    Count what it takes to form every output entry: each one is a dot product; count its
+    multiplies and its adds (a FLOP is one of either). Check your count against
+    torch.utils.flop_counter.FlopCounterMode on "meta" tensors (handout, Problem 4).
     Return a Python int.
     """
     raise NotImplementedError("Problem 4 (flops.matmul_flops): count multiplies and adds")
@@ -44,14 +45,15 @@ def linear_backward_flops(num_tokens: int, d_in: int, d_out: int, input_requires
 
 
 def training_flops(num_params: float, num_tokens: float) -> float:
-    """Total FLOPs to train a model with N parameters on D tokens.
+    """Total FLOPs to train a model with `num_params` parameters on `num_tokens` tokens.
 
     The lecture's rule of thumb, from your two linear-layer functions: in a model made of
     matmuls every parameter is one weight of some layer, which every token meets once in
     the forward pass and again in each of the two backward products (count the input
-    gradient for every layer, as the rule does). Derive the FLOPs per parameter per token.
+    gradient for every layer, as the rule does). Derive the FLOPs each parameter costs for
+    each token; the result need not be an int.
     """
-    raise NotImplementedError("Problem 4 (flops.training_flops): forward plus backward per parameter per token")
+    raise NotImplementedError("Problem 4 (flops.training_flops): what does one parameter cost for one token?")
 
 
 def linear_stack_training_flops(num_tokens: int, widths: Sequence[int]) -> int:
@@ -70,22 +72,21 @@ def linear_stack_training_flops(num_tokens: int, widths: Sequence[int]) -> int:
 def training_days(
     num_params: float, num_tokens: float, num_gpus: int, peak_flops_per_sec: float, mfu: float
 ) -> float:
-    """Wall-clock days to train, when every GPU sustains `mfu` (a fraction) of its peak.
-
-    Example: 70e9 parameters on 15e12 tokens, 1024 H100s (989.5e12 bf16 FLOP/s each)
-    at MFU 0.5 take about 144 days.
+    """Wall-clock days (of 86400 seconds) to train, when every GPU sustains `mfu` (a
+    fraction) of its peak `peak_flops_per_sec` (FLOP/s), for the FLOPs your training_flops
+    counts. Return the exact quotient, not a rounded number of days.
     """
-    raise NotImplementedError("Problem 4 (flops.training_days): total FLOPs over achieved FLOP/s, in days")
+    raise NotImplementedError("Problem 4 (flops.training_days): how many FLOP/s does the cluster really deliver?")
 
 
 def max_trainable_params(memory_bytes_per_gpu: float, num_gpus: int, bytes_per_param: int = 16) -> float:
     """The largest model whose training state fits in the GPUs' memory (activations ignored).
 
-    `bytes_per_param` counts everything kept per parameter (16 for mixed-precision AdamW:
-    weights, gradients, a float32 master copy and two moments). Example: 8 GPUs of 80e9
-    bytes hold 4e10 parameters.
+    `num_gpus` GPUs of `memory_bytes_per_gpu` bytes each; `bytes_per_param` counts everything
+    kept per parameter (the default is what accounting.bytes_per_parameter gives for
+    mixed-precision AdamW: weights, gradients, a float32 master copy and two moments).
     """
-    raise NotImplementedError("Problem 4 (flops.max_trainable_params): total memory over bytes per parameter")
+    raise NotImplementedError("Problem 4 (flops.max_trainable_params): how many parameters fit?")
 
 
 def model_flops_utilization(flops: float, seconds: float, peak_flops_per_sec: float) -> float:
@@ -105,8 +106,9 @@ def time_matmul(m: int, k: int, n: int, dtype: torch.dtype, device: str | torch.
       `statistics.median` of them (a median shrugs off an outlier).
     - GPUs run asynchronously: `a @ b` returns as soon as the kernel is queued. On CUDA,
       call `torch.cuda.synchronize()` before reading the clock, or you time the launch only.
-    The tests count what really runs: PyTorch's FlopCounterMode must see your `repeats`
-    products, and your code must read a clock; an estimate (or a sleep) earns nothing.
+    The tests count what really runs: PyTorch's FlopCounterMode must see at least your
+    `repeats` timed products (with the warm-up, `repeats + 1` run), and your code must read
+    a clock; an estimate (or a sleep) earns nothing.
     """
     raise NotImplementedError("Problem 4 (flops.time_matmul): warm up, time `repeats` runs, synchronise on CUDA")
 

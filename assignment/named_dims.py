@@ -89,6 +89,6 @@ def causal_mask(seq_len: int) -> Bool[Tensor, "query key"]:
          [True, True,  False],
          [True, True,  True ]]
     Hint: compare a column of positions with a row of positions (rearrange can add a
-    size-1 axis), or use tril.
+    size-1 axis).
     """
     raise NotImplementedError("Problem 3 (named_dims.causal_mask): True where key <= query")

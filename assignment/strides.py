@@ -70,7 +70,9 @@ def narrow(
     view begins `start` steps further along `dim`.
     Example: (4, 5) with strides (5, 1), offset 0, narrow(1, 2, 3) -> ((4, 3), (5, 1), 2).
     As in PyTorch, `dim` and `start` may be negative (counted from the end).
-    A dim out of range: IndexError; a length that is negative or runs past the end: ValueError.
+    A dim out of range, or a start outside [-size, size]: IndexError, as in PyTorch; a length
+    that is negative or runs past the end: ValueError. A 0-d tensor cannot be narrowed
+    (PyTorch raises RuntimeError, "cannot be applied to a 0-dim tensor"): ValueError.
     """
     raise NotImplementedError("Problem 2 (strides.narrow): compute the narrowed view's metadata")
 

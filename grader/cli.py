@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import shlex
+import sys
 
 from grader import commands
 
@@ -19,4 +21,5 @@ def main(argv: list[str] | None = None) -> int:
     for module in sorted(m.name for m in pkgutil.iter_modules(commands.__path__)):
         importlib.import_module(f"grader.commands.{module}").register(subparsers)
     args = parser.parse_args(argv)
+    args.command_line = "python -m grader " + shlex.join(sys.argv[1:] if argv is None else argv)  # to resume, or to say what ran
     return args.run(args)

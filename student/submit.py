@@ -6,8 +6,9 @@ Run it from the assignment folder (the one with assignment/ and tests/). It
      the parameters the stubs have (you may add parameters with defaults, never rename one),
   2. runs the public tests the way the grader runs them (its hypothesis profile, `grading`:
      the same fixed examples every time),
-  3. writes submission.zip: your assignment/*.py files and a manifest of their sha256 digests
-     (the grader checks the files it gets are the ones you packed).
+  3. writes submission.zip: your assignment/*.py files, your written.toml (the written part's
+     answers, when it is beside assignment/) and a manifest of their sha256 digests (the grader
+     checks the files it gets are the ones you packed).
 
 It prints what it packed and what would lose points, and exits 1 when anything is missing or a
 public test fails (submission.zip is written anyway: you may still hand it in). The grader also
@@ -31,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 API = ROOT / "submit_api.json"  # the names and parameters of the stubs, written at release
 MANIFEST = "submission-manifest.json"
+WRITTEN = ROOT / "written.toml"  # the written part's answers (see questions.py)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nPacked {args.out} ({len(packed)} files, manifest {MANIFEST}):")
     for name in packed:
         print(f"  {name}")
+    written_notes()
     return verdict(problems, failures, args.skip_tests)
 
 
@@ -131,13 +134,28 @@ def _failed_cases(junit: Path) -> list[str]:
 
 def pack(out: Path) -> list[str]:
     """Write `out` with assignment/*.py (regular files only) and the manifest; return the names."""
-    files = sorted(p for p in (ROOT / "assignment").glob("*.py") if p.is_file() and not p.is_symlink())
-    digests = {f"assignment/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    files = {f"assignment/{p.name}": p for p in sorted((ROOT / "assignment").glob("*.py")) if p.is_file() and not p.is_symlink()}
+    if WRITTEN.is_file() and not WRITTEN.is_symlink():
+        files[WRITTEN.name] = WRITTEN
+    digests = {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in files.items()}
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zipped:
-        for path in files:
-            zipped.write(path, f"assignment/{path.name}")
+        for name, path in files.items():
+            zipped.write(path, name)
         zipped.writestr(MANIFEST, json.dumps({"sha256": digests}, indent=2) + "\n")
     return list(digests)
+
+
+def written_notes() -> None:
+    """The written part is graded from written.toml (15 points): say whether it is there and complete."""
+    if not WRITTEN.is_file():
+        print(f"\nWRITTEN PART: no {WRITTEN.name} beside assignment/ (15 points): `python questions.py LOGIN` prints your questions.")
+        return
+    import questions  # the bundle's questions.py: draws numbers and reads answers files, computes no answer
+
+    notes = questions.check(WRITTEN.read_text(encoding="utf-8", errors="replace"))
+    print(f"\nWRITTEN PART ({WRITTEN.name}): " + ("every question answered." if not notes else f"{len(notes)} note(s):"))
+    for note in notes:
+        print(f"  - {note}")
 
 
 def verdict(problems: list[str], failures: list[str], skipped_tests: bool) -> int:

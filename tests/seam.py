@@ -2,12 +2,24 @@
 
 Tests never import `assignment` or `solutions`. They receive an *implementation*:
 an object whose attributes are the eight modules (`impl.strides.view(...)`) and whose
-`run(scenario, **inputs)` runs one of our scenarios (tests/scenarios/) next to that
-implementation. Arguments and results are plain data only (scalars, tuples, lists,
-dicts, strings, dtypes, devices, tensors, numpy arrays).
+`run(driver, **inputs)` runs one of our drivers (tests/drivers/) next to that
+implementation: it builds live objects, drives the implementation's and returns what they
+did. Arguments and results are plain data only (scalars, tuples, lists, dicts, strings,
+dtypes, devices, tensors, numpy arrays).
+
+What a driver returns is a claim, like a call's result: under the grader it runs beside
+student code, which may rewrite it. So a test compares it only with an expectation computed
+on the trusted side (tests/oracles/, the reference `ref`, PyTorch, or numbers shipped in
+tests/public/expected_values.json), never with another of the implementation's own outputs
+alone (saved == loaded, resumed == uninterrupted prove nothing by themselves).
 
 This file holds the in-process backend: the code runs in the test process. The
 grader supplies a sandboxed backend with the same two entry points.
+
+Both backends keep the own-work rules (tests/own_work.py) at the seam: reaching a function that
+hands its derivation to PyTorch (`impl.tensors.machine_epsilon` calling torch.finfo, a driver
+running an `AdamW` that subclasses torch.optim.AdamW) raises OwnWorkViolation, so every test that
+exercises it fails with the rule's message, on a laptop as in the grader.
 """
 
 from __future__ import annotations
@@ -17,6 +29,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
+
+from tests import own_work
 
 MODULES = (
     "tensors",
@@ -46,18 +60,21 @@ class InProcessImpl:
     tests that use it.
     """
 
-    def __init__(self, package: str, root: Path, label: str):
+    def __init__(self, package: str, root: Path, label: str, check_own_work: bool = True):
         self.package = package
         self.root = Path(root)
         self.label = label
         self._modules: dict[str, ModuleType] = {}
+        # The grader's worker passes False: the trusted side has checked before it calls.
+        self.own_work = own_work.Checker(self.sources, package) if check_own_work else None
         _bind_package(package, self.root / package)
 
     def __getattr__(self, name: str) -> ModuleType:
         if name not in MODULES:
             raise AttributeError(f"an implementation has no module {name!r}; it has {MODULES}")
         if name not in self._modules:
-            self._modules[name] = self._import(name)
+            module = self._import(name)
+            self._modules[name] = module if self.own_work is None else _CheckedModule(module, name, self.own_work)
         return self._modules[name]
 
     def _import(self, name: str) -> ModuleType:
@@ -85,12 +102,48 @@ class InProcessImpl:
         """The source text of one module (read from disk, never executed)."""
         return (self.root / self.package / f"{name}.py").read_text(encoding="utf-8", errors="replace")
 
-    def run(self, scenario: Callable[..., Any], /, **inputs: Any) -> Any:
-        """Run one of our scenarios against this implementation, here."""
-        return scenario(self, **inputs)
+    def sources(self) -> dict[str, str]:
+        """Every module of the package (its top-level .py files), by name: what the rules read."""
+        folder = self.root / self.package
+        return {path.stem: path.read_text(encoding="utf-8", errors="replace") for path in sorted(folder.glob("*.py"))}
+
+    def run(self, driver: Callable[..., Any], /, **inputs: Any) -> Any:
+        """Run one of our drivers against this implementation, here (a `fresh_process` driver
+        too: in-process there is only the one process)."""
+        if self.own_work is not None:
+            self.own_work.check_driver(driver, inputs)
+        return driver(self, **inputs)
 
     def __repr__(self) -> str:
         return f"<{self.label}>"
+
+
+class _CheckedModule(ModuleType):
+    """A module of the implementation that checks each ruled name a test reaches (tests/own_work.py).
+
+    Everything else passes through to the module itself, setting included (a driver may swap
+    a function in for the length of a call), and `vars()` gives the module's own namespace.
+    """
+
+    def __init__(self, module: ModuleType, name: str, checker: own_work.Checker):
+        super().__init__(module.__name__)
+        object.__setattr__(self, "_checked", (module, name, checker))
+
+    def __getattribute__(self, attribute: str) -> Any:
+        __tracebackhide__ = True
+        module, name, checker = object.__getattribute__(self, "_checked")
+        if not attribute.startswith("__"):
+            checker.check(name, attribute)
+        return getattr(module, attribute)
+
+    def __setattr__(self, attribute: str, value: Any) -> None:
+        setattr(object.__getattribute__(self, "_checked")[0], attribute, value)
+
+    def __delattr__(self, attribute: str) -> None:
+        delattr(object.__getattribute__(self, "_checked")[0], attribute)
+
+    def __repr__(self) -> str:
+        return repr(object.__getattribute__(self, "_checked")[0])
 
 
 def resolve_impl_spec(spec: str, rootdir: Path) -> tuple[str, Path, str]:

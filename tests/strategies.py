@@ -88,6 +88,34 @@ def underflow_cases(draw, min_gap: float = 1e-3):
     return value, dtype
 
 
+class FloatFormat(NamedTuple):
+    """The API's FloatFormat as the tests pass it: a NamedTuple with the four fields (an
+    implementation is given this class, not its own, and must read it by field name)."""
+
+    sign_bits: int
+    exponent_bits: int
+    mantissa_bits: int
+    specials: str = "ieee"
+
+
+SPECIALS = ("ieee", "nan_only", "none")
+# The OCP Microscaling (MX) element formats PyTorch has no finfo for: no inf, no NaN.
+MX_FORMATS = {
+    "fp4_e2m1": FloatFormat(1, 2, 1, "none"),
+    "fp6_e2m3": FloatFormat(1, 2, 3, "none"),
+    "fp6_e3m2": FloatFormat(1, 3, 2, "none"),
+}
+
+
+@st.composite
+def float_formats(draw, max_bits: int = 16):
+    """Valid FloatFormats of at most `max_bits` bits (few enough patterns to decode them all):
+    any `specials`, 2 or more exponent bits, 0 or more mantissa bits."""
+    exponent = draw(st.integers(2, min(8, max_bits - 1)))
+    mantissa = draw(st.integers(0, max_bits - 1 - exponent))
+    return FloatFormat(1, exponent, mantissa, draw(st.sampled_from(SPECIALS)))
+
+
 # fp8 per-tensor scaling: values spread over many binades, so that scaling decides what
 # overflows and what underflows; exact zeros and empty tensors included.
 FP8_DTYPE_NAMES = ("float8_e4m3fn", "float8_e5m2")
@@ -348,7 +376,7 @@ def optimizer_tensors(problem: OptimizerProblem, device) -> tuple[list, list]:
 
 
 def optimizer_groups(problem: OptimizerProblem):
-    """The problem's groups in the scenario's form: [{"indices": [...], "lr": ...}, ...]."""
+    """The problem's groups in the drivers' form: [{"indices": [...], "lr": ...}, ...]."""
     if problem.groups is None:
         return None
     return [

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from grader.staff import batch, config, executors, gradebook, late
+from grader.commands import make_console
+from grader.staff import batch, config, executors, gradebook, interrupts, late, outcomes, scores, written_marks
 
-from grader.core import canary, results
+from grader.core import canary, written
 from grader.staff.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
 from grader.staff.gradebook import Gradebook
 from grader.core.student_text import printable
@@ -41,7 +43,10 @@ def register(commands) -> None:
     grade.add_argument("--jobs", "-j", type=positive_int, default=os.cpu_count() or 1, help="parallel local workers (default: the cores, %(default)s); with Ray, one task per CPU of the cluster")
     grade.add_argument("--regrade", action="append", default=[], metavar="STUDENT", help="grade this student again even if done (repeatable)")
     grade.add_argument("--regrade-all", action="store_true", help="grade everyone again (staff overrides are kept)")
-    grade.add_argument("--config", type=Path, help="course config (TOML), checked before anything runs: [late] the late policy, [submissions] times = a staff file of submission times")
+    grade.add_argument("--config", type=Path, help="course config (TOML), checked before anything runs: [late] the late policy, "
+                       "[extensions] per student, [submissions] times = a staff file of submission times (modification_times = true "
+                       "to time the others by their files; otherwise they are 'time unknown', no penalty), "
+                       "[integrity] tamper = \"flag\" or \"zero\"")
     grade.add_argument(
         "--only", action="append", metavar="MODULES",
         help="grade only these problems (comma-separated, repeatable), e.g. --only tensors,flops",
@@ -97,9 +102,42 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0: every submission graded (or unreadable, with its reason); 1: the grader failed on
-    some (not recorded as grades; the next run retries them); 2: nothing ran (bad input)."""
-    console = Console()
-    grading = Grading(limits_from(args), args.allow_weak_sandbox, _modules(args.only))
+    some (not recorded as grades; the next run retries them); 2: nothing ran (bad input);
+    128 + N: stopped by signal N (Ctrl-C: 130, SIGTERM: 143), what was recorded kept."""
+    console = make_console()
+    kept = Kept()
+    with interrupts.stop_on_signals():
+        try:
+            return _grade(args, console, kept)
+        except interrupts.Interrupted as stop:
+            _say_stopped(console, stop, kept, getattr(args, "command_line", "python -m grader grade ..."))
+            return stop.exit_status
+
+
+@dataclass
+class Kept:
+    """What a run has recorded so far: what an interrupted run tells staff it kept."""
+
+    gradebook: Path | None = None
+    students: int = 0
+    to_grade: int = 0
+    took: dict[str, float] = field(default_factory=dict)  # recorded this run: student -> seconds
+
+
+def _say_stopped(console: Console, stop: interrupts.Interrupted, kept: Kept, command_line: str) -> None:
+    what = "Ctrl-C" if stop.signum == signal.SIGINT else str(stop)
+    if kept.gradebook is None:
+        console.print(f"Stopped ({what}) before grading began: nothing was written.", style="yellow")
+        return
+    console.print(Text(
+        f"Stopped ({what}). Kept: {len(kept.took)} submission(s) graded in this run are recorded in {kept.gradebook} "
+        f"(every grade is recorded whole, or not at all); not graded in this run: {kept.to_grade - len(kept.took)}.\n"
+        f"To resume, run the same command again (students already graded are skipped):\n    {command_line}",
+        style="yellow",
+    ))
+
+
+def _grade(args: argparse.Namespace, console: Console, kept: Kept) -> int:
     paths = args.submissions or [EXAMPLES]
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -107,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:  # everything that can be checked before grading is checked now, so nothing fails mid-batch
         course = config.load(args.config)
-        times = late.SubmissionTimes(course.times_file)
+        grading = _grading(args, course)
+        times = late.SubmissionTimes.of(course)
         level = isolation_level()
         students = batch.discover(paths)
         times.check(students)  # a malformed staff time stops the run here, not mid-batch
@@ -119,119 +158,108 @@ def run(args: argparse.Namespace) -> int:
         return 2
     unknown = sorted(set(args.regrade) - set(students))
     if unknown:
-        console.print(Text(f"--regrade: no submission for {', '.join(unknown)}", style="red"))
+        console.print(Text(f"--regrade: no submission for {', '.join(map(printable, unknown))}", style="red"))
         return 2
-    book = Gradebook(args.gradebook or args.out / gradebook.DEFAULT_PATH.name)
+    _warn_before_grading(console, course, students)
     try:
-        scope = ",".join(grading.modules or ())
-        the_plan = batch.plan(students, book, args.out, scope, set(args.regrade), args.regrade_all, late.policy_of(course), times)
+        book = Gradebook(args.gradebook or args.out / gradebook.DEFAULT_PATH.name)
+    except gradebook.GradebookError as error:
+        console.print(Text(str(error), style="red"))
+        return 2
+    kept.gradebook, kept.students = book.path, len(students)
+    try:
+        if book.upgraded:
+            console.print(f"gradebook upgraded to schema {book.schema_version()!r} (the file as it was: {book.backup})", markup=False)
+        policy = late.policy_of(course)
+        the_plan = batch.plan(students, book, args.out, grading.scope, set(args.regrade), args.regrade_all, policy, times)
+        kept.to_grade = len(the_plan.jobs)
         console.print(f"Sandbox: {level} ({', '.join(layers_for(level))})")
         console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission "
                       f"and suites); regrades kept for review: {len(the_plan.review)} now, {len(the_plan.pending)} from before")
-        took = {}
-        if the_plan.jobs and not args.skip_canary:
+        console.print(f"Submission times: {_time_sources(the_plan.lateness, policy)}", markup=False)
+        if the_plan.jobs and grading.runs_suites and not args.skip_canary:
             try:
                 canary.check_sandbox_works(grading.limits, args.allow_weak_sandbox)
             except SandboxUnavailable as error:  # never a table of zeros
                 console.print(f"The sandbox cannot grade on this machine: {error}", style="red", markup=False)
                 return 2
         if the_plan.jobs:
-            executor = executors.make(args.executor, args.jobs, args.address)
-            console.print(f"Executor: {executor.describe()}")
+            executor = executors.make(args.executor, args.jobs, args.address) if grading.runs_suites else None
+            console.print(f"Executor: {executor.describe()}" if executor else "The written part alone: graded here, no student code run")
             try:
-                took = batch.run(the_plan.jobs, executor, grading, book, console, the_plan.review)
+                batch.run(the_plan.jobs, executor, grading, book, console, the_plan.review, kept.took)
             finally:
                 getattr(executor, "close", lambda: None)()
-        for part in gradebook_table(book, list(students), took):
+        for part in scores.table(scores.rows(book, list(students)), console.width):
             console.print(part)
-        console.print(f"gradebook: {book.path}   results: {args.out}/STUDENT/results.json")
-        if book.pending():
-            console.print(f"{len(book.pending())} regrade(s) pending review: python -m grader regrade show --gradebook {book.path}")
-        failed = [s for s in students if book.submission(s)["status"] == "error"]
+        console.print(f"gradebook: {book.path}   results: {args.out}/STUDENT/results.json", markup=False)
+        written_notes(book, list(students), grading, console)
+        failed = [s for s in students if book.submission(s)["status"] == outcomes.GRADER_ERROR]
         if failed:
             console.print(Text(f"the grader failed on {len(failed)} submission(s): not recorded as grades; run again to retry them", style="red"))
+        _next_steps(console, book, args)
         return 1 if failed else 0
     finally:
         book.close()
+
+
+def _warn_before_grading(console: Console, course: config.Course, students: dict[str, Path]) -> None:
+    """What staff should settle, said before the batch: it grades anyway."""
+    for folder, archive in batch.twins(students):
+        console.print(Text(f"{printable(folder)}/ and {printable(archive)}: two submissions for one student? Both are graded, "
+                           f"as '{printable(folder)}' and '{printable(archive)}'; remove one and grade again", style="yellow"))
+    strangers = sorted(set(course.extensions) - set(students))
+    if strangers:
+        names = ", ".join(f"'{printable(name)}'" for name in strangers)
+        console.print(Text(f"course.toml [extensions]: no submission for {names} (a misspelt name gets no extension)", style="yellow"))
+
+
+def _time_sources(lateness: dict, policy) -> str:
+    """How many students' times came from each source: "3 LMS export, 1 staff file, 2 unknown"."""
+    counts = Counter(late_of.time_source for late_of in lateness.values())
+    text = ", ".join(f"{n} {source}" for source, n in counts.most_common()) or "none"
+    if policy is not None and counts.get(late.UNKNOWN):
+        text += " (time unknown: no late penalty taken until staff give the time)"
+    return text
+
+
+def _next_steps(console: Console, book: Gradebook, args: argparse.Namespace) -> None:
+    gradebook_option = f" --gradebook {book.path}"
+    config_option = f" --config {args.config}" if args.config else ""
+    if book.pending():
+        console.print(f"next: {len(book.pending())} regrade(s) wait for review: python -m grader regrade show{gradebook_option}", markup=False)
+    console.print(f"next: python -m grader report report/{gradebook_option}{config_option}   (grades.csv, feedback pages, class report)",
+                  markup=False)
 
 
 def _modules(only: list[str] | None) -> tuple[str, ...] | None:
     if not only:
         return None
     modules = tuple(m.strip() for group in only for m in group.split(",") if m.strip())
-    unknown = sorted(set(modules) - set(MODULES))
+    unknown = sorted(set(modules) - {*MODULES, written.PART})
     if unknown:
-        raise SystemExit(f"--only: no such problem(s) {unknown}; problems are {', '.join(MODULES)}")
+        raise SystemExit(f"--only: no such problem(s) {unknown}; problems are {', '.join(MODULES)} and {written.PART}")
     return modules
 
 
-def gradebook_table(book: Gradebook, students: list[str], took: dict[str, float]) -> list:
-    """The score table for `students` and its notes, from the gradebook (so with overrides and late penalties)."""
-    rows, finals = [], {}
-    final_scores = book.final_scores()
-    for student in students:
-        row = book.submission(student)
-        data = book.results(student)
-        if row["status"] == "error" or not data:
-            outcome = {"ok": False, "error": row["error"] or "not graded"}
-        else:
-            outcome = {"ok": True, "results": data}
-        rows.append((student, outcome, took.get(student, row["seconds"])))
-        final = final_scores.get(student)
-        if row["status"] == "graded" and final is not None:
-            penalty = f" -{final['late_penalty_pct']:g}%" if final["late_penalty_pct"] else ""
-            finals[student] = f"{final['final']:.4g}{penalty}"
-    adjusted = any(final_scores[s]["final"] != final_scores[s]["score"] for s in finals)
-    return score_table(rows, finals if adjusted else None)  # a "final" column only where overrides or penalties apply
+def _grading(args: argparse.Namespace, course: config.Course) -> Grading:
+    """How to grade: the suites' problems of --only (all without it) and the written part where it is in scope."""
+    selection = _modules(args.only)
+    suites = None if selection is None else tuple(m for m in selection if m != written.PART)
+    in_scope = selection is None or written.PART in selection
+    return Grading(limits_from(args), args.allow_weak_sandbox, suites, in_scope, course.term, course.tamper)
 
 
-def score_table(rows, finals: dict[str, str] | None = None) -> list:
-    """rows: (name, grade_in_subprocess outcome, seconds); finals: name -> final score text.
-
-    Compact enough for 80 columns and a log file: problems as P1..P8 with a legend under the
-    table, scores as points (the maximum is in the legend), and each flag, unreadable reason or
-    grader error as a note line below instead of a wide column. Student names are Text with
-    control characters removed: never markup, never escape sequences."""
-    graded = {t["tags"][0] for _, o, _ in rows if o.get("ok") for t in o["results"]["tests"]}
-    modules = [m for m in MODULES if m in graded] or list(MODULES)  # a scoped run shows its problems only
-    table = Table(title="Scores", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
-    table.add_column("student", overflow="fold", ratio=1)
-    table.add_column("total", justify="right", no_wrap=True)
-    for module in modules:
-        table.add_column(f"P{MODULES.index(module) + 1}", justify="right", no_wrap=True)
-    if finals is not None:
-        table.add_column("final", justify="right", no_wrap=True)
-    table.add_column("s", justify="right", no_wrap=True)
-    notes, maxima = [], {}
-    final_cells = lambda name: [finals.get(name, "")] if finals is not None else []  # noqa: E731
-    for name, outcome, seconds in rows:
-        student = Text(printable(name))
-        if not outcome.get("ok"):
-            last_line = batch.error_summary(outcome["error"])
-            table.add_row(student, Text("ERROR", style="red"), *[""] * len(modules), *final_cells(name), f"{seconds:.0f}")
-            notes.append(_note(name, "grader error, not a grade (run again to retry)", last_line, "red"))
-            continue
-        data = outcome["results"]
-        problems = results.per_problem(data)
-        maxima.update({m: problems[m][1] for m in problems})
-        reason = gradebook.unreadable_reason(data)
-        if reason:
-            table.add_row(student, Text("unreadable", style="yellow"), *[""] * len(modules), *final_cells(name), f"{seconds:.0f}")
-            notes.append(_note(name, "unreadable", reason, "yellow"))
-            continue
-        table.add_row(
-            student,
-            f"{data['score']:g}",
-            *[f"{problems[m][0]:g}" if m in problems else "-" for m in modules],
-            *final_cells(name),
-            f"{seconds:.0f}",
-        )
-        flags = sorted({f["kind"] for f in data["extra_data"].get("integrity_flags", [])})
-        if flags:
-            notes.append(_note(name, "flagged", ", ".join(flags), "magenta"))
-    legend = "  ".join(f"P{MODULES.index(m) + 1} {m}" + (f" /{maxima[m]:g}" if m in maxima else "") for m in modules)
-    return [table, Text(legend + "   s: seconds", style="dim"), *notes]
-
-
-def _note(name: str, what: str, detail: str, style: str) -> Text:
-    return Text.assemble((printable(name), "bold"), (f": {what}: ", style), printable(detail)[:300])
+def written_notes(book: Gradebook, students: list[str], grading: Grading, console: Console) -> None:
+    """What staff must know after grading the written part: a term that differs from the answers files', what awaits marking."""
+    if not grading.written:
+        return
+    extras = [((book.results(s) or {}).get("extra_data") or {}).get(written.PART) or {} for s in students]
+    other = sorted({str(e.get("term_in_file"))[:40] for e in extras if e.get("term_in_file") not in (None, grading.term)})
+    if other:
+        console.print(Text(f"the written part was graded with term {grading.term!r} ([course] term of --config); answers files "
+                           f"name {', '.join(map(repr, map(printable, other)))}: a wrong --config draws everyone the wrong numbers", style="yellow"))
+    waiting = [a for a in written_marks.answers(book, students) if a.state in ("pending", "stale")]
+    if waiting:
+        console.print(f"{len(waiting)} written explanation(s) await marking: python -m grader written unmarked --gradebook {book.path}",
+                      markup=False)

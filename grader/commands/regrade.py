@@ -6,9 +6,11 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
+from grader.commands import with_gradebook
+from grader.core.student_text import distinct_names, printable
 from grader.staff import changeset, gradebook
-from grader.staff.gradebook import Gradebook
 
 
 def register(commands) -> None:
@@ -29,38 +31,42 @@ def register(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    if not args.gradebook.exists():
-        raise SystemExit(f"no gradebook at {args.gradebook}")
-    console = Console(highlight=False)
-    book = Gradebook(args.gradebook)
-    try:
-        pending = {row["student"] for row in book.pending()}
-        unknown = sorted(set(args.students) - pending)
-        if unknown:
-            console.print(f"[red]no pending regrade for {', '.join(unknown)}")
-            return 2
-        if args.action == "show":
-            show(console, [c for c in changeset.changes(book) if not args.students or c.student in args.students], args.all)
-            return 0
-        act = changeset.apply if args.action == "apply" else changeset.discard
-        done = act(book, args.students or None)
-        console.print(f"{'applied' if args.action == 'apply' else 'discarded'} {len(done)} pending regrade(s)"
-                      + (f": {', '.join(done)}" if done else ""))
-        return 0
-    finally:
-        book.close()
+@with_gradebook
+def run(args: argparse.Namespace, console: Console, book) -> int:
+    pending = {row["student"] for row in book.pending()}
+    shown = distinct_names(book.students())
+    unknown = sorted(set(args.students) - pending)
+    if unknown:
+        console.print(Text(f"no pending regrade for {', '.join(printable(s) for s in unknown)}", style="red"))
+        return 2
+    if args.action == "show":
+        changes, broken = changeset.changes(book, args.students or None)
+        show(console, changes, args.all, shown)
+        for student, why in broken:  # one student's unreadable change set stops no one else's
+            console.print(Text(f"{shown.get(student, printable(student))}: the pending regrade cannot be shown: {printable(why)}", style="red"))
+        return 1 if broken else 0
+    act = changeset.apply if args.action == "apply" else changeset.discard
+    done = act(book, args.students or None)
+    console.print(Text(f"{'applied' if args.action == 'apply' else 'discarded'} {len(done)} pending regrade(s)"
+                       + (f": {', '.join(shown.get(s, printable(s)) for s in done)}" if done else "")))
+    console.print(f"next: python -m grader report report/ --gradebook {args.gradebook}", markup=False)
+    return 0
 
 
-def show(console: Console, changes: list[changeset.Change], everyone: bool) -> None:
+def show(console: Console, changes: list[changeset.Change], everyone: bool, shown: dict[str, str]) -> None:
+    """Every line is Text: a student's name (any characters) is never read as markup."""
     moving = [c for c in changes if c.changes]
     console.print(f"{len(changes)} pending regrade(s): {len(moving)} would change a grade, {len(changes) - len(moving)} would not")
     for change in changes if everyone else moving:
-        console.print(f"\n[bold]{change.student}[/]: final {change.old_final:.4g} -> {change.new_final:.4g}   ({'; '.join(change.why)})")
+        console.print()
+        console.print(Text.assemble((shown.get(change.student, printable(change.student)), "bold"),
+                                    f": final {change.old_final:.4g} -> {change.new_final:.4g}   ({'; '.join(change.why)})"))
         for module, ((old, top), (new, new_top)) in change.problems.items():
-            console.print(f"  {module}: {old:g}/{top:g} -> {new:g}/{new_top:g}")
+            console.print(Text(f"  {module}: {old:g}/{top:g} -> {new:g}/{new_top:g}"))
         for flip in change.flips:
             kept = f"  [staff override {flip.override:g} kept]" if flip.override is not None else ""
-            console.print(f"    {flip.old} -> {flip.new}: {flip.key} ({flip.old_points:g} -> {flip.new_points:g} points){kept}")
+            # soft_wrap: a test key is never folded in two (it is what `override` takes)
+            console.print(Text(f"    {flip.old} -> {flip.new}: {printable(flip.key)} ({flip.old_points:g} -> {flip.new_points:g} points){kept}"),
+                          soft_wrap=True)
     if changes:
-        console.print("\npython -m grader regrade apply [STUDENT...]   or   python -m grader regrade discard [STUDENT...]")
+        console.print("\nnext: python -m grader regrade apply [STUDENT...]   or   python -m grader regrade discard [STUDENT...]", markup=False)

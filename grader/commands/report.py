@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
-from rich.console import Console
+from rich.text import Text
 
+from grader.commands import make_console
+from grader.core.student_text import printable
 from grader.staff import gradebook, hints, report
+from grader.staff.config import parse_time
+from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
 
 
 def register(commands) -> None:
@@ -15,9 +20,10 @@ def register(commands) -> None:
         "report",
         help="write grades.csv (for the LMS), feedback per student and a class report from the gradebook",
         description="Read the gradebook `grade` wrote (staff overrides and the late penalty count), or with "
-        "--results a folder of STUDENT/results.json files, and write into OUT: grades.csv (student, total "
-        "after overrides and the late penalty, one column per problem, days_late, late_penalty_pct, "
-        "status: graded / error / flagged) for an LMS to import; feedback/STUDENT.md and .html (per "
+        "--results a folder of STUDENT/results.json files, and write into OUT: grades.csv (student, status: "
+        "graded / unreadable / grader error, one column per problem, score after overrides, days_late, "
+        "late_penalty_pct, final, where the time came from, the deadline and extension, faults of the code, "
+        "integrity flags; `export` writes the LMS's own shape); feedback/STUDENT.md and .html (per "
         "problem: score, the tests passed and failed with their output; for public tests the smallest "
         "failing input, for hidden tests only their hint and the kind of failure); histogram.png and "
         "pass_rates.png; and report.md plus report.html, the class report (score histogram, pass rate "
@@ -47,8 +53,16 @@ def register(commands) -> None:
     parser.set_defaults(run=run)
 
 
+def _own_deadline(policy: hints.HintPolicy, deadline: str | None) -> hints.HintPolicy:
+    """The hint policy with the student's own deadline where an extension moved it later: hidden
+    tests' hints "after the deadline" never reach a student who may still be working."""
+    if policy.deadline is None or not deadline:
+        return policy
+    return dataclasses.replace(policy, deadline=max(policy.deadline, parse_time(deadline)))
+
+
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = make_console()
     if args.results is not None:
         if not args.results.is_dir():
             console.print(f"[red]no results folder {args.results}: run `python -m grader grade --out {args.results} ...` first")
@@ -56,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         students, source = report.load_class(args.results), f"{args.results}/STUDENT/results.json"
     else:
         if not args.gradebook.is_file():
-            console.print(f"[red]no gradebook at {args.gradebook}: run `python -m grader grade` first, or pass --gradebook PATH or --results DIR")
+            console.print(f"no gradebook at {args.gradebook}: run `python -m grader grade` first, or pass --gradebook PATH or --results DIR",
+                          style="red", markup=False)
             return 2
         students, source = report.load_gradebook(args.gradebook), str(args.gradebook)
     if not students:
@@ -66,15 +81,22 @@ def run(args: argparse.Namespace) -> int:
     for student in students:  # the feedback shows only the hints the course lets students see
         if student.results is not None:
             student.extra["hints"] = [hints.resolve(h) for h in student.extra.get("hints") or []]  # staff read them all
-            student.extra["hints_shown"] = hints.shown(student.results, policy)
+            student.extra["hints_shown"] = hints.shown(student.results, _own_deadline(policy, student.late.deadline))
     if args.similarity is not None and not args.similarity.is_file():
         console.print(f"[red]--similarity: no file {args.similarity}: run `python -m grader similarity SUBMISSIONS --out DIR` first")
         return 2
     paths = report.write_report(students, args.out, args.similarity)
-    counts = report.class_summary(students)["counts"]
+    summary = report.class_summary(students)
+    counts = summary["counts"]
     console.print(
-        f"{len(students)} students from {source} ({counts['graded']} graded, {counts['flagged']} flagged, {counts['unreadable']} unreadable, {counts['error']} grader error)\n"
-        f"LMS grades: {paths['csv']}\nfeedback:   {args.out / 'feedback'}/STUDENT.md and .html\n"
-        f"class:      {paths['report_html']} (self-contained) and {paths['report_md']}"
+        f"{len(students)} students from {source} ({counts[GRADED]} graded, {counts[UNREADABLE]} unreadable, {counts[GRADER_ERROR]} grader error; "
+        f"{len(summary['faulty'])} with faults of their code, {len({f['student'] for f in summary['flagged']})} with integrity flags)\n"
+        f"grades:     {paths['csv']}\nfeedback:   {args.out / 'feedback'}/STUDENT.md and .html\n"
+        f"class:      {paths['report_html']} (self-contained) and {paths['report_md']}",
+        markup=False,
     )
-    return 0
+    for student, why in paths["failed_pages"]:
+        console.print(Text(f"{printable(student)}: feedback page not written: {printable(why)}", style="red"))
+    if args.results is None:
+        console.print(f"next: python -m grader export grades-lms.csv --gradebook {args.gradebook}   (the LMS's import shape)", markup=False)
+    return 1 if paths["failed_pages"] else 0

@@ -8,6 +8,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from grader.commands import make_console
+from grader.core.student_text import distinct_names
 
 from grader.staff import similarity, similarity_report
 
@@ -43,7 +47,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = make_console()
     started = time.monotonic()
     missing = [p for p in [*args.submissions, *args.reference_term] if not p.exists()]
     if missing:
@@ -55,15 +59,20 @@ def run(args: argparse.Namespace) -> int:
         return 2
     pairs = similarity.compare(submissions, args.common_share)
     page = similarity_report.write_report(submissions, pairs, args.out, args.top, args.threshold)
-    _print_top(console, submissions, pairs, min(args.top, 10))
+    shown = distinct_names([s.name for s in submissions])
+    _print_top(console, submissions, pairs, min(args.top, 10), shown)
+    for submission in submissions:
+        if submission.not_compared:
+            console.print(Text(f"{shown[submission.name]}: not compared in part: {'; '.join(submission.not_compared)}", style="yellow"))
     console.print(f"{len(submissions)} submissions, {len(pairs)} pairs of modules with shared fingerprints, "
-                  f"{time.monotonic() - started:.1f} s\nreport: {page}\npairs:  {args.out / 'pairs.csv'}")
+                  f"{time.monotonic() - started:.1f} s\nreport: {page}\npairs:  {args.out / 'pairs.csv'}", markup=False)
+    console.print(f"next: open {page}; link it from the class report with `python -m grader report report/ --similarity {page}`", markup=False)
     return 0
 
 
-def _print_top(console: Console, submissions, pairs, count: int) -> None:
+def _print_top(console: Console, submissions, pairs, count: int, shown: dict[str, str]) -> None:
     table = Table("a", "b", "module", "similarity", title="most similar pairs")
     best = sorted(similarity.pair_scores(pairs).values(), key=lambda p: -p.similarity)[:count]
     for pair in best:
-        table.add_row(submissions[pair.a].name, submissions[pair.b].name, pair.module, f"{pair.similarity:.0%}")
+        table.add_row(Text(shown[submissions[pair.a].name]), Text(shown[submissions[pair.b].name]), pair.module, f"{pair.similarity:.0%}")
     console.print(table)

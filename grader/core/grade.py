@@ -21,67 +21,43 @@ from pathlib import Path
 from grader.staff import hints
 from grader.staff.replies import Replies
 
-from grader.core import intake, phases, results, rubric
+from grader.core import integrity, intake, leases, phases, results, rubric
 from grader.core.intake import BadSubmission
 from grader.core.manifest import manifest_flags
 from grader.core.sandbox import Limits, RemoteImpl, Sandbox, SandboxUnavailable, layers_for
 from grader.staff.selfcheck import suite_paths
-from tests.seam import REPO_ROOT
+from tests.seam import MODULES, REPO_ROOT
 
 # pytest, the plugin, the suites and the reference are loaded in _run_pytest, after the
 # sandbox has forked its zygote from this process: what is in memory then, the zygote has.
 
 
+GRADE_PREFIX = "grade-"  # the staged copy's folder, under the temp dir
+
+
 def grade_one(
     submission: Path, out_file: Path, limits: Limits, allow_weak: bool = False, modules: list[str] | None = None
 ) -> dict:
-    """Grade one submission (only `modules`' problems, when given); write and return its results.json."""
+    """Grade one submission (only `modules`' problems, when given); write and return its results.json.
+
+    Its staged copy and sandbox folder are removed however the run ends: at the end, at SIGTERM
+    or SIGHUP, or (after kill -9) by the next run's sweep.
+    """
     started = time.monotonic()
     phases.mark("grade start")
-    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
+    temp = Path(tempfile.gettempdir())
+    leases.sweep(temp, GRADE_PREFIX)  # staged copies of runs killed outright
+    with leases.cleaned_up_on_termination():
+        scratch = leases.work_folder(temp, GRADE_PREFIX)
+        key = leases.at_termination(lambda: leases.remove_folder(scratch))
         try:
-            staged = intake.stage(submission, Path(scratch))  # all that is read of the submission
-        except (BadSubmission, OSError) as error:
-            data = refused(error, modules, time.monotonic() - started)
-            results.write_atomically(out_file, data)
-            return data
-        sandbox = Sandbox(staged.folder, limits, allow_weak=allow_weak, problems=modules)
-        sandbox.flags += staged.flags
-        sandbox.start()
-        phases.mark("sandbox started")
-        try:
-            the_rubric = rubric.load().only(modules)
-            remote = RemoteImpl(sandbox)
-            remote.replies = Replies(seed=hint_seed())  # the submission's answers: the hints' evidence
-            cases, log, cuda = _run_pytest(remote, modules)
-            phases.mark("pytest done")
-            scores = rubric.score(the_rubric, cases)
-            phases.mark("scored")
+            data, staff = _grade_staged(submission, scratch, limits, allow_weak, modules, started)
         finally:
-            sandbox.close()
-            phases.mark("sandbox closed")
-        found = hints.hints_for(hints.failed_problems(scores), remote.replies)  # the trusted side: mutants in-process
-        phases.mark("hints found")
-        flags = sandbox.flags + manifest_flags(staged.folder)  # the staged copy holds the manifest too
-        extra = {
-            "integrity_flags": [_for_the_student(flag) for flag in flags],
-            "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
-            "cuda": cuda,
-            "submission_sha256": results.submission_digest(staged.folder),
-            "hints": hints.redact(found),  # a hidden hint's text only in the staff file
-        }
-        summary = _summary(sandbox, scores)
-        # Hidden tests' inputs reach what the code printed and pytest's log: staff only.
-        staff = {
-            "output_from_the_first_hidden_test_on": sandbox.staff_output(),
-            "pytest_log_tail": log[-20000:],
-            "integrity_flags": flags,
-            "hints": found,
-            "hint_seed": remote.replies.seed,
-        }
-    data = results.build(the_rubric, scores, seconds=time.monotonic() - started, summary=summary, extra=extra)
-    results.write_atomically(results.staff_file(out_file), staff)
-    results.write_atomically(out_file, data)
+            leases.remove_folder(scratch)
+            leases.cancel(key)
+    if staff is not None:
+        results.write_atomically(results.staff_file(out_file), results.bounded(staff))
+    results.write_atomically(out_file, results.bounded(data))
     phases.mark("results written")
     return data
 
@@ -92,12 +68,53 @@ def hint_seed() -> int:
     return int(given) if given else secrets.randbits(63)
 
 
-def _for_the_student(flag: dict) -> dict:
-    """A flag as results.json shows it: raised in a hidden test, its detail (an exit status, a size,
-    a path the code chose) could spell out the test's inputs, so only staff read it."""
-    if flag["test"] is None or flag["test"].startswith("tests/public/"):
-        return flag
-    return {**flag, "detail": "raised during a hidden test (the detail is in the staff file)"}
+def _grade_staged(submission: Path, scratch: Path, limits: Limits, allow_weak: bool, modules, started: float) -> tuple[dict, dict | None]:
+    """Stage, grade in the sandbox, score: (results.json's data, the staff file's or None)."""
+    try:
+        staged = intake.stage(submission, scratch)  # all that is read of the submission
+    except (BadSubmission, OSError) as error:
+        return refused(error, modules, time.monotonic() - started), None
+    sandbox = Sandbox(staged.folder, limits, allow_weak=allow_weak, problems=modules)
+    sandbox.flags.extend(staged.flags)
+    try:
+        sandbox.start()
+        phases.mark("sandbox started")
+        the_rubric = rubric.load().only(modules)
+        remote = RemoteImpl(sandbox)
+        remote.replies = Replies(seed=hint_seed())  # the submission's answers: the hints' evidence
+        cases, log, cuda = _run_pytest(remote, modules)
+        phases.mark("pytest done")
+        scores = rubric.score(the_rubric, cases)
+        phases.mark("scored")
+    finally:
+        sandbox.close()
+        phases.mark("sandbox closed")
+    found = hints.hints_for(hints.failed_problems(scores), remote.replies)  # the trusted side: mutants in-process
+    phases.mark("hints found")
+    sandbox.flags.extend(manifest_flags(staged.folder))  # the staged copy holds the manifest too
+    # Read off the staged source on this side: nothing the worker did can hide or forge these.
+    source_flags, tamper = integrity.source_flags(sandbox.sources, tuple(modules or MODULES), remote.own_work.breaches())
+    sandbox.flags.extend(source_flags)
+    extra = {
+        # A flag raised in a hidden test shows the student its kind and "hidden test N" only.
+        "integrity_flags": sandbox.flags.for_student(results.hidden_test_names(the_rubric, cases)),
+        "tamper": tamper,  # problem -> findings: what course.toml's [integrity] tamper = "zero" holds
+        "sandbox": {"level": sandbox.level, "layers": layers_for(sandbox.level)},
+        "cuda": cuda,
+        "submission_sha256": results.submission_digest(staged.folder),
+        "hints": hints.redact(found),  # a hidden hint's text only in the staff file
+    }
+    summary = _summary(sandbox, scores)
+    # Hidden tests' inputs reach what the code printed, pytest's log and flags' details: staff only.
+    staff = {
+        "output_from_the_first_hidden_test_on": sandbox.staff_output(),
+        "pytest_log_tail": log[-20000:],
+        "integrity_flags": sandbox.flags.entries(),
+        "hints": found,
+        "hint_seed": remote.replies.seed,
+    }
+    data = results.build(the_rubric, scores, seconds=time.monotonic() - started, summary=summary, extra=extra)
+    return data, staff
 
 
 def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str, bool]:

@@ -16,8 +16,9 @@ archive, the source checks) reads only the copy it made:
 Layouts (the first that applies): assignment/ at the top; assignment/ inside the one
 top-level folder; the module files loose at the top (a Gradescope upload of tensors.py,
 strides.py, ...); a folder holding nothing but one .zip (Gradescope's upload of a .zip).
-Only the located assignment/ folder (and `python -m submit`'s manifest beside it) is copied;
-nothing else of the submission is read.
+Only the located assignment/ folder, and beside it `python -m submit`'s manifest and the
+written part's answers (`written.toml`: a regular file of at most 64 KiB, else left out with the
+reason in `Staged.written_problem`), are copied; nothing else of the submission is read.
 
 A refusal is `BadSubmission`: a message the student can act on and, where the submission
 looks built to attack the grader (a link, a special file, a bomb), a flag for staff.
@@ -39,6 +40,8 @@ from pathlib import Path, PurePosixPath
 from grader.core.manifest import MANIFEST
 from tests.seam import MODULES
 
+WRITTEN = "written.toml"  # the written part's answers, beside assignment/ (grader/core/written.py reads the copy)
+MAX_WRITTEN_BYTES = 64 * 2**10
 MAX_ENTRIES = 2000  # folder entries looked at, or .zip entries, per submission
 MAX_FILE_BYTES = 8 * 2**20
 MAX_TOTAL_BYTES = 16 * 2**20  # what is staged: assignment/'s files
@@ -65,8 +68,9 @@ class BadSubmission(ValueError):
 
 @dataclass
 class Staged:
-    folder: Path  # the private copy: folder/assignment/...
+    folder: Path  # the private copy: folder/assignment/... (and folder/written.toml)
     flags: list[dict] = field(default_factory=list)  # links skipped: never followed, never copied
+    written_problem: str | None = None  # why a written.toml beside assignment/ was left out
 
 
 def stage(submission: Path, scratch: Path) -> Staged:
@@ -77,7 +81,7 @@ def stage(submission: Path, scratch: Path) -> Staged:
         _stage(submission, reader)
     except OSError as error:  # unreadable (permissions, a name the file system refuses...): the student's to fix
         raise BadSubmission(f"{submission.name} cannot be read: {error.strerror or error}") from None
-    return Staged(scratch / "staged", reader.flags)
+    return Staged(scratch / "staged", reader.flags, reader.written_problem)
 
 
 def _stage(submission: Path, reader: _Reader) -> None:
@@ -150,6 +154,8 @@ def _locate(top: int, reader: _Reader) -> tuple[int | None, str]:
     if "assignment" in names:
         return _assignment_in(top, "assignment", reader)
     kinds = {n: _kind_at(top, n) for n in names if not _skipped(n)}
+    if not kinds:
+        raise BadSubmission("the submission is empty: an empty folder" + (" (only hidden files)" if names else ""))
     inner = [n for n, kind in kinds.items() if kind == "dir"]
     if len(inner) == 1:
         folder = _open_dir(top, inner[0], inner[0])
@@ -162,6 +168,7 @@ def _locate(top: int, reader: _Reader) -> tuple[int | None, str]:
     if loose:
         for name in loose:
             reader.copy_file(top, name, reader.target / name, name)
+        reader.copy_written(top, kinds.get(WRITTEN), WRITTEN)
         return None, ""
     if len(kinds) == 1 and list(kinds.values()) == ["file"] and next(iter(kinds)).endswith(".zip"):
         _stage_zip(_read_archive(top, next(iter(kinds))), reader, next(iter(kinds)))  # Gradescope's upload of one .zip
@@ -178,8 +185,11 @@ def _assignment_in(folder: int, shown: str, reader: _Reader) -> tuple[int, str]:
         raise BadSubmission(f"{shown} is a symbolic link; the grader follows no link: submit the folder itself", "link")
     if kind != "dir":
         raise BadSubmission(f"{shown} is not a folder")
-    if MANIFEST in reader.list(folder, shown) and _kind_at(folder, MANIFEST) == "file":  # python -m submit's, beside it
+    beside = reader.list(folder, shown)
+    if MANIFEST in beside and _kind_at(folder, MANIFEST) == "file":  # python -m submit's, beside it
         reader.copy_file(folder, MANIFEST, reader.target.parent / MANIFEST, MANIFEST)
+    if WRITTEN in beside:
+        reader.copy_written(folder, _kind_at(folder, WRITTEN), shown[: -len("assignment")] + WRITTEN)
     return _open_dir(folder, "assignment", shown), shown
 
 
@@ -189,6 +199,7 @@ class _Reader:
 
     target: Path
     flags: list[dict] = field(default_factory=list)
+    written_problem: str | None = None
     entries: int = 0
     total: int = 0
     deadline: float = field(default_factory=lambda: time.monotonic() + MAX_SECONDS)
@@ -229,15 +240,30 @@ class _Reader:
             else:
                 raise BadSubmission(f"{where} is a {kind}; submit regular files only", "special-file")
 
-    def copy_file(self, folder: int, name: str, destination: Path, shown: str) -> None:
+    def copy_file(self, folder: int, name: str, destination: Path, shown: str, limit: int = MAX_FILE_BYTES) -> None:
         fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):  # replaced since it was listed
                 raise BadSubmission(f"{shown} is a {_kind(info.st_mode)}; submit regular files only", "special-file")
-            self.write(destination, _read_bounded(fd, info.st_size, shown), shown)
+            self.write(destination, _read_bounded(fd, info.st_size, shown, limit), shown)
         finally:
             os.close(fd)
+
+    def copy_written(self, folder: int, kind: str | None, shown: str) -> None:
+        """written.toml beside assignment/: a regular file within its bound is copied; anything else
+        is left out, with the reason for the student (a link is also flagged, never followed)."""
+        if kind is None:
+            return
+        if kind == "link":
+            self.flag("link", f"symbolic link in the submission, not followed: {shown}")
+            self.written_problem = f"{shown} is a symbolic link: not read"
+        elif kind != "file":
+            self.written_problem = f"{shown} is a {kind}, not a file: not read"
+        elif os.stat(WRITTEN, dir_fd=folder, follow_symlinks=False).st_size > MAX_WRITTEN_BYTES:
+            self.written_problem = f"{shown} is over {MAX_WRITTEN_BYTES // 2**10} KiB: not read"
+        else:
+            self.copy_file(folder, WRITTEN, self.target.parent / WRITTEN, shown, limit=MAX_WRITTEN_BYTES)
 
     def write(self, destination: Path, data: bytes, shown: str) -> None:
         self.total += len(data)
@@ -251,16 +277,20 @@ class _Reader:
             self.flags.append({"kind": kind, "detail": detail, "test": None})
 
 
-def _read_bounded(fd: int, size: int, shown: str) -> bytes:
-    if size > MAX_FILE_BYTES:
-        raise BadSubmission(f"{shown} is over {MAX_FILE_BYTES // 2**20} MiB", "bad-submission")
+def _read_bounded(fd: int, size: int, shown: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    if size > limit:
+        raise BadSubmission(f"{shown} is over {_size(limit)}", "bad-submission")
     chunks, got = [], 0
-    while chunk := os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - got)):
+    while chunk := os.read(fd, min(1 << 20, limit + 1 - got)):
         chunks.append(chunk)
         got += len(chunk)
-        if got > MAX_FILE_BYTES:  # it grew while being read
-            raise BadSubmission(f"{shown} is over {MAX_FILE_BYTES // 2**20} MiB", "bad-submission")
+        if got > limit:  # it grew while being read
+            raise BadSubmission(f"{shown} is over {_size(limit)}", "bad-submission")
     return b"".join(chunks)
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 2**10} KiB"
 
 
 def _open_dir(folder: int | None, name: str, shown: str) -> int:
@@ -321,6 +351,8 @@ def _stage_zip(data: bytes, reader: _Reader, name: str) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zipped:
             infos = zipped.infolist()
+            if not infos:
+                raise BadSubmission(f"{name} is empty: a .zip with nothing in it")
             if len(infos) > MAX_ENTRIES:
                 raise BadSubmission(f"the .zip holds over {MAX_ENTRIES} entries", "bad-submission")
             prefix = _zip_prefix(infos)
@@ -365,6 +397,9 @@ def _extract(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, prefix: str, reader
     if prefix != "*" and info.filename == prefix + MANIFEST and stat.S_IFMT(info.external_attr >> 16) in (0, stat.S_IFREG):
         _write_entry(zipped, info, reader.target.parent / MANIFEST, reader)  # python -m submit's, beside assignment/
         return
+    if info.filename == (prefix if prefix != "*" else "") + WRITTEN:
+        _written_entry(zipped, info, reader)
+        return
     if prefix == "*":
         relative = name.parts if len(name.parts) == 1 and name.name in LOOSE else None
     else:
@@ -388,11 +423,25 @@ def _extract(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, prefix: str, reader
     _write_entry(zipped, info, destination, reader)
 
 
-def _write_entry(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, reader: _Reader) -> None:
-    if info.file_size > MAX_FILE_BYTES:
-        raise BadSubmission(f"{info.filename} is over {MAX_FILE_BYTES // 2**20} MiB", "bad-submission")
+def _written_entry(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, reader: _Reader) -> None:
+    """written.toml beside assignment/ in the .zip: as _Reader.copy_written, for an archive's entry."""
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if stat.S_ISLNK(info.external_attr >> 16):
+        reader.flag("link", f"symbolic link in the .zip, not extracted: {info.filename}")
+        reader.written_problem = f"{info.filename} is a symbolic link: not read"
+    elif kind not in (0, stat.S_IFREG) or info.is_dir():
+        reader.written_problem = f"{info.filename} is not a regular file: not read"
+    elif info.file_size > MAX_WRITTEN_BYTES:
+        reader.written_problem = f"{info.filename} is over {MAX_WRITTEN_BYTES // 2**10} KiB: not read"
+    else:
+        _write_entry(zipped, info, reader.target.parent / WRITTEN, reader, MAX_WRITTEN_BYTES)
+
+
+def _write_entry(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, reader: _Reader, limit: int = MAX_FILE_BYTES) -> None:
+    if info.file_size > limit:
+        raise BadSubmission(f"{info.filename} is over {_size(limit)}", "bad-submission")
     with zipped.open(info) as source:
-        data = source.read(MAX_FILE_BYTES + 1)  # never trust the size the entry claims
-    if len(data) > MAX_FILE_BYTES:
-        raise BadSubmission(f"{info.filename} is over {MAX_FILE_BYTES // 2**20} MiB", "bad-submission")
+        data = source.read(limit + 1)  # never trust the size the entry claims
+    if len(data) > limit:
+        raise BadSubmission(f"{info.filename} is over {_size(limit)}", "bad-submission")
     reader.write(destination, data, info.filename)

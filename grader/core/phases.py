@@ -133,7 +133,7 @@ def _timed(function, key):
 
 
 def _timed_run(run):
-    def timed_run(scenario, /, **inputs):
-        return _timed(run, f"{scenario.__module__}:{scenario.__qualname__}")(scenario, **inputs)
+    def timed_run(driver, /, **inputs):
+        return _timed(run, f"{driver.__module__}:{driver.__qualname__}")(driver, **inputs)
 
     return timed_run

@@ -20,9 +20,13 @@ import pytest
 from grader.compat import BaseExceptionGroup
 from grader.core.student_text import scrub, without_grader_frames
 from grader.core.sandbox import ModuleUnavailable, RemoteImpl, SandboxUnavailable, SubmissionError, SubmissionFault
+from tests.own_work import OwnWorkViolation
 from tests.seam import MODULES, REPO_ROOT
 
 MAX_VISIBLE_OUTPUT = 6000
+# What pytest keeps of a failed test's report until the session ends (its terminal reporter holds
+# every one): an assertion message may hold the repr of a reply (a tuple of 500,000 tensors is 17 MB).
+MAX_KEPT_REPORT = 20_000
 
 
 @dataclass
@@ -95,6 +99,7 @@ class GradingPlugin:
         elif report.failed:
             case.outcome = "failed"
             case.message = _failure_message(case, call, report)
+            report.longrepr = _tail(report.longreprtext, MAX_KEPT_REPORT)
         elif report.passed and report.when == "call" and case.outcome == "not run":
             case.outcome = "passed"
 
@@ -113,6 +118,10 @@ def _case_for(item) -> Case:
     )
 
 
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"[... {len(text) - limit} characters cut]\n{text[-limit:]}"
+
+
 def _skip_reason(report) -> str:
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
@@ -125,6 +134,8 @@ def _failure_message(case: Case, call, report) -> str:
     error = call.excinfo.value if call.excinfo is not None else None
     if isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
+    if isinstance(error, OwnWorkViolation):  # the rule, the student's own line: nothing of the test's
+        return f"own-work rule: {error}"
     if case.visible:
         kind = _kind_of_failure(error, report.when)
         if isinstance(error, ModuleUnavailable):  # a module that did not import: the kind says it all
@@ -138,14 +149,16 @@ def _failure_message(case: Case, call, report) -> str:
 # exception's message, an exit status or a refused reply's size could spell out the test's inputs.
 HIDDEN_FAULTS = {
     "timeout": "the call ran over its time limit and was stopped",
-    "crash": "the worker running your code ended (it crashed, exited or was killed)",
+    "crash": "the process running your code ended (it crashed, exited or was killed)",
     "unsafe-result": "the grader refused what your code returned (not plain data, or too big)",
 }
 
 
 def _kind_of_hidden_failure(error: BaseException | None) -> str | None:
-    if isinstance(error, ModuleUnavailable):  # says only which file failed to import, never an input
-        return str(error)
+    if isinstance(error, ModuleUnavailable):  # the trusted side's words only, never the worker's
+        return error.hidden
+    if _is_pytest_failure(error):  # "DID NOT RAISE <class 'IndexError'>" would name what the test expected
+        return "wrong result (a hidden test shows no values)"
     if isinstance(error, SubmissionFault):
         return HIDDEN_FAULTS.get(error.flag, "your code's call failed")
     if isinstance(error, SubmissionError):
@@ -165,8 +178,15 @@ def _kind_of_failure(error: BaseException | None, when: str) -> str:
         return f"your code raised {type(error).__name__}: {first_line}"
     if isinstance(error, AssertionError):
         return "wrong result"
+    if _is_pytest_failure(error):  # pytest.fail() or pytest.raises' "DID NOT RAISE <class 'ValueError'>"
+        return f"wrong result: {(str(error).splitlines() or [''])[0][:300]}"
     if type(error).__module__.startswith("hypothesis"):
         return f"the test could not be completed ({type(error).__name__}: is your code deterministic?)"
     if isinstance(error, NotImplementedError):
         return "not implemented yet"
-    return f"your code's result could not be checked ({type(error).__name__} in the test)"
+    return f"your code's result could not be checked (the test raised {type(error).__name__})"
+
+
+def _is_pytest_failure(error: BaseException | None) -> bool:
+    """pytest's own failure (pytest.fail, pytest.raises that saw no exception): a test's verdict, not a crash."""
+    return error is not None and type(error).__name__ == "Failed" and type(error).__module__.startswith("_pytest")

@@ -1,4 +1,4 @@
-"""Trusted side: Gradescope's results.json, written atomically."""
+"""Trusted side: Gradescope's results.json (and the staff file beside it), bounded and written atomically."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from grader.core.rubric import Rubric, TestScore
 from tests.seam import REPO_ROOT
 
 SUITE_PARTS = ("tests", "solutions")
+# The written part's draws and answer key decide its points as the suites decide theirs.
+SUITE_FILES = ("student/questions.py", "grader/core/written.py", "grader/core/written_key.py")
 NOT_SUITE = ("tests/project", "tests/data")  # the kit's own tests and test data grade nobody
 
 
@@ -27,12 +29,17 @@ def suite_version() -> str:
             if path.is_file() and path.suffix in (".py", ".toml"):
                 digest.update(relative.encode())
                 digest.update(path.read_bytes())
+    for relative in SUITE_FILES:
+        digest.update(relative.encode())
+        digest.update((REPO_ROOT / relative).read_bytes())
     return digest.hexdigest()[:16]
 
 
 def submission_digest(folder: Path) -> str:
+    """The staged submission's code, and its written answers where there are any (a new text is a new submission)."""
     digest = hashlib.sha256()
-    for path in sorted((folder / "assignment").rglob("*.py")):
+    written = [folder / "written.toml"] if (folder / "written.toml").is_file() else []
+    for path in [*sorted((folder / "assignment").rglob("*.py")), *written]:
         digest.update(path.relative_to(folder).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -73,6 +80,84 @@ def per_problem(results: dict) -> dict[str, tuple[float, float]]:
         entry[0] += test["score"]
         entry[1] += test["max_score"]
     return {m: (round(a, 4), round(b, 4)) for m, (a, b) in totals.items()}
+
+
+def hidden_test_names(rubric: Rubric, cases: list) -> dict[str, str]:
+    """A hidden test case's id -> "hidden test N (problem)": N as the feedback numbers them (the
+    problem's hidden test functions in the rubric's order), never the id or its parameters."""
+    numbers: dict[str, int] = {}
+    for module in dict.fromkeys(rubric.problem_of.values()):
+        hidden = [key for key, problem in rubric.problem_of.items() if problem == module and not key.startswith("public/")]
+        numbers.update((key, n) for n, key in enumerate(hidden, 1))
+    return {case.nodeid: f"hidden test {numbers[case.key]} ({case.module})" for case in cases if case.key in numbers}
+
+
+# results.json and the staff file stay under 1 MiB whatever the worker sends: each field has
+# its own bound, and `bounded` cuts the longest strings if escaping (a control character is 6
+# bytes of JSON, a non-BMP one 12) or anything else still takes the file over.
+MAX_FILE_BYTES = 1000 * 1024
+CUT = " [... cut: the file is bounded to 1 MiB ...] "
+
+
+def bounded(data: dict, limit: int = MAX_FILE_BYTES) -> dict:
+    """`data` with its longest strings cut in the middle until its JSON (as written) fits in `limit` bytes."""
+    size = len(_encoded(data))
+    if size <= limit:
+        return data
+    sizes = sorted(_string_sizes(data, []))
+    budget = limit - (size - sum(sizes))
+    cap = _water_level(sizes, budget)
+    return _cut_strings(data, max(cap - len(CUT), 0))
+
+
+def _encoded(data) -> str:
+    return json.dumps(data, indent=2, sort_keys=False)
+
+
+def _json_size(text: str) -> int:
+    return len(json.dumps(text)) - 2
+
+
+def _string_sizes(value, sizes: list) -> list:
+    if isinstance(value, str):
+        sizes.append(_json_size(value))
+    elif isinstance(value, dict):
+        for item in value.values():
+            _string_sizes(item, sizes)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _string_sizes(item, sizes)
+    return sizes
+
+
+def _water_level(sizes: list[int], budget: int) -> int:
+    """The largest cap such that the strings, each cut to at most cap, fit in `budget` (sizes sorted)."""
+    low, high = 0, sizes[-1] if sizes else 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        if sum(min(s, middle) for s in sizes) + len(CUT) * sum(s > middle for s in sizes) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _cut_strings(value, cap: int):
+    if isinstance(value, str):
+        return value if _json_size(value) <= cap + len(CUT) else _cut(value, cap)
+    if isinstance(value, dict):
+        return {key: _cut_strings(item, cap) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cut_strings(item, cap) for item in value]
+    return value
+
+
+def _cut(text: str, cap: int) -> str:
+    """Its head and tail, `cap` bytes of JSON in all, around the CUT mark."""
+    keep = cap // 2
+    while keep and _json_size(text[:keep]) + _json_size(text[-keep:]) > cap:
+        keep = keep * cap // (_json_size(text[:keep]) + _json_size(text[-keep:]) + 1)
+    return text[:keep] + CUT + text[len(text) - keep:] if keep else CUT
 
 
 def staff_file(out_file: Path) -> Path:

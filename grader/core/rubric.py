@@ -26,6 +26,7 @@ class Rubric:
     problem_of: dict[str, str]  # test key -> module
     titles: dict[str, str]  # module -> problem title
     hidden_visibility: str
+    test_points: float = 100.0  # what all the tests are worth together ([settings]; the rest of 100 is graded otherwise)
 
     @property
     def total(self) -> float:
@@ -44,6 +45,7 @@ class Rubric:
             {k: v for k, v in self.problem_of.items() if k in keep},
             self.titles,
             self.hidden_visibility,
+            self.test_points,
         )
 
 
@@ -53,6 +55,7 @@ def load(path: Path = RUBRIC_PATH) -> Rubric:
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise RubricError(f"cannot read the rubric {path}: {error}") from None
     settings = data.pop("settings", {})
+    data.pop("written", None)  # the written part: not tests of the suites (grader/core/written.py reads it)
     points, problem_of = {}, {}
     for module, table in data.items():
         if module not in MODULES:
@@ -64,7 +67,10 @@ def load(path: Path = RUBRIC_PATH) -> Rubric:
                 raise RubricError(f"rubric [{module}] {key!r}: points must be a positive number")
             points[key], problem_of[key] = float(value), module
     titles = {m: data.get(m, {}).get("title", m) for m in MODULES}
-    return Rubric(points, problem_of, titles, settings.get("hidden_visibility", "after_published"))
+    test_points = settings.get("test_points", 100)
+    if not isinstance(test_points, (int, float)) or test_points <= 0:
+        raise RubricError(f"rubric [settings] test_points: must be a positive number, not {test_points!r}")
+    return Rubric(points, problem_of, titles, settings.get("hidden_visibility", "after_published"), float(test_points))
 
 
 @dataclass

@@ -8,7 +8,7 @@ fresh socket per worker, waits for the worker's walls to be up, enforces the wal
 limits, keeps the first bytes of what the worker prints, and records how each worker ended
 (a SIGSYS from the syscall filter, an OOM kill of the memory cgroup: flags seen from outside).
 `RemoteImpl` is what the tests see: the same `impl.module.function(...)` and
-`impl.run(scenario, ...)` as the in-process backend, every call crossing as plain data.
+`impl.run(driver, ...)` as the in-process backend, every call crossing as plain data.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import termios
 import threading
 import time
@@ -36,16 +35,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.core import memcg, phases
+from grader.core import leases, memcg, phases
+from grader.core.flags import FlagLog
 from grader.compat import add_note
 from grader.worker import jail, syscalls
-from tests import seam
+from tests import own_work, seam
 
 # torch is imported by Sandbox.start (zygote.preload), just before it forks the zygote: the
 # zygote and its workers inherit it instead of importing it again.
 
 PROJECT_ROOT = seam.REPO_ROOT
 WORK_BASE = Path(os.environ.get("GRADER_WORK_DIR", "/var/tmp/grader-work"))
+SANDBOX_PREFIX = "sandbox-"
+UIDS = WORK_BASE / "uids"  # one lock file per worker uid in use (grader/core/leases.py)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,15 @@ class SubmissionError(Exception):
 
 
 class ModuleUnavailable(SubmissionError):
-    """A module of the submission is missing or failed to import: every test of it fails at once."""
+    """A module of the submission is missing or failed to import: every test of it fails at once.
+
+    `str()` is what a public test shows; `hidden` what a hidden one shows: the trusted side's
+    own words only (missing, a syntax error it found itself), never a text from the worker.
+    """
+
+    def __init__(self, public: str, hidden: str):
+        super().__init__(public)
+        self.hidden = hidden
 
 
 # --- what the machine allows ---------------------------------------------------------
@@ -163,7 +173,8 @@ def memory_layer(level: str) -> str:
 def layers_for(level: str) -> list[str]:
     memory = memory_layer(level)
     filtered = ["seccomp"] if syscalls.available() else []
-    common = ["rlimits(cpu,data,files,open-files)", memory, *filtered, "clean-env", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol"]
+    common = ["rlimits(cpu,data,files,open-files)", memory, *filtered, "clean-env", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol",
+              "reply-budget", "typed-flags", "work-folder-leases", "sandbox-title"]
     walls = [f"{name}ns" for name in namespaces(level) if name != "mount"]
     if level == "root":
         return [*walls, "mountns+chroot", "minimal-dev", "own-uid", "rlimit-nproc", *common]
@@ -215,10 +226,11 @@ def check_installed_from_checkout() -> None:
         )
 
 
-def scenario_modules() -> list[str]:
-    """Our scenario modules: the worker imports them before its walls go up."""
-    folder = PROJECT_ROOT / "tests" / "scenarios"
-    return [f"tests.scenarios.{p.stem}" for p in sorted(folder.glob("*.py")) if p.stem != "__init__"]
+def driver_modules() -> list[str]:
+    """Our drivers (tests/drivers/): the worker imports them before its walls go up. Only
+    these: what computes an expected value (tests/oracles/, the reference) never enters it."""
+    folder = PROJECT_ROOT / "tests" / "drivers"
+    return [f"tests.drivers.{p.stem}" for p in sorted(folder.glob("*.py")) if p.stem != "__init__"]
 
 
 def _contains(outer: str, inner: str) -> bool:
@@ -235,10 +247,18 @@ class Sandbox:
     allow_weak: bool = False
     level: str = ""
     problems: list[str] | None = None  # those to be graded (None: all); warm-up is chosen by them
-    flags: list[dict] = field(default_factory=list)
+    flags: FlagLog = field(default_factory=FlagLog)
     sources: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
+        """Fork the zygote; on any failure, nothing of it is left (folder, uid, cgroup, processes)."""
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> None:
         self.level = self.level or isolation_level()
         phases.mark("isolation probed")
         if self.level == "none" and not self.allow_weak:
@@ -246,10 +266,15 @@ class Sandbox:
                 "this machine allows no namespaces (not root, no user namespaces): student code "
                 "would run with rlimits and an audit hook only. Pass --allow-weak-sandbox to grade anyway."
             )
-        WORK_BASE.mkdir(parents=True, exist_ok=True, mode=0o711)
-        self.workdir = Path(tempfile.mkdtemp(prefix="sandbox-", dir=WORK_BASE))
+        leases.sweep(WORK_BASE, SANDBOX_PREFIX)  # what runs killed outright left behind
+        self.workdir = leases.work_folder(WORK_BASE, SANDBOX_PREFIX)
+        self._cleanup_key = leases.at_termination(self.close)
+        self._uid_lease = leases.worker_uid(UIDS) if self.level == "root" else None
+        self.uid = self._uid_lease.uid if self._uid_lease else None
+        from grader.protocol import wire  # torch with it: imported here, just before the zygote is forked
+
+        self.budget = wire.Budget()  # what replies may make this process hold, per test and in all
         self._copy_submission()
-        self.uid = 200000 + os.getpid() % 100000 if self.level == "root" else None
         check_installed_from_checkout()
         self.cgroup = memcg.create(self.limits.memory_bytes) if memory_layer(self.level) == "memory-cgroup" else None
         self.oom_kills = 0
@@ -266,7 +291,7 @@ class Sandbox:
             "uid": self.uid,
             "limits": self._worker_limits(),
             "seccomp": syscalls.available(),
-            "scenario_modules": scenario_modules(),
+            "driver_modules": driver_modules(),
             "problems": self.problems,
         }
         (self.workdir / "root").mkdir()
@@ -318,20 +343,24 @@ class Sandbox:
     def hidden_tests_begin(self) -> None:
         self._capture.switch("staff")
 
+    def in_hidden_tests(self) -> bool:
+        """From the first hidden test on: what is raised now may carry a hidden test's inputs."""
+        return self._capture.side == "staff" if getattr(self, "_capture", None) else False
+
     def flag(self, kind: str, detail: str, test: str | None) -> None:
-        entry = {"kind": kind, "detail": detail, "test": test}
-        if all((f["kind"], f["detail"]) != (kind, detail) for f in self.flags) and len(self.flags) < 500:
-            self.flags.append(entry)
+        """A flag the trusted side raises (bounded and typed like every flag: grader/core/flags.py)."""
+        self.flags.add(kind, detail, test, hidden=self.in_hidden_tests())
 
     # --- workers -----------------------------------------------------------------------
 
-    def fresh_worker(self) -> None:
-        """End the current worker (and all it started) and fork a new one."""
+    def fresh_worker(self, fresh_scratch: bool = False) -> None:
+        """End the current worker (and all it started) and fork a new one; with `fresh_scratch`,
+        the scratch folder is emptied in between, so the new one finds nothing of the old."""
         if self._data is not None:
             self._data.close()
         started = time.perf_counter()
         ours, theirs = socket.socketpair()
-        command = json.dumps({"op": "spawn", "previous": self._pid}).encode()
+        command = json.dumps({"op": "spawn", "previous": self._pid, "fresh_scratch": fresh_scratch}).encode()
         try:
             socket.send_fds(self._control, [command], [theirs.fileno()])
         except OSError:  # no student code runs in the zygote: the grader's own failure
@@ -381,7 +410,7 @@ class Sandbox:
         try:
             self._data.settimeout(timeout)
             wire.send(self._data, message)
-            reply = wire.recv(_Deadline(self._data, started + timeout))
+            reply = wire.recv(_Deadline(self._data, started + timeout), self.budget)
         except (TimeoutError, socket.timeout):
             self._end_worker()
             self.flag("timeout", f"a call ran over {timeout:.0f} s", test)
@@ -390,18 +419,16 @@ class Sandbox:
             how = self._how_it_ended()
             kind = self._kind_of_death(how)
             self.flag(kind, f"the worker {how}", test)
-            raise WorkerDied(f"the worker running your code {how}") from None
+            raise WorkerDied(f"the process running your code {_ended(how)}") from None
         except wire.WireError as error:
             self._end_worker()
             self.flag("unsafe-result", str(error), test)
             raise UnsafeResult(f"the grader refused what your code returned: {error}") from None
         finally:
             self.spent += time.monotonic() - started
-        if not isinstance(reply, dict) or not isinstance(reply.get("flags", []), list):
+        if not isinstance(reply, dict):
             raise SubmissionError("the worker sent a malformed reply")
-        for reported in reply.get("flags", []):
-            if isinstance(reported, dict):
-                self.flag(str(reported.get("kind")), str(reported.get("detail")), test)
+        self.flags.add_reported(reply.get("flags", []), test, self.in_hidden_tests())
         if reply.get("ok") is True:
             return reply.get("value")
         raise _as_exception(reply.get("error"), self, test)
@@ -437,8 +464,21 @@ class Sandbox:
         return "still running"
 
     def close(self) -> None:
-        if getattr(self, "_zygote", None) is None:
-            return
+        """End the zygote (and every worker), remove the work folder, give back the uid: whatever start() got to."""
+        if getattr(self, "_zygote", None) is not None:
+            self._end_zygote()
+        if getattr(self, "workdir", None) is not None:
+            leases.remove_folder(self.workdir)
+            self.workdir = None
+        if getattr(self, "_uid_lease", None) is not None:
+            self._uid_lease.release()
+            self._uid_lease = None
+        if getattr(self, "cgroup", None) is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+        leases.cancel(getattr(self, "_cleanup_key", None))
+
+    def _end_zygote(self) -> None:
         self._control.close()
         # Nothing in the sandbox is worth a clean shutdown: end its whole process group now
         # (the zygote, pid 1 of its pid namespace, takes every worker with it).
@@ -450,14 +490,11 @@ class Sandbox:
             os.waitpid(self._zygote, 0)
         self._reader.join(timeout=5)
         os.close(self._output_fd)
-        subprocess.run(["rm", "-rf", "--one-file-system", str(self.workdir)], check=False)
-        if self.cgroup is not None:
-            self.cgroup.remove()
         self._zygote = None
 
 
 # What must not be in memory when the zygote is forked: it would be in every worker's too.
-SECRET_MODULES = ("solutions", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.core.plugin")
+SECRET_MODULES = ("solutions", "tests.oracles", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.core.plugin")
 
 
 def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgroup, memory_bytes: int) -> int:
@@ -469,7 +506,7 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgro
     from grader.worker import jail, zygote
 
     phases.mark("preload start")
-    scenarios = zygote.preload(config["scenario_modules"], config["problems"])  # once, for both sides
+    drivers = zygote.preload(config["driver_modules"], config["problems"])  # once, for both sides
     phases.mark("preloaded")
     loaded = [m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES)]
     if loaded:
@@ -503,12 +540,13 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgro
         os.dup2(control_fd, 3)
         os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # none of the grader's files stay open
         jail.replace_environment()
+        jail.replace_command_line()
         if cgroup is not None:
             cgroup.join()  # before the cgroup namespace: it becomes the zygote's root cgroup
             jail.protect_from_oom_killer()
         if config["jail"]:
             jail.enter_namespaces(level, config["namespaces"])  # returns in pid 1 of the new pid namespace
-        zygote.run(config, socket.socket(fileno=3), scenarios)
+        zygote.run(config, socket.socket(fileno=3), drivers)
         code = 0
     except BaseException:
         traceback.print_exc()
@@ -535,26 +573,61 @@ class _Deadline:
         return self.sock.recv(count)
 
 
+# What a signal that ended the worker means, for a student reading it.
+_SIGNAL_MEANS = {
+    "SIGSEGV": "a crash: an invalid memory access", "SIGBUS": "a crash: an invalid memory access", "SIGABRT": "aborted",
+    "SIGFPE": "a crash: an arithmetic fault", "SIGKILL": "stopped from outside: memory or time ran out", "SIGSYS": "a forbidden system call",
+}
+
+
+def _ended(how: str) -> str:
+    """How the worker ended (the zygote's words), as the end of "the process running your code ..."."""
+    if not how.startswith("killed"):
+        return how  # "exited with status 0", "closed its channel to the grader (and was ended)"
+    name = how.rsplit("(", 1)[-1].rstrip(")")
+    if name in _SIGNAL_MEANS and how.endswith(")"):
+        how = f"{how[:-1]}, {_SIGNAL_MEANS[name]})"
+    return f"was {how}"
+# What an error reply may carry, as the worker's loop cuts it (grader/worker/serve.py); cut
+# again here, on arrival: the worker that sends it is the student's to rewrite.
+MAX_ERROR_TYPE_CHARS = 100
+MAX_ERROR_MESSAGE_CHARS = 2000
+MAX_ERROR_TRACEBACK_CHARS = 4000
+
+
 def _as_exception(error: Any, sandbox: Sandbox, test: str | None) -> BaseException:
-    """The submission's exception as the nearest builtin type, so pytest.raises works."""
+    """The submission's exception as the nearest builtin type, so pytest.raises works.
+
+    The builtin type is looked up by name among Python's own exceptions; the other fields are
+    text for feedback, cut to their bounds. None of them decides anything else.
+    """
     if not isinstance(error, dict):
         return SubmissionError("the worker sent a malformed error")
-    name, message = str(error.get("builtin")), str(error.get("message", ""))
+    name = _field(error, "builtin", 40)
+    kind = _field(error, "type", MAX_ERROR_TYPE_CHARS)
+    message = _field(error, "message", MAX_ERROR_MESSAGE_CHARS)
     if name == "MemoryError" or any(s in message.lower() for s in ("allocate memory", "out of memory")):
-        sandbox.flag("memory", f"{error.get('type')}: {message[:200]}", test)
+        sandbox.flag("memory", f"{kind}: {message[:200]}", test)
     klass = getattr(builtins, name, None)
     if not (isinstance(klass, type) and issubclass(klass, Exception)):
         klass = SubmissionError
-        message = f"your code raised {error.get('type')}: {message}"
+        message = f"your code raised {kind}: {message}"
     try:
         exception = klass(message)
     except Exception:
-        exception = SubmissionError(f"{error.get('type')}: {message}")
+        exception = SubmissionError(f"{kind}: {message}")
     exception.from_submission = True
-    exception.submission_type = str(error.get("type"))
-    if error.get("traceback"):
-        add_note(exception, "--- where your code raised it ---\n" + str(error["traceback"]))
+    exception.submission_type = kind
+    traceback_text = _field(error, "traceback", MAX_ERROR_TRACEBACK_CHARS, tail=True)
+    if traceback_text:
+        add_note(exception, "--- where your code raised it ---\n" + traceback_text)
     return exception
+
+
+def _field(error: dict, name: str, limit: int, tail: bool = False) -> str:
+    value = error.get(name, "")
+    text = value if isinstance(value, str) else ""
+    return text[-limit:] if tail else text[:limit]
 
 
 class OutputCapture:
@@ -631,9 +704,13 @@ class RemoteImpl:
         self._spent: dict[str, float] = {}
         self._slowest_ok: dict[str, float] = {}
         self._hung: set[str] = set()
-        # module -> why it cannot be imported: raised again without a round trip, so a syntax
-        # error costs each of its tests milliseconds, not a hypothesis search of failures.
-        self.unavailable: dict[str, str] = {}
+        # module -> why it cannot be imported (what a public test shows, what a hidden one shows):
+        # raised again without a round trip, so a syntax error costs each of its tests
+        # milliseconds, not a hypothesis search of failures.
+        self.unavailable: dict[str, tuple[str, str]] = {}
+        # The own-work rules, read here from the staged copy (never from the worker): a test that
+        # reaches a function breaking its rule fails before any call is sent.
+        self.own_work = own_work.Checker(self.sources)
         # What the submission answered, for misconception hints (grader/staff/replies.py): set by grade_one.
         self.replies = None
         self._visible = False
@@ -646,10 +723,11 @@ class RemoteImpl:
         one problem share one (a fork per test case would cost more than the tests).
         """
         self._test, self._poison, self._test_started, self._visible = nodeid, None, time.monotonic(), visible
+        self._sandbox.budget.new_test()  # what replies may make this process hold: per test, and in all
         if not visible:
             self._sandbox.hidden_tests_begin()  # before this test's first call: its output is staff-only
         if problem in self.unavailable:
-            raise ModuleUnavailable(self.unavailable[problem])
+            raise ModuleUnavailable(*self.unavailable[problem])
         if self._stale or problem != self._problem:
             # A SandboxUnavailable here is the grader's failure: the plugin stops the run, scores nobody.
             self._sandbox.fresh_worker()
@@ -657,15 +735,33 @@ class RemoteImpl:
                 self._probe_import(problem)
             self._stale, self._problem = False, problem
         if problem in self.unavailable:
-            raise ModuleUnavailable(self.unavailable[problem])
+            raise ModuleUnavailable(*self.unavailable[problem])
 
     def _probe_import(self, module: str) -> None:
+        """The trusted side's own probe: a fresh worker, asked to import `module` before any test's
+        input reaches it. An error reply (of any type: a type name proves nothing) makes the module
+        unavailable; a crash or a hang does not (each test meets it, and its flag, itself)."""
         try:
-            self._request({"op": "import", "module": module}, f"{module} (import)")
+            self._timed_request({"op": "import", "module": module}, f"{module} (import)")
         except SandboxUnavailable:
             raise
-        except Exception:  # a module that cannot be imported is now in self.unavailable; the rest waits for the tests
+        except SubmissionFault:
             self._poison = None
+        except Exception as error:
+            self._poison = None
+            self.unavailable[module] = self._why_unavailable(module, error)
+
+    def _why_unavailable(self, module: str, error: Exception) -> tuple[str, str]:
+        """(what a public test shows, what a hidden one shows): the worker's words only where no
+        hidden test has run yet, the trusted side's own diagnosis wherever it has one."""
+        found = import_diagnosis(module, self._sandbox.sources)
+        if found is not None:
+            return found, found
+        hidden = f"assignment/{module}.py failed to import (a hidden test shows no messages; the public tests' feedback says why)"
+        if self._sandbox.in_hidden_tests():
+            return hidden, hidden
+        said = _import_problem(str(error))[:MAX_IMPORT_MESSAGE_CHARS]
+        return (said if said.startswith(f"assignment/{module}.py") else f"assignment/{module}.py failed to import: {said}"), hidden
 
     def end_test(self, passed: bool) -> None:
         if not passed:
@@ -685,16 +781,8 @@ class RemoteImpl:
     def _send(self, message: dict, key: str) -> Any:
         module = message.get("module")
         if module in self.unavailable:
-            raise ModuleUnavailable(self.unavailable[module])
-        try:
-            return self._timed_request(message, key)
-        except ImportError as error:
-            if getattr(error, "submission_type", "") != "ImplementationImportError":
-                raise
-            problem = _import_problem(str(error))
-            if module is not None:  # a scenario's import error is not pinned on one module
-                self.unavailable[module] = problem
-            raise ModuleUnavailable(problem) from None
+            raise ModuleUnavailable(*self.unavailable[module])
+        return self._timed_request(message, key)
 
     def _timed_request(self, message: dict, key: str) -> Any:
         if self._poison is not None:
@@ -732,11 +820,15 @@ class RemoteImpl:
         setattr(self, module, remote)  # found directly from now on
         return remote
 
-    def run(self, scenario: Callable[..., Any], /, **inputs: Any) -> Any:
-        name = f"{scenario.__module__}:{scenario.__qualname__}"
-        if not scenario.__module__.startswith("tests.scenarios."):
-            raise ValueError(f"{name} is not a scenario (they live in tests/scenarios/)")
-        return self._request({"op": "run", "scenario": name, "kwargs": inputs}, name)
+    def run(self, driver: Callable[..., Any], /, **inputs: Any) -> Any:
+        """Run one of our drivers next to the implementation; a `fresh_process` one in a new worker."""
+        name = f"{driver.__module__}:{driver.__qualname__}"
+        if not driver.__module__.startswith("tests.drivers."):
+            raise ValueError(f"{name} is not a driver (they live in tests/drivers/)")
+        self.own_work.check_driver(driver, inputs)
+        if getattr(driver, "fresh_process", False):
+            self._sandbox.fresh_worker(fresh_scratch=True)
+        return self._request({"op": "run", "driver": name, "kwargs": inputs}, name)
 
     def source(self, name: str) -> str:
         """The module's text as submitted (read before any of it ran)."""
@@ -744,8 +836,31 @@ class RemoteImpl:
             raise FileNotFoundError(f"assignment/{name}.py is missing from the submission")
         return self._sandbox.sources[name]
 
+    def sources(self) -> dict[str, str]:
+        """Every module as submitted, by name (the staged copy's top-level .py files)."""
+        return dict(self._sandbox.sources)
+
     def __repr__(self) -> str:
         return f"<{self.label}>"
+
+
+MAX_IMPORT_MESSAGE_CHARS = 500
+
+
+def import_diagnosis(module: str, sources: dict[str, str]) -> str | None:
+    """Why `module` cannot be imported, found here from the staged source without running it
+    (missing, or a syntax error); None when only running it would tell."""
+    if module not in sources:
+        return f"assignment/{module}.py is missing"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings are the student's business, not the grader's log
+            compile(sources[module], f"assignment/{module}.py", "exec", dont_inherit=True)
+    except SyntaxError as error:
+        return f"assignment/{module}.py failed to import: {type(error).__name__}: {error.msg} (line {error.lineno})"
+    except Exception:  # MemoryError, RecursionError, null bytes: the worker's probe says more
+        return None
+    return None
 
 
 def _import_problem(message: str) -> str:
@@ -760,6 +875,7 @@ class _RemoteModule:
     def __getattr__(self, function: str) -> Callable[..., Any]:
         if function.startswith("__"):
             raise AttributeError(function)
+        self._impl.own_work.check(self._name, function)
 
         def call(*args: Any, **kwargs: Any) -> Any:
             message = {"op": "call", "module": self._name, "function": function, "args": list(args), "kwargs": kwargs}

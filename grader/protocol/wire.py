@@ -33,17 +33,27 @@ import torch
 HEADER = struct.Struct(">QQ")
 # Bounds on what one message may make the receiver build, checked before it is built. The
 # largest legitimate messages (the reference graded on every suite, measured) are a head of
-# 17 KB (a request) and a reply of 197,000 tensor elements in a 0.8 MB blob, 32 tensors,
-# 138 values, a 572-character string: the bounds leave a margin of 100x or more.
+# 17 KB (a request) and a reply of 197,000 tensor elements in a 0.8 MB blob (1.0 MB as the
+# views claim), 32 tensors, 138 values, a 572-character string; no reply of the reference
+# holds a view that claims more elements than its storage has. The bounds leave a margin of
+# 20x or more.
 MAX_HEAD_BYTES = 2 * 2**20
-MAX_BLOB_BYTES = 256 * 2**20
-MAX_CLAIMED_BYTES = 256 * 2**20  # what a message's tensors hold as their views claim (expanded, broadcast)
+MAX_BLOB_BYTES = 32 * 2**20
+MAX_CLAIMED_BYTES = 32 * 2**20  # what a message's tensors hold as their views claim (expanded, broadcast)
+MAX_CLAIMED_ELEMENTS = 2**19  # a test that iterates a tensor makes a Python object (~600 bytes) of each element
+MAX_EXPANDED_ELEMENTS = 2**16  # elements views claim beyond their storage's (stride 0): materialised by any comparison
 MAX_TENSORS = 4096
 MAX_DIMS = 64
 MAX_VALUES = 100_000  # values in one message: list items, dict entries, tuple fields...
 MAX_STRING_CHARS = 256 * 1024
 MAX_DEPTH = 64
 MAX_NAMEDTUPLE_TYPES = 256  # classes made for NamedTuples, over the whole process
+# Bounds over many messages (a `Budget`, the trusted side's): what replies may make it hold, summed
+# over one test and over one submission: bytes (the head, and the blob or what the views claim,
+# whichever is more) and tensor elements (each may become a Python object, or a float64 copy).
+# The reference's largest test takes 1.0 MB and 197,000 elements; all its replies 7.7 MB and 873,000.
+PER_TEST = {"bytes": 128 * 2**20, "elements": 2**21}
+PER_SUBMISSION = {"bytes": 2**30, "elements": 2**23}
 
 
 class WireError(Exception):
@@ -139,15 +149,45 @@ def _plain_tensor(tensor: torch.Tensor) -> torch.Tensor:
 # --- decoding ---------------------------------------------------------------------
 
 
-def decode(head: bytes, blob: bytes) -> Any:
-    """The value of one frame's parts; never runs code from the frame, never builds more than the bounds."""
+class Budget:
+    """What replies may make the trusted side hold (bytes, tensor elements), summed over a test and a submission."""
+
+    def __init__(self, per_test: dict[str, int] = PER_TEST, per_submission: dict[str, int] = PER_SUBMISSION):
+        self.bounds = {"one test": dict(per_test), "one submission": dict(per_submission)}
+        self.spent = {"one test": dict.fromkeys(per_test, 0), "one submission": dict.fromkeys(per_submission, 0)}
+
+    def new_test(self) -> None:
+        self.spent["one test"] = dict.fromkeys(self.spent["one test"], 0)
+
+    def charge(self, **cost: int) -> None:
+        """Count one message (`bytes=`, `elements=`), or refuse it (WireError) if it would go over a bound."""
+        self.afford(**cost)
+        for spent in self.spent.values():
+            for name, amount in cost.items():
+                spent[name] += amount
+
+    def afford(self, **cost: int) -> None:
+        """Refuse (WireError) a message costing `cost` that would go over a bound; count nothing."""
+        for scope, bounds in self.bounds.items():
+            for name, amount in cost.items():
+                if self.spent[scope][name] + amount > bounds[name]:
+                    raise WireError(f"replies holding over {bounds[name]:,} {name} in {scope}")
+
+
+def decode(head: bytes, blob: bytes, budget: Budget | None = None) -> Any:
+    """The value of one frame's parts; never runs code from the frame, never builds more than the bounds.
+
+    `blob`: any bytes-like object. `budget`: charged before anything is built (the trusted side's).
+    """
     if len(head) > MAX_HEAD_BYTES or len(blob) > MAX_BLOB_BYTES:
         raise WireError(f"a message of {len(head) + len(blob)} bytes is over the limit")
     try:
         message = json.loads(head)
         if type(message) is not dict or set(message) != {"v", "s", "t"}:
             raise WireError("malformed message head")
-        _check_claims(_list(message["s"]), _list(message["t"]))
+        claimed, elements = _check_claims(_list(message["s"]), _list(message["t"]))
+        if budget is not None:
+            budget.charge(bytes=len(head) + max(claimed, len(blob)), elements=elements)
         tensors = _unpack_tensors(message["s"], message["t"], blob)
         count = _Count()
         count.add()  # the value itself; each container counts its items before building them
@@ -156,20 +196,38 @@ def decode(head: bytes, blob: bytes) -> Any:
         raise WireError(f"malformed message: {type(error).__name__}: {error}") from None
 
 
-def _check_claims(storages: list, metas: list) -> None:
-    """Refuse tensors whose views claim too much, before any is made: a comparison would materialise them."""
+def _check_claims(storages: list, metas: list) -> tuple[int, int]:
+    """Refuse tensors whose views claim too much, before any is made: a comparison would materialise them.
+
+    Returns what they claim: bytes, elements.
+    """
     if len(metas) > MAX_TENSORS or len(storages) > MAX_TENSORS:
         raise WireError(f"a message of over {MAX_TENSORS} tensors")
-    claimed = 0
+    claimed = elements = expanded = 0
     for meta in metas:
         if type(meta) is not list or len(meta) != 5:
             raise WireError("malformed tensor")
-        shape = _ints(meta[2])
+        shape, itemsize = _ints(meta[2]), _dtype(meta[1]).itemsize
         if len(shape) > MAX_DIMS:
             raise WireError(f"a tensor of over {MAX_DIMS} dimensions")
-        claimed += math.prod(shape) * _dtype(meta[1]).itemsize
-        if claimed > MAX_CLAIMED_BYTES:
-            raise WireError(f"tensors claiming over {MAX_CLAIMED_BYTES // 2**20} MiB as their shapes say (an expanded or broadcast view counts in full)")
+        count = math.prod(shape)
+        claimed += count * itemsize
+        elements += count
+        expanded += max(count - _storage_bytes(storages, meta[0]) // itemsize, 0)
+        if claimed > MAX_CLAIMED_BYTES or elements > MAX_CLAIMED_ELEMENTS:
+            raise WireError(f"tensors claiming over {MAX_CLAIMED_BYTES // 2**20} MiB or {MAX_CLAIMED_ELEMENTS} elements as their shapes say (an expanded or broadcast view counts in full)")
+        if expanded > MAX_EXPANDED_ELEMENTS:
+            raise WireError(f"views claiming over {MAX_EXPANDED_ELEMENTS} elements more than their storage holds (expanded): a comparison would materialise them")
+    return claimed, elements
+
+
+def _storage_bytes(storages: list, index: Any) -> int:
+    if type(index) is not int or not 0 <= index < len(storages) or type(storages[index]) is not list or not storages[index]:
+        raise WireError("a tensor's storage is out of range")
+    nbytes = storages[index][0]
+    if type(nbytes) is not int or nbytes < 0:
+        raise WireError("a storage of a malformed size")
+    return nbytes
 
 
 class _Count:
@@ -189,7 +247,7 @@ def _unpack_tensors(storages: list, metas: list, blob: bytes) -> list[torch.Tens
     for nbytes, device in _list(storages):
         if type(nbytes) is not int or not 0 <= nbytes <= len(blob) - start:
             raise WireError("a storage runs past the blob")
-        raw = bytearray(blob[start : start + nbytes])
+        raw = bytearray(memoryview(blob)[start : start + nbytes])  # one copy, writable: torch keeps it
         start += nbytes
         flat = torch.frombuffer(raw, dtype=torch.uint8) if nbytes else torch.empty(0, dtype=torch.uint8)
         made.append(flat.to(_device(device)).untyped_storage())
@@ -308,7 +366,7 @@ def send(sock, value: Any) -> None:
     sock.sendall(encode(value))
 
 
-def recv(sock) -> Any:
+def recv(sock, budget: Budget | None = None) -> Any:
     # Requests and replies alternate, so nothing past this frame can be waiting: read
     # greedily, usually the whole frame in one system call. (Polling before blocking saved
     # ~60 us a call but cost a core in the waits between calls: 2 workers then scaled worse.)
@@ -316,11 +374,14 @@ def recv(sock) -> Any:
     head_len, blob_len = HEADER.unpack_from(data)
     if head_len > MAX_HEAD_BYTES or blob_len > MAX_BLOB_BYTES:
         raise WireError(f"a message of {head_len + blob_len} bytes is over the limit")
+    if budget is not None:
+        budget.afford(bytes=head_len + blob_len)  # refused unread when its bytes alone are more than is left
     total = HEADER.size + head_len + blob_len
     data = _read_at_least(sock, data, total)
     if len(data) > total:
         raise WireError("bytes past the end of a frame")
-    return decode(bytes(data[HEADER.size : HEADER.size + head_len]), bytes(data[HEADER.size + head_len :]))
+    view = memoryview(data)
+    return decode(bytes(view[HEADER.size : HEADER.size + head_len]), view[HEADER.size + head_len :], budget)
 
 
 def _read_at_least(sock, data: bytearray, count: int) -> bytearray:

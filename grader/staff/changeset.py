@@ -12,6 +12,7 @@ old; the late penalty is the policy's, recomputed on every run.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import subprocess
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.core import results
+from grader.staff import written_marks
 from grader.staff.gradebook import Gradebook
 from tests.seam import REPO_ROOT
 
@@ -70,18 +72,26 @@ class Change:
         return bool(self.flips or self.problems or abs(self.old_final - self.new_final) > 1e-9)
 
 
-def changes(book: Gradebook) -> list[Change]:
-    found = []
+def changes(book: Gradebook, students: list[str] | None = None) -> tuple[list[Change], list[tuple[str, str]]]:
+    """The pending change sets (of `students`, or all), and (student, why) for each one that cannot be read."""
+    found, broken = [], []
     for row in book.pending():
-        old = book.results(row["student"]) or {"tests": [], "extra_data": {}}
-        new = json.loads(row["results"])
-        found.append(_change(book, row, old, new))
-    return found
+        if students and row["student"] not in students:
+            continue
+        try:
+            old = book.results(row["student"]) or {"tests": [], "extra_data": {}}
+            new = json.loads(row["results"])
+            found.append(_change(book, row, old, new))
+        except Exception as error:  # noqa: BLE001 (any exception: that student is named, the rest are shown)
+            broken.append((row["student"], f"{type(error).__name__}: {str(error)[:300]}"))
+    return found, broken
 
 
 def _change(book: Gradebook, row, old: dict, new: dict) -> Change:
     student = row["student"]
     overrides = {o["test_key"]: o["points"] for o in book.overrides(student)}
+    marks = written_marks.marks_of(book, student)  # staff's marks of written explanations count where their text is unchanged
+    old, new = (written_marks.apply(copy.deepcopy(data), marks) for data in (old, new))
     before, after = _tests(old), _tests(new)
     flips = []
     for key in sorted(set(before) | set(after)):

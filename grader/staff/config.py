@@ -6,23 +6,44 @@
     penalty_per_day = 10                       # percent of the score per day late (a started day counts)
     max_days = 3                               # later than this many days: the penalty is 100%
 
-    [submissions]                              # optional
+    [submissions]                              # optional: where submission times come from
     times = "submission_times.csv"             # a staff file of submission times (relative to course.toml)
+    modification_times = false                 # true: with no staff time, the folder's or .zip's modification time
+                                               # (off by default: unzipping a class after the deadline makes everyone late)
+
+    [extensions]                               # optional, per student (needs [late])
+    alice = 2                                  # extra days after the deadline
+    bob = "2025-10-20T23:59:00-07:00"          # a new deadline
 
     [hints]                                    # optional: where misconception hints show
     show = "public"                            # "public" (hints for failed public tests), "all" or "never"
     hidden_after_deadline = false              # also hints for failed hidden tests, once the deadline passed
 
-Every table and key is in SCHEMA; anything else is an error, as is a value of the wrong kind.
-Each message names the file, the key and what was expected, so a typo (`[lat]`, `deadlin`)
-stops the run instead of silently dropping the late policy. Hand-written, not a schema
-library: three tables and seven keys do not need one.
+    [course]                                   # optional: rendered into the handout by `release --config`
+    name = "CS 336: Language Modeling from Scratch"
+    term = "2025-fall"                         # also seeds the written part's numbers: keep it for the whole term
+
+    [policies]                                 # optional: texts the handout shows (defaults: grader/staff/logistics.py)
+    collaboration = "..."                      # who may help with what
+    ai_tools = "..."                           # what AI assistants may be used for
+    submission = "..."                         # where and how to hand in
+    hardware = "..."                           # what the grading machine is (CPU only? a GPU?)
+    hours = "..."                              # the time the assignment is expected to take
+
+    [integrity]                                # optional: what a `tamper` flag does (grader/core/integrity.py)
+    tamper = "flag"                            # "flag" (the default: flag for staff, the score stands) or
+                                               # "zero" (also hold the problem at 0 until staff release it)
+
+Every table and key is in SCHEMA ([extensions]' keys are student names); anything else is an
+error, as is a value of the wrong kind. Each message names the file, the key and what was
+expected, so a typo (`[lat]`, `deadlin`) stops the run instead of silently dropping the late
+policy. Hand-written, not a schema library: seven small tables do not need one.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -80,6 +101,18 @@ def _flag(value: Any) -> bool:
     return value
 
 
+def _extension(value: Any) -> float | datetime:
+    """Extra days (a number above 0) or a new deadline (a date and time)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 < value <= 366:
+            raise ValueError
+        return float(value)
+    return _time(value)
+
+
+EXTENSION_EXPECTED = f'extra days (a number above 0, e.g. 2) or a new deadline (e.g. "{ISO_EXAMPLE}")'
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError
@@ -95,11 +128,25 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], str, bool]]] = {
         "max_days": (_whole, "a whole number of days, 0 or more", False),
     },
     "submissions": {
-        "times": (_text, "the path of a staff file of submission times (.csv with columns student,submitted_at, or .json)", True),
+        "times": (_text, "the path of a staff file of submission times (.csv with columns student,submitted_at, or .json)", False),
+        "modification_times": (_flag, "true or false (true: a submission with no staff time is timed by its modification time)", False),
     },
     "hints": {
         "show": (_choice("public", "all", "never"), 'one of "public", "all", "never"', False),
         "hidden_after_deadline": (_flag, "true or false", False),
+    },
+    "integrity": {
+        "tamper": (_choice("flag", "zero"), 'one of "flag", "zero"', False),
+    },
+    "course": {
+        "name": (_text, "the course's name, as the handout shows it", False),
+        "term": (_text, 'the term, such as "2025-fall" (it seeds the written part\'s numbers)', False),
+    },
+    "policies": {
+        name: (_text, f"a text for the handout ({what})", False)
+        for name, what in (("collaboration", "the collaboration policy"), ("ai_tools", "the AI-tools policy"),
+                           ("submission", "where and how to submit"), ("hardware", "the grading hardware"),
+                           ("hours", "the expected time"))
     },
 }
 
@@ -109,6 +156,16 @@ class Course:
     late: dict[str, Any] | None = None  # the [late] table, checked; None: no late policy
     times_file: Path | None = None  # [submissions] times, resolved against the config's folder
     hints: dict[str, Any] | None = None  # the [hints] table, checked; None: the defaults
+    modification_times: bool = False  # [submissions] modification_times: staff opted in to them
+    extensions: dict[str, float | datetime] = field(default_factory=dict)  # student -> extra days or a new deadline
+    tamper: str = "flag"  # [integrity] tamper: what a tamper flag does (grader/core/integrity.py)
+    course: dict[str, Any] | None = None  # the [course] table, checked
+    policies: dict[str, Any] | None = None  # the [policies] table, checked
+
+    @property
+    def term(self) -> str:
+        """The term the written part's numbers are drawn with ("" without one: the repository's default)."""
+        return (self.course or {}).get("term", "")
 
 
 def load(path: Path | None) -> Course:
@@ -123,16 +180,35 @@ def load(path: Path | None) -> Course:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     tables, problems = {}, []
     for name, table in raw.items():
-        if name not in SCHEMA:
-            problems.append(f"{path}: unknown table [{name}]; expected one of {_names(SCHEMA)}")
+        if name == "extensions" and isinstance(table, dict):
+            tables[name] = _check_extensions(path, table, problems)
+        elif name not in SCHEMA and name != "extensions":
+            problems.append(f"{path}: unknown table [{name}]; expected one of {_names([*SCHEMA, 'extensions'])}")
         elif not isinstance(table, dict):
             problems.append(f"{path}: {name} must be a table ([{name}])")
         else:
             tables[name] = _check_table(path, name, table, problems)
+    if tables.get("extensions") and "late" not in tables:
+        problems.append(f"{path}: [extensions] needs a [late] table: an extension moves its deadline")
     if problems:
         raise ConfigError("\n".join(problems))
-    times = tables.get("submissions", {}).get("times")
-    return Course(late=tables.get("late"), times_file=(path.parent / times) if times else None, hints=tables.get("hints"))
+    submissions = tables.get("submissions", {})
+    times = submissions.get("times")
+    return Course(
+        late=tables.get("late"), times_file=(path.parent / times) if times else None, hints=tables.get("hints"),
+        modification_times=submissions.get("modification_times", False), extensions=tables.get("extensions", {}),
+        course=tables.get("course"), policies=tables.get("policies"), tamper=tables.get("integrity", {}).get("tamper", "flag"),
+    )
+
+
+def _check_extensions(path: Path, table: dict, problems: list[str]) -> dict[str, float | datetime]:
+    checked = {}
+    for student, value in table.items():
+        try:
+            checked[student] = _extension(value)
+        except ValueError:
+            problems.append(f"{path}: [extensions] {student!r} = {value!r}: expected {EXTENSION_EXPECTED}")
+    return checked
 
 
 def _check_table(path: Path, name: str, table: dict, problems: list[str]) -> dict:

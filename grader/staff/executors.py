@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -57,7 +58,21 @@ class Grading:
 
     limits: Limits
     allow_weak: bool = False
-    modules: tuple[str, ...] | None = None
+    modules: tuple[str, ...] | None = None  # the suites' problems; None: all; (): none (the written part alone)
+    written: bool = True  # grade the written part too (grader/core/written.py, here on the trusted side)
+    term: str = ""  # course.toml's [course] term: the written part's numbers are drawn with it
+    tamper: str = "flag"  # course.toml's [integrity] tamper, applied by the driver (grader/core/integrity.py)
+
+    @property
+    def runs_suites(self) -> bool:
+        return self.modules != ()
+
+    @property
+    def scope(self) -> str:
+        """What the gradebook records as graded: "" for everything, else the problems (and "written")."""
+        if self.modules is None and self.written:
+            return ""
+        return ",".join((*(self.modules or ()), *(["written"] if self.written else [])))
 
 
 class LocalExecutor:
@@ -66,6 +81,8 @@ class LocalExecutor:
     def __init__(self, workers: int):
         self.workers = max(1, workers)
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)  # as --jobs counts cores
+        self.running: set[subprocess.Popen] = set()  # the grading processes now running
+        self.lock = threading.Lock()
 
     def describe(self) -> str:
         return f"{self.workers} local worker(s), {self.threads} torch thread(s) each"
@@ -75,15 +92,29 @@ class LocalExecutor:
         with ThreadPoolExecutor(self.workers, thread_name_prefix="grade") as pool:
             futures = {
                 pool.submit(
-                    _timed, grade_in_subprocess, job.submission, job.out_file, grading.limits, grading.allow_weak, modules, self.threads
+                    _timed, grade_in_subprocess, job.submission, job.out_file, grading.limits, grading.allow_weak, modules,
+                    self.threads, self._track,
                 ): job
                 for job in jobs
             }
             try:
                 for future in as_completed(futures):
                     yield futures[future], *future.result()
-            finally:
+            finally:  # stopped early (Ctrl-C, SIGTERM, an error): nothing waits for the grades in flight
+                for future in futures:
+                    future.cancel()
+                self.stop()
                 pool.shutdown(wait=True, cancel_futures=True)
+
+    def _track(self, process: subprocess.Popen, running: bool) -> None:
+        with self.lock:
+            (self.running.add if running else self.running.discard)(process)
+
+    def stop(self) -> None:
+        """Kill the grading processes still running (their sandboxes die with them)."""
+        with self.lock:
+            for process in self.running:
+                process.kill()
 
 
 class RayExecutor:
@@ -184,12 +215,15 @@ _DIES_WITH_PARENT = (
 
 
 def grade_in_subprocess(
-    submission: Path, out_file: Path, limits: Limits, allow_weak: bool, modules: list[str] | None = None, threads: int | None = None
+    submission: Path, out_file: Path, limits: Limits, allow_weak: bool, modules: list[str] | None = None, threads: int | None = None,
+    track=None,
 ) -> dict:
     """Grade one submission in a fresh trusted process; its results.json is the outcome.
 
     `threads`: torch's thread count there (OMP_NUM_THREADS), unless the environment sets one.
+    `track(process, running)`: told when the process starts and ends (so a stopped batch can kill it).
     """
+    out_file = out_file.resolve()  # the process runs in the checkout: a relative path would land there
     progress = progress_file(out_file)
     progress.unlink(missing_ok=True)  # a killed run's counts are not this run's
     env = grading_environment(os.environ)
@@ -200,9 +234,18 @@ def grade_in_subprocess(
         sys.executable, "-c", _DIES_WITH_PARENT, str(os.getpid()), str(submission.resolve()), str(out_file.resolve()),
         json.dumps(dataclasses.asdict(limits)), "1" if allow_weak else "0", ",".join(modules or []),
     ]
-    finished = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    if finished.returncode != 0:
-        return {"ok": False, "error": (finished.stderr or finished.stdout)[-3000:]}
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if track is not None:
+        track(process, True)
+    try:
+        stdout, stderr = process.communicate()
+    finally:
+        if track is not None:
+            track(process, False)
+    if process.returncode < 0:  # killed (a stopped batch): its counts would mislead the next run's bar
+        progress.unlink(missing_ok=True)
+    if process.returncode != 0:
+        return {"ok": False, "error": (stderr or stdout)[-3000:]}
     return {"ok": True, "results": json.loads(out_file.read_text())}
 
 

@@ -58,7 +58,7 @@ def _raised(outcome) -> bool:
 STRIDES = ("strides.contiguous_strides", "strides.is_contiguous", "strides.transpose", "strides.narrow", "strides.view", "strides.flat_offset")
 NAMED = ("named_dims.pairwise_scores", "named_dims.mean_over_hidden", "named_dims.linear", "named_dims.per_head_linear")
 FLOAT_CONSTANTS = ("tensors.machine_epsilon", "tensors.max_finite", "tensors.smallest_normal", "tensors.float_format", "tensors.underflows_to_zero")
-RUN_OPTIMIZER = "tests.scenarios.optimizers:run_optimizer"
+RUN_OPTIMIZER = "tests.drivers.optimizers:run_optimizer"
 
 FAMILIES = [
     Family("errors", ("*",), lambda call, ref: _raised(ref),

@@ -77,8 +77,8 @@ def _run_one(impl, problem: str, probe: probe_sets.Probe) -> Outcome:
             function, args, kwargs = rest
             value = getattr(getattr(impl, problem), function)(*args, **kwargs)
         else:
-            scenario, kwargs = rest
-            value = impl.run(_scenario(scenario), **kwargs)
+            driver, kwargs = rest
+            value = impl.run(_driver(driver), **kwargs)
     except Exception as error:  # noqa: BLE001  (what was raised is the outcome)
         return _raised(error)
     return _kept(probe, value)
@@ -93,7 +93,7 @@ def _kept(probe: probe_sets.Probe, value: Any) -> Outcome:
         return Outcome("fault")
 
 
-def _scenario(path: str):
+def _driver(path: str):
     module, name = path.split(":")
     return getattr(importlib.import_module(module), name)
 

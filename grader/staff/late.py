@@ -1,10 +1,17 @@
-"""Trusted side: the late policy (course.toml's [late] table, see grader/staff/config.py) and submission times.
+"""Trusted side: the late policy (course.toml's [late] table, see grader/staff/config.py), per-student
+extensions ([extensions]) and submission times.
 
-When was a submission made? Only from where staff put it, never from the submission itself:
-1. the staff file that course.toml's `[submissions] times` names (a row or key per student);
-2. else the LMS export BESIDE the submission in the class folder: `STUDENT.submission_metadata.json`
-   next to `STUDENT/` or `STUDENT.zip`, its `submitted_at` (or Gradescope's `created_at`);
-3. else the modification time of the student's folder or .zip.
+When was a submission made? Only where staff put it, never from the submission itself, and
+every time says where it came from (its `time_source`):
+1. "staff file": the file that course.toml's `[submissions] times` names (a row or key per student);
+2. "LMS export": the export's metadata BESIDE the submission in the class folder,
+   `STUDENT.submission_metadata.json` next to `STUDENT/` or `STUDENT.zip`, its `submitted_at`
+   (or Gradescope's `created_at`);
+3. "modification time": the folder's or .zip's, ONLY where course.toml opts in
+   (`[submissions] modification_times = true`): unzipping a class after the deadline would
+   otherwise make everyone late;
+4. else "unknown": the late policy takes nothing off, and staff outputs list the student as
+   "time unknown" to settle by hand (or with a staff file).
 A `submission_metadata.json` inside a student's folder or archive is the student's to write: it
 is never read. A time that is not a date is an error before grading starts (SubmissionTimes.check).
 """
@@ -14,7 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,6 +30,8 @@ from grader.staff.gradebook import Late
 
 METADATA = "submission_metadata.json"
 TIME_KEYS = ("submitted_at", "created_at")  # ours, Gradescope's
+MAX_METADATA_BYTES = 2**20
+STAFF_FILE, LMS_EXPORT, MODIFIED, UNKNOWN = "staff file", "LMS export", "modification time", "unknown"
 
 
 @dataclass(frozen=True)
@@ -31,16 +40,29 @@ class LatePolicy:
     penalty_per_day: float
     max_days: int
     grace: timedelta = timedelta(0)
+    extensions: dict[str, float | datetime] = field(default_factory=dict)  # student -> extra days or a new deadline
 
-    def assess(self, submitted_at: datetime) -> Late:
-        overdue = submitted_at - self.deadline - self.grace
+    def deadline_for(self, student: str | None) -> tuple[datetime, str]:
+        """The student's deadline and their extension in words ("2 extra day(s)", "until ..."; "" without one)."""
+        extension = self.extensions.get(student) if student is not None else None
+        if isinstance(extension, datetime):
+            return extension, f"until {extension.isoformat()}"
+        if extension:
+            return self.deadline + timedelta(days=extension), f"{extension:g} extra day(s)"
+        return self.deadline, ""
+
+    def assess(self, submitted_at: datetime | None, student: str | None = None, source: str = STAFF_FILE) -> Late:
+        deadline, extension = self.deadline_for(student)
+        if submitted_at is None:  # no staff word on the time: nothing taken off, and staff are told
+            return Late(None, 0, 0.0, UNKNOWN, deadline.isoformat(), extension)
+        overdue = submitted_at - deadline - self.grace
         days = max(0, math.ceil(overdue / timedelta(days=1)))
         penalty = 0.0 if days == 0 else 100.0 if days > self.max_days else min(100.0, days * self.penalty_per_day)
-        return Late(submitted_at.isoformat(), days, penalty)
+        return Late(submitted_at.isoformat(), days, penalty, source, deadline.isoformat(), extension)
 
 
 def policy_of(course: Course) -> LatePolicy | None:
-    """The course's late policy (its [late] table, already checked); None without one."""
+    """The course's late policy (its [late] table, already checked) with its extensions; None without one."""
     if course.late is None:
         return None
     return LatePolicy(
@@ -48,25 +70,34 @@ def policy_of(course: Course) -> LatePolicy | None:
         penalty_per_day=course.late.get("penalty_per_day", 0.0),
         max_days=course.late.get("max_days", 10**6),
         grace=timedelta(minutes=course.late.get("grace_minutes", 0.0)),
+        extensions=dict(course.extensions),
     )
 
 
 class SubmissionTimes:
     """Submission times from staff sources only (see the module's docstring)."""
 
-    def __init__(self, times_file: Path | None = None):
+    def __init__(self, times_file: Path | None = None, modification_times: bool = False):
         self.staff = _read_staff_file(times_file) if times_file else {}
+        self.modification_times = modification_times
 
-    def submitted_at(self, student: str, submission: Path) -> datetime:
+    @classmethod
+    def of(cls, course: Course) -> SubmissionTimes:
+        return cls(course.times_file, course.modification_times)
+
+    def submitted_at(self, student: str, submission: Path) -> tuple[datetime | None, str]:
+        """(the time, where it came from); (None, "unknown") where no staff source has it."""
         if student in self.staff:
-            return self.staff[student]
+            return self.staff[student], STAFF_FILE
         beside = beside_metadata(submission)
-        if beside.is_file():
+        if _is_file(beside):
             found = _stamp_in(beside)
             if found is not None:
                 key, stamp = found
-                return _parsed(stamp, f"{beside}: {key}")
-        return datetime.fromtimestamp(submission.stat().st_mtime, tz=timezone.utc)
+                return _parsed(stamp, f"{beside}: {key}"), LMS_EXPORT
+        if self.modification_times:
+            return datetime.fromtimestamp(submission.lstat().st_mtime, tz=timezone.utc), MODIFIED
+        return None, UNKNOWN
 
     def check(self, students: dict[str, Path]) -> None:
         """Every student's time, read now: one ConfigError naming each bad file, before any grading."""
@@ -80,8 +111,10 @@ class SubmissionTimes:
             raise ConfigError("\n".join(problems))
 
     def assess(self, policy: LatePolicy | None, student: str, submission: Path) -> Late:
-        when = self.submitted_at(student, submission)
-        return policy.assess(when) if policy else Late(when.isoformat(), 0, 0.0)
+        when, source = self.submitted_at(student, submission)
+        if policy is not None:
+            return policy.assess(when, student, source)
+        return Late(when.isoformat() if when else None, 0, 0.0, source)
 
 
 def beside_metadata(submission: Path) -> Path:
@@ -89,10 +122,20 @@ def beside_metadata(submission: Path) -> Path:
     return submission.with_name(f"{submission.stem if submission.suffix == '.zip' else submission.name}.{METADATA}")
 
 
+def _is_file(path: Path) -> bool:
+    """A regular file there; False for a name the file system refuses (a student's folder name can
+    be long enough that the metadata's name beside it is too long to exist)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _stamp_in(metadata: Path):
     try:
-        data = json.loads(metadata.read_text())
-    except (OSError, ValueError) as error:
+        with open(metadata, "rb") as handle:
+            data = json.loads(handle.read(MAX_METADATA_BYTES + 1)[:MAX_METADATA_BYTES])
+    except (OSError, ValueError, RecursionError) as error:
         raise ConfigError(f"{metadata}: not readable JSON ({error})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{metadata}: expected a JSON object with {' or '.join(TIME_KEYS)}")

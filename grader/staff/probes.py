@@ -1,12 +1,12 @@
 """Trusted side: the suites' own requests, used as probes for misconception hints (grader/staff/hints.py).
 
 A probe is one request the suites made (grader/staff/replies.py records them while grading): a call of
-a function of the problem's module (`("call", function, args, kwargs)`) or one of our scenarios
-(`("run", "tests.scenarios.M:name", kwargs)`). The submission's reply to it is already known; the
+a function of the problem's module (`("call", function, args, kwargs)`) or one of our drivers
+(`("run", "tests.drivers.M:name", kwargs)`). The submission's reply to it is already known; the
 reference and each mutant answer the same request here, in-process (staff code), and the answers are
 compared value by value.
 
-Not every request can be compared: timing scenarios measure the machine (NONDETERMINISTIC: never
+Not every request can be compared: timing drivers measure the machine (NONDETERMINISTIC: never
 recorded), and some outputs hold what the spec leaves free (random initial weights, optimizer state
 key names, the bytes a memmap read copies). `KEEP` projects those outputs onto what the spec fixes.
 """
@@ -19,11 +19,11 @@ from typing import Any, Callable
 
 import torch
 
-# Scenarios whose outputs are measurements of this machine (seconds, wall time): never compared.
+# Drivers whose outputs are measurements of this machine (seconds, wall time): never compared.
 NONDETERMINISTIC = frozenset({
-    "tests.scenarios.flops:time_matmul_calls",
-    "tests.scenarios.flops:time_matmul_instrumented",
-    "tests.scenarios.flops:measured_mfu_run",
+    "tests.drivers.flops:time_matmul_calls",
+    "tests.drivers.flops:time_matmul_instrumented",
+    "tests.drivers.flops:measured_mfu_run",
 })
 
 
@@ -85,7 +85,7 @@ def _keep_checker(out: dict, call: tuple) -> dict:
 
 
 def _keep_result(out: dict, call: tuple) -> Any:
-    """The einsum-rule scenario's result, not the ops it ran (an implementation's own business here)."""
+    """The einsum-rule driver's result, not the ops it ran (an implementation's own business here)."""
     return out["result"]
 
 
@@ -100,16 +100,16 @@ def _keep_memmap(out: dict, call: tuple) -> tuple:
 
 
 KEEP = {
-    "tests.scenarios.model:linear_init": _keep_linear_init,
-    "tests.scenarios.model:linear_forward": _keep_linear_forward,
-    "tests.scenarios.model:cruncher_init": _keep_cruncher_init,
-    "tests.scenarios.model:cruncher_forward": _keep_cruncher_forward,
-    "tests.scenarios.optimizers:run_optimizer": _keep_optimizer_run,
-    "tests.scenarios.tensors:fp8_under_the_checker": _keep_checker,
-    "tests.scenarios.training:memmap_batch": _keep_memmap,
-    "tests.scenarios.named_dims:ops_executed": _keep_result,
-    "tests.scenarios.flops_calls:time_matmul_with_clock": _keep_value,
-    "tests.scenarios.flops_calls:measured_mfu_with_clock": _keep_value,
+    "tests.drivers.model:linear_init": _keep_linear_init,
+    "tests.drivers.model:linear_forward": _keep_linear_forward,
+    "tests.drivers.model:cruncher_init": _keep_cruncher_init,
+    "tests.drivers.model:cruncher_forward": _keep_cruncher_forward,
+    "tests.drivers.optimizers:run_optimizer": _keep_optimizer_run,
+    "tests.drivers.tensors:fp8_under_the_checker": _keep_checker,
+    "tests.drivers.training:memmap_batch": _keep_memmap,
+    "tests.drivers.named_dims:ops_executed": _keep_result,
+    "tests.drivers.flops_calls:time_matmul_with_clock": _keep_value,
+    "tests.drivers.flops_calls:measured_mfu_with_clock": _keep_value,
 }
 
 

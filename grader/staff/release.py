@@ -3,16 +3,23 @@
     build_bundle   assignment/ stubs + tests/public/ + what those tests import + handout.md,
                    a student pyproject.toml and README, `python -m submit` (student/submit.py)
                    with the stubs' names and signatures (stub_api): a folder and a .zip
-    find_leaks     reference code, hidden tests, rubric or solution files that reached it
+    find_leaks     reference code, hidden tests, rubric or solution files that reached it, and
+                   the formulas and answers students must derive (release_rules.toml's [[formula]])
+    find_behaviour_leaks
+                   any function of the bundle that can stand in for an API function (passes its
+                   public tests, or gives the reference's answers): run by leak_probe.py in a
+                   scratch copy of the bundle, in a fresh interpreter
     check_install  unzip it into a fresh virtual environment, install it with the student's
                    one command, and run its `pytest`: the public suite must run, and fail
 
-Staff tooling never imports student code; the bundle's code is only parsed here (ast).
+Staff tooling never imports student code; the bundle's code is only parsed here (ast), and run
+only by the probe, in a child process.
 """
 
 from __future__ import annotations
 
 import ast
+import fnmatch
 import importlib.metadata
 import json
 import os
@@ -28,39 +35,60 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.compat import tomllib
+from grader.staff import logistics
+from grader.staff.config import Course
 from tests.seam import REPO_ROOT
 
 HANDOUT = REPO_ROOT / "handout.md"
 SUBMIT = REPO_ROOT / "student" / "submit.py"  # the bundle's `python -m submit`
+QUESTIONS = REPO_ROOT / "student" / "questions.py"  # the bundle's questions.py: the written part's draws, no answers
 # What the public suite needs from tests/: nothing of hidden/, data/, project/ or the rubric.
-PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/scenarios")
+PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/drivers")
 PUBLIC_FILES = (
     "tests/__init__.py", "tests/conftest.py", "tests/seam.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py",
+    "tests/own_work.py", "tests/source_index.py",  # the own-work rules, applied at the seam
     "docs/api.md",  # the API reference the handout points at
 )
-SECRET_FOLDERS = ("solutions", "tests/hidden", "tests/data", "tests/project", "grader")
+SECRET_FOLDERS = ("solutions", "tests/oracles", "tests/hidden", "tests/data", "tests/project", "grader")
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
+RULES = Path(__file__).with_name("release_rules.toml")  # staff's: formulas not to ship, allowed exceptions
+PROBE = Path(__file__).with_name("leak_probe.py")
+BEHAVIOUR_KINDS = ("passes-public-tests", "computes-answers", "behaviour-check")
 
 
 # --- the bundle ------------------------------------------------------------------------------
 
 
-def build_bundle(out: Path, handout: Path = HANDOUT) -> tuple[Path, Path]:
-    """Write the bundle as the folder `out` and as `out`.zip (one top-level folder); return both."""
+def build_bundle(out: Path, handout: Path = HANDOUT, course: Course | None = None) -> tuple[Path, Path]:
+    """Write the bundle as the folder `out` and as `out`.zip (one top-level folder); return both.
+
+    `course` (course.toml, checked): the handout's logistics and the written part's term come from it."""
     if not handout.is_file():
         raise FileNotFoundError(f"no handout at {handout}: the bundle needs handout.md (or pass --handout)")
+    course = course or Course()
+    text, _ = logistics.render(handout.read_text(), course)  # a placeholder nobody fills in stops the release here
     out.mkdir(parents=True)
     for folder in PUBLIC_FOLDERS:
         shutil.copytree(REPO_ROOT / folder, out / folder, ignore=SKIP)
     for name in PUBLIC_FILES:
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / name, out / name)
-    shutil.copyfile(handout, out / "handout.md")
+    (out / "handout.md").write_text(text)
     (out / "pyproject.toml").write_text(student_pyproject())
     (out / "README.md").write_text(student_readme())
     shutil.copyfile(SUBMIT, out / "submit.py")
+    (out / "questions.py").write_text(questions_with_term(course.term))
     (out / "submit_api.json").write_text(json.dumps(stub_api(REPO_ROOT / "assignment"), indent=1) + "\n")
     return out, zip_folder(out)
+
+
+def questions_with_term(term: str) -> str:
+    """The bundle's questions.py (student/questions.py) drawing with the course's term, as `grade --config` does."""
+    source = QUESTIONS.read_text()
+    line = re.compile(r'^TERM = "".*$', re.MULTILINE)
+    if len(line.findall(source)) != 1:
+        raise ValueError(f"{QUESTIONS} must hold exactly one line `TERM = \"\"`: the release writes the term there")
+    return line.sub(lambda _: f"TERM = {json.dumps(term)}  # the course's term ([course] term in course.toml)", source)
 
 
 def zip_folder(folder: Path) -> Path:
@@ -146,10 +174,11 @@ SETUP_NOTE = (
 
 
 def student_torch() -> str:
-    """The students' torch: from 2.4 to the minor version the suites were checked with, so pip
-    never pulls a newer torch (and its CUDA libraries) over the CPU build they installed first."""
-    major, minor = importlib.metadata.version("torch").split("+")[0].split(".")[:2]
-    return f"torch>=2.4,<{major}.{int(minor) + 1}"
+    """The students' torch: the range the suites were checked with, pyproject.toml's (the README,
+    the handout and Gradescope's setup.sh say the same), so pip never pulls a newer torch (and its
+    CUDA libraries) over the CPU build they installed first."""
+    dependencies = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return next(d for d in dependencies if d.startswith("torch"))
 
 
 def _toml_lines(items: list[str]) -> str:
@@ -199,9 +228,22 @@ The grader runs these public tests and more hidden ones, on your code in a sandb
 every public test is a good sign, not a guarantee. Tests marked `cuda` run only where a GPU
 is present.
 
+## The written part
+
+`python questions.py LOGIN` prints your written questions (LOGIN: your login; the napkin numbers
+are drawn for you), and `python questions.py LOGIN --template > written.toml` the file you answer
+them in, beside `assignment/`. `handout.md` says how they are graded.
+
 ## Submit
 
-Submit the `assignment/` folder (or a .zip of it), with the file names unchanged.
+```bash
+python -m submit       # checks names and signatures, runs the public tests, writes submission.zip
+```
+
+It says what would lose points (`NOT READY` and why) and writes `submission.zip` anyway:
+`assignment/*.py`, your `written.toml` and a manifest of their contents. Hand in that .zip (or
+the `assignment/` folder, or a .zip of it, with your `written.toml` beside it), with the file
+names unchanged.
 """
 
 
@@ -210,7 +252,9 @@ Submit the `assignment/` folder (or a .zip of it), with the file names unchanged
 
 @dataclass(frozen=True)
 class Leak:
-    kind: str  # reference-body, hidden-test-body, identical-file, hidden-test-name, solutions-import, rubric, secret-path
+    # reference-body, hidden-test-body, identical-file, hidden-test-name, solutions-import, rubric, secret-path,
+    # formula, passes-public-tests, computes-answers, behaviour-check
+    kind: str
     where: str  # the bundle file (and function)
     detail: str
 
@@ -218,8 +262,9 @@ class Leak:
         return f"{self.kind}: {self.where}: {self.detail}"
 
 
-def find_leaks(bundle: Path, repo: Path = REPO_ROOT) -> list[Leak]:
-    """Everything of the staff's side that reached `bundle` (empty list: nothing did)."""
+def find_leaks(bundle: Path, repo: Path = REPO_ROOT, rules: Path | None = None) -> list[Leak]:
+    """Everything of the staff's side that reached `bundle`, and every formula the rules name
+    (empty list: nothing did). The behavioural check is separate: find_behaviour_leaks."""
     files = sorted(p for p in bundle.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     secret_bodies = {**_bodies_of(repo, "solutions"), **hidden_test_bodies(repo)}
     leaks = []
@@ -232,6 +277,7 @@ def find_leaks(bundle: Path, repo: Path = REPO_ROOT) -> list[Leak]:
             leaks += _solutions_imports(path, where)
     leaks += _hidden_names(files, bundle, repo)
     leaks += _rubric_keys(files, bundle)
+    leaks += find_formulas(files, bundle, load_rules(rules)["formula"])
     return leaks
 
 
@@ -390,6 +436,102 @@ def _rubric_keys(files: list[Path], bundle: Path) -> list[Leak]:
 
 def _text(path: Path) -> str:
     return path.read_bytes().decode("utf-8", errors="replace")
+
+
+# --- formulas the students derive, and the staff's exceptions --------------------------------
+
+
+def load_rules(path: Path | None = None) -> dict:
+    """release_rules.toml (or `path`): [[formula]] name, pattern (a regex), why, optional ignore_case
+    and files (globs, default every file); [[allow]] kind, where (a glob), optional contains, and why."""
+    path = path or RULES
+    rules = tomllib.loads(path.read_text())
+    formulas, allowed = rules.get("formula", []), rules.get("allow", [])
+    for formula in formulas:
+        missing = {"name", "pattern", "why"} - set(formula)
+        if missing:
+            raise ValueError(f"{path}: a [[formula]] lacks {sorted(missing)}: {formula}")
+        formula["regex"] = re.compile(formula["pattern"], re.IGNORECASE if formula.get("ignore_case") else 0)
+    for entry in allowed:
+        missing = {"kind", "where", "why"} - set(entry)
+        if missing:
+            raise ValueError(f"{path}: an [[allow]] lacks {sorted(missing)}: {entry}")
+    return {"formula": formulas, "allow": allowed}
+
+
+def find_formulas(files: list[Path], bundle: Path, formulas: list[dict]) -> list[Leak]:
+    """Each line of a shipped file where a formula's pattern matches: one leak per line and formula."""
+    leaks = []
+    for path in files:
+        where = path.relative_to(bundle).as_posix()
+        mine = [f for f in formulas if any(fnmatch.fnmatch(where, glob) for glob in f.get("files", ["*"]))]
+        if not mine:
+            continue
+        for number, line in enumerate(_text(path).splitlines(), 1):
+            for formula in mine:
+                match = formula["regex"].search(line)
+                if match:  # the line in the detail: an [[allow]] entry's `contains` can pick this very line
+                    detail = f"{formula['name']}: {match.group(0)!r} in {line.strip()[:160]!r} ({formula['why']})"
+                    leaks.append(Leak("formula", f"{where}:{number}", detail))
+    return leaks
+
+
+def allowed(leaks: list[Leak], rules: Path | None = None) -> tuple[list[Leak], list[Leak], list[dict]]:
+    """(leaks no [[allow]] covers, leaks one covers, [[allow]] entries that cover nothing: stale)."""
+    entries = load_rules(rules)["allow"]
+    used: set[int] = set()
+    kept, excused = [], []
+    for leak in leaks:
+        covering = [i for i, e in enumerate(entries) if _covers(e, leak)]
+        used.update(covering)
+        (excused if covering else kept).append(leak)
+    return kept, excused, [e for i, e in enumerate(entries) if i not in used]
+
+
+def _covers(entry: dict, leak: Leak) -> bool:
+    return (entry["kind"] == leak.kind and fnmatch.fnmatch(leak.where, entry["where"])
+            and entry.get("contains", "") in leak.detail)
+
+
+# --- the behavioural check: functions of the bundle that can stand in for the API -------------
+
+
+def find_behaviour_leaks(bundle: Path, repo: Path = REPO_ROOT, timeout: float = 900) -> tuple[list[Leak], dict]:
+    """Every function or class of `bundle` that passes an API function's public tests in its
+    place, or gives the reference's answers to them (see leak_probe.py); and the probe's figures.
+
+    The probe runs the bundle's own code (never a student's) in a child process, in a scratch
+    copy, with the reference beside it as a submission: nothing here imports the bundle.
+    """
+    with tempfile.TemporaryDirectory(prefix="release-probe-") as scratch:
+        scratch = Path(scratch)
+        copy = scratch / "bundle"
+        shutil.copytree(bundle, copy, ignore=SKIP)
+        shutil.copytree(repo / "solutions", scratch / "reference" / "assignment", ignore=SKIP)
+        report = scratch / "report.json"
+        run_probe = f"import runpy; runpy.run_path({str(PROBE)!r}, run_name='__main__')"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST", "VIRTUAL_ENV", "HYPOTHESIS"))}
+        try:
+            finished = subprocess.run([sys.executable, "-c", run_probe, str(scratch / "reference"), str(report)],
+                                      cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return [Leak("behaviour-check", "(the bundle)", f"the probe ran past {timeout:.0f} s: nothing was checked")], {}
+        if finished.returncode != 0 or not report.exists():
+            tail = (finished.stdout + finished.stderr)[-2000:]
+            return [Leak("behaviour-check", "(the bundle)", f"the probe failed (exit {finished.returncode}): {tail}")], {}
+        found = json.loads(report.read_text())
+    return [_behaviour_leak(leak) for leak in found["leaks"]], found
+
+
+def _behaviour_leak(found: dict) -> Leak:
+    target, tests = found["target"], len(found["tests"])
+    passing = f"in place of {target} it passes that function's {tests} public test(s)"
+    if found["how"] == "answers":
+        detail = (f"gives the reference's answers of {target} on its {found['calls']} recorded calls from the public "
+                  "tests (up to the type of the result)")
+        detail += f", and {passing}" if found["passes"] else ": it computes what the students must"
+        return Leak("computes-answers", found["candidate"], detail)
+    return Leak("passes-public-tests", found["candidate"], passing)
 
 
 # --- the fresh-install check -----------------------------------------------------------------

@@ -5,9 +5,9 @@ there is no separate probe phase the code could recognise, and no input of a hin
 also judge. To name a slip the code must answer like it on requests the tests check, which costs
 those tests: a hint can then only describe what the code does.
 
-The grader's RemoteImpl calls `Replies.record` for every plain-data call and scenario run; the staff
+The grader's RemoteImpl calls `Replies.record` for every plain-data call and driver run; the staff
 tools record the same way in-process (`RecordingImpl`). Per request group (a function, or a
-scenario) and per test a bounded, seeded sample is kept: distinct requests only, the first ones whole
+driver) and per test a bounded, seeded sample is kept: distinct requests only, the first ones whole
 and later ones by reservoir sampling, so a long hypothesis search costs a fixed amount of memory and
 replay, and every test that asked a group contributes some of its requests.
 """
@@ -26,15 +26,15 @@ from grader.staff import probes
 from tests.seam import MODULES
 
 # Kept per request group AND per test (each test is written to catch its own slips, so each gets a share):
-# scenario runs are replayed on every mutant, so fewer of them.
+# driver runs are replayed on every mutant, so fewer of them.
 PER_TEST = {"call": 12, "run": 3}
 
 
 @dataclass
 class Reply:
     problem: str
-    group: str  # "strides.view", or a scenario "tests.scenarios.optimizers:run_optimizer"
-    call: tuple  # ("call", function, args, kwargs) or ("run", scenario, kwargs)
+    group: str  # "strides.view", or a driver "tests.drivers.optimizers:run_optimizer"
+    call: tuple  # ("call", function, args, kwargs) or ("run", driver, kwargs)
     public: bool  # asked by a public test
     value: Any = None
     error: BaseException | None = None
@@ -68,7 +68,7 @@ class Replies:
             if draw.randrange(count) >= limit:
                 return  # (a group of few distinct requests asked often is sampled too: no fingerprint per call)
             slot = draw.randrange(limit) if len(kept) >= limit else len(kept)
-        key = _digest((message.get("function") or message.get("scenario"), message.get("args"), message.get("kwargs")))
+        key = _digest((message.get("function") or message.get("driver"), message.get("args"), message.get("kwargs")))
         seen = self._seen.setdefault(group, set())
         if key in seen:
             return
@@ -95,8 +95,8 @@ def _group_of(message: dict, problem: str | None) -> tuple[str | None, str]:
     op = message.get("op")
     if op == "call" and message.get("module") in MODULES:
         return f"{message['module']}.{message['function']}", "call"
-    if op == "run" and problem in MODULES and message.get("scenario") not in probes.NONDETERMINISTIC:
-        return message["scenario"], "run"
+    if op == "run" and problem in MODULES and message.get("driver") not in probes.NONDETERMINISTIC:
+        return message["driver"], "run"
     return None, ""
 
 
@@ -105,7 +105,7 @@ def _reply_of(message: dict, problem: str | None, public: bool) -> Reply:
     if kind == "call":
         call = ("call", message["function"], tuple(_kept(message.get("args", ()))), dict(_kept(message.get("kwargs", {}))))
         return Reply(message["module"], group, call, public)
-    return Reply(problem, group, ("run", message["scenario"], dict(_kept(message.get("kwargs", {})))), public)
+    return Reply(problem, group, ("run", message["driver"], dict(_kept(message.get("kwargs", {})))), public)
 
 
 def _kept(value: Any) -> Any:
@@ -145,7 +145,7 @@ def _canonical(value: Any) -> Any:
 
 # --- the same, in-process (staff tools: slips, mutants, the reference) ------------------------
 class RecordingImpl:
-    """An in-process implementation whose calls and scenario runs are recorded like the grader's."""
+    """An in-process implementation whose calls and driver runs are recorded like the grader's."""
 
     def __init__(self, inner, replies: Replies):
         self._inner, self.replies = inner, replies
@@ -160,9 +160,9 @@ class RecordingImpl:
             return _RecordingModule(self, name)
         return getattr(self._inner, name)
 
-    def run(self, scenario, /, **inputs):
-        message = {"op": "run", "scenario": f"{scenario.__module__}:{scenario.__qualname__}", "kwargs": copy.deepcopy(inputs)}
-        return self._recorded(message, lambda: scenario(self._inner, **inputs))
+    def run(self, driver, /, **inputs):
+        message = {"op": "run", "driver": f"{driver.__module__}:{driver.__qualname__}", "kwargs": copy.deepcopy(inputs)}
+        return self._recorded(message, lambda: driver(self._inner, **inputs))
 
     def _recorded(self, message: dict, call):
         try:

@@ -21,53 +21,69 @@ import json
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from grader.staff import report_plots
-from grader.staff.gradebook import Gradebook, unreadable_reason
-from grader.core.student_text import printable, scrub, without_grader_frames
+from grader.core.written import PART
+from grader.staff import outcomes, report_plots, shown_tests, written_marks
+from grader.staff.gradebook import Gradebook, Late, unreadable_reason
+from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
+from grader.staff.scores import label
+from grader.core.student_text import distinct_names, printable, scrub, without_grader_frames
 from tests.seam import MODULES
 
 TEMPLATES = Path(__file__).parent / "templates"
-CSV_COLUMNS = ("student", "total", *MODULES, "days_late", "late_penalty_pct", "status")
+# status: an outcome (graded / unreadable / grader error); written: the written part's points so far; written_pending:
+# its points still awaiting staff marking (in no total yet); score: after staff overrides and marks; final: after the
+# late penalty too (what the LMS takes); days_late is blank when the submission time is unknown.
+CSV_COLUMNS = (
+    "student", "status", *MODULES, "written", "written_pending", "score", "days_late", "late_penalty_pct", "final",
+    "time_source", "submitted_at", "deadline", "extension", "faults", "integrity_flags",
+)
 
 
 @dataclass
 class StudentResult:
     """One student's results.json (None when there is none to read, with the reason in `problem`).
 
-    From the gradebook, the tests' scores already hold staff overrides, and `final` is the
-    gradebook's final score (after the late penalty), which is then the total.
+    From the gradebook, the tests' scores already hold staff overrides, `final` is the gradebook's
+    final score (after the late penalty), and `late` says when the submission came in, by whose
+    word, which deadline applied and what the policy took off.
     """
 
     student: str
     results: dict | None
     problem: str = ""
     final: float | None = None
-    days_late: int = 0
-    late_penalty_pct: float = 0.0
+    late: Late = field(default_factory=Late)
 
     @property
     def status(self) -> str:
-        """graded / flagged (integrity) / unreadable (the submission could not be read: 0, with its
-        reason) / error (the grader failed or never finished: no results, no grade)."""
+        """The outcome (grader/staff/outcomes.py): graded / unreadable / grader error."""
         if self.results is None:
-            return "error"
-        if unreadable_reason(self.results):
-            return "unreadable"
-        return "flagged" if self.flags else "graded"
+            return GRADER_ERROR
+        return UNREADABLE if unreadable_reason(self.results) else GRADED
 
     @property
     def extra(self) -> dict:
         return (self.results or {}).get("extra_data") or {}
 
     @property
-    def flags(self) -> list[dict]:
+    def all_flags(self) -> list[dict]:
         return list(self.extra.get("integrity_flags") or [])
+
+    @property
+    def flags(self) -> list[dict]:
+        """Integrity flags only: faults of the code (crash, hang, memory) are `faults`."""
+        return outcomes.integrity(self.all_flags)
+
+    @property
+    def faults(self) -> dict[str, int]:
+        return outcomes.faults(self.all_flags)
 
     @property
     def tests(self) -> list[dict]:
@@ -75,14 +91,25 @@ class StudentResult:
 
     @property
     def total(self) -> float | None:
+        """The final score: after staff overrides and the late penalty."""
         if self.results is None:
             return None
-        return round(self.final, 4) if self.final is not None else float(self.results["score"])
+        return round(self.final, 4) if self.final is not None else self.score
 
     @property
-    def before_penalty(self) -> float:
-        """The score the late penalty was taken from (overrides included)."""
+    def score(self) -> float:
+        """The tests' points, staff overrides included, before the late penalty."""
         return round(sum(score for score, _ in self.problems().values()), 4)
+
+    before_penalty = score  # the feedback template's older name
+
+    @property
+    def days_late(self) -> int:
+        return self.late.days_late
+
+    @property
+    def late_penalty_pct(self) -> float:
+        return self.late.penalty_pct
 
     @property
     def max_total(self) -> float | None:
@@ -127,21 +154,26 @@ def load_gradebook(path: Path) -> list[StudentResult]:
         finals = book.final_scores()
         students = []
         for name in book.students():
-            row, results = book.submission(name), book.results(name)
-            if row["status"] == "error" or results is None:
-                students.append(StudentResult(name, None, GRADER_FAILED))
-                continue
-            overrides = {o["test_key"]: o for o in book.overrides(name)}
-            for test in results["tests"]:
-                override = overrides.get(test["extra_data"]["key"])
-                if override is not None:
-                    _apply_override(test, override["points"], override["reason"])
-            students.append(StudentResult(
-                name, results, final=finals[name]["final"], days_late=row["days_late"], late_penalty_pct=row["late_penalty_pct"],
-            ))
+            try:
+                students.append(_from_gradebook(book, name, finals))
+            except Exception as error:  # noqa: BLE001 (one unreadable row: that student is a grader error, the rest are reported)
+                students.append(StudentResult(name, None, f"{GRADER_FAILED}; the gradebook's row cannot be read ({type(error).__name__})"))
         return students
     finally:
         book.close()
+
+
+def _from_gradebook(book: Gradebook, name: str, finals: dict) -> StudentResult:
+    row, results = book.submission(name), book.results(name)
+    if row["status"] == GRADER_ERROR or results is None:
+        return StudentResult(name, None, GRADER_FAILED, late=Late.of(row))
+    written_marks.apply(results, written_marks.marks_of(book, name))  # staff's marks of the explanations
+    overrides = {o["test_key"]: o for o in book.overrides(name)}
+    for test in results["tests"]:
+        override = overrides.get(test["extra_data"]["key"])
+        if override is not None:
+            _apply_override(test, override["points"], override["reason"])
+    return StudentResult(name, results, final=finals[name]["final"], late=Late.of(row))
 
 
 def _apply_override(test: dict, points: float, reason: str) -> None:
@@ -154,27 +186,42 @@ def _apply_override(test: dict, points: float, reason: str) -> None:
 
 
 def write_csv(students: list[StudentResult], path: Path) -> None:
-    """One row per student; a problem this run did not grade (or a missing result) is left blank."""
+    """One row per student (CSV_COLUMNS); a problem this run did not grade (or a missing result) is left blank."""
     with open(path, "w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         for student in students:
-            problems = student.problems()
-            writer.writerow([
-                csv_cell(student.student),
-                "" if student.total is None else f"{student.total:g}",
-                *(f"{problems[m][0]:g}" if m in problems else "" for m in MODULES),
-                student.days_late,
-                f"{student.late_penalty_pct:g}",
-                student.status,
-            ])
+            writer.writerow([csv_cell(str(value)) for value in csv_row(student).values()])
+
+
+def csv_row(student: StudentResult) -> dict[str, object]:
+    problems, late, graded = student.problems(), student.late, student.results is not None
+    return {
+        "student": student.student,
+        "status": student.status,
+        **{m: f"{problems[m][0]:g}" if m in problems else "" for m in MODULES},
+        "written": f"{problems[PART][0]:g}" if PART in problems else "",
+        "written_pending": f"{written_marks.pending_points(student.results):g}" if PART in problems else "",
+        "score": f"{student.score:g}" if graded else "",
+        "days_late": "" if late.time_unknown else late.days_late,
+        "late_penalty_pct": f"{late.penalty_pct:g}",
+        "final": "" if student.total is None else f"{student.total:g}",
+        "time_source": late.time_source,
+        "submitted_at": late.submitted_at or "",
+        "deadline": late.deadline or "",
+        "extension": late.extension,
+        "faults": outcomes.faults_text(student.faults),
+        "integrity_flags": outcomes.integrity_text(student.all_flags),
+    }
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(text: str) -> str:
-    """Student-controlled text that a spreadsheet shows as text: never a formula (OWASP's CSV injection advice)."""
+    """Student-controlled text that a spreadsheet shows as text: never a formula (OWASP's CSV injection
+    advice), never a character that hides or disguises a name (student_text.printable)."""
+    text = printable(text)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -194,26 +241,44 @@ class TestFeedback:
 
 def feedback_for(student: StudentResult) -> list[dict]:
     """Per problem, in the assignment's order: its score and its tests, failed before passed.
-    (The pages list the problems with a failure first: failures_first.)"""
+    (The pages list the problems with a failure first: failures_first.) A problem whose tests all
+    failed for one reason (a module that is missing or does not import, a submission that could
+    not be read, a stub) says that reason once (`shared_reason`) instead of under every test."""
     problems = student.problems()
+    names = dict(zip(map(id, student.tests), shown_tests.shown_names(student.tests)))
     sections = []
     for module in MODULES:
-        raw = [t for t in student.tests if module_of(t) == module]
-        hidden_numbers = {id(t): n for n, t in enumerate((t for t in raw if t.get("visibility") != "visible"), 1)}
-        tests = [_test_feedback(t, hidden_numbers.get(id(t))) for t in raw]
+        tests = [_test_feedback(t, names[id(t)]) for t in student.tests if module_of(t) == module]
         if not tests:
             continue
         score, max_score = problems[module]
+        failed = sorted((t for t in tests if t.status == "failed"), key=lambda t: not t.visible)  # details first
         sections.append({
             "module": module,
             "title": _title(student.tests, module),
             "score": score,
             "max_score": max_score,
-            "failed": sorted((t for t in tests if t.status == "failed"), key=lambda t: not t.visible),  # details first
+            "failed": failed,
             "passed": [t for t in tests if t.status == "passed"],
             "skipped": [t for t in tests if t.status == "skipped"],
+            "shared_reason": shared_reason(failed) if len(failed) == len(tests) else "",
         })
     return sections
+
+
+def shared_reason(failed: list[TestFeedback]) -> str:
+    """The reason every one of `failed` gives as its last line, if they share one that is not a wrong
+    result (those differ in what they compare: each keeps its own hint); "" otherwise."""
+    reasons = {_last_line(t.output) for t in failed}
+    if len(failed) < 2 or len(reasons) != 1:
+        return ""
+    (reason,) = reasons
+    return "" if reason.startswith("wrong result") or not reason else reason
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def failures_first(sections: list[dict]) -> list[dict]:
@@ -221,14 +286,14 @@ def failures_first(sections: list[dict]) -> list[dict]:
     return sorted(sections, key=lambda section: not section["failed"])
 
 
-def _test_feedback(test: dict, hidden_number: int | None = None) -> TestFeedback:
+def _test_feedback(test: dict, shown_name: str) -> TestFeedback:
     """A hidden test is named by its number in the problem (its hint says what it checks): its
-    function's name is the staff's and may say what it looks for."""
-    visible = test.get("visibility") == "visible"
+    function's name is the staff's and may say what it looks for (grader/staff/shown_tests.py)."""
+    visible = shown_tests.is_visible(test)
     status = "skipped" if (test.get("extra_data") or {}).get("skipped") else test["status"]
     output = scrub(without_grader_frames(test.get("output") or ""))
     return TestFeedback(
-        name=test["name"].rsplit(": ", 1)[-1] if visible else f"hidden test {hidden_number}",
+        name=shown_name,
         score=test["score"],
         max_score=test["max_score"],
         visible=visible,
@@ -272,24 +337,42 @@ def smallest_failing_input(output: str) -> str:
 
 
 def summary_for_students(student: StudentResult) -> str:
-    """results.json's top-level output as a student reads it: no staff paths, no sandbox layers."""
+    """results.json's top-level output as a student reads it: no staff paths, no sandbox layers, and
+    no "Score: ..." line (the page says the one score that counts, after overrides and the late policy)."""
     output = (student.results or {}).get("output") or ""
-    return scrub("\n".join(line for line in output.splitlines() if not line.startswith("Sandbox: ")))
+    lines = [line for line in output.splitlines() if not line.startswith(("Sandbox: ", "Score: "))]
+    return scrub("\n".join(lines).strip())
+
+
+def score_story(student: StudentResult) -> str:
+    """How the page's one score was reached, spelled out where the late policy took something off."""
+    late, score = student.late, student.score
+    if student.results is None or not late.penalty_pct:
+        return f"Your deadline was extended: {late.deadline}." if late.extension and late.deadline else ""
+    deadline = f"your deadline{' (extended)' if late.extension else ''}, {late.deadline}" if late.deadline else "the deadline"
+    return (f"Your tests earned {score:g} / {student.max_total:g}. Your submission came in {late.days_late} day(s) after "
+            f"{deadline}, and the late policy takes {late.penalty_pct:g}% off: "
+            f"{score:g} × (1 − {late.penalty_pct / 100:g}) = {student.total:g}.")
 
 
 # --- the class -----------------------------------------------------------------------------
 
 
 def class_summary(students: list[StudentResult]) -> dict:
-    """The numbers behind the class report. Pass rates and failures leave out unreadable and error rows."""
-    graded = [s for s in students if s.status in ("graded", "flagged")]
+    """The numbers behind the class report. Pass rates and failures count graded students only."""
+    graded = [s for s in students if s.status == GRADED]
     return {
         "students": students,
         "counts": Counter(s.status for s in students),
         "problems": [_problem_summary(graded, m) for m in MODULES if any(m in s.problems() for s in graded)],
         "flagged": grouped_flags(students),
+        "faulty": [(s.student, outcomes.faults_text(s.faults)) for s in students if s.faults],
         "identical": identical_submissions(students),
-        "errors": [(s.student, s.problem or unreadable_reason(s.results or {}) or "") for s in students if s.status in ("error", "unreadable")],
+        "errors": [(s.student, s.status, s.problem or unreadable_reason(s.results or {}) or "") for s in students if s.status != GRADED],
+        "time_unknown": [s.student for s in students if s.status == GRADED and s.late.time_unknown and s.late.deadline],
+        "extensions": [(s.student, s.late.extension, s.late.deadline) for s in students if s.late.extension],
+        "late_policy": any(s.late.deadline for s in students),
+        "written_pending": sum(1 for s in graded if written_marks.pending_points(s.results)),
     }
 
 
@@ -311,7 +394,7 @@ def identical_submissions(students: list[StudentResult]) -> list[list[str]]:
     by_digest: dict[str, list[str]] = {}
     for student in students:
         digest = student.extra.get("submission_sha256")
-        if digest and student.status != "unreadable":
+        if digest and student.status == GRADED:
             by_digest.setdefault(digest, []).append(student.student)
     return sorted(group for group in by_digest.values() if len(group) > 1)
 
@@ -365,19 +448,20 @@ def _failure_kind(output: str) -> str:
 
 def write_report(students: list[StudentResult], out: Path, similarity: Path | None = None) -> dict[str, Path]:
     """grades.csv, feedback/STUDENT.{md,html}, histogram.png, pass_rates.png, report.{md,html};
-    `similarity`: the similarity command's similarity.html, linked from the class report."""
+    `similarity`: the similarity command's similarity.html, linked from the class report.
+    One student's page that cannot be written is replaced by a note (`failed_pages`), never the class's."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "feedback").mkdir(exist_ok=True)
-    env = _environment()
+    env = _environment(distinct_names([s.student for s in students]))
     paths = {"csv": out / "grades.csv"}
     write_csv(students, paths["csv"])
+    failed_pages = []
     for student in students:
-        sections = feedback_for(student)
-        context = {"student": student, "sections": sections, "details": failures_first(sections), "fence": fence, "summary": summary_for_students(student)}
-        for suffix in ("md", "html"):
-            target = out / "feedback" / f"{student.student}.{suffix}"
-            target.write_text(env.get_template(f"feedback.{suffix}.j2").render(context))
-    summary = class_summary(students)
+        try:
+            write_feedback(env, student, out / "feedback")
+        except Exception as error:  # noqa: BLE001 (any exception: this student is marked, the rest go on)
+            failed_pages.append((student.student, f"{type(error).__name__}: {str(error)[:300]}"))
+    summary = {**class_summary(students), "failed_pages": failed_pages}
     plots = {
         "histogram": report_plots.score_histogram([s for s in students if s.results is not None]),
         "pass_rates": report_plots.pass_rates(summary["problems"]),
@@ -385,12 +469,37 @@ def write_report(students: list[StudentResult], out: Path, similarity: Path | No
     for name, png in plots.items():
         paths[name] = out / f"{name}.png"
         paths[name].write_bytes(png)
-    context = {**summary, "modules": MODULES, "plots": {k: report_plots.data_uri(v) for k, v in plots.items()},
+    graded_modules = [m for m in (*MODULES, PART) if any(m in s.problems() for s in students)] or list(MODULES)
+    columns = [(label(m), m) for m in graded_modules]  # the parts this run graded, as P1..P8 and W
+    context = {**summary, "modules": graded_modules, "columns": columns, "plots": {k: report_plots.data_uri(v) for k, v in plots.items()},
                "similarity": _relative_link(similarity, out) if similarity is not None else None}
     for suffix in ("md", "html"):
         paths[f"report_{suffix}"] = out / f"report.{suffix}"
         paths[f"report_{suffix}"].write_text(env.get_template(f"report.{suffix}.j2").render(context))
+    paths["failed_pages"] = failed_pages
     return paths
+
+
+def write_feedback(env: Environment, student: StudentResult, folder: Path) -> None:
+    sections = feedback_for(student)
+    details = [] if student.status == UNREADABLE else failures_first(sections)  # its one reason is said at the top
+    context = {"student": student, "sections": sections, "details": details, "fence": fence,
+               "summary": summary_for_students(student), "story": score_story(student), "written": written_marks.feedback(student.results)}
+    for suffix in ("md", "html"):
+        (folder / f"{page_stem(student.student)}.{suffix}").write_text(env.get_template(f"feedback.{suffix}.j2").render(context))
+
+
+MAX_STEM_BYTES = 200  # a file name is at most 255 bytes: room for ".html" and more
+
+
+def page_stem(student: str) -> str:
+    """The feedback page's file name (without suffix): the student's name, or for a name too long
+    for a file name, its start and a digest of the whole (two long names never share a page)."""
+    encoded = student.encode("utf-8", "surrogateescape")
+    if len(encoded) <= MAX_STEM_BYTES:
+        return student
+    digest = hashlib.sha256(encoded).hexdigest()[:12]
+    return encoded[:MAX_STEM_BYTES - 13].decode("utf-8", "ignore") + "-" + digest
 
 
 def _relative_link(target: Path, out: Path) -> str:
@@ -398,7 +507,8 @@ def _relative_link(target: Path, out: Path) -> str:
     return quote(os.path.relpath(target.resolve(), out.resolve()))
 
 
-def _environment() -> Environment:
+def _environment(shown: dict[str, str] | None = None) -> Environment:
+    """`shown`: student -> their name as staff pages show it (student_text.distinct_names)."""
     # Autoescape HTML only: names and outputs come from submissions and must not become markup.
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -411,6 +521,9 @@ def _environment() -> Environment:
     env.filters["percent"] = lambda x: f"{100 * x:.0f}%"
     env.filters["cell"] = table_cell
     env.filters["page"] = feedback_link
+    names = shown or {}
+    env.filters["name"] = lambda student: names.get(student) or printable(student)  # HTML: autoescaped after
+    env.filters["md_name"] = lambda student: markdown_text(names.get(student) or printable(student))
     return env
 
 
@@ -432,7 +545,7 @@ def markdown_text(text: str) -> str:
 
 def feedback_link(student: str, suffix: str) -> str:
     """The relative link from the class report to a student's feedback page (any name, quoted)."""
-    return "feedback/" + quote(f"{student}.{suffix}")
+    return "feedback/" + quote(f"{page_stem(student)}.{suffix}", errors="surrogateescape")
 
 
 def fence(text: str) -> str:

@@ -48,7 +48,7 @@ def read_modules(submission: Path) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="similarity-") as scratch:
         try:
             folder = intake.stage(submission, Path(scratch)).folder / "assignment"
-        except intake.BadSubmission:
+        except (intake.BadSubmission, OSError):
             return {}
         files = {module: folder / f"{module}.py" for module in MODULES}
         return {
@@ -73,6 +73,11 @@ BOUNDARY = 0
 SKIPPED = (ast.Load, ast.Store, ast.Del, ast.Import, ast.ImportFrom)  # contexts are noise; imports differ freely
 SKIPPED_FIELDS = {"annotation", "returns", "type_comment"}
 PARALLEL_FROM = 200  # modules: fewer are fingerprinted in this process, more in a process pool
+# What parsing a student's module may raise besides a syntax error: `x = ` and 7,000 `-` make the
+# parser run out of memory (MemoryError), deep nesting overflows the stack (RecursionError, or
+# CPython 3.11's "AST constructor recursion depth mismatch", a SystemError). Any of them: that
+# module is not compared (the report says so), and the class goes on.
+UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError, SystemError)
 
 
 def node_stream(source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +91,7 @@ def node_stream(source: str) -> tuple[np.ndarray, np.ndarray]:
     """
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
+    except UNPARSABLE:
         return np.zeros(0, np.uint64), np.zeros(0, np.int32)
     types: list[int] = []
     lines: list[int] = []
@@ -112,9 +117,18 @@ def node_stream(source: str) -> tuple[np.ndarray, np.ndarray]:
 
     try:
         visit(tree, 1)
-    except RecursionError:
+    except (RecursionError, MemoryError):
         return np.zeros(0, np.uint64), np.zeros(0, np.int32)
     return np.array(types, np.uint64), np.array(lines, np.int32)
+
+
+def parses(source: str) -> bool:
+    """Whether `source` parses (compile-only: nothing is run)."""
+    try:
+        ast.parse(source)
+    except UNPARSABLE:
+        return False
+    return True
 
 
 def _has_docstring(body: list) -> bool:
@@ -170,6 +184,7 @@ class Submission:
     path: Path
     reference: bool = False  # an earlier term's: compared with this term's, not with each other
     modules: dict[str, str] = field(default_factory=dict)
+    not_compared: list[str] = field(default_factory=list)  # why parts of it were left out ("flops.py does not parse")
 
 
 @dataclass(frozen=True)
@@ -188,8 +203,25 @@ def load_class(current: list[Path], references: list[Path] = ()) -> list[Submiss
     for paths, reference in ((current, False), (references, True)):
         for path in paths:
             for one in _students_in(path):
-                found.append(Submission(one.name.removesuffix(".zip"), one, reference, read_modules(one)))
+                found.append(_read(one, reference))
     return found
+
+
+def _read(path: Path, reference: bool) -> Submission:
+    """One submission, read and checked to parse; whatever goes wrong is said, never raised."""
+    submission = Submission(path.name.removesuffix(".zip"), path, reference)
+    try:
+        submission.modules = read_modules(path)
+    except Exception as error:  # noqa: BLE001 (one student's files stop no one else's comparison)
+        submission.not_compared.append(f"not read: {type(error).__name__}")
+        return submission
+    if not submission.modules:
+        submission.not_compared.append("no module could be read (an empty or refused submission)")
+    for module, source in list(submission.modules.items()):
+        if not parses(source):
+            del submission.modules[module]
+            submission.not_compared.append(f"{module}.py does not parse")
+    return submission
 
 
 def _students_in(path: Path) -> list[Path]:

@@ -9,12 +9,15 @@ file contents are the students': the template is autoescaped.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from grader.core.student_text import distinct_names
 from grader.staff import similarity
+from grader.staff.report import csv_cell
 from grader.staff.similarity import Pair, Submission
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -37,7 +40,10 @@ class SideBySide:
 
 
 def write_report(submissions: list[Submission], pairs: list[Pair], out: Path, top: int, threshold: float) -> Path:
-    """Write out/similarity.html and out/pairs.csv; return the page's path."""
+    """Write out/similarity.html and out/pairs.csv; return the page's path. Names show as staff
+    outputs show them (student_text.distinct_names: escaped, look-alikes told apart)."""
+    shown = distinct_names([s.name for s in submissions])
+    submissions = [dataclasses.replace(s, name=shown[s.name]) for s in submissions]
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(submissions, pairs, out / "pairs.csv")
     best = sorted(similarity.pair_scores(pairs).values(), key=lambda p: (-p.similarity, p.a, p.b))[:top]
@@ -54,6 +60,7 @@ def write_report(submissions: list[Submission], pairs: list[Pair], out: Path, to
         threshold=threshold,
         sides=[side_by_side(submissions, pair) for pair in best],
         settings={"k": similarity.K, "window": similarity.WINDOW},
+        not_compared=[(s.name, "; ".join(s.not_compared)) for s in submissions if s.not_compared],
     )
     path = out / "similarity.html"
     path.write_text(page)
@@ -80,7 +87,7 @@ def _write_csv(submissions: list[Submission], pairs: list[Pair], path: Path) -> 
             a, b = submissions[pair.a], submissions[pair.b]
             if a.reference:  # the earlier term's submission goes second
                 a, b = b, a
-            writer.writerow([a.name, b.name, pair.module, f"{pair.similarity:.3f}", f"{pair.coverage:.3f}", pair.shared, int(b.reference)])
+            writer.writerow([csv_cell(a.name), csv_cell(b.name), pair.module, f"{pair.similarity:.3f}", f"{pair.coverage:.3f}", pair.shared, int(b.reference)])
 
 
 def _environment() -> Environment:

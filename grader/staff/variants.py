@@ -6,7 +6,9 @@ Two kinds live as test data:
 - alternatives (tests/data/alternatives/*.toml): the reference rewritten in another correct
   style; the suites must give them full marks (a test that does not grades a convention);
 - hostile variants (tests/data/hostile.toml): the correct example with one attack or fault;
-  the sandbox must contain it, flag it, and give it no point it did not earn.
+  the sandbox must contain it, flag it, and give it no point it did not earn;
+- the delegating submission (tests/data/delegating/): the correct example with every function
+  the handout asks students to derive handed to PyTorch; the own-work rules give those 0.
 
 A variant edits exactly one module, so the problems it can touch are that module's and
 those of modules that import it (`affected_problems`): the suites reach each problem's
@@ -24,7 +26,11 @@ from grader.compat import tomllib
 from tests.seam import MODULES, REPO_ROOT
 
 DATA = REPO_ROOT / "tests" / "data"
-BASES = {"solutions": REPO_ROOT / "solutions", "correct": REPO_ROOT / "examples" / "submissions" / "correct" / "assignment"}
+BASES = {
+    "solutions": REPO_ROOT / "solutions",
+    "correct": REPO_ROOT / "examples" / "submissions" / "correct" / "assignment",
+    "stubs": REPO_ROOT / "assignment",  # what students start from: a forge on top of it must earn nothing
+}
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,17 @@ def _after_docstring_and_future(text: str) -> int:
         else:
             break
     return end
+
+
+def build_delegating(destination: Path) -> Path:
+    """The submission that hands every derivable function to PyTorch: the correct example with
+    tests/data/delegating/<module>.py appended to each such module (later definitions win)."""
+    target = destination / "assignment"
+    shutil.copytree(BASES["correct"], target, ignore=shutil.ignore_patterns("__pycache__"))
+    for overlay in sorted((DATA / "delegating").glob("*.py")):
+        module_file = target / overlay.name
+        module_file.write_text(module_file.read_text().rstrip("\n") + "\n\n\n" + overlay.read_text())
+    return destination
 
 
 def load_mutants() -> list[Variant]:

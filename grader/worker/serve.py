@@ -2,9 +2,10 @@
 
 Requests come from the trusted grader over one socket:
     {"op": "call", "module": "strides", "function": "view", "args": [...], "kwargs": {...}}
-    {"op": "run", "scenario": "tests.scenarios.optimizers:adagrad_trajectory", "kwargs": {...}}
+    {"op": "run", "driver": "tests.drivers.optimizers:run_optimizer", "kwargs": {...}}
 Each reply is {"ok": True, "value": ...} or {"ok": False, "error": {...}}, with the
-integrity flags raised meanwhile. A reply that cannot be encoded as plain data becomes
+integrity flags raised meanwhile. A driver's value is a claim like any call's: no code here
+computes what it should be (tests/drivers/ only drive; tests/oracles/ never come here). A reply that cannot be encoded as plain data becomes
 an error reply: nothing but data ever leaves this process.
 """
 
@@ -21,13 +22,13 @@ MAX_TRACEBACK_CHARS = 4000
 READY = b"R"  # the worker's first byte: its walls are up, student code may run
 
 
-def serve(sock, impl: InProcessImpl, audit: Audit, scenarios: dict) -> None:
+def serve(sock, impl: InProcessImpl, audit: Audit, drivers: dict) -> None:
     while True:
         try:
             request = wire.recv(sock)
         except wire.ChannelClosed:
             return
-        reply = _handle(request, impl, audit, scenarios)
+        reply = _handle(request, impl, audit, drivers)
         if not reply["ok"] and reply["error"]["builtin"] == "SystemExit":
             audit.flag("exit", reply["error"]["message"] or "sys.exit()")
         reply["flags"] = audit.drain()
@@ -53,7 +54,7 @@ def _flush_output() -> None:
             pass
 
 
-def _handle(request: dict, impl: InProcessImpl, audit: Audit, scenarios: dict) -> dict:
+def _handle(request: dict, impl: InProcessImpl, audit: Audit, drivers: dict) -> dict:
     try:
         try:
             if request["op"] == "call":
@@ -61,7 +62,7 @@ def _handle(request: dict, impl: InProcessImpl, audit: Audit, scenarios: dict) -
                 function = getattr(module, request["function"])
                 value = function(*request["args"], **request["kwargs"])
             elif request["op"] == "run":
-                value = impl.run(_scenario(request["scenario"], scenarios), **request["kwargs"])
+                value = impl.run(_driver(request["driver"], drivers), **request["kwargs"])
             elif request["op"] == "import":  # the grader asks once per problem: a broken module fails its tests at once
                 getattr(impl, request["module"])
                 value = True
@@ -76,11 +77,11 @@ def _handle(request: dict, impl: InProcessImpl, audit: Audit, scenarios: dict) -
         return {"ok": False, "error": _describe(error)}
 
 
-def _scenario(qualified: str, scenarios: dict):
+def _driver(qualified: str, drivers: dict):
     module_name, _, name = qualified.partition(":")
-    if module_name not in scenarios:
-        raise ValueError(f"not a scenario: {qualified}")
-    return getattr(scenarios[module_name], name)
+    if module_name not in drivers:
+        raise ValueError(f"not a driver: {qualified}")
+    return getattr(drivers[module_name], name)
 
 
 def _describe(error: BaseException) -> dict:

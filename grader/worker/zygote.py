@@ -5,6 +5,8 @@ grader/core/sandbox.py imports what workers need (`preload`), then forks: the ch
 every namespace the machine allows (`jail.enter_namespaces`; it is then pid 1 there) and
 calls `run`, which reads commands from the control socket:
     {"op": "spawn"} + a socket fd  ->  kill every other process, fork a worker on that socket
+        ("fresh_scratch": true: empty the scratch folder first, so that nothing an earlier
+        worker left reaches the new one: a `fresh_process` driver's round trip)
     {"op": "reap", "pid": N}       ->  how worker N ended (waiting a moment for it)
 Neither the zygote nor a worker starts an interpreter or imports torch: forked from the
 grader before it loads the rubric, the reference or the tests, they hold none of those,
@@ -19,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import sys
 import time
 import traceback
@@ -28,11 +31,12 @@ import traceback
 DYNAMO_PROBLEMS = frozenset({"flops", "optimizers", "accounting", "training"})
 
 
-def preload(scenario_modules: list[str], problems: list[str] | None = None) -> dict:
+def preload(driver_modules: list[str], problems: list[str] | None = None) -> dict:
     """Import and warm up everything a worker needs, in the grader, before the fork: after
     the walls go up the project's files are not there to import, and what is paid here is
     paid once for the grader, the zygote and every worker. `problems`: those being graded
-    (None: all). Returns the scenario modules by name."""
+    (None: all). Returns the driver modules (tests/drivers/) by name: nothing that computes an
+    expected value is imported here, so none of it is in a worker's memory."""
     import beartype  # noqa: F401
     import einops  # noqa: F401
     import jaxtyping  # noqa: F401
@@ -42,15 +46,15 @@ def preload(scenario_modules: list[str], problems: list[str] | None = None) -> d
     from grader.worker import audit, jail, serve, syscalls  # noqa: F401
     from tests import seam  # noqa: F401
 
-    scenarios = {name: importlib.import_module(name) for name in scenario_modules}
+    drivers = {name: importlib.import_module(name) for name in driver_modules}
     _warm_up(problems is None or not DYNAMO_PROBLEMS.isdisjoint(problems))
-    return scenarios
+    return drivers
 
 
-def run(config: dict, control: socket.socket, scenarios: dict) -> None:
+def run(config: dict, control: socket.socket, drivers: dict) -> None:
     """Be the zygote: enter the new root, then fork workers as asked until the grader hangs up.
 
-    `scenarios`: what `preload` returned in the grader before the fork.
+    `drivers`: what `preload` returned in the grader before the fork.
     """
     import torch
 
@@ -80,15 +84,15 @@ def run(config: dict, control: socket.socket, scenarios: dict) -> None:
         os.chdir(scratch)
         os.environ.update(TMPDIR=scratch, HOME=scratch, PYTHONDONTWRITEBYTECODE="1")
         sys.dont_write_bytecode = True
-        impl = InProcessImpl("assignment", submission, "the submission")
+        impl = InProcessImpl("assignment", submission, "the submission", check_own_work=False)  # checked on the trusted side
         channel = socket.socket(fileno=data_fd)
         watcher.install()
         if rules is not None:
             syscalls.install(rules)  # the last wall: from here on only student code is new
         channel.sendall(serve.READY)  # the walls stand: a failure before this is the grader's
-        serve.serve(channel, impl, watcher, scenarios)
+        serve.serve(channel, impl, watcher, drivers)
 
-    _control_loop(control, start_worker)
+    _control_loop(control, start_worker, scratch)
 
 
 @functools.cache
@@ -135,7 +139,7 @@ def _warm_up(dynamo: bool) -> None:
     torch.set_num_threads(threads)  # the caller's count again; no pool was started
 
 
-def _control_loop(control: socket.socket, start_worker) -> None:
+def _control_loop(control: socket.socket, start_worker, scratch: str) -> None:
     ended: dict[int, int] = {}
     while True:
         message, fds, _, _ = socket.recv_fds(control, 4096, 1)
@@ -146,6 +150,8 @@ def _control_loop(control: socket.socket, start_worker) -> None:
         if command["op"] == "spawn":
             _kill_everyone([command.get("previous")])
             _reap(ended)
+            if command.get("fresh_scratch"):
+                _empty(scratch)
             sys.stdout.flush()
             sys.stderr.flush()
             pid = os.fork()
@@ -162,6 +168,33 @@ def _control_loop(control: socket.socket, start_worker) -> None:
             control.sendall(json.dumps({"pid": pid}).encode())
         elif command["op"] == "reap":
             control.sendall(json.dumps({"status": _wait_for(command["pid"], ended)}).encode())
+
+
+def _empty(folder: str) -> None:
+    """Remove everything in `folder` (links removed, never followed); the folder stays, and so
+    does what is mounted in it (a venv under /tmp is bound over the scratch tmpfs, read-only)."""
+    device = os.stat(folder).st_dev
+    for root, dirs, files, root_fd in os.fwalk(folder):  # links are never followed
+        real = [d for d in dirs if _is_real_dir(d, root_fd, device)]
+        for name in [d for d in dirs if d not in real] + files:
+            _quietly(os.unlink, name, dir_fd=root_fd)
+        dirs[:] = real
+    for root, dirs, _files in os.walk(folder, topdown=False):
+        for name in dirs:
+            _quietly(os.rmdir, os.path.join(root, name))  # a folder holding a mount stays
+
+
+def _is_real_dir(name: str, dir_fd: int, device: int) -> bool:
+    """A folder on `device` itself: not a link to one, not a mount."""
+    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    return stat.S_ISDIR(info.st_mode) and info.st_dev == device
+
+
+def _quietly(operation, *args, **kwargs) -> None:
+    try:
+        operation(*args, **kwargs)
+    except OSError:  # a mount point, a read-only bind: left as it is
+        pass
 
 
 def _kill_everyone(pids) -> None:

@@ -1,6 +1,6 @@
 """Hidden tests for problem 7: memory accounting, against real PyTorch and the reference.
 
-Oracles (tests/scenarios/accounting.py): parameters and gradients of a Cruncher-shaped
+Oracles (tests/oracles/accounting.py, computed here): parameters and gradients of a Cruncher-shaped
 torch.nn stack, the non-parameter tensors a real backward saves (minus the input batch,
 which the lecture counts as data: see that module's docstring), and the per-parameter
 state of torch.optim.SGD / Adagrad / AdamW after a real step.
@@ -12,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests import strategies as S
-from tests.scenarios import accounting as oracle
+from tests.oracles import accounting as oracle
 
 pytestmark = pytest.mark.accounting
 
@@ -59,11 +59,15 @@ def test_optimizer_state_values_match_torch_optim(impl, ref, optimizer, shapes):
     assert impl.accounting.optimizer_state_values(num_parameters, optimizer) == expected
 
 
-@pytest.mark.parametrize("name", ["adam", "rmsprop", "", "lion", "momentum"])
-def test_optimizer_state_values_rejects_unknown_names(impl, name):
-    """Names other than "sgd", "adagrad", "adamw" raise ValueError (no silent default)."""
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "", "lion", "momentum", "AdamW", "SGD", " sgd"])
+def test_optimizer_state_values_rejects_unknown_names(impl, ref, name):
+    """Names other than "sgd", "adagrad", "adamw", matched exactly as PyTorch matches its option strings (no case folding), raise ValueError (no silent default); a refusal pays only where known names work."""
+    with pytest.raises(ValueError):
+        ref.accounting.optimizer_state_values(100, name)
     with pytest.raises(ValueError):
         impl.accounting.optimizer_state_values(100, name)
+    want = ref.accounting.optimizer_state_values(100, "adagrad")
+    assert want == 100 and impl.accounting.optimizer_state_values(100, "adagrad") == want
 
 
 @settings(max_examples=25)
@@ -113,10 +117,12 @@ def test_training_memory_matches_reference_at_scale(impl, ref, dim, num_layers, 
     assert all(type(value) is int for value in got)
 
 
-def test_training_memory_unknown_optimizer_raises(impl):
-    """training_memory passes an unknown optimizer name on to the same ValueError."""
+def test_training_memory_unknown_optimizer_raises(impl, ref):
+    """training_memory passes an unknown optimizer name on to the same ValueError; the refusal pays only where training_memory also computes."""
     with pytest.raises(ValueError):
         impl.accounting.training_memory(4, 2, 2, "adam", 4)
+    want = tuple(ref.accounting.training_memory(3, 2, 5, "adamw", 2))
+    assert want[-1] == sum(want[:-1]) and tuple(impl.accounting.training_memory(3, 2, 5, "adamw", 2)) == want
 
 
 MEASURED_FIELDS = ("parameters", "activations", "gradients", "master_weights", "optimizer_state")
@@ -197,12 +203,15 @@ def test_mixed_precision_memory_defaults_are_bf16_adamw_with_fp32_master(impl, r
     assert tuple(impl.accounting.mixed_precision_memory(5, 2, 3)) == want
 
 
-def test_mixed_precision_memory_unknown_optimizer_raises(impl):
-    """mixed_precision_memory and bytes_per_parameter pass an unknown optimizer name on to the same ValueError."""
+def test_mixed_precision_memory_unknown_optimizer_raises(impl, ref):
+    """mixed_precision_memory and bytes_per_parameter pass an unknown optimizer name on to the same ValueError; the refusals pay only where both also compute."""
     with pytest.raises(ValueError):
         impl.accounting.mixed_precision_memory(4, 2, 2, "adam")
     with pytest.raises(ValueError):
         impl.accounting.bytes_per_parameter("lion")
+    assert impl.accounting.bytes_per_parameter("sgd") == ref.accounting.bytes_per_parameter("sgd")
+    want = tuple(ref.accounting.mixed_precision_memory(3, 2, 5, "adagrad"))
+    assert tuple(impl.accounting.mixed_precision_memory(3, 2, 5, "adagrad")) == want
 
 
 @pytest.mark.parametrize("recipe", ["bf16_fp32_master", "fp32"])

@@ -4,7 +4,7 @@ FLOP counts are checked on the meta device (shapes only, nothing computed), so s
 be large. Timing is checked with bounds that hold for every correct implementation:
 a median of `repeats` runs timed inside a call is at most wall / ceil(repeats / 2) of that
 call, and on CUDA no product can beat a physical peak (a missing synchronize would); the
-products must really run (FlopCounterMode counts them) and a clock be read. The scenarios
+products must really run (FlopCounterMode counts them) and a clock be read. The drivers
 time with one torch thread, so the verdict is the same in-process and in the grader.
 """
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
-from tests.scenarios import flops as scenarios
+from tests.drivers import flops as drivers
 from tests.strategies import flop_sizes, model_scales, shapes
 
 pytestmark = pytest.mark.flops
@@ -198,7 +198,7 @@ def test_time_matmul_is_a_plausible_median(impl, ref, device):
     repeats = 9  # at least 5 of the 9 runs are no shorter than their median
     for backend in (impl, ref):
         for _ in range(ATTEMPTS):
-            small, big = backend.run(scenarios.time_matmul_calls, device=device, repeats=repeats, **TIMING[device])
+            small, big = backend.run(drivers.time_matmul_calls, device=device, repeats=repeats, **TIMING[device])
             for call in (small, big):
                 assert isinstance(call["seconds"], float) and call["seconds"] > 0
                 assert call["seconds"] <= call["wall"] / 5 * 1.05 + 1e-6
@@ -208,7 +208,7 @@ def test_time_matmul_is_a_plausible_median(impl, ref, device):
             if big["seconds"] > small["seconds"]:
                 break
         assert big["seconds"] > small["seconds"]
-        out = backend.run(scenarios.time_matmul_instrumented, m=48, k=40, n=32, dtype=TIMING[device]["dtype"],
+        out = backend.run(drivers.time_matmul_instrumented, m=48, k=40, n=32, dtype=TIMING[device]["dtype"],
                           device=device, repeats=repeats)
         assert isinstance(out["seconds"], float) and out["seconds"] > 0
         assert_really_timed(out, 48, 40, 32, runs=repeats)
@@ -220,7 +220,7 @@ def test_measured_mfu_uses_matmul_flops_and_time(impl, ref, seconds):
     m, k, n, peak = 64, 48, 32, 1e15
     expected = 2 * m * k * n / seconds / peak
     for backend in (impl, ref):
-        out = backend.run(scenarios.measured_mfu_with_fixed_time, m=m, k=k, n=n, dtype="float32",
+        out = backend.run(drivers.measured_mfu_with_fixed_time, m=m, k=k, n=n, dtype="float32",
                           device="cpu", peak_flops_per_sec=peak, seconds=seconds)
         assert isinstance(out["mfu"], float) and out["mfu"] > 0
         assert out["mfu"] * peak < CPU_PEAK  # timed some other way: still a real CPU's rate
@@ -235,7 +235,7 @@ def test_measured_mfu_of_a_real_product_is_plausible(impl, ref, device):
     m, k, n = 192, 160, 128
     peak = 1e15
     for backend in (impl, ref):
-        out = backend.run(scenarios.measured_mfu_run, m=m, k=k, n=n, dtype="float32", device=device,
+        out = backend.run(drivers.measured_mfu_run, m=m, k=k, n=n, dtype="float32", device=device,
                           peak_flops_per_sec=peak)
         assert isinstance(out["mfu"], float) and out["mfu"] > 0
         assert_really_timed(out, m, k, n, runs=1)

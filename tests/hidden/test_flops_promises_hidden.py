@@ -1,6 +1,6 @@
 """Problem 4 (hidden): timing statistics pinned with an injected clock, and arguments of every kind.
 
-Under tests/scenarios/flops_calls.py's clock, time stands still except while a product runs, and
+Under tests/drivers/flops_calls.py's clock, time stands still except while a product runs, and
 the k-th product takes a chosen number of seconds. So "one warm-up product, then `repeats` timed
 runs, and their median" has one exact answer, computed here: a mean, a minimum, a total, a median
 that includes the cold first run, or median_low / median_high on an even count all differ from it.
@@ -14,7 +14,7 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.scenarios import flops_calls as calls
+from tests.drivers import flops_calls as calls
 
 pytestmark = pytest.mark.flops
 

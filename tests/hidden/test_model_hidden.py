@@ -13,7 +13,7 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.scenarios import model as scenarios
+from tests.drivers import model as drivers
 from tests.strategies import linear_sizes
 
 pytestmark = pytest.mark.model
@@ -49,8 +49,8 @@ def _assert_spread(w, d_in, label):
 def test_linear_parameters_match_reference(impl, ref, sizes):
     """Linear(d_in, d_out) has one parameter, `weight`, of shape (d_in, d_out), that requires grad."""
     d_in, d_out, _ = sizes
-    got = impl.run(scenarios.linear_init, d_in=d_in, d_out=d_out)
-    want = ref.run(scenarios.linear_init, d_in=d_in, d_out=d_out)
+    got = impl.run(drivers.linear_init, d_in=d_in, d_out=d_out)
+    want = ref.run(drivers.linear_init, d_in=d_in, d_out=d_out)
     assert got["names"] == want["names"] == ["weight"]
     assert got["shapes"] == want["shapes"] == {"weight": (d_in, d_out)}
     assert got["requires_grad"] == {"weight": True}
@@ -66,7 +66,7 @@ def test_linear_forward_is_x_matmul_weight(impl, device, sizes, dtype):
     """forward maps '... d_in' to '... d_out' as x @ weight, on x's device and dtype, keeping the autograd graph."""
     d_in, d_out, batch = sizes
     x = torch.randn(*batch, d_in, generator=torch.Generator().manual_seed(d_in), dtype=dtype).to(device)
-    got = impl.run(scenarios.linear_forward, d_in=d_in, d_out=d_out, x=x)
+    got = impl.run(drivers.linear_forward, d_in=d_in, d_out=d_out, x=x)
     expected = x @ got["weight"]
     assert got["out"].shape == expected.shape
     assert got["out"].dtype == dtype and got["out"].device.type == device
@@ -77,7 +77,7 @@ def test_linear_forward_is_x_matmul_weight(impl, device, sizes, dtype):
 @pytest.mark.parametrize("d_in, d_out", [(4096, 16), (16, 4096), (1, 65536), (256, 256)])
 def test_linear_init_std_is_one_over_sqrt_d_in(impl, d_in, d_out):
     """The weight's std is 1/sqrt(d_in) before truncation: not 1, not 1/sqrt(d_out), not 1/sqrt(d_in + d_out)."""
-    w = impl.run(scenarios.linear_init, d_in=d_in, d_out=d_out, seed=1)["weights"]["weight"]
+    w = impl.run(drivers.linear_init, d_in=d_in, d_out=d_out, seed=1)["weights"]["weight"]
     _assert_spread(w, d_in, f"Linear({d_in}, {d_out})")
 
 
@@ -85,7 +85,7 @@ def test_linear_init_truncated_at_3_std_not_3_absolute(impl):
     """Weights are truncated at +-3 std (trunc_normal_'s a and b are absolute, so scale them) and redrawn, not clamped."""
     d_in = d_out = 256
     std = 1 / math.sqrt(d_in)
-    w = impl.run(scenarios.linear_init, d_in=d_in, d_out=d_out, seed=2)["weights"]["weight"].double()
+    w = impl.run(drivers.linear_init, d_in=d_in, d_out=d_out, seed=2)["weights"]["weight"].double()
     z = w.abs() / std
     # An untruncated normal (or one truncated at 3 absolute, which is 48 std here) exceeds
     # 3 std with probability 0.0027 per weight: P(none of 65536 does) = exp(-177).
@@ -102,7 +102,7 @@ def test_linear_init_matches_truncated_normal_cdf(impl):
     """The weights follow a normal of std 1/sqrt(d_in) truncated at 3 std, shape and all (not uniform, not centred elsewhere)."""
     d_in, d_out = 512, 128
     std = 1 / math.sqrt(d_in)
-    w = impl.run(scenarios.linear_init, d_in=d_in, d_out=d_out, seed=3)["weights"]["weight"]
+    w = impl.run(drivers.linear_init, d_in=d_in, d_out=d_out, seed=3)["weights"]["weight"]
     z = (w.double().flatten() / std).sort().values
     n = z.numel()
     phi = lambda t: 0.5 * (1 + torch.special.erf(t / SQRT2))  # noqa: E731
@@ -123,8 +123,8 @@ def test_linear_init_matches_truncated_normal_cdf(impl):
 @example(dim=3, num_layers=1)
 def test_cruncher_parameters_match_reference(impl, ref, dim, num_layers):
     """Cruncher registers layers.0.weight .. layers.{L-1}.weight (dim, dim), then head.weight (dim, 1): dim^2 * L + dim values."""
-    got = impl.run(scenarios.cruncher_init, dim=dim, num_layers=num_layers)
-    want = ref.run(scenarios.cruncher_init, dim=dim, num_layers=num_layers)
+    got = impl.run(drivers.cruncher_init, dim=dim, num_layers=num_layers)
+    want = ref.run(drivers.cruncher_init, dim=dim, num_layers=num_layers)
     names = [f"layers.{i}.weight" for i in range(num_layers)] + ["head.weight"]
     assert got["names"] == want["names"] == names
     assert got["shapes"] == want["shapes"]
@@ -141,7 +141,7 @@ def test_cruncher_parameters_match_reference(impl, ref, dim, num_layers):
 def test_cruncher_forward_chains_layers_then_head(impl, device, dim, num_layers, batch, dtype):
     """forward applies the layers in order with no activation, then the head, and squeezes only the last axis: (batch, dim) -> (batch,)."""
     x = torch.randn(batch, dim, generator=torch.Generator().manual_seed(dim), dtype=dtype).to(device)
-    got = impl.run(scenarios.cruncher_forward, dim=dim, num_layers=num_layers, x=x)
+    got = impl.run(drivers.cruncher_forward, dim=dim, num_layers=num_layers, x=x)
     expected = x
     for i in range(num_layers):
         expected = expected @ got["weights"][f"layers.{i}.weight"]
@@ -155,7 +155,7 @@ def test_cruncher_forward_chains_layers_then_head(impl, device, dim, num_layers,
 def test_cruncher_layers_initialised_independently(impl):
     """Each Cruncher layer is its own Linear with its own draw (std 1/sqrt(dim), truncated at 3 std); layers do not share one weight."""
     dim = 256
-    got = impl.run(scenarios.cruncher_init, dim=dim, num_layers=3, seed=4)["weights"]
+    got = impl.run(drivers.cruncher_init, dim=dim, num_layers=3, seed=4)["weights"]
     layers = [got[f"layers.{i}.weight"] for i in range(3)]
     for i, w in enumerate(layers):
         # 3 bounds at 1.9e-7 each (see _assert_spread): all hold but with probability < 1e-6.
@@ -171,13 +171,13 @@ def test_cruncher_layers_initialised_independently(impl):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
 def test_linear_and_cruncher_honour_device_and_dtype(impl, device, dtype):
     """device= and dtype= reach every parameter, Cruncher's Linears included, and forward keeps that dtype."""
-    for scenario, args in [(scenarios.linear_init, dict(d_in=3, d_out=2)),
-                           (scenarios.cruncher_init, dict(dim=3, num_layers=2))]:
-        got = impl.run(scenario, device=device, dtype=dtype, **args)
-        assert got["names"], f"{scenario.__name__}: no parameters"
+    for driver, args in [(drivers.linear_init, dict(d_in=3, d_out=2)),
+                           (drivers.cruncher_init, dict(dim=3, num_layers=2))]:
+        got = impl.run(driver, device=device, dtype=dtype, **args)
+        assert got["names"], f"{driver.__name__}: no parameters"
         for name in got["names"]:
-            assert got["dtypes"][name] == str(dtype), (scenario.__name__, name, got["dtypes"][name])
-            assert got["devices"][name].split(":")[0] == device, (scenario.__name__, name, got["devices"][name])
+            assert got["dtypes"][name] == str(dtype), (driver.__name__, name, got["dtypes"][name])
+            assert got["devices"][name].split(":")[0] == device, (driver.__name__, name, got["devices"][name])
     x = torch.ones(2, 3, dtype=dtype, device=device)
-    out = impl.run(scenarios.cruncher_forward, dim=3, num_layers=2, x=x)["out"]
+    out = impl.run(drivers.cruncher_forward, dim=3, num_layers=2, x=x)["out"]
     assert out.dtype == dtype and out.device.type == device and out.shape == (2,)

@@ -5,7 +5,7 @@ implementation's own Linear layers in an nn.ModuleList. Expected values are writ
 import pytest
 import torch
 
-from tests.scenarios import model_calls as calls
+from tests.drivers import model_calls as calls
 
 pytestmark = pytest.mark.model
 

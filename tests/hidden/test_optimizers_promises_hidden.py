@@ -4,7 +4,7 @@ of param-group dicts; `step(closure)`; hyperparameters given one at a time; upda
 in the parameter's dtype; gradients that are zero or cancel.
 
 Expected values are computed here (trusted side): PyTorch's own SGD and AdamW over a plain list,
-and AdaGrad from its two-line definition. The scenarios (tests/scenarios/optimizers_calls.py) only
+and AdaGrad from its two-line definition. The scenarios (tests/drivers/optimizers_calls.py) only
 drive the optimizer under test and report what it did.
 """
 
@@ -13,7 +13,7 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.scenarios import optimizers_calls as calls
+from tests.drivers import optimizers_calls as calls
 
 pytestmark = pytest.mark.optimizers
 

@@ -134,13 +134,16 @@ def test_transpose_matches_torch(impl, ref, layout, data):
 
 @pytest.mark.parametrize("shape, dim0, dim1", [((2, 3), 2, 0), ((2, 3), 0, -3), ((4,), 1, 0), ((2, 3, 4), -4, 1)])
 def test_transpose_dim_out_of_range_raises_index_error(impl, ref, shape, dim0, dim1):
-    """A dim outside [-ndim, ndim) must raise IndexError, as PyTorch does."""
+    """A dim outside [-ndim, ndim) must raise IndexError, as PyTorch does; the refusal pays only where transpose also answers a valid call."""
     strides = torch.empty(shape).stride()
     want = torch_outcome(lambda: torch.empty(shape).transpose(dim0, dim1))
     assert want is IndexError
     check(lambda: impl.strides.transpose(shape, strides, dim0, dim1),
           lambda: ref.strides.transpose(shape, strides, dim0, dim1), want,
           f"transpose({shape}, {strides}, {dim0}, {dim1})")
+    valid = torch.empty(shape).transpose(0, -1)
+    check(lambda: impl.strides.transpose(shape, strides, 0, -1), lambda: ref.strides.transpose(shape, strides, 0, -1),
+          (tuple(valid.shape), valid.stride()), f"transpose({shape}, {strides}, 0, -1)")
 
 
 @given(layout=strided_layouts(min_dims=1), data=st.data())
@@ -165,24 +168,29 @@ def test_narrow_matches_torch(impl, ref, layout, data):
 
 
 @pytest.mark.parametrize(
-    "dim, start, length, errors",
+    "shape, dim, start, length, errors",
     [
-        (2, 0, 1, IndexError),  # dim out of range
-        (-3, 0, 1, IndexError),
-        (0, 2, 3, ValueError),  # start + length > size
-        (1, 0, -1, ValueError),  # negative length
-        (0, 5, 0, (IndexError, ValueError)),  # start out of range: PyTorch says IndexError; the spec allows either
-        (0, -5, 1, (IndexError, ValueError)),
+        ((4, 5), 2, 0, 1, IndexError),  # dim out of range
+        ((4, 5), -3, 0, 1, IndexError),
+        ((4, 5), 0, 2, 3, ValueError),  # start + length > size
+        ((4, 5), 1, 0, -1, ValueError),  # negative length
+        ((4, 5), 0, 5, 0, (IndexError, ValueError)),  # start out of range: PyTorch says IndexError; the spec allows either
+        ((4, 5), 0, -5, 1, (IndexError, ValueError)),
+        ((), 0, 0, 1, ValueError),  # a 0-d tensor cannot be narrowed (PyTorch: RuntimeError, an invalid argument)
+        ((), -1, 0, 1, ValueError),
     ],
 )
-def test_narrow_errors_match_torch(impl, ref, dim, start, length, errors):
-    """narrow must raise IndexError for a dim out of range and ValueError for a length that does not fit."""
-    x = torch.empty(4, 5)
+def test_narrow_errors_match_torch(impl, ref, shape, dim, start, length, errors):
+    """narrow must raise IndexError for a dim out of range and ValueError for a length that does not fit or a 0-d tensor; the refusal pays only where narrow also answers a valid call."""
+    x = torch.empty(shape)
     want = torch_outcome(lambda: x.narrow(dim, start, length))
-    assert isinstance(want, type) and issubclass(want, errors)
+    assert isinstance(want, type) and (issubclass(want, errors) or (shape == () and want is RuntimeError))
     for side in (ref, impl):
         with pytest.raises(errors):
-            side.strides.narrow((4, 5), (5, 1), 0, dim, start, length)
+            side.strides.narrow(shape, x.stride(), 0, dim, start, length)
+    valid = torch.empty(4, 5).narrow(1, 1, 3)
+    check(lambda: impl.strides.narrow((4, 5), (5, 1), 2, 1, 1, 3), lambda: ref.strides.narrow((4, 5), (5, 1), 2, 1, 1, 3),
+          (tuple(valid.shape), valid.stride(), 2 + valid.storage_offset()), "narrow((4, 5), (5, 1), 2, 1, 1, 3)")
 
 
 # --- view ---------------------------------------------------------------------------
@@ -310,7 +318,7 @@ def test_shares_storage_matches_torch_storage(impl, ref, device):
 
 
 def test_invalid_layouts_raise_value_error(impl, ref):
-    """Shapes and strides of different lengths, or negative sizes, are invalid arguments: ValueError, never a wrong answer."""
+    """Shapes and strides of different lengths, or negative sizes, are invalid arguments: ValueError, never a wrong answer. The refusals pay only where each function also answers a valid call."""
     calls = [
         ("is_contiguous((2, 3), (3,))", lambda s: s.is_contiguous((2, 3), (3,))),
         ("transpose((2, 3), (3, 1, 1), 0, 1)", lambda s: s.transpose((2, 3), (3, 1, 1), 0, 1)),
@@ -324,3 +332,13 @@ def test_invalid_layouts_raise_value_error(impl, ref):
             with pytest.raises(ValueError):
                 call(side.strides)
                 pytest.fail(f"{side}: {label} returned instead of raising ValueError")
+    x = torch.empty(2, 3)
+    valid = [
+        ("is_contiguous((2, 3), (3, 1))", lambda s: s.is_contiguous((2, 3), (3, 1)), True),
+        ("transpose((2, 3), (3, 1), 0, 1)", lambda s: s.transpose((2, 3), (3, 1), 0, 1), ((3, 2), x.t().stride())),
+        ("narrow((2, 3), (3, 1), 0, 0, 1, 1)", lambda s: s.narrow((2, 3), (3, 1), 0, 0, 1, 1), ((1, 3), (3, 1), 3)),
+        ("view((2, 3), (3, 1), (6,))", lambda s: s.view((2, 3), (3, 1), (6,)), x.view(6).stride()),
+        ("contiguous_strides((2, 3))", lambda s: s.contiguous_strides((2, 3)), x.stride()),
+    ]
+    for label, call, want in valid:
+        check(lambda: call(impl.strides), lambda: call(ref.strides), want, label)

@@ -8,7 +8,7 @@ and have its types: a tuple (never the list that came in), of ints.
 import pytest
 import torch
 
-from tests.scenarios import strides_calls as calls
+from tests.drivers import strides_calls as calls
 
 pytestmark = pytest.mark.strides
 

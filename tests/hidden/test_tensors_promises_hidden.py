@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from tests.scenarios import tensors_calls as calls
+from tests.drivers import tensors_calls as calls
 
 pytestmark = pytest.mark.tensors
 

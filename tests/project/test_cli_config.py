@@ -57,9 +57,12 @@ def refused(tmp_path: Path, toml: str, *expected: str) -> None:
         ('[late]\ndeadline = "2025-10-14T23:59:00Z"\npenalty_per_day = "10%"\n', ["[late] penalty_per_day = '10%'", "a percentage from 0 to 100"]),
         ('[late]\ndeadline = "2025-10-14T23:59:00Z"\nmax_days = -1\n', ["[late] max_days = -1", "a whole number of days"]),
         ("[late\ndeadline = 1\n", ["not valid TOML", "line 1"]),
+        ('[late]\ndeadline = "2025-10-14T23:59:00Z"\n[extensions]\nann = "next week"\n', ["[extensions] 'ann' = 'next week'", "extra days"]),
+        ('[extensions]\nann = 2\n', ["[extensions] needs a [late] table"]),
         ('[late]\ndeadline = "2025-10-14T23:59:00Z"\n\n\ngrace_minutes = = 3\n', ["not valid TOML", "line 5"]),
     ],
-    ids=["misspelled-table", "misspelled-key", "not-a-date", "a-bare-date", "wrong-type", "negative", "syntax", "syntax-line-5"],
+    ids=["misspelled-table", "misspelled-key", "not-a-date", "a-bare-date", "wrong-type", "negative", "syntax", "syntax-line-5",
+         "extension-not-a-date", "extension-without-late"],
 )
 def test_a_wrong_course_config_is_refused_naming_file_key_and_expectation(klass, tmp_path, toml, expected):
     refused(tmp_path, toml, f"{tmp_path / 'course.toml'}: ", *expected)
@@ -92,17 +95,31 @@ def test_submission_times_come_from_staff_sources_in_order_never_from_the_submis
     (folder / "submission_metadata.json").write_text(json.dumps({"submitted_at": "2000-01-01T00:00:00Z"}))  # the student's
     stamp = (deadline + timedelta(days=1)).timestamp()
     os.utime(folder, (stamp, stamp))
-    assert late.SubmissionTimes().submitted_at("ann", folder) == deadline + timedelta(days=1)  # the folder's time, not hers
+    assert late.SubmissionTimes().submitted_at("ann", folder) == (None, "unknown")  # neither hers nor the folder's
+    opted_in = late.SubmissionTimes(modification_times=True)
+    assert opted_in.submitted_at("ann", folder) == (deadline + timedelta(days=1), "modification time")  # only when asked
 
     (tmp_path / "class" / "ann.submission_metadata.json").write_text(json.dumps({"created_at": "2025-10-14T20:00:00Z"}))
-    assert late.SubmissionTimes().submitted_at("ann", folder) == datetime(2025, 10, 14, 20, tzinfo=timezone.utc)
+    assert late.SubmissionTimes().submitted_at("ann", folder) == (datetime(2025, 10, 14, 20, tzinfo=timezone.utc), "LMS export")
 
     (tmp_path / "times.json").write_text(json.dumps({"ann": "2025-10-16T00:00:00+00:00"}))
-    assert late.SubmissionTimes(tmp_path / "times.json").submitted_at("ann", folder) == datetime(2025, 10, 16, tzinfo=timezone.utc)
+    assert late.SubmissionTimes(tmp_path / "times.json").submitted_at("ann", folder) == (datetime(2025, 10, 16, tzinfo=timezone.utc), "staff file")
 
     archive = tmp_path / "class" / "bob.zip"
     archive.write_bytes(b"")
     assert late.beside_metadata(archive) == tmp_path / "class" / "bob.submission_metadata.json"
+
+
+def test_an_extension_moves_that_students_deadline_only(tmp_path):
+    (tmp_path / "course.toml").write_text(GOOD_LATE + '[extensions]\nann = 2\nbob = "2025-10-20T23:59:00-07:00"\n')
+    policy = late.policy_of(config.load(tmp_path / "course.toml"))
+    two_days_late = policy.deadline + timedelta(days=1, hours=12)
+    assert policy.assess(two_days_late, "ann").penalty_pct == 0 and policy.assess(two_days_late, "ann").extension == "2 extra day(s)"
+    assert policy.assess(two_days_late, "cat").penalty_pct == 20 and policy.assess(two_days_late, "cat").extension == ""
+    bob = policy.assess(datetime(2025, 10, 22, 6, 59, tzinfo=timezone.utc), "bob")  # 2025-10-21T23:59-07:00: one day after his
+    assert (bob.days_late, bob.deadline) == (1, "2025-10-20T23:59:00-07:00")
+    unknown = policy.assess(None, "ann")
+    assert (unknown.penalty_pct, unknown.time_source, unknown.submitted_at) == (0, "unknown", None)
 
 
 def test_a_checked_config_becomes_the_late_policy(tmp_path):

@@ -5,6 +5,7 @@ Each run grades one problem (GRADER_ONLY=tensors) to keep CI short: ~10 s a subm
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.compat import tomllib
 from grader.core import results
 
-from grader.staff import variants
+from grader.staff import gradescope, release, shown_tests, variants
 from tests.seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
@@ -67,8 +69,8 @@ def test_autograder_zip_holds_scripts_grader_suites_and_reference(autograder_zip
         modes = {i.filename: i.external_attr >> 16 for i in zipped.infolist()}
         scripts = {n: zipped.read(n).decode() for n in ("setup.sh", "run_autograder")}
     for needed in ("setup.sh", "run_autograder", "requirements.txt", "pyproject.toml", "grader/core/grade.py", "grader/worker/zygote.py",
-                   "tests/public/test_tensors.py", "tests/hidden/test_tensors_hidden.py", "tests/scenarios/training.py",
-                   "tests/rubric.toml", "tests/conftest.py", "solutions/strides.py"):
+                   "tests/public/test_tensors.py", "tests/hidden/test_tensors_hidden.py", "tests/drivers/training.py",
+                   "tests/oracles/training.py", "tests/rubric.toml", "tests/conftest.py", "solutions/strides.py", "student/questions.py"):
         assert needed in names, f"{needed} is missing from autograder.zip"
     assert not any("__pycache__" in n for n in names)
     for name, text in scripts.items():
@@ -77,17 +79,54 @@ def test_autograder_zip_holds_scripts_grader_suites_and_reference(autograder_zip
     assert "util-linux" in scripts["setup.sh"] and "AUTOGRADER_ROOT" in scripts["run_autograder"]
 
 
-def test_run_autograder_gives_the_correct_submission_full_marks(autograder_zip, tmp_path):
-    """A correct assignment/ folder, as Gradescope places it: full marks, same sandbox, same suites."""
-    root = autograder_root(tmp_path, autograder_zip)
-    shutil.copytree(CORRECT / "assignment", root / "submission" / "assignment")
-    finished, data = run_autograder(root)
-    assert finished.returncode == 0, finished.stderr[-3000:]
+def test_the_documented_local_test_gives_the_correct_submission_full_marks(tmp_path):
+    """`python -m grader gradescope OUT --test SUBMISSION --only tensors` (the README's one command): the
+    zip runs as Gradescope would, in OUT/autograder-test/: full marks, same sandbox, same suites, and
+    hidden tests named as the feedback pages name them ("hidden test N")."""
+    out = tmp_path / "dist"  # given relative, from the TA's own folder
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    finished = subprocess.run([sys.executable, "-m", "grader", "gradescope", "dist", "--test", str(CORRECT), "--only", "tensors"],
+                              cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    root = out / "autograder-test"
     assert f"grader: {root / 'source' / 'grader'}" in finished.stdout, "the grader must run from /autograder/source"
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert f"score {data['score']:g} / {data['max_score']:g}" in " ".join(finished.stdout.split())
     assert_gradescope_results(data)
     assert data["score"] == data["max_score"] > 0, [t["name"] for t in data["tests"] if t["status"] == "failed"]
     assert data["extra_data"]["sandbox"]["level"] in ("root", "userns")
     assert data["extra_data"]["suite_version"] == results.suite_version(), "the zip's suites differ from the repository's"
+    hidden = [t["name"] for t in data["tests"] if t["visibility"] != "visible"]
+    assert hidden and all(re.fullmatch(r".+: hidden test \d+", name) for name in hidden), hidden
+    assert [name.rsplit(": ", 1)[1] for name in hidden] == [n for n in shown_tests.shown_names(data["tests"]) if n.startswith("hidden")]
+
+
+def test_one_torch_range_everywhere(autograder_zip):
+    """pyproject.toml's torch range is the one the README and the handout tell users to install,
+    the student bundle pins and Gradescope's setup.sh installs."""
+    dependencies = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pinned = next(d for d in dependencies if d.startswith("torch"))
+    assert pinned.startswith("torch>=2.4,<"), pinned
+    with zipfile.ZipFile(autograder_zip) as zipped:
+        assert f'install "{pinned}"' in zipped.read("setup.sh").decode()
+    for document in ("README.md", "handout.md"):
+        assert f'pip install "{pinned}"' in (REPO_ROOT / document).read_text(), document
+    assert release.student_torch() == pinned and f'pip install "{pinned}"' in release.student_readme()
+
+
+def test_the_entry_point_writes_results_json_whatever_grading_does(tmp_path, monkeypatch, capsys):
+    """A grader failure on one submission (any exception) still leaves Gradescope a results.json: a 0 that says so."""
+    from grader.core import grade
+
+    def broken(*args, **kwargs):
+        raise RecursionError("a submission the grader could not handle")
+
+    monkeypatch.setattr(grade, "grade_one", broken)
+    (tmp_path / "submission").mkdir()
+    assert gradescope.run(tmp_path) == 1
+    data = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert data["score"] == 0 and data["tests"] == [] and "failed on this submission" in data["output"]
+    assert "RecursionError" not in data["output"] and "RecursionError" in capsys.readouterr().err  # staff's log, not the student's
 
 
 def test_run_autograder_grades_a_zipped_mutant_and_takes_points_off(autograder_zip, tmp_path):

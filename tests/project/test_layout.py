@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import rubric
+from grader.core import rubric, written
 from tests.seam import MODULES, REPO_ROOT
 
 pytestmark = pytest.mark.project
 
 TESTS = REPO_ROOT / "tests"
-SEAM_ATTRIBUTES = {"run", "source", "label", "package", "root"}
+SEAM_ATTRIBUTES = {"run", "source", "sources", "label", "package", "root"}
 
 
 def module_of(path: Path) -> str:
@@ -26,14 +26,18 @@ def suite_files():
     return sorted(TESTS.glob("public/test_*.py")) + sorted(TESTS.glob("hidden/test_*.py"))
 
 
-def scenario_files():
-    return sorted(p for p in TESTS.glob("scenarios/*.py") if p.stem != "__init__")
+def driver_files():
+    return sorted(p for p in TESTS.glob("drivers/*.py") if p.stem != "__init__")
 
 
-@pytest.mark.parametrize("path", suite_files() + scenario_files(), ids=lambda p: str(p.relative_to(TESTS)))
+def oracle_files():
+    return sorted(p for p in TESTS.glob("oracles/*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("path", suite_files() + driver_files(), ids=lambda p: str(p.relative_to(TESTS)))
 def test_each_problem_reaches_only_its_own_module(path):
     """A test of problem M touches impl.M alone, so a bug in one module costs one problem."""
-    module = module_of(path)  # tests/scenarios/M.py and M_calls.py drive problem M
+    module = path.stem.removesuffix("_calls") if path.parent.name == "drivers" else module_of(path)  # drivers/M.py and M_calls.py drive problem M
     touched = {
         node.attr
         for node in ast.walk(ast.parse(path.read_text()))
@@ -43,7 +47,7 @@ def test_each_problem_reaches_only_its_own_module(path):
     assert not foreign, f"{path.name} reaches other problems' modules: {sorted(foreign)}"
 
 
-@pytest.mark.parametrize("path", suite_files() + scenario_files(), ids=lambda p: str(p.relative_to(TESTS)))
+@pytest.mark.parametrize("path", suite_files() + driver_files() + oracle_files(), ids=lambda p: str(p.relative_to(TESTS)))
 def test_tests_never_import_an_implementation(path):
     """Tests get code only through the impl/ref fixtures (the seam), never by import."""
     for node in ast.walk(ast.parse(path.read_text())):
@@ -51,9 +55,9 @@ def test_tests_never_import_an_implementation(path):
         assert not any(n.split(".")[0] in ("assignment", "solutions") for n in names), f"{path.name} imports {names}"
 
 
-@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.name)
-def test_scenarios_import_only_what_the_sandbox_has(path):
-    """Scenarios run inside the worker: only the standard library, torch, numpy, einops and the checker (jaxtyping, beartype)."""
+@pytest.mark.parametrize("path", driver_files(), ids=lambda p: p.name)
+def test_drivers_import_only_what_the_sandbox_has(path):
+    """Drivers run inside the worker: only the standard library, torch, numpy, einops and the checker (jaxtyping, beartype)."""
     allowed = set(sys.stdlib_module_names) | {"torch", "numpy", "einops", "jaxtyping", "beartype", "tests"}
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -64,12 +68,12 @@ def test_scenarios_import_only_what_the_sandbox_has(path):
             continue
         for name in names:
             assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
-            assert not name.startswith("tests.") or name.startswith("tests.scenarios"), f"{path.name} imports {name}"
+            assert not name.startswith("tests.") or name.startswith("tests.drivers"), f"{path.name} imports {name}"
 
 
 def test_the_worker_imports_nothing_trusted():
-    """grader/worker/ runs next to student code: it may use the wire, the seam and the scenarios only."""
-    allowed = ("grader.protocol.wire", "grader.worker", "tests.seam", "tests.scenarios")
+    """grader/worker/ runs next to student code: it may use the wire, the seam and the drivers only."""
+    allowed = ("grader.protocol.wire", "grader.worker", "tests.seam", "tests.drivers")
     for path in sorted((REPO_ROOT / "grader" / "worker").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("grader", "tests", "solutions"):
@@ -81,6 +85,18 @@ def test_the_worker_imports_nothing_trusted():
                     assert alias.name.split(".")[0] not in ("grader", "tests", "solutions"), f"{path.name} imports {alias.name}"
 
 
+@pytest.mark.parametrize("settings, want", [("", 100.0), ("test_points = 85", 85.0), ("test_points = 0", None), ('test_points = "85"', None)])
+def test_the_rubric_reads_its_test_points_from_settings(tmp_path, settings, want):
+    """[settings] test_points is what the tests add up to (100 when absent); anything but a positive number is refused."""
+    path = tmp_path / "rubric.toml"
+    path.write_text(f'[settings]\n{settings}\n[tensors]\n"public/test_tensors.py::test_x" = 1\n')
+    if want is None:
+        with pytest.raises(rubric.RubricError, match="test_points"):
+            rubric.load(path)
+    else:
+        assert rubric.load(path).test_points == want and rubric.load(path).only(["tensors"]).test_points == want
+
+
 @pytest.mark.parametrize("folder", ["solutions", "assignment"])
 def test_jaxtyping_annotations_are_not_strings(folder):
     """`from __future__ import annotations` turns annotations into strings jaxtyping cannot check."""
@@ -88,8 +104,8 @@ def test_jaxtyping_annotations_are_not_strings(folder):
         assert "from __future__ import annotations" not in path.read_text(), path
 
 
-def test_the_rubric_covers_every_test_and_adds_up_to_100():
-    """Every public and hidden test function has points under its own problem; the total is 100."""
+def test_the_rubric_covers_every_test_and_adds_up_to_its_test_points():
+    """Every public and hidden test function has points under its own problem; they add up to [settings] test_points."""
     the_rubric = rubric.load()
     listing = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/public", "tests/hidden", "-p", "no:cacheprovider"],
@@ -101,6 +117,8 @@ def test_the_rubric_covers_every_test_and_adds_up_to_100():
     )
     for key, module in the_rubric.problem_of.items():
         assert module_of(Path(key.split("::")[0])) == module, f"{key} is listed under [{module}]"
-    assert the_rubric.total == pytest.approx(100)
+    assert the_rubric.total == pytest.approx(the_rubric.test_points)
+    written_points = sum(written.points()[1].values())
+    assert the_rubric.test_points + written_points == pytest.approx(100), "the tests and the written part add up to 100"
     for module in MODULES:
         assert any(m == module for m in the_rubric.problem_of.values()), f"problem {module} has no points"

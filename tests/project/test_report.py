@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from grader.staff import report, variants
+from grader.staff.gradebook import Gradebook, Late
 
 from grader.core import results
 from grader.cli import main as grader_cli
@@ -82,24 +83,27 @@ def _results(results_dir: Path, student: str) -> dict:
 def test_csv_has_a_row_per_student_with_per_problem_scores_and_status(results_dir, report_dir):
     """grades.csv: the LMS columns, each score equal to the results.json's, and the right status."""
     rows = list(csv.DictReader(io.StringIO((report_dir / "grades.csv").read_text())))
-    assert tuple(rows[0].keys()) == ("student", "total", *MODULES, "days_late", "late_penalty_pct", "status")
+    assert tuple(rows[0].keys()) == report.CSV_COLUMNS
+    assert report.CSV_COLUMNS[:2] == ("student", "status") and {"score", "days_late", "late_penalty_pct", "final"} <= set(report.CSV_COLUMNS)
+    assert {"written", "written_pending"} <= set(report.CSV_COLUMNS)
     by_student = {row["student"]: row for row in rows}
     assert sorted(by_student) == ["hostile", "mutant", "never_finished", "partial", "unreadable"]
     for student in ("mutant", "partial", "hostile", "unreadable"):
         data, row = _results(results_dir, student), by_student[student]
-        assert float(row["total"]) == data["score"]
+        assert float(row["final"]) == float(row["score"]) == data["score"]  # no late policy without a gradebook
         problems = results.per_problem(data)
         for module in MODULES:
             assert row[module] == (f"{problems[module][0]:g}" if module in problems else ""), (student, module)
-    assert {s: r["status"] for s, r in by_student.items()} == {
+    assert {s: r["status"] for s, r in by_student.items()} == {  # outcomes; integrity flags are their own column
         "mutant": "graded", "partial": "graded",
-        "hostile": "flagged", "unreadable": "unreadable", "never_finished": "error",
+        "hostile": "graded", "unreadable": "unreadable", "never_finished": "grader error",
     }
+    assert "patched" in by_student["hostile"]["integrity_flags"].split(", ") and by_student["hostile"]["faults"] == ""
     partial, mutant = _results(results_dir, "partial"), _results(results_dir, "mutant")
     assert partial["score"] == partial["max_score"] > 0
     assert float(by_student["mutant"]["tensors"]) < results.per_problem(mutant)["tensors"][1]
     assert by_student["mutant"]["flops"] == by_student["partial"]["flops"]
-    assert by_student["hostile"]["flops"] == "" and by_student["never_finished"]["total"] == ""
+    assert by_student["hostile"]["flops"] == "" and by_student["never_finished"]["final"] == ""
 
 
 def test_feedback_files_exist_per_student_and_show_each_problem(results_dir, report_dir):
@@ -164,7 +168,7 @@ def test_class_report_has_plots_failures_and_flags(report_dir):
     tensors = re.search(r"^### [^\n]*\(tensors\)\n(.*?)(?=^###|\Z)", text, re.S | re.M).group(1)
     assert "test_underflows_to_zero" in tensors and "No failures" not in tensors
     assert re.search(r"^### [^\n]*\(flops\)\n\nNo failures\.", text, re.M), text
-    flagged = text.split("## Flagged for integrity", 1)[1].split("\n## ", 1)[0]
+    flagged = text.split("## Integrity flags", 1)[1].split("\n## ", 1)[0]
     assert "| hostile | patched |" in flagged and "partial" not in flagged
 
 
@@ -244,7 +248,7 @@ def test_byte_identical_submissions_are_pointed_out_and_flags_grouped(wide_repor
     text = (wide_report / "report.md").read_text()
     identical = text.split("## Byte-identical submissions", 1)[1].split("\n## ", 1)[0]
     assert "hostile" in identical and "a\\_student\\_whose" in identical and "partial" not in identical
-    flagged = text.split("## Flagged for integrity", 1)[1].split("\n## ", 1)[0]
+    flagged = text.split("## Integrity flags", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in flagged.splitlines() if line.startswith("| hostile |")]
     assert len(rows) == len({row.split(" | ")[1] for row in rows}), "one row per student and kind of flag"
 
@@ -255,16 +259,45 @@ def test_csv_cells_from_student_names_are_never_formulas(wide_report):
     assert "'" + LONG_NAME not in names  # it begins with a letter: left alone
     assert all(not name.startswith(("=", "+", "-", "@")) for name in names)
     assert report.csv_cell("=HYPERLINK(\"http://evil\")") == "'=HYPERLINK(\"http://evil\")"
-    assert report.csv_cell("-2+3") == "'-2+3" and report.csv_cell("\tx") == "'\tx"
+    assert report.csv_cell("-2+3") == "'-2+3" and report.csv_cell("\tx") == "\\x09x"  # a tab shows escaped: no formula
+
+
+@pytest.fixture(scope="module")
+def late_report(results_dir, tmp_path_factory) -> Path:
+    """The class from a gradebook with a late policy: the roster's widest form (days late, penalty,
+    final), a late student's arithmetic, an extension and an unknown time."""
+    out = tmp_path_factory.mktemp("late")
+    book = Gradebook(out / "gradebook.sqlite")
+    deadline = "2025-10-14T23:59:00+00:00"
+    lateness = {
+        "mutant": Late("2025-10-16T09:00:00+00:00", 2, 20.0, "staff file", deadline),
+        "partial": Late("2025-10-15T09:00:00+00:00", 0, 0.0, "LMS export", "2025-10-16T23:59:00+00:00", "2 extra day(s)"),
+        "hostile": Late(None, 0, 0.0, "unknown", deadline),
+    }
+    for student, late in lateness.items():
+        book.record(student, "sha-" + student, "", _results(results_dir, student), late, 1.0)
+    book.close()
+    assert grader_cli(["report", str(out / "report"), "--gradebook", str(out / "gradebook.sqlite")]) == 0
+    return out / "report"
+
+
+def test_a_late_report_says_days_penalty_and_final_and_each_page_one_score(late_report):
+    roster = (late_report / "report.md").read_text().split("## All students", 1)[1].split("\n## ", 1)[0]
+    assert "| score | days late | penalty | final | outcome |" in roster and "| 2 | 20% |" in roster and "| ? |" in roster
+    assert "Extensions: partial 2 extra day\\(s\\)" in roster and "Time unknown (no late penalty taken" in roster
+    page = (late_report / "feedback" / "mutant.md").read_text()
+    assert page.count("Score") == 1 and "× (1 − 0.2) =" in page and "Your deadline was extended" in (late_report / "feedback" / "partial.md").read_text()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
-@pytest.mark.parametrize("page", ["report.html", f"feedback/{LONG_NAME}.html"])
-def test_in_chromium_nothing_is_wider_than_the_page_and_links_resolve(wide_report, tmp_path, page):
+@pytest.mark.parametrize(("report", "page"), [
+    ("wide_report", "report.html"), ("wide_report", f"feedback/{LONG_NAME}.html"), ("late_report", "report.html"), ("late_report", "feedback/mutant.html"),
+])
+def test_in_chromium_nothing_is_wider_than_the_page_and_links_resolve(request, report, tmp_path, page):
     """Headless Chromium, an 800 px window: the page's width equals the window's (a long name or
-    detail wraps), and every link it holds names a page that exists."""
+    detail wraps, the late policy's columns included), and every link it holds names a page that exists."""
     copy = tmp_path / "copy"
-    shutil.copytree(wide_report, copy)
+    shutil.copytree(request.getfixturevalue(report), copy)
     target = copy / page
     probe = (
         "<script>document.body.dataset.overflow = document.documentElement.scrollWidth - window.innerWidth;"

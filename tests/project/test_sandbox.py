@@ -7,13 +7,15 @@ attempts the sandbox stopped are recorded as integrity flags.
 """
 
 import dataclasses
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from grader.core import results
+from grader.core import flags, integrity, results, rubric
 
 from grader.staff import variants
 from grader.commands.grade import grade_in_subprocess
@@ -38,8 +40,17 @@ CORE = {
     "exit_at_import", "os_exit_in_call", "network_connect_external", "infinite_loop_view",
     "segfault_in_call", "memory_bomb_torch", "fork_bomb", "exception_at_import", "syntax_error_module",
     "print_50mb",
+    # monitors switched off and derivations delegated out of sight: the static source rules
+    "tamper_disable_torch_function_named_dims", "tamper_patch_recorder_module_named_dims", "tamper_replace_functions_via_gc",
+    # what the worker says about itself (issue 17)
+    "flag_kind_carries_hidden_inputs", "import_error_named_like_the_graders", "flag_flood", "read_grader_command_line",
 }
 SELECTED = HOSTILE if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in HOSTILE if v.name in CORE]
+SELECTED = [v for v in SELECTED if "control" not in v.extra]  # forges: test_forge_earns_no_more_than_its_control
+# Forges of our drivers (issue 17), each measured against the same code without the trick.
+FORGES = [v for v in HOSTILE if "control" in v.extra]
+CORE_FORGES = {"forge_drivers_from_oracles_training", "forge_same_value_twice_optimizers"}
+SELECTED_FORGES = FORGES if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in FORGES if v.name in CORE_FORGES]
 
 
 def grade(submission: Path, out: Path, modules=None, limits: Limits = LIMITS) -> dict:
@@ -67,13 +78,16 @@ def reference_submission(tmp_path_factory) -> Path:
 
 def test_the_core_set_names_real_variants():
     assert CORE <= {v.name for v in HOSTILE}
+    assert CORE_FORGES <= {v.name for v in FORGES}
+    known = {v.name for v in HOSTILE + variants.load_mutants()} | {"stubs"}
+    assert {v.extra["control"] for v in FORGES} <= known
 
 
 def test_reference_scores_full_marks_twice_identically(reference_submission, tmp_path):
     """The reference earns 100, and grading it again gives byte-identical scores and statuses."""
     first = grade(reference_submission, tmp_path / "a")
     second = grade(reference_submission, tmp_path / "b")
-    assert first["score"] == first["max_score"] == 100, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
+    assert first["score"] == first["max_score"] == rubric.load().test_points, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
     assert first["extra_data"]["integrity_flags"] == []
 
     def verdicts(data):
@@ -85,7 +99,7 @@ def test_reference_scores_full_marks_twice_identically(reference_submission, tmp
 def test_untouched_stubs_score_zero(tmp_path):
     """The stubs as released earn nothing through the grader either."""
     data = grade(REPO_ROOT, tmp_path)
-    assert data["score"] == 0 and data["max_score"] == 100
+    assert data["score"] == 0 and data["max_score"] == rubric.load().test_points
     assert all("not implemented" in t["output"].lower() or "notimplemented" in t["output"].lower() for t in data["tests"] if t["status"] == "failed")
 
 
@@ -103,6 +117,29 @@ def test_hostile_submission_is_contained_and_flagged(variant, tmp_path):
             assert score == max_score, f"{variant.name}: {module} lost points it earned honestly: {lost}"
     kinds = {flag["kind"] for flag in data["extra_data"]["integrity_flags"]}
     assert set(variant.expect_flags) <= kinds, f"{variant.name}: flags {sorted(kinds)}, expected at least {variant.expect_flags}"
+    assert_nothing_of_the_hidden_tests_shows(variant, tmp_path / "out" / "results.json")
+
+
+def assert_nothing_of_the_hidden_tests_shows(variant, out: Path) -> None:
+    """results.json and the staff file are under 1 MiB; in results.json, a hidden test's flag is
+    its kind and "hidden test N" only, and the variant's marker shows nowhere but in what the
+    public tests are allowed to show (their outputs and flags: the student's own inputs)."""
+    for path in (out, results.staff_file(out)):
+        assert path.stat().st_size < 2**20, f"{variant.name}: {path.name} is {path.stat().st_size} bytes"
+    data = json.loads(out.read_text())
+    public_flags = [f for f in data["extra_data"]["integrity_flags"] if str(f["test"]).startswith("tests/public/")]
+    for flag in data["extra_data"]["integrity_flags"]:
+        assert flag["kind"] in flags.KINDS, flag
+        if flag not in public_flags and flag["test"] is not None:  # a hidden test's: never its id, nor a detail
+            assert re.fullmatch(r"hidden test \d+ \(\w+\)", flag["test"]) and flag["detail"] == flags.HIDDEN_DETAIL, flag
+    marker = variant.extra.get("must_not_show")
+    if marker:
+        hidden_part = {
+            "tests": [t for t in data["tests"] if t["visibility"] != "visible"],
+            "flags": [f for f in data["extra_data"]["integrity_flags"] if f not in public_flags],
+            "extra": {k: v for k, v in data["extra_data"].items() if k != "integrity_flags"},
+        }
+        assert marker not in json.dumps(hidden_part), f"{variant.name}: {marker} reached results.json from a hidden test"
 
 
 @pytest.mark.parametrize("level", ["userns", "none"])
@@ -135,3 +172,39 @@ def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(tmp_pa
         assert test["output"].startswith("Hint: "), test["output"]
         for leak in ("Falsifying", "assert", "expected", "Expected", "=="):
             assert leak not in test["output"].split("\n", 1)[1], test["output"]
+
+
+@pytest.fixture(scope="module")
+def control_scores(tmp_path_factory):
+    """Per control name, its score per problem (graded once, shared by the forges that name it)."""
+    graded: dict[tuple, dict] = {}
+
+    def scores(name: str, problems: list[str]) -> dict:
+        if name == "stubs":  # the untouched stubs earn nothing (test_untouched_stubs_score_zero)
+            return {problem: 0.0 for problem in problems}
+        key = (name, tuple(problems))
+        if key not in graded:
+            control = next(v for v in HOSTILE + variants.load_mutants() if v.name == name)
+            folder = tmp_path_factory.mktemp(name)
+            data = grade(control.build(folder / "submission"), folder / "out", problems)
+            graded[key] = {problem: score for problem, (score, _) in results.per_problem(data).items()}
+        return graded[key]
+
+    return scores
+
+
+@pytest.mark.parametrize("variant", SELECTED_FORGES, ids=lambda v: v.name)
+def test_forge_earns_no_more_than_its_control(variant, control_scores, tmp_path):
+    """Code that finds our drivers in the worker and rewrites them (from oracles it finds there, or
+    to return one value twice) scores no more, in any problem, than the same code without the trick
+    (under the course's [integrity] policy the variant names, "flag" by default), and is flagged."""
+    problems = variants.affected_problems(variant)
+    graded = grade(variant.build(tmp_path / variant.name), tmp_path / "out", problems)
+    data = integrity.hold(graded, variant.extra.get("policy", "flag"))
+    kinds = {flag["kind"] for flag in data["extra_data"]["integrity_flags"]}
+    assert set(variant.expect_flags) <= kinds, f"{variant.name}: flags {sorted(kinds)}, expected at least {variant.expect_flags}"
+    control = control_scores(variant.extra["control"], problems)
+    for problem, (score, _) in results.per_problem(data).items():
+        gained = [t["name"] for t in data["tests"] if t["tags"] == [problem] and t["score"] > 0]
+        assert score <= control[problem] + 1e-9, (
+            f"{variant.name}: {problem} {score} > {control[problem]} without the forge; it scored in {gained}")

@@ -5,6 +5,8 @@ These run the suites in-process (pytest subprocesses) on code the course wrote; 
 sandboxed path is covered by test_sandbox.py.
 """
 
+from pathlib import Path
+
 import pytest
 
 from grader.core import rubric
@@ -24,6 +26,27 @@ def test_untouched_stubs_fail_every_test():
     outcomes = selfcheck.run_in_process(REPO_ROOT)
     passed = sorted(key for key, outcome in outcomes.items() if outcome == "passed")
     assert not passed, f"tests that pass on the untouched stubs: {passed}"
+    assert set(outcomes) == set(rubric.load().points)
+
+
+def raises_only(destination: Path) -> Path:
+    """The stubs with every `raise NotImplementedError(...)` turned into `raise ValueError(...)`:
+    a submission that refuses every input and computes nothing."""
+    target = destination / "assignment"
+    target.mkdir(parents=True)
+    for stub in sorted((REPO_ROOT / "assignment").glob("*.py")):
+        text = stub.read_text()
+        (target / stub.name).write_text(text.replace("raise NotImplementedError(", "raise ValueError("))
+    return destination
+
+
+def test_a_submission_that_only_raises_value_error_scores_nothing(tmp_path):
+    """Refusing bad input pays only where a function also computes: every function raising ValueError earns 0."""
+    folder = raises_only(tmp_path / "raises_only")
+    assert "NotImplementedError" not in (folder / "assignment" / "tensors.py").read_text()
+    outcomes = selfcheck.run_in_process(folder)
+    passed = sorted(key for key, outcome in outcomes.items() if outcome == "passed")
+    assert not passed, f"tests that pay a submission which only raises ValueError: {passed}"
     assert set(outcomes) == set(rubric.load().points)
 
 

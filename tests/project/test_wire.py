@@ -23,10 +23,13 @@ pytestmark = pytest.mark.project
 
 
 def round_trip(value):
-    frame = wire.encode(value)
-    head_len, blob_len = wire.HEADER.unpack(frame[: wire.HEADER.size])
-    start = wire.HEADER.size
-    return wire.decode(frame[start : start + head_len], frame[start + head_len :])
+    return wire.decode(*_parts(wire.encode(value)))
+
+
+def _parts(frame: bytes) -> tuple[bytes, bytes]:
+    """A frame's head and blob."""
+    head_len, _ = wire.HEADER.unpack(frame[: wire.HEADER.size])
+    return frame[wire.HEADER.size : wire.HEADER.size + head_len], frame[wire.HEADER.size + head_len :]
 
 
 def test_plain_values_round_trip_exactly():
@@ -91,15 +94,16 @@ def test_decode_never_unpickles():
             wire.decode(bad, b"")
 
 
+class FakeSocket:
+    def __init__(self, data):
+        self.data = data
+
+    def recv(self, n):
+        chunk, self.data = self.data[:n], self.data[n:]
+        return chunk
+
+
 def test_a_frame_over_the_limit_is_refused_before_reading_it():
-    class FakeSocket:
-        def __init__(self, data):
-            self.data = data
-
-        def recv(self, n):
-            chunk, self.data = self.data[:n], self.data[n:]
-            return chunk
-
     huge = struct.pack(">QQ", 10, 2**40)
     with pytest.raises(wire.WireError, match="over the limit"):
         wire.recv(FakeSocket(huge))
@@ -114,8 +118,12 @@ def test_what_a_reply_would_make_the_receiver_build_is_bounded_before_it_is_buil
     assert len(frame) < 200
     with pytest.raises(wire.WireError, match="claiming over"):
         round_trip(expanded)
-    with pytest.raises(wire.WireError, match="claiming over"):  # the same through shared storages
-        round_trip([torch.zeros(2**20).expand(64, 2**20)[i] for i in range(64)] * 2)
+    base = torch.zeros(2**20)  # 4 MiB on the wire, once
+    with pytest.raises(wire.WireError, match="claiming over"):  # the same through views of one storage
+        round_trip([base.expand(64, 2**20)[i] for i in range(64)])
+    assert round_trip(torch.zeros(1).expand(wire.MAX_EXPANDED_ELEMENTS + 1)).shape == (wire.MAX_EXPANDED_ELEMENTS + 1,)
+    with pytest.raises(wire.WireError, match="more than their storage"):  # 4 MiB claimed of 4 bytes: materialised by any comparison
+        round_trip(torch.zeros(1).expand(wire.MAX_EXPANDED_ELEMENTS + 2))
     for too_much in (list(range(wire.MAX_VALUES + 1)), {i: i for i in range(wire.MAX_VALUES // 2 + 1)}, "x" * (wire.MAX_STRING_CHARS + 1)):
         with pytest.raises(wire.WireError, match="over"):
             round_trip(too_much)
@@ -123,9 +131,30 @@ def test_what_a_reply_would_make_the_receiver_build_is_bounded_before_it_is_buil
         round_trip("x" * 100_000_000)
 
 
+def test_bounds_hold_per_test_and_per_submission_not_only_per_message():
+    """A reply within every per-message bound, sent again and again, is refused once a test (or the
+    submission) has had the elements (or bytes) its replies may make the trusted side hold."""
+    parts = _parts(wire.encode(torch.zeros(wire.MAX_CLAIMED_ELEMENTS, dtype=torch.uint8)))  # at the bound of elements
+    budget = wire.Budget()
+    for _ in range(wire.PER_SUBMISSION["elements"] // wire.PER_TEST["elements"]):
+        budget.new_test()
+        for _ in range(wire.PER_TEST["elements"] // wire.MAX_CLAIMED_ELEMENTS):
+            wire.decode(*parts, budget)
+        with pytest.raises(wire.WireError, match="elements in one test"):
+            wire.decode(*parts, budget)
+    budget.new_test()
+    with pytest.raises(wire.WireError, match="elements in one submission"):
+        wire.decode(*parts, budget)
+    assert wire.decode(*_parts(wire.encode([1, "no tensor"])), budget) == [1, "no tensor"]  # small heads cost little
+    sock = FakeSocket(wire.encode(torch.zeros(2**19)))  # a 2 MiB blob, more bytes than a test has left
+    with pytest.raises(wire.WireError, match="bytes in one test"):
+        wire.recv(sock, wire.Budget(per_test={"bytes": 2**20, "elements": 2**20}))
+    assert len(sock.data) > 2**20  # refused before its blob was read
+
+
 def test_the_largest_results_the_suites_need_are_within_the_bounds():
-    """Well inside: the reference's largest reply (measured) was 197,000 elements, 32 tensors, 138 values."""
-    big = [torch.randn(256, 256) for _ in range(32)] + [list(range(1000)), "x" * 10_000]
+    """Inside: the reference's largest reply (measured) was 197,000 elements, 32 tensors, 138 values."""
+    big = [torch.randn(96, 64) for _ in range(32)] + [list(range(1000)), "x" * 10_000]  # 196,608 elements
     back = round_trip(big)
     assert all(torch.equal(a, b) for a, b in zip(back[:32], big[:32])) and back[32:] == big[32:]
 
@@ -142,11 +171,13 @@ data = grade_one(Path(sys.argv[1]), Path(sys.argv[2]), Limits(call_seconds=8, te
 peak_kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 print(json.dumps({"results": data, "peak_rss_mib": peak_kib // 1024}))
 """
-# CI grades the expanded tensor (~8 s); the list and the string cost ~30 s each (the worker
-# encodes 50-100 MB per call), so they are graded with GRADER_ALL_VARIANTS=1.
-SMALL_BIG_REPLIES = ["unsafe_result_expanded_tensor"]
+# CI grades the expanded tensors (~8 s each: 2**34 elements, and 2**28 at the old per-message
+# bound, which took the trusted grader to 1.8 GiB); the list, the string and replies at the new
+# per-message bounds cost ~20-30 s each (the worker encodes 30-100 MB per call), so they are
+# graded with GRADER_ALL_VARIANTS=1.
+SMALL_BIG_REPLIES = ["unsafe_result_expanded_tensor", "reply_at_the_claim_bound"]
 if os.environ.get("GRADER_ALL_VARIANTS"):
-    SMALL_BIG_REPLIES += ["unsafe_result_huge_list", "unsafe_result_huge_string"]
+    SMALL_BIG_REPLIES += ["unsafe_result_huge_list", "unsafe_result_huge_string", "reply_at_the_new_bounds_repeatedly"]
 PEAK_RSS_BOUND_MIB = 1024  # the reference's whole grading peaks at ~360 MiB here
 
 

@@ -1,30 +1,29 @@
 """Public tests for problem 7: memory accounting (assignment/accounting.py).
 
-The oracles measure a real network: a Cruncher-shaped stack of torch.nn.Linear layers,
+The expected values are measurements of a real network, shipped as numbers
+(tests/public/expected_values.json): a Cruncher-shaped stack of torch.nn.Linear layers,
 its backward watched with torch.autograd.graph.saved_tensors_hooks, and real
-torch.optim optimizer state (see tests/scenarios/accounting.py).
+torch.optim optimizer state.
 """
 
 import pytest
 import torch
 
-from tests.scenarios import accounting as oracle
-
 pytestmark = pytest.mark.accounting
 
 
 @pytest.mark.parametrize("dim, num_layers", [(4, 2), (1, 1), (3, 0), (5, 3)])
-def test_num_parameters_matches_torch_nn(impl, dim, num_layers):
+def test_num_parameters_matches_torch_nn(impl, expected_values, dim, num_layers):
     """Count every weight: num_layers square (dim x dim) layers plus the (dim x 1) head; no biases."""
     got = impl.accounting.cruncher_num_parameters(dim, num_layers)
-    expected = oracle.torch_num_parameters(dim, num_layers)
+    expected = expected_values["accounting.num_parameters"][f"{dim} {num_layers}"]
     assert got == expected, (
         f"cruncher_num_parameters({dim}, {num_layers}) = {got}, expected {expected} "
         f"(the parameters of a real torch.nn stack); hint: don't forget the head"
     )
 
 
-def test_num_activations_worked_example_and_real_backward(impl):
+def test_num_activations_worked_example_and_real_backward(impl, expected_values):
     """Activations are what a real backward saves for the backward pass, minus the input batch (data, in the lecture's convention)."""
     got = impl.accounting.cruncher_num_activations(2, 4, 2)
     assert got == 16, (
@@ -33,7 +32,7 @@ def test_num_activations_worked_example_and_real_backward(impl):
     )
     # A real backward saves each layer's input: the batch x plus the L layer outputs.
     # The lecture counts the batch as data, so the activations are the rest.
-    saved = oracle.torch_saved_values(3, 5, 4)
+    saved = expected_values["accounting.saved_values 3 5 4"]
     expected = saved["activations"] - saved["input"]
     got = impl.accounting.cruncher_num_activations(3, 5, 4)
     assert got == expected, (
@@ -43,10 +42,10 @@ def test_num_activations_worked_example_and_real_backward(impl):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adagrad", "adamw"])
-def test_optimizer_state_values_match_torch_optim(impl, optimizer):
+def test_optimizer_state_values_match_torch_optim(impl, expected_values, optimizer):
     """SGD keeps no state, AdaGrad one running sum per parameter, AdamW two moments per parameter."""
-    shapes = [(4, 4), (4, 4), (4, 1)]  # the Cruncher with dim 4, 2 layers: 36 parameters
-    expected, _ = oracle.torch_state_values(optimizer, shapes)
+    # torch.optim's state after one step on the Cruncher with dim 4, 2 layers: 36 parameters
+    expected = expected_values["accounting.state_values"][optimizer]
     got = impl.accounting.optimizer_state_values(36, optimizer)
     assert got == expected, (
         f"optimizer_state_values(36, {optimizer!r}) = {got}, expected {expected} "
@@ -54,15 +53,17 @@ def test_optimizer_state_values_match_torch_optim(impl, optimizer):
     )
 
 
-@pytest.mark.parametrize("name", ["adam", "rmsprop", ""])
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "", "AdamW"])
 def test_optimizer_state_values_rejects_unknown_names(impl, name):
-    """Only "sgd", "adagrad" and "adamw" are known; raise ValueError for any other name."""
+    """Only "sgd", "adagrad" and "adamw" are known, matched exactly ("AdamW" is another name); raise ValueError for any other name. A refusal pays only where known names work."""
     with pytest.raises(ValueError):
         impl.accounting.optimizer_state_values(10, name)
+    got = impl.accounting.optimizer_state_values(10, "adamw")
+    assert got == 20, f"optimizer_state_values(10, 'adamw') = {got}, expected 20: a refusal pays only where known names work."
 
 
 def test_training_memory_worked_example(impl):
-    """dim 4, 2 layers, batch 2, AdaGrad, float32: 144 + 64 + 144 + 144 = 496 bytes."""
+    """training_memory(4, 2, 2, "adagrad", 4): the four kinds of values in bytes, and their total."""
     got = impl.accounting.training_memory(4, 2, 2, "adagrad", 4)
     expected = (144, 64, 144, 144, 496)
     assert tuple(got) == expected, (
@@ -84,10 +85,9 @@ def test_training_memory_defaults_to_adagrad_float32(impl):
 MEASURED_FIELDS = ("parameters", "activations", "gradients", "master_weights", "optimizer_state")
 
 
-def test_bytes_per_parameter_of_mixed_precision_adamw_is_16(impl):
-    """bf16 weights 2 + bf16 grads 2 + fp32 master 4 + two fp32 moments 8 = 16; all-fp32 AdamW without a master: 4+4+4+4."""
-    recipe = oracle.RECIPES["bf16_fp32_master"]
-    measured = oracle.torch_mixed_precision_step(2, 4, 2, "adamw", recipe)
+def test_bytes_per_parameter_of_mixed_precision_adamw_is_16(impl, expected_values):
+    """bytes_per_parameter() is what a real bf16 AdamW step with an fp32 master copy keeps per parameter; all-fp32 AdamW without a master copy keeps as much, split differently."""
+    measured = expected_values["accounting.mixed_precision_step"]["bf16_fp32_master 2 4 2"]
     per_parameter = sum(measured[k] for k in ("parameters", "gradients", "master_weights", "optimizer_state")) // 36
     got = impl.accounting.bytes_per_parameter()
     assert got == per_parameter == 16, (
@@ -100,12 +100,13 @@ def test_bytes_per_parameter_of_mixed_precision_adamw_is_16(impl):
 
 
 @pytest.mark.parametrize("recipe", ["bf16_fp32_master", "autocast_bf16", "fp32"])
-def test_mixed_precision_memory_matches_a_real_step(impl, recipe):
+def test_mixed_precision_memory_matches_a_real_step(impl, expected_values, recipe):
     """Each field is what a real step of the recipe keeps (autocast: fp32 weights, bf16 activations)."""
-    dtypes = oracle.RECIPES[recipe]
-    measured = oracle.torch_mixed_precision_step(3, 5, 2, "adamw", dtypes)
+    names = expected_values["accounting.recipe_dtypes"][recipe]
+    dtypes = {key: None if name is None else getattr(torch, name) for key, name in names.items()}
+    measured = expected_values["accounting.mixed_precision_step"][f"{recipe} 3 5 2"]
     want = tuple(measured[k] for k in MEASURED_FIELDS)
-    got = impl.accounting.mixed_precision_memory(5, 2, 3, "adamw", **dtypes.dtypes(), activation_dtype=dtypes.activation)
+    got = impl.accounting.mixed_precision_memory(5, 2, 3, "adamw", **dtypes)
     assert tuple(got)[:5] == want and got.total == sum(want), (
         f"mixed_precision_memory(dim=5, num_layers=2, batch_size=3, 'adamw', {dtypes}) = {got!r}; a real step "
         f"keeps {dict(zip(MEASURED_FIELDS, want))} (activations saved in {measured['activation_dtypes']}). "

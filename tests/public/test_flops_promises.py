@@ -1,6 +1,6 @@
 """Problem 4 (public): time_matmul's statistic, under a clock the test controls.
 
-tests/scenarios/flops_calls.py replaces every clock your code can read with one that moves only
+tests/drivers/flops_calls.py replaces every clock your code can read with one that moves only
 while a product runs: the first product takes 1000 s (a cold start), the next ones 1, 7, 3, 50 and
 5 s, over and over. One warm-up, then five runs timed one by one, have the median 5.0.
 """
@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from tests.scenarios import flops_calls as calls
+from tests.drivers import flops_calls as calls
 
 pytestmark = pytest.mark.flops
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from tests.scenarios import model as scenarios
+from tests.drivers import model as drivers
 
 pytestmark = pytest.mark.model
 
@@ -15,7 +15,7 @@ TRUNCATED_VARIANCE = 1 - 6 * math.exp(-4.5) / math.sqrt(2 * math.pi) / math.erf(
 
 def test_linear_has_one_weight_of_shape_d_in_d_out(impl):
     """Linear(d_in, d_out) registers exactly one nn.Parameter named `weight`, shaped (d_in, d_out) (not nn.Linear's (d_out, d_in)), and no bias."""
-    got = impl.run(scenarios.linear_init, d_in=3, d_out=5)
+    got = impl.run(drivers.linear_init, d_in=3, d_out=5)
     assert got["names"] == ["weight"], (
         f"Linear(3, 5): parameters {got['names']}, expected ['weight']. "
         "Hint: store the weight as self.weight = nn.Parameter(...) and add no bias."
@@ -31,7 +31,7 @@ def test_linear_forward_is_x_matmul_weight(impl):
     """forward(x) is x @ weight for any number of leading dims, and keeps the autograd graph."""
     for x_shape in [(2, 4, 3), (3,)]:
         x = torch.randn(x_shape, generator=torch.Generator().manual_seed(0))
-        got = impl.run(scenarios.linear_forward, d_in=3, d_out=5, x=x)
+        got = impl.run(drivers.linear_forward, d_in=3, d_out=5, x=x)
         expected = x @ got["weight"]
         assert got["out"].shape == expected.shape, (
             f"Linear(3, 5) on x of shape {x_shape}: output shape {tuple(got['out'].shape)}, "
@@ -51,7 +51,7 @@ def test_linear_init_std_is_one_over_sqrt_d_in_truncated_at_3_std(impl):
     """The weight is drawn from a normal of std 1/sqrt(d_in) (d_in, not d_out), truncated at +-3 std (scale the bounds of trunc_normal_: they are absolute)."""
     d_in, d_out = 1024, 64
     std = 1 / math.sqrt(d_in)
-    w = impl.run(scenarios.linear_init, d_in=d_in, d_out=d_out, seed=0)["weights"]["weight"].double()
+    w = impl.run(drivers.linear_init, d_in=d_in, d_out=d_out, seed=0)["weights"]["weight"].double()
     ratio = (w.square().mean() / std**2).item()
     # Bernstein's inequality for the mean of 65536 values w^2/std^2 in [0, 9] (variance 1.73):
     # a correct init leaves TRUNCATED_VARIANCE +- 0.03 with probability < 1e-6.
@@ -68,8 +68,8 @@ def test_linear_init_std_is_one_over_sqrt_d_in_truncated_at_3_std(impl):
 
 
 def test_cruncher_parameters_names_shapes_and_count(impl):
-    """Cruncher(dim, num_layers) holds layers.0.weight .. layers.{L-1}.weight of shape (dim, dim) and head.weight of shape (dim, 1): dim^2 * num_layers + dim values."""
-    got = impl.run(scenarios.cruncher_init, dim=4, num_layers=2)
+    """Cruncher(dim, num_layers) holds layers.0.weight .. layers.{L-1}.weight of shape (dim, dim) and head.weight of shape (dim, 1)."""
+    got = impl.run(drivers.cruncher_init, dim=4, num_layers=2)
     expected_names = ["layers.0.weight", "layers.1.weight", "head.weight"]
     assert got["names"] == expected_names, (
         f"Cruncher(4, 2): parameters {got['names']}, expected {expected_names}. "
@@ -78,7 +78,7 @@ def test_cruncher_parameters_names_shapes_and_count(impl):
     expected_shapes = {"layers.0.weight": (4, 4), "layers.1.weight": (4, 4), "head.weight": (4, 1)}
     assert got["shapes"] == expected_shapes, f"Cruncher(4, 2): shapes {got['shapes']}, expected {expected_shapes}."
     assert got["num_parameters"] == 4 * 4 * 2 + 4, (
-        f"Cruncher(4, 2): {got['num_parameters']} parameters, expected 36 (dim^2 * layers + dim)."
+        f"Cruncher(4, 2): {got['num_parameters']} parameters, expected 36 (every layer's weight and the head's)."
     )
 
 
@@ -86,7 +86,7 @@ def test_cruncher_forward_chains_layers_and_squeezes_head(impl):
     """forward(x) applies every layer in order, then the head, and squeezes only the head's last axis (a batch of 1 stays shape (1,))."""
     for batch in [3, 1]:
         x = torch.randn(batch, 4, generator=torch.Generator().manual_seed(1))
-        got = impl.run(scenarios.cruncher_forward, dim=4, num_layers=2, x=x)
+        got = impl.run(drivers.cruncher_forward, dim=4, num_layers=2, x=x)
         w = got["weights"]
         expected = (x @ w["layers.0.weight"] @ w["layers.1.weight"] @ w["head.weight"])[:, 0]
         assert got["out"].shape == (batch,), (
@@ -101,10 +101,10 @@ def test_cruncher_forward_chains_layers_and_squeezes_head(impl):
 
 def test_linear_and_cruncher_honour_device_and_dtype(impl, device):
     """device= and dtype= reach every parameter (Cruncher passes them on to its Linears)."""
-    for scenario, args in [(scenarios.linear_init, dict(d_in=3, d_out=2)), (scenarios.cruncher_init, dict(dim=3, num_layers=2))]:
-        got = impl.run(scenario, device=device, dtype=torch.float64, **args)
+    for driver, args in [(drivers.linear_init, dict(d_in=3, d_out=2)), (drivers.cruncher_init, dict(dim=3, num_layers=2))]:
+        got = impl.run(driver, device=device, dtype=torch.float64, **args)
         for name in got["names"]:
             assert got["dtypes"][name] == "torch.float64" and got["devices"][name].startswith(device), (
-                f"{scenario.__name__}({args}, device={device!r}, dtype=float64): {name} is "
+                f"{driver.__name__}({args}, device={device!r}, dtype=float64): {name} is "
                 f"{got['dtypes'][name]} on {got['devices'][name]}. Hint: pass device and dtype to torch.empty."
             )

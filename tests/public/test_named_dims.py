@@ -2,13 +2,16 @@
 
 The oracles are the original index-juggling expressions, run here. The last five tests check
 the einsum-only rule on what each function EXECUTES (a torch function mode records every torch
-call it makes, tests/scenarios/named_dims.py), and pay only where the function is also right.
+call it makes, tests/drivers/named_dims.py) and, since code can switch that recorder off, on
+its text too (tests/own_work.py reads the source, helpers followed), and pay only where the
+function is also right.
 """
 
 import pytest
 import torch
 
-from tests.scenarios import named_dims as scenarios
+from tests import own_work
+from tests.drivers import named_dims as drivers
 
 pytestmark = pytest.mark.named_dims
 
@@ -48,7 +51,7 @@ def test_mean_over_hidden_matches_mean(impl):
         x = _ints(*shape, seed=5)
         got = impl.named_dims.mean_over_hidden(x)
         _check_equal("mean_over_hidden", f"x of shape {shape}", got, x.mean(dim=-1),
-                     "einops.reduce(x, '... hidden -> ...', 'mean')-style: only the last axis goes")
+                     "reduce only the last axis, `hidden`, with a mean, whatever the leading dims")
 
 
 def test_linear_matches_matmul(impl):
@@ -88,8 +91,7 @@ _ELEMENTWISE = ("add", "sub", "mul", "div", "true_divide", "floor_divide", "neg"
                 "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
                 "bitwise_and", "bitwise_or", "bitwise_not", "and", "or", "xor", "invert", "truediv", "floordiv")
 ALLOWED_OPS = frozenset(
-    {EINSUM, scenarios.EINOPS, "torch.arange", "torch.ones", "torch.tril", "torch.triu",
-     "torch.Tensor.tril", "torch.Tensor.triu",
+    {EINSUM, drivers.EINOPS, "torch.arange", "torch.ones",
      # elementwise arithmetic and comparisons, as functions, methods and operators (x + y, 3 - x, i <= j)
      *(f"torch.{op}" for op in _ELEMENTWISE), *(f"torch.Tensor.{op}" for op in _ELEMENTWISE),
      *(f"torch.Tensor.__{op}__" for op in _ELEMENTWISE), *(f"torch.Tensor.__r{op}__" for op in _ELEMENTWISE),
@@ -100,9 +102,9 @@ ALLOWED_OPS = frozenset(
 )
 RULE_HINT = (
     "do the tensor work with torch.einsum or einops.{einsum, rearrange, reduce, repeat}; besides those, "
-    "only elementwise arithmetic and comparisons, torch.arange/ones, tril/triu, reading shape/dtype/device "
+    "only elementwise arithmetic and comparisons, torch.arange/ones, reading shape/dtype/device "
     "and .to(dtype) are allowed (no @, matmul, transpose, permute, view, reshape, unsqueeze, indexing like "
-    "x[:, None], flatten, expand, tensordot, mean, sum). einops.reduce(x, 'pattern', 'mean') is the way to average."
+    "x[:, None], flatten, expand, tensordot, mean, sum, tril, triu). einops.reduce(x, 'pattern', 'mean') is the way to average."
 )
 
 
@@ -123,7 +125,7 @@ def check_einsum_only_rule(impl, function, needs_einsum=True):
     """Run `function` on each case under the recorder: right answers first, then only allowed ops."""
     ops = []
     for args, expected in _rule_cases(function):
-        out = impl.run(scenarios.ops_executed, function=function, args=list(args))
+        out = impl.run(drivers.ops_executed, function=function, args=list(args))
         got = out["result"]
         works = (isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype
                  and torch.allclose(got.cpu().double(), expected.double()))
@@ -135,8 +137,10 @@ def check_einsum_only_rule(impl, function, needs_einsum=True):
         ops += [op for op in out["ops"] if op not in ops]
     forbidden = [op for op in ops if op not in ALLOWED_OPS]
     assert not forbidden, f"{function} executes {', '.join(forbidden)}, outside the einsum-only rule. Hint: {RULE_HINT}"
+    written = own_work.einsum_breach(impl.sources(), function, getattr(impl, "package", "assignment"))
+    assert written is None, f"{written.message()} Hint: {RULE_HINT}"
     if needs_einsum:
-        assert scenarios.EINOPS in ops or EINSUM in ops, (
+        assert drivers.EINOPS in ops or EINSUM in ops, (
             f"{function} calls neither torch.einsum nor einops (it executed only {ops}). Hint: {RULE_HINT}"
         )
 
@@ -162,5 +166,5 @@ def test_per_head_linear_follows_the_einsum_only_rule(impl):
 
 
 def test_causal_mask_follows_the_einsum_only_rule(impl):
-    """causal_mask is right and executes only einops, comparisons, torch.arange/ones and tril/triu (no indexing like [:, None], no unsqueeze)."""
+    """causal_mask is right and executes only einops, comparisons and torch.arange/ones (no tril/triu, no indexing like [:, None], no unsqueeze)."""
     check_einsum_only_rule(impl, "causal_mask", needs_einsum=False)

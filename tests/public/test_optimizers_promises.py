@@ -8,7 +8,7 @@ from torch.optim.AdamW with the same hyperparameters).
 import pytest
 import torch
 
-from tests.scenarios import optimizers_calls as calls
+from tests.drivers import optimizers_calls as calls
 
 pytestmark = pytest.mark.optimizers
 

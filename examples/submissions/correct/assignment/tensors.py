@@ -1,15 +1,19 @@
 """Problem 1: dtypes and tensor memory.
 
-The float layouts are not looked up in a table: they are read off the bit
-patterns PyTorch stores for 1.0 and 2.0 (the two differ only by one unit in the
-lowest exponent bit, i.e. by ``1 << mantissa_bits``).  Every other constant is
-then computed from (exponent_bits, mantissa_bits) with exact power-of-two
-arithmetic (``math.ldexp``), never from ``torch.finfo``.
+The float layouts come from the formats' definitions, not from PyTorch: IEEE 754's
+binary64/32/16 and bfloat16 by their total and exponent widths, and the fp8 formats
+by their names, which spell their layout (``e4m3``: 4 exponent bits, 3 mantissa
+bits; ``fn``: finite, no infinities).  Every other constant is then computed from
+(exponent_bits, mantissa_bits) with exact power-of-two arithmetic (``math.ldexp``),
+never from ``torch.finfo``, ``itemsize`` or a cast (the own-work rules).  A
+FloatFormat given instead of a dtype goes through the same arithmetic, its
+``specials`` saying which patterns are not numbers.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from typing import NamedTuple, Sequence
 
@@ -22,6 +26,7 @@ class FloatFormat(NamedTuple):
     sign_bits: int
     exponent_bits: int
     mantissa_bits: int
+    specials: str = "ieee"  # or "nan_only" (e4m3fn), or "none" (OCP MX fp4/fp6)
 
 
 _FLOATS = frozenset(
@@ -34,10 +39,9 @@ _FLOATS = frozenset(
         torch.float8_e5m2,
     }
 )
-_OTHERS = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool})
-
-# Signed integer dtype of the same width, used to reinterpret a float's bits.
-_SAME_WIDTH_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+# (total bits, exponent bits) of the formats whose names do not spell their layout.
+_IEEE_WIDTHS = {torch.float64: (64, 11), torch.float32: (32, 8), torch.float16: (16, 5), torch.bfloat16: (16, 8)}
+_INT_BITS = {torch.int64: 64, torch.int32: 32, torch.int16: 16, torch.int8: 8, torch.uint8: 8, torch.bool: 8}
 
 
 def _need_float(dtype: torch.dtype) -> None:
@@ -45,46 +49,63 @@ def _need_float(dtype: torch.dtype) -> None:
         raise ValueError(f"unsupported floating-point dtype: {dtype!r}")
 
 
-def _bits_of(value: float, dtype: torch.dtype) -> int:
-    t = torch.tensor([value], dtype=torch.float32).to(dtype)
-    return int(t.view(_SAME_WIDTH_INT[t.element_size()]).item())
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def float_format(dtype) -> FloatFormat:
+    if isinstance(dtype, torch.dtype):
+        return _format_of(dtype)
+    try:
+        fmt = FloatFormat(dtype.sign_bits, dtype.exponent_bits, dtype.mantissa_bits, dtype.specials)
+    except AttributeError:
+        raise ValueError(f"not a dtype or a FloatFormat: {dtype!r}") from None
+    if fmt.sign_bits != 1 or fmt.exponent_bits < 2 or fmt.mantissa_bits < 0 or fmt.specials not in ("ieee", "nan_only", "none"):
+        raise ValueError(f"not a valid FloatFormat: {dtype!r}")
+    return fmt
 
 
 @lru_cache(maxsize=None)
-def float_format(dtype: torch.dtype) -> FloatFormat:
+def _format_of(dtype: torch.dtype) -> FloatFormat:
     _need_float(dtype)
-    total_bits = 8 * torch.empty((), dtype=dtype).element_size()
-    step = _bits_of(2.0, dtype) - _bits_of(1.0, dtype)  # == 1 << mantissa_bits
-    mantissa = step.bit_length() - 1
-    return FloatFormat(1, total_bits - 1 - mantissa, mantissa)
+    # The "fn" float8 formats are finite: no infinity, only the all-ones pattern is NaN.
+    specials = "nan_only" if _name(dtype).endswith(("fn", "fnuz")) else "ieee"
+    if dtype in _IEEE_WIDTHS:
+        total_bits, exponent = _IEEE_WIDTHS[dtype]
+        return FloatFormat(1, exponent, total_bits - 1 - exponent, specials)
+    layout = re.fullmatch(r"float8_e(\d+)m(\d+)\w*", _name(dtype))
+    return FloatFormat(1, int(layout[1]), int(layout[2]), specials)
 
 
-@lru_cache(maxsize=None)
-def _has_infinity(dtype: torch.dtype) -> bool:
-    # The "fn" float8 formats have no infinity: +inf is stored as NaN.
-    back = torch.tensor([math.inf]).to(dtype).to(torch.float32).item()
-    return math.isinf(back)
-
-
-def _bias(dtype: torch.dtype) -> int:
+def _bias(dtype) -> int:
     return (1 << (float_format(dtype).exponent_bits - 1)) - 1
 
 
-def bytes_per_element(dtype: torch.dtype) -> int:
-    if dtype not in _FLOATS and dtype not in _OTHERS:
-        raise ValueError(f"unsupported dtype: {dtype!r}")
-    return torch.empty(0, dtype=dtype).element_size()
+def _width_in_bits(dtype) -> int:
+    if isinstance(dtype, torch.dtype):
+        if dtype in _INT_BITS:
+            return _INT_BITS[dtype]  # a bool takes a whole byte
+        _need_float(dtype)
+    fmt = float_format(dtype)
+    return fmt.sign_bits + fmt.exponent_bits + fmt.mantissa_bits
 
 
-def tensor_num_bytes(shape: Shape, dtype: torch.dtype) -> int:
-    width = bytes_per_element(dtype)
+def bytes_per_element(dtype) -> int:
+    bits = _width_in_bits(dtype)
+    if bits % 8 != 0:
+        raise ValueError(f"{bits}-bit elements do not fill whole bytes")
+    return bits // 8
+
+
+def tensor_num_bytes(shape: Shape, dtype) -> int:
+    width = _width_in_bits(dtype)
     count = 1
     for size in shape:
         size = int(size)
         if size < 0:
             raise ValueError(f"negative size in shape {tuple(shape)}")
         count *= size
-    return count * width
+    return (count * width + 7) // 8  # sub-byte elements are packed; the last byte counts whole
 
 
 def machine_epsilon(dtype: torch.dtype) -> float:
@@ -98,12 +119,16 @@ def smallest_normal(dtype: torch.dtype) -> float:
 def max_finite(dtype: torch.dtype) -> float:
     fmt = float_format(dtype)
     m, bias = fmt.mantissa_bits, _bias(dtype)
-    if _has_infinity(dtype):
-        # Exponent field all-ones is reserved for inf/NaN.
+    if fmt.specials == "ieee" or (fmt.specials == "nan_only" and m == 0):
+        # Exponent field all-ones is reserved for inf/NaN (with no mantissa bits, the
+        # nan_only format's one all-ones pattern is its NaN).
         top_field, top_mantissa = (1 << fmt.exponent_bits) - 2, (1 << m) - 1
-    else:
+    elif fmt.specials == "nan_only":
         # Only exponent-all-ones *and* mantissa-all-ones is NaN.
         top_field, top_mantissa = (1 << fmt.exponent_bits) - 1, (1 << m) - 2
+    else:
+        # No specials at all: the all-ones pattern is the largest number.
+        top_field, top_mantissa = (1 << fmt.exponent_bits) - 1, (1 << m) - 1
     significand = (1 << m) + top_mantissa  # an integer, scaled by 2**-m
     return math.ldexp(float(significand), top_field - bias - m)
 
@@ -113,7 +138,7 @@ def _smallest_subnormal(dtype: torch.dtype) -> float:
 
 
 def underflows_to_zero(value: float, dtype) -> bool:
-    _need_float(dtype)
+    float_format(dtype)  # raises for what is not a float format
     value = float(value)
     if value == 0.0 or not math.isfinite(value):
         return False

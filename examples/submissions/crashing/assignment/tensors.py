@@ -80,4 +80,5 @@ def underflows_to_zero(value: float, dtype) -> bool:
     value = float(value)
     if value == 0.0 or value != value or abs(value) == float("inf"):
         return False
-    return torch.tensor([value], dtype=torch.float64).to(dtype).item() == 0.0
+    # At most half the smallest subnormal rounds to 0 (the tie goes to the even neighbour, 0).
+    return abs(value) <= 2.0 ** (1 - _bias(dtype) - float_format(dtype).mantissa_bits) / 2

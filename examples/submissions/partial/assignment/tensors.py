@@ -12,9 +12,17 @@ class FloatFormat(NamedTuple):
     sign_bits: int
     exponent_bits: int
     mantissa_bits: int
+    specials: str = "ieee"
 
 
 def float_format(dtype):
+    if not isinstance(dtype, torch.dtype):
+        # a FloatFormat (the tests send their own kind): check it and give it back
+        if not hasattr(dtype, "specials") or dtype.specials not in ("ieee", "nan_only", "none"):
+            raise ValueError("not a FloatFormat: " + str(dtype))
+        if dtype.sign_bits != 1 or dtype.exponent_bits < 2 or dtype.mantissa_bits < 0:
+            raise ValueError("not a valid FloatFormat: " + str(dtype))
+        return FloatFormat(dtype.sign_bits, dtype.exponent_bits, dtype.mantissa_bits, dtype.specials)
     # looked these up on wikipedia
     if dtype == torch.float64:
         return FloatFormat(1, 11, 52)
@@ -25,7 +33,7 @@ def float_format(dtype):
     elif dtype == torch.bfloat16:
         return FloatFormat(1, 8, 7)
     elif dtype == torch.float8_e4m3fn:
-        return FloatFormat(1, 4, 3)
+        return FloatFormat(1, 4, 3, "nan_only")
     elif dtype == torch.float8_e5m2:
         return FloatFormat(1, 5, 2)
     else:
@@ -33,6 +41,12 @@ def float_format(dtype):
 
 
 def bytes_per_element(dtype):
+    if not isinstance(dtype, torch.dtype):
+        fmt = float_format(dtype)
+        bits = fmt.sign_bits + fmt.exponent_bits + fmt.mantissa_bits
+        if bits % 8 != 0:
+            raise ValueError("fp4/fp6 do not fill whole bytes")
+        return bits // 8
     if dtype == torch.float64 or dtype == torch.int64:
         return 8
     if dtype == torch.float32 or dtype == torch.int32:
@@ -50,6 +64,10 @@ def tensor_num_bytes(shape, dtype):
         if s < 0:
             raise ValueError("negative dimension")
         n = n * s
+    if not isinstance(dtype, torch.dtype):
+        fmt = float_format(dtype)
+        bits = n * (fmt.sign_bits + fmt.exponent_bits + fmt.mantissa_bits)
+        return math.ceil(bits / 8)
     return n * bytes_per_element(dtype)
 
 
@@ -67,7 +85,11 @@ def smallest_normal(dtype):
 def max_finite(dtype):
     fmt = float_format(dtype)
     bias = 2 ** (fmt.exponent_bits - 1) - 1
-    if dtype == torch.float8_e4m3fn:
+    if fmt.specials == "none":
+        # no inf, no NaN: everything is a number, even all ones
+        max_exp = 2 ** fmt.exponent_bits - 1 - bias
+        mantissa = 2 - 2.0 ** (-fmt.mantissa_bits)
+    elif fmt.specials == "nan_only" and fmt.mantissa_bits > 0:
         # e4m3fn has no inf, so the top exponent is usable; only mantissa 111 there is NaN
         max_exp = 2 ** fmt.exponent_bits - 1 - bias
         mantissa = 1 + (2 ** fmt.mantissa_bits - 2) / 2 ** fmt.mantissa_bits
@@ -78,12 +100,12 @@ def max_finite(dtype):
 
 
 def underflows_to_zero(value, dtype):
-    float_format(dtype)  # raises for non-float dtypes
+    fmt = float_format(dtype)  # raises for non-float dtypes
     if value == 0 or math.isinf(value) or math.isnan(value):
         return False
-    # just store it and see what comes back
-    stored = torch.tensor(value, dtype=dtype)
-    return stored.item() == 0.0
+    # half the smallest subnormal or less rounds to 0 (storing it to see would break the own-work rule)
+    bias = 2 ** (fmt.exponent_bits - 1) - 1
+    return abs(value) <= 2.0 ** (1 - bias - fmt.mantissa_bits) / 2
 
 
 def fp8_scale(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> Float[Tensor, ""]:

@@ -1,4 +1,4 @@
-"""Trusted PyTorch oracles for problem 7 (accounting).
+"""Trusted PyTorch oracles for problem 7 (accounting): never in the worker, never shipped.
 
 Accounting's functions take and return plain numbers, so the tests call them directly;
 these helpers measure the same quantities on a real network instead: a Cruncher-like deep

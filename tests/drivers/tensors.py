@@ -1,8 +1,8 @@
-"""Scenarios for problem 1: the fp8 functions run under jaxtyping's runtime checker.
+"""Drivers for problem 1: the fp8 functions run under jaxtyping's runtime checker.
 
 jaxtyped(typechecker=beartype) checks every call against the function's own annotations
 (`Float[Tensor, "*shape"]`, `Float[Tensor, ""]`): dtype category, rank and that named
-axes agree across arguments and the result. The scenario wraps the implementation's
+axes agree across arguments and the result. The driver wraps the implementation's
 functions, makes calls that agree with the spec'd annotations and one that does not,
 and reports plain data: what passed, and what the wrong call raised.
 """

@@ -1,13 +1,16 @@
-"""Scenarios for problem 6: drive an optimizer over given gradients, return plain data.
+"""Drivers for problem 6: drive an optimizer over given gradients, return plain data.
 
-`impl` is anything with an `optimizers` attribute holding the classes by name: the
-implementation under test, the reference, or (on the trusted side) `torch.optim` itself,
-which makes PyTorch's own SGD / AdamW the oracle through the very same driver.
+`impl` is anything with an `optimizers` attribute holding the classes by name. In the worker
+that is the implementation under test; on the trusted side tests/oracles/optimizers.py runs
+the same driver on PyTorch's own optimizers to get the expected trajectory (this module only
+drives; it names no optimizer of its own).
 """
 
 import copy
 
 import torch
+
+from tests.drivers import fresh_process
 
 
 def _plain(value):
@@ -41,27 +44,49 @@ def _state_of(optimizer, params) -> tuple[list, list]:
     return states, devices
 
 
-def run_optimizer(impl, name, params, grads, hyper=None, groups=None, save_at=None) -> dict:
+def run_optimizer(impl, name, params, grads, hyper=None, groups=None, keep_state_dict=False) -> dict:
     """Optimise copies of `params`: at step s each parameter's .grad is set to grads[s][i]
     (None leaves it unset), then `step()` runs.
 
     `groups`: None (a plain list of parameters) or a list of dicts, each with the
     "indices" of its parameters plus per-group options such as "lr".
-    `save_at`: after that many steps, deep-copy `state_dict()`, build a fresh optimizer over
-    fresh copies of the parameters, `load_state_dict()` it and carry on with those.
     Returns each parameter's trajectory (a tensor of shape (steps + 1, *shape)), its final
-    state and the devices that state lives on.
+    state and the devices that state lives on; with `keep_state_dict`, also a copy of
+    `state_dict()` after the last step (for `continue_optimizer`).
     """
-    hyper = dict(hyper or {})
     params = [torch.nn.Parameter(p.detach().clone()) for p in params]
-    optimizer = _build(impl, name, params, hyper, groups)
+    optimizer = _build(impl, name, params, dict(hyper or {}), groups)
+    out = _steps(optimizer, params, grads)
+    if keep_state_dict:
+        out["state_dict"] = copy.deepcopy(optimizer.state_dict())
+    return out
+
+
+@fresh_process
+def continue_optimizer(impl, name, params, state_dict, grads, hyper=None, groups=None) -> dict:
+    """A fresh optimizer over fresh copies of `params`, `load_state_dict(state_dict)`, then the
+    steps of `grads`, as in run_optimizer (the trajectory starts at `params`).
+
+    Run in a new process: the only state that reaches it is the state_dict it is given.
+    """
+    params = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    optimizer = _build(impl, name, params, dict(hyper or {}), groups)
+    optimizer.load_state_dict(state_dict)
+    return _steps(optimizer, params, grads)
+
+
+def reloaded_at(impl, name, params, grads, save_at, hyper=None, groups=None) -> dict:
+    """run_optimizer for `save_at` steps, then continue_optimizer from its state_dict, in ONE
+    process: the hint probes' single call (a test makes the two calls). The whole trajectory."""
+    first = run_optimizer(impl, name, params, grads[:save_at], hyper, groups, keep_state_dict=True)
+    rest = continue_optimizer(impl, name, [t[-1] for t in first["trajectory"]], first["state_dict"], grads[save_at:], hyper, groups)
+    rest["trajectory"] = [torch.cat([a, b[1:]]) for a, b in zip(first["trajectory"], rest["trajectory"])]
+    return rest
+
+
+def _steps(optimizer, params, grads) -> dict:
     history = [[p.detach().clone()] for p in params]
-    for step, step_grads in enumerate(grads):
-        if save_at is not None and step == save_at:
-            saved = copy.deepcopy(optimizer.state_dict())
-            params = [torch.nn.Parameter(p.detach().clone()) for p in params]
-            optimizer = _build(impl, name, params, hyper, groups)
-            optimizer.load_state_dict(saved)
+    for step_grads in grads:
         for p, g in zip(params, step_grads):
             p.grad = None if g is None else g.detach().clone().to(device=p.device, dtype=p.dtype)
         optimizer.step()

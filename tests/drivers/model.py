@@ -1,4 +1,4 @@
-"""Scenarios for problem 5: build Linear / Cruncher from the implementation, return plain data.
+"""Drivers for problem 5: build Linear / Cruncher from the implementation, return plain data.
 
 Each runs next to the implementation (in the grader's sandbox); the tests compare the
 outputs on the trusted side. Only torch and the stdlib here.

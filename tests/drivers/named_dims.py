@@ -1,4 +1,4 @@
-"""Scenario for problem 3: what each function EXECUTES, recorded next to the implementation.
+"""Driver for problem 3: what each function EXECUTES, recorded next to the implementation.
 
 The einsum-only rule is about the code that runs, not the text of the file: a function that
 hands its work to `@` or `transpose` in some other module breaks it, and one that reads as
@@ -21,7 +21,7 @@ EINOPS = "einops"  # the name recorded for work done inside einops
 
 
 def _caller_file() -> str:
-    """The file of the first frame outside torch and this scenario: who made the torch call."""
+    """The file of the first frame outside torch and this driver: who made the torch call."""
     frame = sys._getframe(2)
     while frame is not None and (frame.f_code.co_filename.startswith(_TORCH_DIR) or frame.f_code.co_filename == __file__):
         frame = frame.f_back

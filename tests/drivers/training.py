@@ -1,11 +1,16 @@
-"""Scenarios for problem 8 (training): live models, optimizers, memmaps and checkpoints.
+"""Drivers for problem 8 (training): live models, optimizers, memmaps and checkpoints.
 
-Each scenario builds its objects from plain torch.nn modules and torch.optim optimizers
-(never the submission's Linear or optimizers, so that problem 8 stands on its own) and
-returns plain data only. The `torch_*` functions are the trusted oracles: the same
-computation written with PyTorch alone, called by the tests on the trusted side.
-Nothing here uses a global RNG for its own draws; where a scenario must touch the global
+Each driver builds its objects from plain torch.nn modules and torch.optim optimizers
+(never the submission's Linear or optimizers, so that problem 8 stands on its own), hands
+them to the submission's functions and returns what they did, as plain data. The expected
+runs (PyTorch's own loop) are computed on the trusted side, in tests/oracles/training.py.
+Nothing here uses a global RNG for its own draws; where a driver must touch the global
 generators (set_seed, the generator-less get_batch), it restores them afterwards.
+
+A checkpoint is written by one call, its bytes come back to the trusted side, and another
+call, which the grader runs in a fresh process with an empty scratch folder (`fresh_process`),
+loads them into a model built from DEST_SEED; the run that wrote them started from a seed the
+reading call is never told, so only what the submission saved can make its values right.
 """
 
 import contextlib
@@ -23,7 +28,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from tests.drivers import fresh_process
+
 D_IN, HIDDEN, D_OUT, BATCH = 5, 7, 3, 4
+DEST_SEED = 2**31 - 1  # the fresh model a checkpoint is loaded into; no run starts from it
 
 
 @contextlib.contextmanager
@@ -43,11 +51,33 @@ def _global_rngs_restored():
 
 @contextlib.contextmanager
 def _scratch_dir():
-    path = tempfile.mkdtemp(prefix="training_scenario_")
+    path = tempfile.mkdtemp(prefix="training_driver_")
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _file_bytes(path: str):
+    """A file's bytes as a uint8 array (plain data, to be handed on by the trusted side), or None."""
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8).copy()
+
+
+@contextlib.contextmanager
+def _checkpoint_file(checkpoint, target: str = "str"):
+    """`checkpoint` (bytes an earlier call sent back) as load_checkpoint's `src`: a str path, an
+    os.PathLike or a BytesIO (`target`), in a folder removed afterwards."""
+    if checkpoint is None:
+        raise FileNotFoundError("no checkpoint file was left to load")
+    data = np.asarray(checkpoint, dtype=np.uint8).tobytes()
+    with _scratch_dir() as folder:
+        path = os.path.join(folder, "ckpt.pt")
+        with open(path, "wb") as f:
+            f.write(data)
+        yield io.BytesIO(data) if target == "bytesio" else path if target == "str" else pathlib.Path(path)
 
 
 # --- models, optimizers and batches, all seeded explicitly ----------------------------
@@ -84,11 +114,11 @@ def make_batch_fn(seed: int, device: str = "cpu"):
     return batch_fn
 
 
-def _params(model: nn.Module) -> list:
+def params_of(model: nn.Module) -> list:
     return [p.detach().cpu().clone() for p in model.parameters()]
 
 
-def _optimizer_state(optimizer: torch.optim.Optimizer) -> list:
+def optimizer_state(optimizer: torch.optim.Optimizer) -> list:
     """Every state value, in parameter order then key order, as CPU tensors."""
     values = []
     for p in (p for group in optimizer.param_groups for p in group["params"]):
@@ -98,7 +128,7 @@ def _optimizer_state(optimizer: torch.optim.Optimizer) -> list:
     return values
 
 
-def _tensor_dtypes(tensors) -> list:
+def float_dtypes(tensors) -> list:
     return [str(t.dtype) for t in tensors if torch.is_tensor(t) and t.is_floating_point()]
 
 
@@ -236,77 +266,84 @@ def memmap_batch(impl, num_bytes: int, batch_size: int, context_length: int, see
 # --- train_step ---------------------------------------------------------------------
 
 
-def _steps(step_fn, optimizer_name, steps, seed, autocast_dtype, device):
+def run_steps(step_fn, optimizer_name, steps, seed, autocast_dtype=None, device="cpu") -> dict:
+    """`steps` calls of step_fn(model, optimizer, x, y, loss_fn, autocast_dtype) on a model and
+    optimizer built from `seed`: what they returned, and the model and optimizer after."""
     model = make_model(seed, device)
     optimizer = make_optimizer(optimizer_name, model)
     batch_fn = make_batch_fn(seed, device)
     losses = [step_fn(model, optimizer, *batch_fn(step), F.mse_loss, autocast_dtype) for step in range(steps)]
-    state = _optimizer_state(optimizer)
+    state = optimizer_state(optimizer)
     return {
         "losses": [float(loss) for loss in losses],
         "loss_types": [type(loss).__name__ for loss in losses],
-        "params": _params(model),
-        "param_dtypes": _tensor_dtypes(list(model.parameters())),
+        "params": params_of(model),
+        "param_dtypes": float_dtypes(list(model.parameters())),
         "state": state,
-        "state_dtypes": _tensor_dtypes([v for v in state if v.dim() > 0]),
+        "state_dtypes": float_dtypes([v for v in state if v.dim() > 0]),
         "devices": sorted({p.device.type for p in model.parameters()}),
     }
 
 
-def _torch_step(model, optimizer, x, y, loss_fn, autocast_dtype=None):
-    """The oracle's step: what train_step must do, written with PyTorch alone."""
-    optimizer.zero_grad()
-    with torch.autocast(x.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-        loss = loss_fn(model(x), y)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
-
-
 def train_steps(impl, optimizer: str, steps: int, seed: int, autocast_dtype=None, device: str = "cpu") -> dict:
     """`steps` calls of the submission's train_step on a seeded model and optimizer."""
-    return _steps(impl.training.train_step, optimizer, steps, seed, autocast_dtype, device)
+    return run_steps(impl.training.train_step, optimizer, steps, seed, autocast_dtype, device)
 
 
-def torch_train_steps(optimizer: str, steps: int, seed: int, autocast_dtype=None, device: str = "cpu") -> dict:
-    """Oracle for train_steps (trusted side)."""
-    return _steps(_torch_step, optimizer, steps, seed, autocast_dtype, device)
+# --- checkpoints ----------------------------------------------------------------------
 
 
-# --- checkpoints and the loop -------------------------------------------------------
+def checkpoint_source(optimizer: str, seed: int):
+    """The model and optimizer a checkpoint test saves: make_model(seed), then three optimizer
+    steps on gradients drawn from `seed` (no loss, no backward), so the optimizer has state."""
+    model = make_model(seed)
+    opt = make_optimizer(optimizer, model)
+    g = torch.Generator().manual_seed(seed + 1)
+    for _ in range(3):
+        for p in model.parameters():
+            p.grad = torch.randn(p.shape, generator=g)
+        opt.step()
+    return model, opt
+
+
+def checkpoint_save(impl, optimizer: str, target: str, iteration: int, seed: int) -> dict:
+    """save_checkpoint(checkpoint_source(optimizer, seed), iteration) through a str, an
+    os.PathLike or a BytesIO (`target`); the bytes it wrote, for checkpoint_load."""
+    model, opt = checkpoint_source(optimizer, seed)
+    if target == "bytesio":
+        out = io.BytesIO()
+        impl.training.save_checkpoint(model, opt, iteration, out)
+        return {"checkpoint": np.frombuffer(out.getvalue(), dtype=np.uint8).copy()}
+    with _scratch_dir() as folder:
+        path = os.path.join(folder, "ckpt.pt")
+        impl.training.save_checkpoint(model, opt, iteration, path if target == "str" else pathlib.Path(path))
+        return {"checkpoint": _file_bytes(path)}
+
+
+@fresh_process
+def checkpoint_load(impl, optimizer: str, target: str, checkpoint) -> dict:
+    """load_checkpoint of the bytes checkpoint_save wrote, into a fresh model and optimizer
+    (DEST_SEED): the iteration it returns, and the weights, state and lr it restored."""
+    model = make_model(DEST_SEED)
+    opt = make_optimizer(optimizer, model)
+    with _checkpoint_file(checkpoint, target) as src:
+        iteration = impl.training.load_checkpoint(src, model, opt)
+    return {
+        "iteration": iteration,
+        "params": params_of(model),
+        "state": optimizer_state(opt),
+        "lr": [group["lr"] for group in opt.param_groups],
+    }
 
 
 def checkpoint_roundtrip(impl, optimizer: str, target: str, iteration: int, seed: int) -> dict:
-    """Train 3 steps, save through the submission, load into a fresh model and optimizer.
+    """checkpoint_save then checkpoint_load in ONE process: the hint probes' single call. A test
+    makes the two calls, so that the reading one runs in a fresh process."""
+    saved = checkpoint_save(impl, optimizer, target, iteration, seed)
+    return checkpoint_load(impl, optimizer, target, saved["checkpoint"])
 
-    `target` picks what `out`/`src` is: "str", "pathlike" or "bytesio".
-    """
-    source = make_model(seed)
-    source_opt = make_optimizer(optimizer, source)
-    batch_fn = make_batch_fn(seed)
-    for step in range(3):
-        _torch_step(source, source_opt, *batch_fn(step), F.mse_loss)
-    dest = make_model(seed + 1)
-    dest_opt = make_optimizer(optimizer, dest)
-    with _scratch_dir() as folder:
-        if target == "bytesio":
-            out = io.BytesIO()
-            impl.training.save_checkpoint(source, source_opt, iteration, out)
-            out.seek(0)
-            src = out
-        else:
-            path = os.path.join(folder, "ckpt.pt")
-            out = src = path if target == "str" else pathlib.Path(path)
-            impl.training.save_checkpoint(source, source_opt, iteration, out)
-        loaded = impl.training.load_checkpoint(src, dest, dest_opt)
-    return {
-        "iteration": loaded,
-        "params_saved": _params(source),
-        "params_loaded": _params(dest),
-        "state_saved": _optimizer_state(source_opt),
-        "state_loaded": _optimizer_state(dest_opt),
-        "lr_loaded": [group["lr"] for group in dest_opt.param_groups],
-    }
+
+# --- the loop -------------------------------------------------------------------------
 
 
 def train_losses(impl, optimizer: str, num_steps: int, seed: int) -> dict:
@@ -314,64 +351,73 @@ def train_losses(impl, optimizer: str, num_steps: int, seed: int) -> dict:
     model = make_model(seed)
     opt = make_optimizer(optimizer, model)
     losses = impl.training.train(model, opt, make_batch_fn(seed), F.mse_loss, num_steps)
-    return {"losses": [float(v) for v in losses], "loss_types": [type(v).__name__ for v in losses], "params": _params(model)}
+    return {"losses": [float(v) for v in losses], "loss_types": [type(v).__name__ for v in losses], "params": params_of(model)}
 
 
-def torch_train_losses(optimizer: str, num_steps: int, seed: int) -> dict:
-    """Oracle for train_losses (trusted side)."""
-    model = make_model(seed)
+def train_until(impl, optimizer: str, num_steps: int, stop_at: int, every: int, init_seed: int, data_seed: int) -> dict:
+    """An uninterrupted train() of `num_steps` from make_model(init_seed), and one stopped after
+    `stop_at` steps that checkpoints every `every` steps: the last checkpoint's bytes, for train_resumed."""
+    batch_fn = make_batch_fn(data_seed)
+    full_model = make_model(init_seed)
+    full = impl.training.train(full_model, make_optimizer(optimizer, full_model), batch_fn, F.mse_loss, num_steps)
+    model = make_model(init_seed)
+    with _scratch_dir() as folder:
+        path = os.path.join(folder, "ckpt.pt")
+        part = impl.training.train(model, make_optimizer(optimizer, model), batch_fn, F.mse_loss, stop_at,
+                                   checkpoint_path=path, checkpoint_every=every)
+        checkpoint = _file_bytes(path)
+    return {"full": [float(v) for v in full], "params_full": params_of(full_model), "part": [float(v) for v in part],
+            "checkpoint": checkpoint}
+
+
+@fresh_process
+def train_resumed(impl, optimizer: str, num_steps: int, checkpoint, data_seed: int) -> dict:
+    """load_checkpoint of the checkpoint train_until left, into a fresh model and optimizer
+    (DEST_SEED), then train(..., start_step=iteration) up to `num_steps`."""
+    model = make_model(DEST_SEED)
     opt = make_optimizer(optimizer, model)
-    batch_fn = make_batch_fn(seed)
-    losses = [_torch_step(model, opt, *batch_fn(step), F.mse_loss) for step in range(num_steps)]
-    return {"losses": losses, "loss_types": ["float"] * num_steps, "params": _params(model)}
+    with _checkpoint_file(checkpoint) as path:
+        iteration = impl.training.load_checkpoint(path, model, opt)
+    rest = impl.training.train(model, opt, make_batch_fn(data_seed), F.mse_loss, num_steps, start_step=iteration)
+    return {"iteration": iteration, "rest": [float(v) for v in rest], "params": params_of(model)}
 
 
 def resume(impl, optimizer: str, num_steps: int, stop_at: int, every: int, seed: int) -> dict:
-    """An uninterrupted run, against one stopped at `stop_at` and resumed from its last
-    checkpoint into a model and optimizer built from another seed."""
-    batch_fn = make_batch_fn(seed)
-    full_model = make_model(seed)
-    full_opt = make_optimizer(optimizer, full_model)
-    full = impl.training.train(full_model, full_opt, batch_fn, F.mse_loss, num_steps)
-    with _scratch_dir() as folder:
-        path = os.path.join(folder, "ckpt.pt")
-        model = make_model(seed)
-        opt = make_optimizer(optimizer, model)
-        part = impl.training.train(
-            model, opt, batch_fn, F.mse_loss, stop_at, checkpoint_path=path, checkpoint_every=every
-        )
-        resumed_model = make_model(seed + 1)  # loading must overwrite these weights and state
-        resumed_opt = make_optimizer(optimizer, resumed_model)
-        iteration = impl.training.load_checkpoint(path, resumed_model, resumed_opt)
-        rest = impl.training.train(
-            resumed_model, resumed_opt, batch_fn, F.mse_loss, num_steps, start_step=iteration
-        )
-    return {
-        "full": [float(v) for v in full],
-        "part": [float(v) for v in part],
-        "iteration": iteration,
-        "rest": [float(v) for v in rest],
-        "params_full": _params(full_model),
-        "params_resumed": _params(resumed_model),
-    }
+    """train_until then train_resumed in ONE process: the hint probes' single call (a test makes
+    the two calls)."""
+    until = train_until(impl, optimizer, num_steps, stop_at, every, seed, seed)
+    resumed = train_resumed(impl, optimizer, num_steps, until["checkpoint"], seed)
+    return {"full": until["full"], "part": until["part"], "iteration": resumed["iteration"], "rest": resumed["rest"]}
 
 
-def checkpoint_cadence(impl, runs: list, optimizer: str = "sgd", seed: int = 0) -> list:
-    """For each (start_step, num_steps, every, with_path): run train() once from a fresh
-    model and report the iteration of the file left behind (None: no file)."""
-    results = []
+def train_cadence(impl, runs: list, optimizer: str = "sgd", init_seed: int = 0, data_seed: int = 0) -> dict:
+    """For each (start_step, num_steps, every, with_path): train() once from make_model(init_seed);
+    the bytes of the checkpoint file it left (None: none), for read_checkpoints, and its losses' count."""
+    checkpoints, num_losses = [], []
     for start_step, num_steps, every, with_path in runs:
+        model = make_model(init_seed)
         with _scratch_dir() as folder:
             path = os.path.join(folder, "ckpt.pt")
-            model = make_model(seed)
-            opt = make_optimizer(optimizer, model)
             losses = impl.training.train(
-                model, opt, make_batch_fn(seed), F.mse_loss, num_steps,
+                model, make_optimizer(optimizer, model), make_batch_fn(data_seed), F.mse_loss, num_steps,
                 start_step=start_step, checkpoint_path=path if with_path else None, checkpoint_every=every,
             )
-            iteration = None
-            if os.path.exists(path):
-                scratch = make_model(seed + 1)
-                iteration = impl.training.load_checkpoint(path, scratch, make_optimizer(optimizer, scratch))
-            results.append({"iteration": iteration, "num_losses": len(losses)})
-    return results
+            checkpoints.append(_file_bytes(path))
+        num_losses.append(len(losses))
+    return {"checkpoints": checkpoints, "num_losses": num_losses}
+
+
+@fresh_process
+def read_checkpoints(impl, checkpoints: list, optimizer: str = "sgd") -> list:
+    """Per checkpoint of train_cadence: None where there was none, else load_checkpoint into a
+    fresh model and optimizer (DEST_SEED): the iteration it returns and the weights it restored."""
+    found = []
+    for checkpoint in checkpoints:
+        if checkpoint is None:
+            found.append(None)
+            continue
+        model = make_model(DEST_SEED)
+        with _checkpoint_file(checkpoint) as path:
+            iteration = impl.training.load_checkpoint(path, model, make_optimizer(optimizer, model))
+        found.append({"iteration": iteration, "params": params_of(model)})
+    return found

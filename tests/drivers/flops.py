@@ -1,4 +1,4 @@
-"""Scenarios for problem 4: timing runs on a device, next to the implementation.
+"""Drivers for problem 4: timing runs on a device, next to the implementation.
 
 Each takes the implementation and plain inputs and returns plain data (floats, dicts,
 strings). dtypes travel as names ("float32").

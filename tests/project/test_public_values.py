@@ -1,0 +1,27 @@
+"""The public suite's expected values are numbers in a file (tests/public/expected_values.json),
+so that no code of ours that computes them ships to students; this keeps the file honest."""
+
+import json
+
+import pytest
+
+from tests.oracles import public_values
+
+pytestmark = pytest.mark.project
+
+
+def test_the_shipped_values_are_what_the_staff_command_computes_now():
+    """Regenerated from PyTorch, the oracles and the reference, they agree with the file."""
+    stored = json.loads(public_values.PATH.read_text())
+    assert public_values.disagreements(stored, public_values.compute()) == [], (
+        "tests/public/expected_values.json is stale: run `python -m tests.oracles.public_values`"
+    )
+
+
+def test_a_stale_value_is_seen():
+    stored = json.loads(public_values.PATH.read_text())
+    stored["accounting.num_parameters"]["4 2"] += 1
+    stored["training.train.adamw"]["losses"][0] *= 1.001
+    found = public_values.disagreements(stored, json.loads(public_values.PATH.read_text()))
+    assert len(found) == 2 and found[0] == "/accounting.num_parameters/4 2: 37 != 36"
+    assert found[1].startswith("/training.train.adamw/losses[0]: ")

@@ -81,7 +81,7 @@ def test_tests_skipped_without_cuda_count_neither_way():
     skipped = Case(f"tests/{key}[cuda]", key, the_rubric.problem_of[key], "", False, "skipped", message="no CUDA device here")
     scores = {s.key: s for s in rubric.score(the_rubric, [*others, skipped])}
     assert (scores[key].status, scores[key].score, scores[key].max_score) == ("skipped", 0.0, 0.0)
-    assert sum(s.max_score for s in scores.values()) == pytest.approx(100 - the_rubric.points[key])
+    assert sum(s.max_score for s in scores.values()) == pytest.approx(the_rubric.test_points - the_rubric.points[key])
 
 
 def test_the_grading_profile_is_derandomized_with_60_examples():

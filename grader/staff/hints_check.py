@@ -27,7 +27,7 @@ from pathlib import Path
 
 from grader.compat import tomllib
 from grader.staff.selfcheck import suite_paths
-from grader.staff.variants import DATA, Variant
+from grader.staff.variants import DATA, Variant, importers
 from tests.seam import REPO_ROOT
 
 SETS = {"held-out": DATA / "slips" / "slips.toml", "fresh": DATA / "slips_fresh" / "slips.toml"}
@@ -58,10 +58,17 @@ def load_cases(which: str = "held-out", only: list[str] | None = None) -> list[C
 
 
 def graded_hints(folder: Path | str, problem: str, seed: int = 0, library: bool = False, in_process: bool = False):
-    """The hints `folder`'s code gets from its replies to `problem`'s suites (the suites run in-process
+    """The hints `folder`'s code gets on `problem` (see `recorded`)."""
+    found = recorded(folder, problem, seed, library, in_process)["hints"]
+    return found.get(problem, {}) if library else found
+
+
+def recorded(folder: Path | str, problem: str, seed: int = 0, library: bool = False, in_process: bool = False) -> dict:
+    """{"hints": the hints `folder`'s code gets from its replies to `problem`'s suites (the suites run in-process
     with grader/staff/record_plugin.py), as if the problem had lost points. With `library` (and folder
     "solutions"): each mutant's hints on the reference's requests. `in_process` runs pytest in this
-    process (a measurement loop: no interpreter start per case); else in a subprocess."""
+    process (a measurement loop: no interpreter start per case); else in a subprocess. "failed": the
+    node ids of the tests that failed (the problem lost points where one did)."""
     with tempfile.TemporaryDirectory(prefix="hints-check-") as scratch:
         out = Path(scratch) / "hints.json"
         args = [*suite_paths([problem]), "-m", problem, f"--impl={folder}", f"--record-hints={out}", f"--record-seed={seed}",
@@ -82,15 +89,29 @@ def graded_hints(folder: Path | str, problem: str, seed: int = 0, library: bool 
             log = finished.stdout[-2000:] + finished.stderr[-2000:]
         if not out.exists():
             raise RuntimeError(f"recording {problem} on {folder} failed:\n{log}")
-        found = json.loads(out.read_text())["hints"]
-        return found.get(problem, {}) if library else found
+        return json.loads(out.read_text())
 
 
 def hints_of(case: Case, in_process: bool = False) -> list[str]:
     """The hints (mutant names, or family:NAME) the case gets on its problem."""
+    return graded_case(case, in_process)[0]
+
+
+def graded_case(case: Case, in_process: bool = False) -> tuple[list[str], bool, list[str]]:
+    """(the hints the case gets on its problem, whether its problem lost points, the other problems that
+    lost points: those whose modules import the slipped one, the only ones a one-module slip can reach)."""
     with tempfile.TemporaryDirectory(prefix="hints-case-") as scratch:
-        found = graded_hints(case.variant.build(Path(scratch)), case.variant.module, in_process=in_process)
-    return [h.get("slip") or f"family:{h['family']}" for h in found]
+        folder = case.variant.build(Path(scratch))
+        found = recorded(folder, case.variant.module, in_process=in_process)
+        elsewhere = [p for p in sorted(importers(case.variant.base).get(case.variant.module, ())) if _loses_points(folder, p)]
+    return [h.get("slip") or f"family:{h['family']}" for h in found["hints"]], bool(found["failed"]), elsewhere
+
+
+def _loses_points(folder: Path, problem: str) -> bool:
+    """Whether any public or hidden test of `problem` fails on `folder` (pytest in a subprocess)."""
+    args = [sys.executable, "-m", "pytest", *suite_paths([problem]), "-m", problem, f"--impl={folder}", "-q", "-x",
+            "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly", "--hypothesis-profile=grading"]
+    return subprocess.run(args, cwd=REPO_ROOT, capture_output=True, timeout=1800).returncode != 0
 
 
 @dataclass
@@ -99,6 +120,9 @@ class Figures:
     named_specific: int = 0
     named_family: int = 0
     correct: int = 0
+    lost_own: int = 0  # slips whose own problem lost points
+    lost_elsewhere: list[tuple[str, list[str]]] = field(default_factory=list)  # (slip, other problems that lost points)
+    correct_lost: list[str] = field(default_factory=list)  # correct variants that lost points (unfair tests)
     wrong: list[tuple[str, list[str]]] = field(default_factory=list)
     rows: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (case, verdict, given)
 
@@ -126,14 +150,20 @@ def measure(which: str = "held-out", only: list[str] | None = None, progress=lam
     hints.MUTANT_SECONDS = max(hints.MUTANT_SECONDS, 1800.0)  # a measurement is not a grade: no time budget to miss
     figures = Figures()
     for case in load_cases(which, only):
-        given = hints_of(case, in_process=True)
+        given, lost, elsewhere = graded_case(case, in_process=True)
         what = verdict(case, given)
         figures.rows.append((case.variant.name, what, given))
-        progress(f"{what:9} {case.variant.name:45} {', '.join(given) or '-'}")
+        progress(f"{what:9} {'lost' if lost else 'KEPT':4} {case.variant.name:45} {', '.join(given) or '-'}"
+                 + (f"  (also lost: {', '.join(elsewhere)})" if elsewhere else ""))
+        if elsewhere:
+            figures.lost_elsewhere.append((case.variant.name, elsewhere))
         if case.correct:
             figures.correct += 1
+            if lost:
+                figures.correct_lost.append(case.variant.name)
         else:
             figures.slips += 1
+            figures.lost_own += lost
         if what == "WRONG":
             figures.wrong.append((case.variant.name, given))
         elif what == "specific":
@@ -149,12 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated problems")
     args = parser.parse_args(argv)
     figures = measure("fresh" if args.fresh else "held-out", [m for m in args.only.split(",") if m] or None, print)
-    print(f"\nnamed: {figures.named} of {figures.slips} slips ({figures.share:.0%}; {figures.named_specific} by a "
+    print(f"\ncaught: {figures.lost_own} of {figures.slips} slips lose points in their own problem; "
+          f"{len(figures.lost_elsewhere)} also in another ({figures.lost_elsewhere or 'none'}); "
+          f"correct variants that lost points: {figures.correct_lost or 'none'}")
+    print(f"named: {figures.named} of {figures.slips} slips ({figures.share:.0%}; {figures.named_specific} by a "
           f"specific hint, {figures.named_family} by a family); wrong hints: {len(figures.wrong)} (over "
           f"{figures.slips} slips and {figures.correct} correct variants)")
     for name, given in figures.wrong:
         print(f"  WRONG {name}: {given}")
-    return 1 if figures.wrong else 0
+    return 1 if figures.wrong or figures.correct_lost else 0
 
 
 if __name__ == "__main__":

@@ -12,18 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tests.drivers import fresh_process
-from tests.drivers.training import (
-    DEST_SEED,
-    _checkpoint_file,
-    _file_bytes,
-    _scratch_dir,
-    checkpoint_source,
-    make_batch_fn,
-    make_model,
-    make_optimizer,
-    optimizer_state,
-    params_of,
-)
+from tests.drivers import training as base
 
 LOSSES = {"function": F.mse_loss, "module": nn.MSELoss(), "lambda": lambda out, target: ((out - target) ** 2).mean()}
 
@@ -31,34 +20,34 @@ LOSSES = {"function": F.mse_loss, "module": nn.MSELoss(), "lambda": lambda out, 
 def train_with(impl, seed: int, num_steps: int, start_step: int, every: int, path_kind, loss_kind: str) -> dict:
     """train() on make_model(seed) and SGD(momentum) with the checkpoint path given as `path_kind`
     (None, "str" or "pathlike") and the loss as `loss_kind`; the saved file's bytes come back (None: no file)."""
-    with _scratch_dir() as folder:
+    with base._scratch_dir() as folder:
         path = os.path.join(folder, "run.ckpt")
         target = {None: None, "str": path, "pathlike": pathlib.Path(path)}[path_kind]
-        model = make_model(seed)
-        losses = impl.training.train(model, make_optimizer("sgd", model), make_batch_fn(seed), LOSSES[loss_kind], num_steps,
+        model = base.make_model(seed)
+        losses = impl.training.train(model, base.make_optimizer("sgd", model), base.make_batch_fn(seed), LOSSES[loss_kind], num_steps,
                                      start_step=start_step, checkpoint_path=target, checkpoint_every=every)
         return {"losses": [float(v) for v in losses], "loss_types": [type(v).__name__ for v in losses],
-                "params": params_of(model), "checkpoint": _file_bytes(path)}
+                "params": base.params_of(model), "checkpoint": base._file_bytes(path)}
 
 
 def save_into_open_file(impl, seed: int, iteration: int) -> dict:
     """save_checkpoint(checkpoint_source("sgd", seed), iteration) into open(path, "wb"); the bytes written."""
-    model, optimizer = checkpoint_source("sgd", seed)
-    with _scratch_dir() as folder:
+    model, optimizer = base.checkpoint_source("sgd", seed)
+    with base._scratch_dir() as folder:
         path = os.path.join(folder, "run.ckpt")
         with open(path, "wb") as handle:
             impl.training.save_checkpoint(model, optimizer, iteration, handle)
-        return {"checkpoint": _file_bytes(path)}
+        return {"checkpoint": base._file_bytes(path)}
 
 
 @fresh_process
 def load_from_open_file(impl, checkpoint) -> dict:
     """load_checkpoint from open(path, "rb") into make_model(DEST_SEED) and its SGD: what was loaded."""
-    model = make_model(DEST_SEED)
-    optimizer = make_optimizer("sgd", model)
-    with _checkpoint_file(checkpoint) as path, open(path, "rb") as handle:
+    model = base.make_model(base.DEST_SEED)
+    optimizer = base.make_optimizer("sgd", model)
+    with base._checkpoint_file(checkpoint) as path, open(path, "rb") as handle:
         iteration = impl.training.load_checkpoint(handle, model, optimizer)
-    return {"iteration": iteration, "params": params_of(model), "state": optimizer_state(optimizer)}
+    return {"iteration": iteration, "params": base.params_of(model), "state": base.optimizer_state(optimizer)}
 
 
 def batch_on_device_object(impl, data, batch_size: int, context_length: int, generator_seed: int) -> dict:
@@ -70,8 +59,8 @@ def batch_on_device_object(impl, data, batch_size: int, context_length: int, gen
 
 def train_with_path_only(impl, seed: int, num_steps: int) -> dict:
     """train() given a checkpoint path but no checkpoint_every (its default): is a file left?"""
-    with _scratch_dir() as folder:
+    with base._scratch_dir() as folder:
         path = os.path.join(folder, "run.ckpt")
-        model = make_model(seed)
-        losses = impl.training.train(model, make_optimizer("sgd", model), make_batch_fn(seed), F.mse_loss, num_steps, checkpoint_path=path)
+        model = base.make_model(seed)
+        losses = impl.training.train(model, base.make_optimizer("sgd", model), base.make_batch_fn(seed), F.mse_loss, num_steps, checkpoint_path=path)
         return {"num_losses": len(losses), "file": os.path.exists(path)}

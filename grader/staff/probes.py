@@ -6,13 +6,16 @@ a function of the problem's module (`("call", function, args, kwargs)`) or one o
 reference and each mutant answer the same request here, in-process (staff code), and the answers are
 compared value by value.
 
-Not every request can be compared: timing drivers measure the machine (NONDETERMINISTIC: never
-recorded), and some outputs hold what the spec leaves free (random initial weights, optimizer state
-key names, the bytes a memmap read copies). `KEEP` projects those outputs onto what the spec fixes.
+Not every request can be compared: timing drivers measure the machine (NONDETERMINISTIC), drivers run
+in a fresh process are fed the submission's own earlier output (neither is recorded: `comparable`), and
+some outputs hold what the spec leaves free (random initial weights, optimizer state key names, the
+bytes a memmap read copies). `KEEP` projects those outputs onto what the spec fixes.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -25,6 +28,17 @@ NONDETERMINISTIC = frozenset({
     "tests.drivers.flops:time_matmul_instrumented",
     "tests.drivers.flops:measured_mfu_run",
 })
+
+
+@functools.lru_cache(maxsize=None)
+def comparable(driver: str) -> bool:
+    """Whether a driver's answers can be compared across implementations. Not a timing, and not a
+    `fresh_process` driver: those are fed what the submission itself returned earlier (a state_dict, a
+    checkpoint's bytes), in the submission's own format, which the reference and the mutants need not read."""
+    if driver in NONDETERMINISTIC:
+        return False
+    module, name = driver.split(":")
+    return not getattr(getattr(importlib.import_module(module), name, None), "fresh_process", False)
 
 
 @dataclass(frozen=True)

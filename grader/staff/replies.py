@@ -95,7 +95,7 @@ def _group_of(message: dict, problem: str | None) -> tuple[str | None, str]:
     op = message.get("op")
     if op == "call" and message.get("module") in MODULES:
         return f"{message['module']}.{message['function']}", "call"
-    if op == "run" and problem in MODULES and message.get("driver") not in probes.NONDETERMINISTIC:
+    if op == "run" and problem in MODULES and probes.comparable(message.get("driver", "")):
         return message["driver"], "run"
     return None, ""
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from grader.core.sandbox import isolation_level
-from grader.staff import hints, hints_check, variants
+from grader.staff import hints, hints_check, probes, variants
 from grader.staff.variants import load_mutants
 from tests.seam import REPO_ROOT
 
@@ -51,6 +51,15 @@ def test_the_library_names_each_mutant_by_its_own_hint_or_says_nothing_wrong(pro
 def test_the_stubs_and_the_reference_get_no_hint():
     assert hints_check.graded_hints(REPO_ROOT, "strides") == []  # assignment/: every function raises NotImplementedError
     assert hints_check.graded_hints("solutions", "strides") == []
+
+
+def test_fresh_process_and_timing_drivers_are_never_compared():
+    """A fresh-process driver is fed the submission's own state_dict or checkpoint (its key names, its
+    format): the reference and the mutants need not read it, so its answers would refute every mutant."""
+    assert probes.comparable("tests.drivers.optimizers:run_optimizer")
+    assert not probes.comparable("tests.drivers.optimizers:continue_optimizer")
+    assert not probes.comparable("tests.drivers.training:checkpoint_load")
+    assert not probes.comparable(next(iter(probes.NONDETERMINISTIC)))
 
 
 def test_hidden_hints_keep_only_a_key_and_staff_tools_resolve_it():

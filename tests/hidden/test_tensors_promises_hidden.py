@@ -107,3 +107,11 @@ def test_fp8_of_float64_and_non_contiguous_inputs(impl, layout, name):
     assert q.dtype == dtype and q.shape == x.shape and torch.equal(q.float(), want_q)
     back = impl.tensors.dequantize_fp8(q, scale)
     assert back.dtype == torch.float32 and back.shape == x.shape
+
+
+@pytest.mark.parametrize("name", ["float64", "bfloat16", "float8_e5m2", "int32", "bool"])
+def test_bytes_per_element_is_an_exact_int(impl, name):
+    """`bytes_per_element(dtype) -> int`: an int, as element_size() gives, not a float that equals it."""
+    dtype = getattr(torch, name)
+    got = impl.tensors.bytes_per_element(dtype)
+    assert type(got) is int and got == torch.empty((), dtype=dtype).element_size()

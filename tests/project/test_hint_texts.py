@@ -2,7 +2,7 @@
 
 A failing hidden test shows the first paragraph of its docstring as a hint (grader/core/plugin.py),
 and a near miss shows its mutant's `hint` (tests/data/mutants/*.toml). Both reach students in their
-feedback, so both are held to the release's formula rules (grader/staff/release_rules.toml), as
+feedback, so both are held to the release's formula rules (grader/staff/release/rules.toml), as
 the shipped files are.
 """
 
@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from grader.staff import release
+from grader.staff.release import leak_check
 from tests.seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
@@ -38,7 +38,7 @@ def mutant_hints() -> list[tuple[str, str]]:
 
 def formulas_in(hints: list[tuple[str, str]]) -> list[str]:
     return [f"{where}: {rule['name']} in {text!r}" for where, text in hints
-            for rule in release.load_rules()["formula"] if rule["regex"].search(text)]
+            for rule in leak_check.load_rules()["formula"] if rule["regex"].search(text)]
 
 
 def test_hints_are_read():

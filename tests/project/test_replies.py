@@ -13,7 +13,8 @@ import pytest
 
 from grader.core import flags, results, rubric
 from grader.core.sandbox import Sandbox, _as_exception, import_diagnosis
-from grader.staff.report import StudentResult, feedback_for
+from grader.staff.report.class_results import StudentResult
+from grader.staff.report.feedback import feedback_for
 
 pytestmark = pytest.mark.project
 

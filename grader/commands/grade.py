@@ -19,7 +19,8 @@ from grader.core import canary, written
 from grader.staff.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
 from grader.staff.gradebook import Gradebook
 from grader.core.student_text import printable
-from grader.core.sandbox import Limits, SandboxUnavailable, isolation_level, layers_for
+from grader.core.machine import SandboxUnavailable, isolation_level, layers_for
+from grader.core.sandbox import Limits
 from tests.seam import MODULES, REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions"

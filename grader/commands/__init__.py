@@ -7,6 +7,11 @@ from pathlib import Path
 from rich.console import Console
 
 
+def make_console() -> Console:
+    """The commands' console: paths and ids are never folded over lines (they are copied and grepped)."""
+    return Console(highlight=False, soft_wrap=True)
+
+
 def open_gradebook(path: Path, console: Console):
     """The gradebook at `path`, or None after saying there is none (or that this grader cannot use it)."""
     from grader.staff.gradebook import Gradebook, GradebookError
@@ -26,7 +31,7 @@ def with_gradebook(action):
     cannot: exit 2), returns `action(args, console, book)`, and closes it whatever happens."""
 
     def run(args) -> int:
-        console = Console(highlight=False)
+        console = make_console()
         book = open_gradebook(args.gradebook, console)
         if book is None:
             return 2

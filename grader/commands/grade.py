@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from grader.commands import make_console
 from grader.staff import batch, config, executors, gradebook, interrupts, late, outcomes, scores, written_marks
 
 from grader.core import canary, written
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     """Exit 0: every submission graded (or unreadable, with its reason); 1: the grader failed on
     some (not recorded as grades; the next run retries them); 2: nothing ran (bad input);
     128 + N: stopped by signal N (Ctrl-C: 130, SIGTERM: 143), what was recorded kept."""
-    console = Console()
+    console = make_console()
     kept = Kept()
     with interrupts.stop_on_signals():
         try:

@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
 
+from grader.commands import make_console
 from grader.staff import config, gradescope
 
 
@@ -46,7 +46,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(highlight=False)
+    console = make_console()
     archive = args.out if args.out.suffix == ".zip" else args.out / "autograder.zip"
     if args.config is not None:
         try:

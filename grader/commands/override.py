@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader.commands import with_gradebook
+from grader.commands import make_console, with_gradebook
 from grader.commands.show import show_student, warn_look_alikes
 from grader.core.student_text import printable
 from grader.core import integrity
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, console: Console, book) -> int:
 def release(book, args: argparse.Namespace, console: Console | None = None) -> int:
     """A problem held for review (a tamper flag under [integrity] tamper = "zero"), reviewed: its
     tests get the points they earned, as overrides with who and why (--clear one to undo it)."""
-    console = console or Console(highlight=False)
+    console = console or make_console()
     if not args.reason or not args.by:
         raise SystemExit("--release needs --reason and --by")
     data = book.results(args.student)

@@ -6,8 +6,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from rich.console import Console
 
+from grader.commands import make_console
 from grader.staff import config, logistics, release
 
 
@@ -43,7 +43,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = make_console()
     try:
         course = config.load(args.config)
         _, defaults = logistics.render(args.handout.read_text(), course) if args.handout.is_file() else ("", [])

@@ -6,9 +6,9 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from rich.console import Console
 from rich.text import Text
 
+from grader.commands import make_console
 from grader.core.student_text import printable
 from grader.staff import gradebook, hints, report
 from grader.staff.config import parse_time
@@ -62,7 +62,7 @@ def _own_deadline(policy: hints.HintPolicy, deadline: str | None) -> hints.HintP
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = make_console()
     if args.results is not None:
         if not args.results.is_dir():
             console.print(f"[red]no results folder {args.results}: run `python -m grader grade --out {args.results} ...` first")

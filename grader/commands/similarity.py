@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from grader.commands import make_console
 from grader.core.student_text import distinct_names
 
 from grader.staff import similarity, similarity_report
@@ -46,7 +47,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = make_console()
     started = time.monotonic()
     missing = [p for p in [*args.submissions, *args.reference_term] if not p.exists()]
     if missing:

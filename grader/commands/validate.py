@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from grader.commands import make_console
 from grader.staff import validate
 from tests.seam import MODULES
 
@@ -41,7 +42,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = make_console()
     with console.status("running the suites on the reference, the stubs and the mutants ...") as status:
         report = validate.validate(args.only, workers=args.workers, mutation=args.mutation, progress=lambda m: status.update(m))
     _print(console, report)

@@ -1,12 +1,14 @@
 """A class through the sandbox against the same class in-process, unsandboxed.
 
-    python bench/class_batch.py [--n 20] [--jobs 2] [--repeats 3] [--only MODULES]
+    python bench/class_batch.py [--n 20] [--jobs 2] [--repeats 3] [--only MODULES] [--before CHECKOUT]
 
 N copies of the reference, graded (a) as staff grade a class: `python -m grader grade CLASS
 --jobs J` (the canary included), every student checked at full marks, and (b) as N plain
 `pytest tests/public tests/hidden --impl STUDENT` runs, J at a time (the in-process run that
 bench/isolation.py compares one submission with). The two are interleaved, `--repeats` times,
-so drift in the machine's load hits both alike. Each run reports its wall time and the CPU
+so drift in the machine's load hits both alike. --before CHECKOUT adds a third row, interleaved
+with the others: the same `python -m grader grade` run from another checkout (e.g. `git archive
+main` unpacked under /tmp: the per-process grader, one new interpreter per submission). Each run reports its wall time and the CPU
 time (user + sys) of its whole process tree, which other jobs on a shared machine disturb far
 less than wall time, and the load average before it.
 
@@ -48,9 +50,9 @@ def timed(run) -> tuple[float, float, float]:
     return time.perf_counter() - started, children_cpu() - cpu, load
 
 
-def grade_class(klass: Path, out: Path, jobs: int, only: str) -> None:
+def grade_class(klass: Path, out: Path, jobs: int, only: str, checkout: Path = REPO_ROOT) -> None:
     command = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", str(jobs), *(["--only", only] if only else [])]
-    finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    finished = subprocess.run(command, cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)}, capture_output=True, text=True)
     if finished.returncode != 0:
         raise SystemExit(f"grading failed ({finished.returncode}):\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}")
     for results in sorted(out.glob("*/results.json")):
@@ -82,14 +84,20 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="at a time, on both sides (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated problems (default: all)")
+    parser.add_argument("--before", type=Path, help="another checkout whose `grader grade` is timed too (a third row)")
     args = parser.parse_args()
     rows: dict[str, list[tuple[float, float, float]]] = {"sandboxed batch": [], "in-process pytest runs": []}
+    if args.before:
+        rows["sandboxed batch, before"] = []
     with tempfile.TemporaryDirectory(prefix="class-batch-") as scratch:
         klass = make_class(Path(scratch) / "class", args.n)
         for run in range(args.repeats):
             out = Path(scratch) / f"out-{run}"
             rows["sandboxed batch"].append(timed(lambda: grade_class(klass, out, args.jobs, args.only)))
             rows["in-process pytest runs"].append(timed(lambda: pytest_runs(klass, args.jobs, args.only)))
+            if args.before:
+                before = Path(scratch) / f"before-{run}"
+                rows["sandboxed batch, before"].append(timed(lambda: grade_class(klass, before, args.jobs, args.only, args.before.resolve())))
             for label, runs in rows.items():
                 wall, cpu, load = runs[-1]
                 print(f"run {run + 1}: {label:>22}: {wall:6.1f} s wall, {cpu:6.1f} s CPU (load before {load:.1f})", flush=True)
@@ -98,9 +106,11 @@ def main() -> None:
         walls, cpus = [r[0] for r in runs], [r[1] for r in runs]
         print(f"{label:>22}: {statistics.median(walls):6.1f} s wall ({', '.join(f'{w:.1f}' for w in walls)}), "
               f"{statistics.median(cpus):6.1f} s CPU ({', '.join(f'{c:.1f}' for c in cpus)})")
-    boxed, plain = (statistics.median(r[0] for r in rows[k]) for k in rows)
-    boxed_cpu, plain_cpu = (statistics.median(r[1] for r in rows[k]) for k in rows)
-    print(f"ratio sandboxed / in-process: wall {boxed / plain:.3f}, CPU {boxed_cpu / plain_cpu:.3f}; load average now {os.getloadavg()[0]:.1f}")
+    plain, plain_cpu = (statistics.median(r[i] for r in rows["in-process pytest runs"]) for i in (0, 1))
+    for label in [k for k in rows if k.startswith("sandboxed")]:
+        boxed, boxed_cpu = (statistics.median(r[i] for r in rows[label]) for i in (0, 1))
+        print(f"ratio {label} / in-process: wall {boxed / plain:.3f}, CPU {boxed_cpu / plain_cpu:.3f}")
+    print(f"load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ LIMITS = Limits(call_seconds=8, test_seconds=30, submission_seconds=300)
 # --- the same files as the per-process grader ------------------------------------------------
 
 # Inherently per run: how long things took (results.json's execution_time and each test's seconds;
-# pytest's "in 1.23s" and hypothesis's timings in the staff file's log).
+# pytest's "in 1.23s" and hypothesis's timings in the staff file's log), and where objects were in
+# memory (the staff log's "<function ... at 0x7f...>": two per-process runs differ there too).
 _DURATION = re.compile(r"\d+(\.\d+)?(s|ms)\b")
+_ADDRESS = re.compile(r"\bat 0x[0-9a-f]+")
 
 
 def comparable(data: dict) -> dict:
@@ -42,7 +44,7 @@ def comparable(data: dict) -> dict:
     for test in data.get("tests", []):
         test.get("extra_data", {}).pop("seconds", None)
     if "pytest_log_tail" in data:
-        data["pytest_log_tail"] = _DURATION.sub("<duration>", data["pytest_log_tail"])
+        data["pytest_log_tail"] = _ADDRESS.sub("at <address>", _DURATION.sub("<duration>", data["pytest_log_tail"]))
     return data
 
 

@@ -1,8 +1,11 @@
 """The grader: scores submissions without trusting them.
 
-Trusted side (never imports student code): cli, grade, plugin, sandbox, rubric, results.
+Trusted side (never imports student code), each layer importing only the ones below it:
+    commands/   the CLI, one module per `python -m grader` command
+    staff/      the course's workflow: a class into the gradebook, reports, release, QA tools
+    core/       one submission: intake, the sandbox, the suites' plugin, rubric, results.json
 Untrusted side (runs next to student code, in the sandbox): worker/.
-The protocol between them, imported by both: wire.
+The protocol between them, imported by both: protocol/ (the wire).
 """
 
 __version__ = "0.1.0"

@@ -197,7 +197,7 @@ def child_mutant(name: str) -> dict:
 
 def suites(run: Run) -> None:
     """The public and hidden suites on the reference (the `device` fixture adds the cuda cases)."""
-    from grader.staff.selfcheck import suite_paths
+    from grader.core.suites import suite_paths
 
     only = ["tensors"] if run.cpu else None
     for suite in ("public", "hidden"):

@@ -151,7 +151,7 @@ def fp8_scale(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> Float[Tensor, "
     if dtype not in _FP8_DTYPES:
         raise ValueError(f"fp8_scale: {dtype} is not an fp8 dtype")
     # In float32 whatever x's dtype: |x| and its max are exact in x's dtype, the division
-    # is not (in bfloat16 it would be off by up to 2**-9).
+    # is not (in bfloat16 it could be off by a relative 2**-8, half its epsilon).
     amax = x.detach().abs().amax().float() if x.numel() else torch.zeros((), device=x.device)
     # An all-zero tensor needs no scaling (and must not divide by zero).
     return torch.where(amax > 0, max_finite(dtype) / amax, torch.ones_like(amax))
@@ -160,7 +160,7 @@ def fp8_scale(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> Float[Tensor, "
 def quantize_fp8(x: Float[Tensor, "*shape"], dtype: torch.dtype) -> tuple[Float[Tensor, "*shape"], Float[Tensor, ""]]:
     scale = fp8_scale(x, dtype)
     # amax * scale is the max up to one float32 rounding, which the cast rounds back to the
-    # max on every PyTorch (older ones give NaN only from 480 up; newer ones saturate at 448).
+    # max on every PyTorch (older ones give NaN above 464, the midpoint past it; newer ones saturate at 448).
     return (x.float() * scale).to(dtype), scale
 
 

@@ -1,4 +1,4 @@
-"""The seam between the tests and the code under test (see shared/design/trust-boundary.md).
+"""The seam between the tests and the code under test (the staff README's "Layout: the trust boundary is the layout").
 
 Tests never import `assignment` or `solutions`. They receive an *implementation*:
 an object whose attributes are the eight modules (`impl.strides.view(...)`) and whose

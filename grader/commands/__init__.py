@@ -8,8 +8,8 @@ from rich.console import Console
 
 
 def make_console() -> Console:
-    """The commands' console: paths and ids are never folded over lines (they are copied and grepped)."""
-    return Console(highlight=False, soft_wrap=True)
+    """The commands' console: plain (no guessed highlighting); it folds lines at the terminal's width."""
+    return Console(highlight=False)
 
 
 def open_gradebook(path: Path, console: Console):

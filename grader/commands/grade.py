@@ -19,7 +19,8 @@ from grader.core import canary, written
 from grader.staff.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
 from grader.staff.gradebook import Gradebook
 from grader.core.student_text import printable
-from grader.core.sandbox import Limits, SandboxUnavailable, isolation_level, layers_for
+from grader.core.machine import SandboxUnavailable, isolation_level, layers_for
+from grader.core.sandbox import Limits
 from tests.seam import MODULES, REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions"
@@ -169,7 +170,8 @@ def _grade(args: argparse.Namespace, console: Console, kept: Kept) -> int:
     kept.gradebook, kept.students = book.path, len(students)
     try:
         if book.upgraded:
-            console.print(f"gradebook upgraded to schema {book.schema_version()!r} (the file as it was: {book.backup})", markup=False)
+            console.print(f"gradebook upgraded to schema {book.schema_version()!r}; the file as it was:", markup=False)
+            console.print(str(book.backup), markup=False, soft_wrap=True)  # a path to copy: never folded
         policy = late.policy_of(course)
         the_plan = batch.plan(students, book, args.out, grading.scope, set(args.regrade), args.regrade_all, policy, times)
         kept.to_grade = len(the_plan.jobs)

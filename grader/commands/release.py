@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 from grader.commands import make_console
-from grader.staff import config, logistics, release
+from grader.staff import config, logistics
+from grader.staff.release import behaviour, bundling, install_check, leak_check
 
 
 def register(commands) -> None:
@@ -21,15 +22,15 @@ def register(commands) -> None:
         "the release fails (exit 1, OUT removed) if a function body equals one of solutions/ or "
         "tests/hidden/, a file equals a solution, hidden-test, data or rubric file, a hidden test's name "
         "appears, anything imports solutions, a shipped line spells a formula or an answer the students "
-        "must derive (grader/staff/release_rules.toml), or a function of the bundle can stand in for an API "
+        "must derive (grader/staff/release/rules.toml), or a function of the bundle can stand in for an API "
         "function (it passes that function's public tests, or gives the reference's answers to them; "
-        "about half a minute). release_rules.toml's [[allow]] entries excuse named leaks. "
+        "about half a minute). rules.toml's [[allow]] entries excuse named leaks. "
         "--check-install also unzips the bundle into a fresh "
         "virtual environment, runs `pip install -e` on it and its `pytest`, which must run the public "
         "suite and fail (the stubs).",
     )
     parser.add_argument("out", type=Path, metavar="OUT", help="the bundle folder to write (OUT.zip beside it)")
-    parser.add_argument("--handout", type=Path, default=release.HANDOUT, help="the handout to ship (default: handout.md)")
+    parser.add_argument("--handout", type=Path, default=bundling.HANDOUT, help="the handout to ship (default: handout.md)")
     parser.add_argument(
         "--config", type=Path,
         help="course.toml: the handout's logistics ([course], [late], [policies]) and the written part's term "
@@ -58,28 +59,28 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(out, ignore_errors=True)
         out.with_suffix(".zip").unlink(missing_ok=True)
     try:
-        folder, archive = release.build_bundle(out, args.handout, course)
+        folder, archive = bundling.build_bundle(out, args.handout, course)
     except FileNotFoundError as error:
         console.print(f"[red]{error}")
         return 2
-    leaks = release.find_leaks(folder)
+    leaks = leak_check.find_leaks(folder)
     # Reference code out first: the probe runs the bundle's code.
-    probed = not release.allowed(leaks)[0] and not args.no_behaviour_check
+    probed = not leak_check.allowed(leaks)[0] and not args.no_behaviour_check
     if probed:
         with console.status("behavioural leak check: can a function of the bundle stand in for the API? ..."):
-            found, figures = release.find_behaviour_leaks(folder)
+            found, figures = behaviour.find_behaviour_leaks(folder)
         leaks += found
         if figures:
             checked = figures["checked"]
             console.print(f"behavioural check: {checked['candidates']} functions of the bundle tried in place of "
                           f"{checked['targets']} API functions ({checked['pairs']} signatures fit, "
                           f"{checked['test_runs']} public-test runs), {figures['seconds']} s")
-    leaks, excused, stale = release.allowed(leaks)
-    stale = [entry for entry in stale if probed or entry["kind"] not in release.BEHAVIOUR_KINDS]
+    leaks, excused, stale = leak_check.allowed(leaks)
+    stale = [entry for entry in stale if probed or entry["kind"] not in behaviour.BEHAVIOUR_KINDS]
     for leak in excused:
-        console.print(f"  [yellow]allowed (release_rules.toml)[/]: {leak}", highlight=False)
+        console.print(f"  [yellow]allowed (rules.toml)[/]: {leak}", highlight=False)
     for entry in stale:
-        console.print(f"  [yellow]release_rules.toml: an \\[\\[allow]] entry excused nothing, delete it:[/] "
+        console.print(f"  [yellow]rules.toml: an \\[\\[allow]] entry excused nothing, delete it:[/] "
                       f"{entry['kind']} {entry['where']} ({entry['why']})", highlight=False)
     if leaks:
         # A leaky bundle must not be handed out by mistake: it is removed, the report stays.
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"written part: numbers drawn with the term {course.term!r}; grade with the same --config", markup=False)
     if args.check_install:
         with console.status("installing the bundle in a fresh venv and running its pytest ..."):
-            check = release.check_install(archive)
+            check = install_check.check_install(archive)
         console.print(f"steps (seconds): {check.seconds}")
         if not check.ok:
             console.print(f"[red bold]INSTALL CHECK FAILED: {check.message}\n{check.output}", highlight=False)

@@ -10,7 +10,8 @@ from rich.text import Text
 
 from grader.commands import make_console
 from grader.core.student_text import printable
-from grader.staff import gradebook, hints, report
+from grader.staff import gradebook, hints
+from grader.staff.report import class_results, class_summary, pages
 from grader.staff.config import parse_time
 from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
 
@@ -67,13 +68,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.results.is_dir():
             console.print(f"[red]no results folder {args.results}: run `python -m grader grade --out {args.results} ...` first")
             return 2
-        students, source = report.load_class(args.results), f"{args.results}/STUDENT/results.json"
+        students, source = class_results.load_class(args.results), f"{args.results}/STUDENT/results.json"
     else:
         if not args.gradebook.is_file():
             console.print(f"no gradebook at {args.gradebook}: run `python -m grader grade` first, or pass --gradebook PATH or --results DIR",
                           style="red", markup=False)
             return 2
-        students, source = report.load_gradebook(args.gradebook), str(args.gradebook)
+        students, source = class_results.load_gradebook(args.gradebook), str(args.gradebook)
     if not students:
         console.print(f"[red]{source} holds no graded student")
         return 2
@@ -84,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if args.similarity is not None and not args.similarity.is_file():
         console.print(f"[red]--similarity: no file {args.similarity}: run `python -m grader similarity SUBMISSIONS --out DIR` first")
         return 2
-    paths = report.write_report(students, args.out, args.similarity)
-    summary = report.class_summary(students)
+    paths = pages.write_report(students, args.out, args.similarity)
+    summary = class_summary.class_summary(students)
     counts = summary["counts"]
     console.print(
         f"{len(students)} students from {source} ({counts[GRADED]} graded, {counts[UNREADABLE]} unreadable, {counts[GRADER_ERROR]} grader error; "

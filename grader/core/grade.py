@@ -22,8 +22,10 @@ from grader.staff import hints
 from grader.core import integrity, intake, leases, phases, results, rubric
 from grader.core.intake import BadSubmission
 from grader.core.manifest import manifest_flags
-from grader.core.sandbox import Limits, RemoteImpl, Sandbox, SandboxUnavailable, layers_for
-from grader.staff.selfcheck import suite_paths
+from grader.core.machine import SandboxUnavailable, layers_for
+from grader.core.remote import RemoteImpl
+from grader.core.sandbox import Limits, Sandbox
+from grader.core.suites import suite_paths
 from tests.seam import MODULES, REPO_ROOT
 
 # pytest, the plugin, the suites and the reference are loaded in _run_pytest, after the

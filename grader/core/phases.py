@@ -1,4 +1,4 @@
-"""Phase timings for bench/profile.py: off (one dict lookup per hook) unless GRADER_PROFILE
+"""Phase timings for `python bench/isolation.py --profile` (bench/phases.py reads them): off (one dict lookup per hook) unless GRADER_PROFILE
 names a file, to which this process then appends its timings as JSON lines when it exits.
 
     mark(name)        a moment: {"mark": name, "t": wall-clock seconds}

@@ -19,7 +19,9 @@ import pytest
 
 from grader.compat import BaseExceptionGroup
 from grader.core.student_text import scrub, without_grader_frames
-from grader.core.sandbox import ModuleUnavailable, RemoteImpl, SandboxUnavailable, SubmissionError, SubmissionFault
+from grader.core.machine import SandboxUnavailable
+from grader.core.remote import RemoteImpl
+from grader.core.sandbox import ModuleUnavailable, SubmissionError, SubmissionFault
 from tests.own_work import OwnWorkViolation
 from tests.seam import MODULES, REPO_ROOT
 
@@ -66,7 +68,7 @@ class GradingPlugin:
             self.cases[item.nodeid] = _case_for(item)
         self._progress(f"total {len(items)}")
         # Every public test runs before any hidden one, so what the code prints can be shown
-        # up to the first hidden test and kept for staff after it (sandbox.OutputCapture);
+        # up to the first hidden test and kept for staff after it (grader/core/output_capture.py);
         # within each half, one problem's tests run back to back and share a worker.
         problem_order = {module: rank for rank, module in enumerate(MODULES)}
         items.sort(key=lambda item: (not self.cases[item.nodeid].visible, problem_order.get(self.cases[item.nodeid].module, len(MODULES))))

@@ -7,47 +7,35 @@ kernel offers (a user namespace too where the grader is not root). The sandbox h
 fresh socket per worker, waits for the worker's walls to be up, enforces the wall-clock
 limits, keeps the first bytes of what the worker prints, and records how each worker ended
 (a SIGSYS from the syscall filter, an OOM kill of the memory cgroup: flags seen from outside).
-`RemoteImpl` is what the tests see: the same `impl.module.function(...)` and
-`impl.run(driver, ...)` as the in-process backend, every call crossing as plain data.
+What the machine allows is probed in machine.py, the output kept apart in output_capture.py,
+and what the tests see (`RemoteImpl`) is in remote.py.
 """
 
 from __future__ import annotations
 
 import builtins
-import fcntl
-import functools
 import json
 import os
-import select
-import shutil
 import signal
-import site
 import socket
-import struct
-import subprocess
 import sys
-import termios
-import threading
 import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from grader.core import leases, memcg, phases
 from grader.core.flags import FlagLog
 from grader.compat import add_note
-from grader.worker import jail, syscalls
-from tests import own_work, seam
+from grader.worker import syscalls
+from grader.core.machine import WORK_BASE, SANDBOX_PREFIX, UIDS, SandboxUnavailable, check_installed_from_checkout, driver_modules, isolation_level, masked_paths, memory_layer, namespaces, python_dirs
+from grader.core.output_capture import OutputCapture
 
 # torch is imported by Sandbox.start (zygote.preload), just before it forks the zygote: the
 # zygote and its workers inherit it instead of importing it again.
 
-PROJECT_ROOT = seam.REPO_ROOT
-WORK_BASE = Path(os.environ.get("GRADER_WORK_DIR", "/var/tmp/grader-work"))
-SANDBOX_PREFIX = "sandbox-"
-UIDS = WORK_BASE / "uids"  # one lock file per worker uid in use (grader/core/leases.py)
 
 
 @dataclass(frozen=True)
@@ -73,10 +61,6 @@ class Limits:
 
 
 HUNG_LEASH_SECONDS = 2.0  # the time limit of a call to a function that already hung once
-
-
-class SandboxUnavailable(RuntimeError):
-    """The machine allows too little isolation, and weak isolation was not allowed."""
 
 
 class SubmissionFault(Exception):
@@ -113,128 +97,6 @@ class ModuleUnavailable(SubmissionError):
     def __init__(self, public: str, hidden: str):
         super().__init__(public)
         self.hidden = hidden
-
-
-# --- what the machine allows ---------------------------------------------------------
-
-
-LEVELS = ("root", "userns", "none")
-REQUIRED_NAMESPACES = ("net", "mount", "pid", "ipc", "uts")
-OPTIONAL_NAMESPACES = ("cgroup", "time")  # newer kernels (time: 5.6); used where present
-
-
-def isolation_level() -> str:
-    """'root' (namespaces, chroot, own uid), 'userns' (namespaces, chroot), or 'none'.
-
-    GRADER_ISOLATION=userns|none asks for less than the machine allows (to test those paths).
-    """
-    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
-        return "none"
-    cap = os.environ.get("GRADER_ISOLATION", "root")
-    if cap not in LEVELS:
-        raise SandboxUnavailable(f"GRADER_ISOLATION={cap!r}: expected one of {LEVELS}")
-    for level in ("root", "userns"):
-        if LEVELS.index(level) < LEVELS.index(cap) or (level == "root" and os.geteuid() != 0):
-            continue
-        if _unshare_works(level, REQUIRED_NAMESPACES):
-            return level
-    return "none"
-
-
-@functools.cache
-def namespaces(level: str) -> tuple[str, ...]:
-    """The namespaces a zygote at `level` enters: all that the kernel offers."""
-    if level == "none":
-        return ()
-    return REQUIRED_NAMESPACES + tuple(n for n in OPTIONAL_NAMESPACES if _unshare_works(level, (*REQUIRED_NAMESPACES, n)))
-
-
-def _unshare_works(level: str, names: tuple[str, ...]) -> bool:
-    extra = ["--user", "--map-root-user"] if level == "userns" else []
-    probe = ["unshare", *extra, *(f"--{name}" for name in names), "--fork", "true"]
-    return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
-
-
-@functools.cache
-def memory_layer(level: str) -> str:
-    """How a worker's memory is limited: 'memory-cgroup' (all of it, root only), else
-    'rlimit-as' (the address space), or on a GPU machine 'rlimit-data' (CUDA reserves more
-    address space than any limit would allow; shared mappings are then not counted)."""
-    if level == "root":
-        cgroup = memcg.create(2**30)
-        if cgroup is not None:
-            cgroup.remove()
-            return "memory-cgroup"
-    if any(name.startswith("nvidia") for name in jail.device_nodes("/dev")):
-        return "rlimit-data"
-    return "rlimit-as"
-
-
-def layers_for(level: str) -> list[str]:
-    memory = memory_layer(level)
-    filtered = ["seccomp"] if syscalls.available() else []
-    common = ["rlimits(cpu,data,files,open-files)", memory, *filtered, "clean-env", "wall-clock-kill", "output-cap", "audit-hook", "plain-data-protocol",
-              "reply-budget", "typed-flags", "work-folder-leases", "sandbox-title"]
-    walls = [f"{name}ns" for name in namespaces(level) if name != "mount"]
-    if level == "root":
-        return [*walls, "mountns+chroot", "minimal-dev", "own-uid", "rlimit-nproc", *common]
-    if level == "userns":
-        return ["userns", *walls, "mountns+chroot", "minimal-dev", *common]
-    return ["process-group-kill", *common]
-
-
-def python_dirs() -> list[str]:
-    """Folders of the Python installation a worker must read (bound read-only into its root),
-    wherever it is installed: a venv under /tmp, a .venv inside the checkout, conda."""
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
-    candidates.update(p for p in sys.path if "-packages" in p)
-    dirs = {os.path.realpath(path) for path in candidates if os.path.isdir(path)}
-    dirs.update(jail.driver_library_dirs(_ldconfig()))  # a GPU driver installed outside /usr
-    return sorted(d for d in dirs if not any(d != o and _contains(o, d) for o in dirs))
-
-
-@functools.cache
-def _ldconfig() -> str:
-    try:
-        return subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-OUR_PACKAGES = ("solutions", "tests", "grader", "assignment")
-
-
-def masked_paths(dirs: list[str]) -> list[str]:
-    """What must look empty inside the Python folders: the project (a Python folder may hold
-    the checkout), the sandboxes' work folder, and any copy of our packages in a
-    site-packages (a non-editable `pip install .` once put them there)."""
-    secrets = [os.path.realpath(PROJECT_ROOT), os.path.realpath(WORK_BASE)]
-    site_dirs = {os.path.realpath(p) for p in (*site.getsitepackages(), *sys.path) if "-packages" in p and os.path.isdir(p)}
-    copies = [os.path.join(d, name) for d in site_dirs for name in OUR_PACKAGES if os.path.isdir(os.path.join(d, name))]
-    inside = [path for path in secrets + copies if any(_contains(d, path) for d in dirs)]
-    return sorted(set(inside))
-
-
-def check_installed_from_checkout() -> None:
-    """The grader runs from a checkout (or `pip install -e .`), never from a copy in site-packages:
-    a copy would put the reference and the hidden suites where the jail binds Python."""
-    root = os.path.realpath(PROJECT_ROOT)
-    if any(part.endswith("-packages") for part in Path(root).parts) or not (Path(root) / "pyproject.toml").is_file():
-        raise SandboxUnavailable(
-            f"the grader is installed as a copy in {root}: it must run from its checkout "
-            "(`pip install -e .` there), so that no copy of solutions/ or tests/ sits in site-packages"
-        )
-
-
-def driver_modules() -> list[str]:
-    """Our drivers (tests/drivers/): the worker imports them before its walls go up. Only
-    these: what computes an expected value (tests/oracles/, the reference) never enters it."""
-    folder = PROJECT_ROOT / "tests" / "drivers"
-    return [f"tests.drivers.{p.stem}" for p in sorted(folder.glob("*.py")) if p.stem != "__init__"]
-
-
-def _contains(outer: str, inner: str) -> bool:
-    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
 
 
 # --- one submission's sandbox ------------------------------------------------------------
@@ -634,245 +496,3 @@ def _field(error: dict, name: str, limit: int, tail: bool = False) -> str:
     value = error.get(name, "")
     text = value if isinstance(value, str) else ""
     return text[-limit:] if tail else text[:limit]
-
-
-class OutputCapture:
-    """The workers' stdout and stderr (one pipe), kept apart by who may read it.
-
-    Everything is "visible" until the first hidden test begins, then "staff" for good: a
-    worker, or a file in the scratch folder, may carry what it saw in a hidden test into
-    anything printed later. The switch is exact: it reads whatever is in the pipe into the
-    old side first, under the lock the reader thread holds while it reads and files a chunk.
-    Bytes still in a worker's own buffers at the switch come out later, as "staff".
-    """
-
-    def __init__(self, fd: int, limit: int):
-        self.fd, self.limit, self.side = fd, limit, "visible"
-        self.kept = {"visible": bytearray(), "staff": bytearray()}
-        self.dropped = {"visible": 0, "staff": 0}
-        self.lock = threading.Lock()
-        os.set_blocking(fd, False)
-        self.thread = threading.Thread(target=self._read_until_closed, daemon=True)
-        self.thread.start()
-
-    def _read_until_closed(self) -> None:
-        poller = select.poll()
-        poller.register(self.fd, select.POLLIN)
-        while True:
-            poller.poll()
-            with self.lock:  # one chunk at a time: a flood cannot keep switch() waiting
-                if self._read_chunk() == 0:
-                    return
-
-    def _read_chunk(self) -> int | None:
-        """File one chunk from the pipe (caller holds the lock): its size, None if none waits, 0 at the end."""
-        try:
-            chunk = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return None
-        room = max(self.limit - len(self.kept[self.side]), 0)
-        self.kept[self.side] += chunk[:room]
-        self.dropped[self.side] += max(len(chunk) - room, 0)
-        return len(chunk)
-
-    def switch(self, side: str) -> None:
-        """From now on file output as `side`; what the pipe holds at this moment goes to the old side."""
-        with self.lock:
-            waiting = struct.unpack("i", fcntl.ioctl(self.fd, termios.FIONREAD, b"\0" * 4))[0]
-            while waiting > 0 and (size := self._read_chunk()):
-                waiting -= size
-            self.side = side
-
-    def text(self, side: str) -> str:
-        with self.lock:
-            text = self.kept[side].decode(errors="replace")
-            if self.dropped[side]:
-                text += f"\n[... {self.dropped[side]} more bytes of output dropped]"
-        return text
-
-
-# --- what the tests see ------------------------------------------------------------------
-
-
-class RemoteImpl:
-    """The implementation under test, living in the sandbox; plain data in, plain data out."""
-
-    def __init__(self, sandbox: Sandbox):
-        self._sandbox = sandbox
-        self.label = f"the submission {sandbox.submission.name} (sandboxed)"
-        self._test: str | None = None
-        self._poison: SubmissionFault | None = None
-        self._test_started = 0.0
-        self._problem: str | None = None
-        self._stale = True
-        # Time is budgeted per problem, so hangs in one problem cannot starve the others;
-        # a function that hung once gets a short leash after (a hang costs seconds per case).
-        self._spent: dict[str, float] = {}
-        self._slowest_ok: dict[str, float] = {}
-        self._hung: set[str] = set()
-        # module -> why it cannot be imported (what a public test shows, what a hidden one shows):
-        # raised again without a round trip, so a syntax error costs each of its tests
-        # milliseconds, not a hypothesis search of failures.
-        self.unavailable: dict[str, tuple[str, str]] = {}
-        # The own-work rules, read here from the staged copy (never from the worker): a test that
-        # reaches a function breaking its rule fails before any call is sent.
-        self.own_work = own_work.Checker(self.sources)
-
-    def begin_test(self, nodeid: str, problem: str, visible: bool = False) -> None:
-        """A test gets a fresh worker unless the previous test passed in the same problem.
-
-        So nothing a failing, crashing or hanging test left behind reaches another test,
-        and no problem's tests share a worker with another problem's; passing tests of
-        one problem share one (a fork per test case would cost more than the tests).
-        """
-        self._test, self._poison, self._test_started = nodeid, None, time.monotonic()
-        self._sandbox.budget.new_test()  # what replies may make this process hold: per test, and in all
-        if not visible:
-            self._sandbox.hidden_tests_begin()  # before this test's first call: its output is staff-only
-        if problem in self.unavailable:
-            raise ModuleUnavailable(*self.unavailable[problem])
-        if self._stale or problem != self._problem:
-            # A SandboxUnavailable here is the grader's failure: the plugin stops the run, scores nobody.
-            self._sandbox.fresh_worker()
-            if problem != self._problem and problem in seam.MODULES and problem not in self.unavailable:
-                self._probe_import(problem)
-            self._stale, self._problem = False, problem
-        if problem in self.unavailable:
-            raise ModuleUnavailable(*self.unavailable[problem])
-
-    def _probe_import(self, module: str) -> None:
-        """The trusted side's own probe: a fresh worker, asked to import `module` before any test's
-        input reaches it. An error reply (of any type: a type name proves nothing) makes the module
-        unavailable; a crash or a hang does not (each test meets it, and its flag, itself)."""
-        try:
-            self._timed_request({"op": "import", "module": module}, f"{module} (import)")
-        except SandboxUnavailable:
-            raise
-        except SubmissionFault:
-            self._poison = None
-        except Exception as error:
-            self._poison = None
-            self.unavailable[module] = self._why_unavailable(module, error)
-
-    def _why_unavailable(self, module: str, error: Exception) -> tuple[str, str]:
-        """(what a public test shows, what a hidden one shows): the worker's words only where no
-        hidden test has run yet, the trusted side's own diagnosis wherever it has one."""
-        found = import_diagnosis(module, self._sandbox.sources)
-        if found is not None:
-            return found, found
-        hidden = f"assignment/{module}.py failed to import (a hidden test shows no messages; the public tests' feedback says why)"
-        if self._sandbox.in_hidden_tests():
-            return hidden, hidden
-        said = _import_problem(str(error))[:MAX_IMPORT_MESSAGE_CHARS]
-        return (said if said.startswith(f"assignment/{module}.py") else f"assignment/{module}.py failed to import: {said}"), hidden
-
-    def end_test(self, passed: bool) -> None:
-        if not passed:
-            self._stale = True
-
-    def _request(self, message: dict, key: str) -> Any:
-        module = message.get("module")
-        if module in self.unavailable:
-            raise ModuleUnavailable(*self.unavailable[module])
-        return self._timed_request(message, key)
-
-    def _timed_request(self, message: dict, key: str) -> Any:
-        if self._poison is not None:
-            raise type(self._poison)(f"{self._poison} (earlier in this test; not retried)")
-        limits = self._sandbox.limits
-        if time.monotonic() - self._test_started > limits.test_seconds:
-            self._poison = CallTimedOut(f"this test's time limit ({limits.test_seconds:.0f} s) is spent")
-            raise self._poison
-        problem_left = limits.submission_seconds / len(seam.MODULES) - self._spent.get(self._problem, 0.0)
-        if problem_left <= 0:
-            self._poison = CallTimedOut(f"this problem's share of the time limit ({limits.submission_seconds / len(seam.MODULES):.0f} s) is spent")
-            raise self._poison
-        timeout = min(limits.call_seconds, problem_left)
-        if key in self._hung:
-            timeout = min(timeout, max(HUNG_LEASH_SECONDS, 20 * self._slowest_ok.get(key, 0.0)))
-        started = time.monotonic()
-        try:
-            value = self._sandbox.request(message, self._test, timeout)
-        except SubmissionFault as fault:
-            self._poison = fault
-            if isinstance(fault, CallTimedOut):
-                self._hung.add(key)
-            raise
-        finally:
-            elapsed = time.monotonic() - started
-            self._spent[self._problem] = self._spent.get(self._problem, 0.0) + elapsed
-            phases.add(f"call {key}", elapsed)
-        self._slowest_ok[key] = max(self._slowest_ok.get(key, 0.0), elapsed)
-        return value
-
-    def __getattr__(self, module: str) -> "_RemoteModule":
-        if module.startswith("_") or module not in seam.MODULES:
-            raise AttributeError(f"an implementation has no module {module!r}; it has {seam.MODULES}")
-        remote = _RemoteModule(self, module)
-        setattr(self, module, remote)  # found directly from now on
-        return remote
-
-    def run(self, driver: Callable[..., Any], /, **inputs: Any) -> Any:
-        """Run one of our drivers next to the implementation; a `fresh_process` one in a new worker."""
-        name = f"{driver.__module__}:{driver.__qualname__}"
-        if not driver.__module__.startswith("tests.drivers."):
-            raise ValueError(f"{name} is not a driver (they live in tests/drivers/)")
-        self.own_work.check_driver(driver, inputs)
-        if getattr(driver, "fresh_process", False):
-            self._sandbox.fresh_worker(fresh_scratch=True)
-        return self._request({"op": "run", "driver": name, "kwargs": inputs}, name)
-
-    def source(self, name: str) -> str:
-        """The module's text as submitted (read before any of it ran)."""
-        if name not in self._sandbox.sources:
-            raise FileNotFoundError(f"assignment/{name}.py is missing from the submission")
-        return self._sandbox.sources[name]
-
-    def sources(self) -> dict[str, str]:
-        """Every module as submitted, by name (the staged copy's top-level .py files)."""
-        return dict(self._sandbox.sources)
-
-    def __repr__(self) -> str:
-        return f"<{self.label}>"
-
-
-MAX_IMPORT_MESSAGE_CHARS = 500
-
-
-def import_diagnosis(module: str, sources: dict[str, str]) -> str | None:
-    """Why `module` cannot be imported, found here from the staged source without running it
-    (missing, or a syntax error); None when only running it would tell."""
-    if module not in sources:
-        return f"assignment/{module}.py is missing"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarnings are the student's business, not the grader's log
-            compile(sources[module], f"assignment/{module}.py", "exec", dont_inherit=True)
-    except SyntaxError as error:
-        return f"assignment/{module}.py failed to import: {type(error).__name__}: {error.msg} (line {error.lineno})"
-    except Exception:  # MemoryError, RecursionError, null bytes: the worker's probe says more
-        return None
-    return None
-
-
-def _import_problem(message: str) -> str:
-    """"the submission: assignment/x.py is missing" -> "assignment/x.py is missing" (the student's words)."""
-    return message.split(": ", 1)[-1] if message.startswith("the submission: ") else message
-
-
-class _RemoteModule:
-    def __init__(self, impl: RemoteImpl, name: str):
-        self._impl, self._name = impl, name
-
-    def __getattr__(self, function: str) -> Callable[..., Any]:
-        if function.startswith("__"):
-            raise AttributeError(function)
-        self._impl.own_work.check(self._name, function)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            message = {"op": "call", "module": self._name, "function": function, "args": list(args), "kwargs": kwargs}
-            return self._impl._request(message, f"{self._name}.{function}")
-
-        call.__name__ = call.__qualname__ = f"{self._name}.{function}"
-        setattr(self, function, call)
-        return call

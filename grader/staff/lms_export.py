@@ -24,7 +24,7 @@ from pathlib import Path
 
 from grader.staff.gradebook import Gradebook, Late
 from grader.staff.outcomes import GRADER_ERROR, UNREADABLE
-from grader.staff.report import csv_cell
+from grader.staff.report.grades_csv import csv_cell
 
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 NOTES = "Notes"

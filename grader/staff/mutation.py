@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader.staff import selfcheck
+from grader.core import suites
 from tests.seam import REPO_ROOT
 
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
@@ -97,7 +97,7 @@ def run(modules: list[str], workers: int, progress: Callable[[str], None] = lamb
 def mutmut_config(modules: list[str]) -> str:
     """[tool.mutmut] for the scratch copy: mutate assignment/M.py only, run M's suites on it."""
     files = ", ".join(f'"assignment/{m}.py"' for m in modules)
-    tests = ", ".join(f'"{path}"' for path in selfcheck.suite_paths(modules))  # fewer files collected, faster
+    tests = ", ".join(f'"{path}"' for path in suites.suite_paths(modules))  # fewer files collected, faster
     return f"""
 [tool.mutmut]
 source_paths = ["assignment/"]

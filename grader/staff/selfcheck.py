@@ -14,23 +14,8 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from grader.core.rubric import Rubric
+from grader.core.suites import suite_paths
 from tests.seam import REPO_ROOT
-
-SUITES = ("tests/public", "tests/hidden")
-
-
-def suite_paths(modules: list[str] | None = None) -> list[str]:
-    """The suites' test files, only those of `modules` when given (collecting fewer files is
-    most of what makes a scoped run fast)."""
-    if not modules:
-        return list(SUITES)
-    paths = []
-    for suite in SUITES:
-        for module in modules:
-            for pattern in (f"test_{module}.py", f"test_{module}_*.py"):
-                paths += sorted(p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / suite).glob(pattern))
-    return paths
-
 
 def run_in_process(impl: str | Path, modules: list[str] | None = None, timeout: float = 900) -> dict[str, str]:
     """{test key: 'passed' | 'failed' | 'skipped'} for every test function of the suites run on `impl`.

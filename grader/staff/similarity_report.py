@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from grader.core.student_text import distinct_names
 from grader.staff import similarity
-from grader.staff.report import csv_cell
+from grader.staff.report.grades_csv import csv_cell
 from grader.staff.similarity import Pair, Submission
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -79,7 +79,7 @@ def _notes(extra: dict) -> list[str]:
 
 def write(book, out: Path, only: str | None = None) -> dict[str, Path]:
     """OUT/written.html and OUT/written.md; the paths."""
-    from grader.staff.report import _environment, fence  # the reports' templates, filters and autoescaping
+    from grader.staff.report.pages import _environment, fence  # the reports' templates, filters and autoescaping
 
     out.mkdir(parents=True, exist_ok=True)
     env, data = _environment(), {**context(book, only), "fence": fence}

@@ -42,7 +42,7 @@ def serve(sock, impl: InProcessImpl, audit: Audit, drivers: dict) -> None:
         except wire.WireError as error:
             audit.flag("unsafe-result", str(error))
             frame = wire.encode({"ok": False, "error": _unsafe(error), "flags": audit.drain()})
-        _flush_output()  # so what this call printed is in the pipe before its reply is (sandbox.OutputCapture)
+        _flush_output()  # so what this call printed is in the pipe before its reply is (grader/core/output_capture.py)
         sock.sendall(frame)
 
 

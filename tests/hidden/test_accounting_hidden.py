@@ -23,7 +23,7 @@ pytestmark = pytest.mark.accounting
 @example(dim=3, num_layers=0)
 @example(dim=4, num_layers=2)
 def test_num_parameters_matches_torch_nn_and_reference(impl, ref, dim, num_layers):
-    """Parameters are num_layers dim x dim weights plus the dim x 1 head (no biases)."""
+    """cruncher_num_parameters must count every weight of the Cruncher's layers and its head (it has no biases)."""
     expected = oracle.torch_num_parameters(dim, num_layers)
     assert ref.accounting.cruncher_num_parameters(dim, num_layers) == expected
     assert impl.accounting.cruncher_num_parameters(dim, num_layers) == expected
@@ -36,7 +36,7 @@ def test_num_parameters_matches_torch_nn_and_reference(impl, ref, dim, num_layer
 @example(sizes=(3, 5, 0))
 @example(sizes=(5, 2, 3))
 def test_num_activations_matches_saved_tensors_of_a_real_backward(impl, ref, sizes):
-    """Activations are one batch x dim output per square layer (B x dim x layers); the batch itself is data."""
+    """cruncher_num_activations must count what the forward keeps for the backward, layer by layer; the batch itself is data."""
     batch_size, dim, num_layers = sizes
     saved = oracle.torch_saved_values(batch_size, dim, num_layers)
     # The real graph keeps every layer's input: the batch x and the outputs h_1..h_L.
@@ -158,7 +158,7 @@ def test_bytes_per_parameter_matches_real_recipes(impl, ref, recipe, optimizer):
 
 
 def test_bytes_per_parameter_defaults_are_bf16_adamw_with_fp32_master(impl, ref):
-    """The defaults are AdamW, bf16 weights and gradients, an fp32 master copy and fp32 moments: 16 bytes."""
+    """The defaults are AdamW, bf16 weights and gradients, an fp32 master copy and fp32 moments."""
     want = measured_breakdown((2, 3, 1), "adamw", oracle.RECIPES["bf16_fp32_master"])
     want = (want[0] + want[2] + want[3] + want[4]) // 12
     assert ref.accounting.bytes_per_parameter() == want == 16

@@ -128,7 +128,7 @@ def test_linear_stack_training_flops_matches_flop_counter_and_ref(impl, ref, bat
 @example(num_params=70e9, num_tokens=15e12)
 @example(num_params=1.0, num_tokens=1.0)
 def test_training_flops_is_six_n_d(impl, ref, num_params, num_tokens):
-    """training_flops(N, D) must be 6 x N x D: 2 FLOPs per parameter per token forward, 4 backward."""
+    """training_flops(N, D) must count one forward and one backward pass of D tokens through N parameters (the written part asks you to derive it)."""
     expected = 6 * num_params * num_tokens
     assert math.isclose(impl.flops.training_flops(num_params, num_tokens), expected, rel_tol=1e-12)
     assert math.isclose(ref.flops.training_flops(num_params, num_tokens), expected, rel_tol=1e-12)
@@ -140,7 +140,7 @@ def test_training_flops_is_six_n_d(impl, ref, num_params, num_tokens):
 @example(num_params=70e9, num_tokens=15e12, num_gpus=2048, peak=989.5e12, mfu=0.25)
 @example(num_params=1e9, num_tokens=2e10, num_gpus=1, peak=1e15, mfu=1.0)
 def test_training_days_matches_formula_and_ref(impl, ref, num_params, num_tokens, num_gpus, peak, mfu):
-    """training_days must be 6ND FLOPs over (GPUs x peak x MFU) FLOP/s, converted from seconds to days (86400 s)."""
+    """training_days must turn the training FLOPs into days at the rate the cluster achieves (its GPUs, their peak and the MFU)."""
     expected = 6 * num_params * num_tokens / (num_gpus * peak * mfu) / 86400
     got = impl.flops.training_days(num_params, num_tokens, num_gpus, peak, mfu)
     assert math.isclose(got, expected, rel_tol=1e-9)
@@ -153,7 +153,7 @@ def test_training_days_matches_formula_and_ref(impl, ref, num_params, num_tokens
 @example(memory=80e9, num_gpus=8, bytes_per_param=16)
 @example(memory=80e9, num_gpus=1, bytes_per_param=2)
 def test_max_trainable_params_matches_formula_and_ref(impl, ref, memory, num_gpus, bytes_per_param):
-    """max_trainable_params must be all GPUs' memory divided by bytes per parameter (16 by default)."""
+    """max_trainable_params must be how many parameters the GPUs' memory holds at the given bytes per parameter (the handout's default otherwise)."""
     expected = memory * num_gpus / bytes_per_param
     got = impl.flops.max_trainable_params(memory, num_gpus, bytes_per_param=bytes_per_param)
     assert math.isclose(got, expected, rel_tol=1e-9)
@@ -167,7 +167,7 @@ def test_max_trainable_params_matches_formula_and_ref(impl, ref, memory, num_gpu
 @given(flops=st.floats(1.0, 1e25), seconds=st.floats(1e-6, 1e8), peak=st.floats(1e9, 1e16))
 @example(flops=1e12, seconds=2.0, peak=1e12)
 def test_model_flops_utilization_matches_formula_and_ref(impl, ref, flops, seconds, peak):
-    """model_flops_utilization must be the achieved FLOP/s (flops / seconds) as a fraction of the peak FLOP/s."""
+    """model_flops_utilization must be the FLOP rate the run achieved as a fraction of the peak rate."""
     expected = flops / seconds / peak
     assert math.isclose(impl.flops.model_flops_utilization(flops, seconds, peak), expected, rel_tol=1e-9)
     assert math.isclose(ref.flops.model_flops_utilization(flops, seconds, peak), expected, rel_tol=1e-9)

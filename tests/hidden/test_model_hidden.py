@@ -122,7 +122,7 @@ def test_linear_init_matches_truncated_normal_cdf(impl):
 @example(dim=1, num_layers=0).via("no hidden layers: only the head")
 @example(dim=3, num_layers=1)
 def test_cruncher_parameters_match_reference(impl, ref, dim, num_layers):
-    """Cruncher registers layers.0.weight .. layers.{L-1}.weight (dim, dim), then head.weight (dim, 1): dim^2 * L + dim values."""
+    """Cruncher registers layers.0.weight .. layers.{L-1}.weight (dim, dim), then head.weight (dim, 1), in that order, all trainable."""
     got = impl.run(drivers.cruncher_init, dim=dim, num_layers=num_layers)
     want = ref.run(drivers.cruncher_init, dim=dim, num_layers=num_layers)
     names = [f"layers.{i}.weight" for i in range(num_layers)] + ["head.weight"]

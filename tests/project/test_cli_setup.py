@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from grader.staff import release
+from grader.staff.release import bundling
 from grader.compat import tomllib
 from tests.seam import REPO_ROOT
 
@@ -32,7 +32,7 @@ def torch_commands(text: str) -> set[str]:
 
 
 def test_readme_handout_and_bundle_give_one_cpu_torch_command(bundle):
-    pinned = f'"{release.student_torch()}"'
+    pinned = f'"{bundling.student_torch()}"'
     texts = {
         "README.md": (REPO_ROOT / "README.md").read_text(),
         "handout.md": (REPO_ROOT / "handout.md").read_text(),
@@ -47,7 +47,7 @@ def test_readme_handout_and_bundle_give_one_cpu_torch_command(bundle):
 def test_the_bundle_pins_torch_to_the_checked_range(bundle):
     dependencies = tomllib.loads((bundle / "pyproject.toml").read_text())["project"]["dependencies"]
     torch = [d for d in dependencies if d.startswith("torch")]
-    assert torch == [release.student_torch()] and "<" in torch[0] and "<3" not in torch[0]
+    assert torch == [bundling.student_torch()] and "<" in torch[0] and "<3" not in torch[0]
 
 
 def test_the_api_reference_is_in_the_project_and_the_bundle(bundle):

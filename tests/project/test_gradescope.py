@@ -17,7 +17,8 @@ import pytest
 from grader.compat import tomllib
 from grader.core import results
 
-from grader.staff import gradescope, release, shown_tests, variants
+from grader.staff import gradescope, shown_tests, variants
+from grader.staff.release import bundling
 from tests.seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
@@ -111,7 +112,7 @@ def test_one_torch_range_everywhere(autograder_zip):
         assert f'install "{pinned}"' in zipped.read("setup.sh").decode()
     for document in ("README.md", "handout.md"):
         assert f'pip install "{pinned}"' in (REPO_ROOT / document).read_text(), document
-    assert release.student_torch() == pinned and f'pip install "{pinned}"' in release.student_readme()
+    assert bundling.student_torch() == pinned and f'pip install "{pinned}"' in bundling.student_readme()
 
 
 def test_the_entry_point_writes_results_json_whatever_grading_does(tmp_path, monkeypatch, capsys):

@@ -17,7 +17,7 @@ import pytest
 
 from grader import cli
 
-from grader.staff import release
+from grader.staff.release import behaviour, bundling, install_check, leak_check
 from tests.seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.project
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     """The real bundle, built by the real command."""
-    if not release.HANDOUT.exists():
+    if not bundling.HANDOUT.exists():
         pytest.fail("handout.md is missing at the repository root: the bundle ships it")
     out = tmp_path_factory.mktemp("release") / "student"
     # The behavioural check of this bundle runs once, in `probed` (with leaks planted beside it).
@@ -66,7 +66,7 @@ def test_student_pyproject_runs_the_public_suite_on_their_code(bundle):
 
 def test_real_bundle_has_no_leaks(bundle):
     """The release passed its leak check; checked again here so a failure names the leaks."""
-    assert release.allowed(release.find_leaks(bundle))[0] == []
+    assert leak_check.allowed(leak_check.find_leaks(bundle))[0] == []
 
 
 def plant_reference_body(bundle: Path, module: str) -> str:
@@ -74,13 +74,13 @@ def plant_reference_body(bundle: Path, module: str) -> str:
     reference = (REPO_ROOT / "solutions" / f"{module}.py").read_text()
     stub_path = bundle / "assignment" / f"{module}.py"
     stub = stub_path.read_text()
-    candidates = release.normalised_bodies(reference)
+    candidates = leak_check.normalised_bodies(reference)
     stubs = {n.name: n for n in ast.parse(stub).body if isinstance(n, ast.FunctionDef)}
     for node in ast.parse(reference).body:
         if isinstance(node, ast.FunctionDef) and node.name in candidates and node.name in stubs:
-            body = release._without_docstring(node.body)
+            body = leak_check._without_docstring(node.body)
             ref_lines = reference.splitlines()[body[0].lineno - 1 : body[-1].end_lineno]
-            target = release._without_docstring(stubs[node.name].body)
+            target = leak_check._without_docstring(stubs[node.name].body)
             lines = stub.splitlines()
             lines[target[0].lineno - 1 : target[-1].end_lineno] = ref_lines
             stub_path.write_text("\n".join(lines) + "\n")
@@ -93,7 +93,7 @@ def test_leak_check_names_a_planted_reference_body(bundle, tmp_path):
     copy = tmp_path / "student"
     shutil.copytree(bundle, copy)
     name = plant_reference_body(copy, "strides")
-    leaks = release.allowed(release.find_leaks(copy))[0]
+    leaks = leak_check.allowed(leak_check.find_leaks(copy))[0]
     assert [(l.kind, l.where) for l in leaks] == [("reference-body", f"assignment/strides.py::{name}")], leaks
     assert f"solutions/strides.py::{name}" in leaks[0].detail
 
@@ -102,12 +102,12 @@ def test_leak_check_catches_hidden_names_solutions_imports_and_copied_files(bund
     """Each other kind of leak is found: a hidden test's name, an import of solutions, a copied file."""
     copy = tmp_path / "student"
     shutil.copytree(bundle, copy)
-    hidden_name = sorted(release.hidden_test_names())[0]
+    hidden_name = sorted(leak_check.hidden_test_names())[0]
     with open(copy / "README.md", "a") as readme:
         readme.write(f"\nAlso see {hidden_name}.\n")
     (copy / "tests" / "helper.py").write_text("from solutions.tensors import bytes_per_element\n")
     shutil.copyfile(REPO_ROOT / "solutions" / "tensors.py", copy / "assignment" / "extra.py")
-    kinds = {(l.kind, l.where.split("::")[0].split(":")[0]) for l in release.find_leaks(copy)}
+    kinds = {(l.kind, l.where.split("::")[0].split(":")[0]) for l in leak_check.find_leaks(copy)}
     assert ("hidden-test-name", "README.md") in kinds
     assert ("solutions-import", "tests/helper.py") in kinds
     assert ("identical-file", "assignment/extra.py") in kinds
@@ -116,16 +116,16 @@ def test_leak_check_catches_hidden_names_solutions_imports_and_copied_files(bund
 
 def test_release_command_fails_on_a_leak_and_removes_the_bundle(tmp_path, monkeypatch, capsys):
     """`release` exits non-zero, names the leak, and leaves no bundle to hand out by mistake."""
-    if not release.HANDOUT.exists():
+    if not bundling.HANDOUT.exists():
         pytest.fail("handout.md is missing at the repository root")
-    build, planted = release.build_bundle, []
+    build, planted = bundling.build_bundle, []
 
     def leaky_build(out, handout, course=None):
         folder, _ = build(out, handout, course)
         planted.append(plant_reference_body(folder, "tensors"))
-        return folder, release.zip_folder(folder)
+        return folder, bundling.zip_folder(folder)
 
-    monkeypatch.setattr(release, "build_bundle", leaky_build)
+    monkeypatch.setattr(bundling, "build_bundle", leaky_build)
     monkeypatch.setenv("COLUMNS", "400")  # rich wraps at the terminal's width: keep the leak on one line
     out = tmp_path / "student"
     assert cli.main(["release", str(out)]) == 1
@@ -136,7 +136,7 @@ def test_release_command_fails_on_a_leak_and_removes_the_bundle(tmp_path, monkey
 
 def test_bundle_installs_in_a_fresh_venv_and_its_pytest_fails_on_the_stubs(bundle):
     """Unzipped into a new venv, `pip install -e` works and `pytest` runs the public suite: all fail."""
-    check = release.check_install(bundle.with_suffix(".zip"))
+    check = install_check.check_install(bundle.with_suffix(".zip"))
     assert check.ok, f"{check.message}\n{check.output}"
     assert check.exit_code == 1 and check.counts["errors"] == 0
     assert check.counts["failures"] >= 50 and check.counts["passed"] == 0, check.counts
@@ -169,7 +169,7 @@ SPELLINGS = [
 def test_formula_rules_catch_every_spelling_issue_18_found(tmp_path, line, formula):
     """Each formula or answer the issue found printed is caught by the staff's rules, where it was."""
     (tmp_path / "handout.md").write_text(f"Some prose.\n{line}\nMore prose.\n")
-    leaks = release.find_formulas([tmp_path / "handout.md"], tmp_path, release.load_rules()["formula"])
+    leaks = leak_check.find_formulas([tmp_path / "handout.md"], tmp_path, leak_check.load_rules()["formula"])
     assert [l.where for l in leaks] == ["handout.md:2"] and formula.split()[0].lower() in leaks[0].detail.lower(), leaks
 
 
@@ -180,7 +180,7 @@ def test_formula_rules_leave_the_descriptions_alone(tmp_path):
              'assert math.isclose(got, 4e10, rel_tol=1e-9), f"expected 4e10"',
              "A (4096, 4096) bfloat16 weight takes 32 MiB; a 0-d tensor holds one element."]
     (tmp_path / "test_x.py").write_text("\n".join(lines) + "\n")
-    assert release.find_formulas([tmp_path / "test_x.py"], tmp_path, release.load_rules()["formula"]) == []
+    assert leak_check.find_formulas([tmp_path / "test_x.py"], tmp_path, leak_check.load_rules()["formula"]) == []
 
 
 def test_release_refuses_a_formula_and_an_allow_entry_excuses_it(bundle, tmp_path):
@@ -191,13 +191,13 @@ def test_release_refuses_a_formula_and_an_allow_entry_excuses_it(bundle, tmp_pat
     with open(copy / "handout.md", "a") as handout:
         handout.write("\nHint: training_flops is 6ND.\n")
     line = len((copy / "handout.md").read_text().splitlines())
-    leaks = [l for l in release.allowed(release.find_leaks(copy))[0] if l.where.startswith("handout.md")]
+    leaks = [l for l in leak_check.allowed(leak_check.find_leaks(copy))[0] if l.where.startswith("handout.md")]
     assert [l.where for l in leaks] == [f"handout.md:{line}"] and "6ND" in leaks[0].detail
     rules = tmp_path / "rules.toml"
-    rules.write_text(release.RULES.read_text() + '\n[[allow]]\nkind = "formula"\nwhere = "handout.md:*"\n'
+    rules.write_text(leak_check.RULES.read_text() + '\n[[allow]]\nkind = "formula"\nwhere = "handout.md:*"\n'
                      'contains = "training_flops is 6ND"\nwhy = "a test"\n\n'  # a piece of the very line
                      '[[allow]]\nkind = "formula"\nwhere = "docs/*"\nwhy = "excuses nothing"\n')
-    kept, excused, stale = release.allowed(leaks, rules)
+    kept, excused, stale = leak_check.allowed(leaks, rules)
     assert kept == [] and excused == leaks
     assert {"where": "docs/*", "kind": "formula", "why": "excuses nothing"} in stale
 
@@ -235,7 +235,7 @@ def probed(bundle, tmp_path_factory):
     copy = tmp_path_factory.mktemp("probed") / "student"
     shutil.copytree(bundle, copy)
     (copy / "tests" / "public" / "planted_helpers.py").write_text(PLANTED)
-    return release.find_behaviour_leaks(copy)
+    return behaviour.find_behaviour_leaks(copy)
 
 
 @probe_group
@@ -261,10 +261,10 @@ def test_behaviour_check_finds_a_helper_that_passes_the_public_tests(probed):
 @probe_group
 def test_real_bundle_has_no_behaviour_leaks_but_the_allowed_ones(probed):
     """Apart from the planted helpers, nothing in the bundle can stand in for the API, except what
-    release_rules.toml excuses with a reason."""
+    rules.toml excuses with a reason."""
     leaks, _ = probed
     real = [l for l in leaks if not l.where.startswith("tests/public/planted_helpers.py")]
-    assert release.allowed(real)[0] == []
+    assert leak_check.allowed(real)[0] == []
 
 
 @probe_group
@@ -272,12 +272,12 @@ def test_behaviour_check_finds_every_excused_helper_still_shipped(probed, bundle
     """Each helper an [[allow]] entry excuses is found by the check as long as the bundle defines it:
     the exceptions are real leaks the check sees (main's oracles), not names it misses."""
     leaks, _ = probed
-    entries = [e for e in release.load_rules()["allow"] if e["kind"] in release.BEHAVIOUR_KINDS]
+    entries = [e for e in leak_check.load_rules()["allow"] if e["kind"] in behaviour.BEHAVIOUR_KINDS]
     shipped = [e for e in entries if _defines(bundle, e["where"])]
     if not shipped:
         pytest.skip("no excused helper is in the bundle any more")
     for entry in shipped:
-        assert any(release._covers(entry, leak) for leak in leaks), f"{entry['where']} is shipped but not found"
+        assert any(leak_check._covers(entry, leak) for leak in leaks), f"{entry['where']} is shipped but not found"
 
 
 def _defines(bundle: Path, where: str) -> bool:
@@ -290,12 +290,12 @@ def _defines(bundle: Path, where: str) -> bool:
 def test_release_command_fails_on_a_behaviour_leak_and_says_which(tmp_path, monkeypatch, capsys):
     """`release` runs the behavioural check, names what it found, exits 1 and removes the bundle;
     it also names an [[allow]] entry that excused nothing."""
-    found = release.Leak("passes-public-tests", "tests/public/helpers.py::oracle", "in place of flops.matmul_flops it passes")
-    monkeypatch.setattr(release, "find_behaviour_leaks", lambda folder: ([found], {
+    found = leak_check.Leak("passes-public-tests", "tests/public/helpers.py::oracle", "in place of flops.matmul_flops it passes")
+    monkeypatch.setattr(behaviour, "find_behaviour_leaks", lambda folder: ([found], {
         "checked": {"candidates": 1, "targets": 1, "pairs": 1, "test_runs": 1}, "seconds": 0.1}))
     rules = tmp_path / "rules.toml"
-    rules.write_text(release.RULES.read_text() + '\n[[allow]]\nkind = "computes-answers"\nwhere = "tests/gone.py::oracle"\nwhy = "gone"\n')
-    monkeypatch.setattr(release, "RULES", rules)
+    rules.write_text(leak_check.RULES.read_text() + '\n[[allow]]\nkind = "computes-answers"\nwhere = "tests/gone.py::oracle"\nwhy = "gone"\n')
+    monkeypatch.setattr(leak_check, "RULES", rules)
     monkeypatch.setenv("COLUMNS", "400")
     out = tmp_path / "student"
     assert cli.main(["release", str(out)]) == 1

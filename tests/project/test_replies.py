@@ -12,8 +12,10 @@ from types import SimpleNamespace
 import pytest
 
 from grader.core import flags, results, rubric
-from grader.core.sandbox import Sandbox, _as_exception, import_diagnosis
-from grader.staff.report import StudentResult, feedback_for
+from grader.core.remote import import_diagnosis
+from grader.core.sandbox import Sandbox, _as_exception
+from grader.staff.report.class_results import StudentResult
+from grader.staff.report.feedback import feedback_for
 
 pytestmark = pytest.mark.project
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from grader.staff import report, variants
+from grader.staff import variants
+from grader.staff.report import class_results, grades_csv, pages
 from grader.staff.gradebook import Gradebook, Late
 
 from grader.core import results
@@ -82,9 +83,9 @@ def _results(results_dir: Path, student: str) -> dict:
 def test_csv_has_a_row_per_student_with_per_problem_scores_and_status(results_dir, report_dir):
     """grades.csv: the LMS columns, each score equal to the results.json's, and the right status."""
     rows = list(csv.DictReader(io.StringIO((report_dir / "grades.csv").read_text())))
-    assert tuple(rows[0].keys()) == report.CSV_COLUMNS
-    assert report.CSV_COLUMNS[:2] == ("student", "status") and {"score", "days_late", "late_penalty_pct", "final"} <= set(report.CSV_COLUMNS)
-    assert {"written", "written_pending"} <= set(report.CSV_COLUMNS)
+    assert tuple(rows[0].keys()) == class_results.CSV_COLUMNS
+    assert class_results.CSV_COLUMNS[:2] == ("student", "status") and {"score", "days_late", "late_penalty_pct", "final"} <= set(class_results.CSV_COLUMNS)
+    assert {"written", "written_pending"} <= set(class_results.CSV_COLUMNS)
     by_student = {row["student"]: row for row in rows}
     assert sorted(by_student) == ["hostile", "mutant", "never_finished", "partial", "unreadable"]
     for student in ("mutant", "partial", "hostile", "unreadable"):
@@ -151,7 +152,7 @@ def test_nothing_else_from_hidden_tests_or_the_grader_log_reaches_any_page(resul
             test["expected"] = SENTINEL
     path.write_text(json.dumps(data))
     out = tmp_path / "report"
-    report.write_report(report.load_class(planted), out)
+    pages.write_report(class_results.load_class(planted), out)
     written = [p for p in out.rglob("*") if p.is_file()]
     assert len(written) == 7  # grades.csv, 2 plots, report.md/.html, feedback/mutant.md/.html
     assert not [p.name for p in written if SENTINEL.encode() in p.read_bytes()]
@@ -189,7 +190,7 @@ def test_report_refuses_a_missing_results_folder(tmp_path):
 
 def test_markdown_fences_hold_any_backticks():
     """A student's printed ``` cannot close the block and turn the rest into markdown."""
-    block = report.fence("before\n````\nafter")
+    block = pages.fence("before\n````\nafter")
     assert block.startswith("`````text\n") and block.endswith("\n`````")
 
 
@@ -257,8 +258,8 @@ def test_csv_cells_from_student_names_are_never_formulas(wide_report):
     names = [row[0] for row in rows[1:]]
     assert "'" + LONG_NAME not in names  # it begins with a letter: left alone
     assert all(not name.startswith(("=", "+", "-", "@")) for name in names)
-    assert report.csv_cell("=HYPERLINK(\"http://evil\")") == "'=HYPERLINK(\"http://evil\")"
-    assert report.csv_cell("-2+3") == "'-2+3" and report.csv_cell("\tx") == "\\x09x"  # a tab shows escaped: no formula
+    assert grades_csv.csv_cell("=HYPERLINK(\"http://evil\")") == "'=HYPERLINK(\"http://evil\")"
+    assert grades_csv.csv_cell("-2+3") == "'-2+3" and grades_csv.csv_cell("\tx") == "\\x09x"  # a tab shows escaped: no formula
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import pytest
 from grader.core import rubric
 from grader.core.sandbox import isolation_level
 from grader.staff.gradebook import Gradebook, Late
-from grader.staff.report import page_stem
+from grader.staff.report.pages import page_stem
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.xdist_group("staff-survives"), pytest.mark.timeout(900)]

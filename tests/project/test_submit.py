@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.staff import release
+from grader.staff.release import bundling, leak_check
 from grader.core.manifest import manifest_flags
 from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
@@ -49,12 +49,12 @@ def reference_submitted(bundle, tmp_path_factory) -> tuple[subprocess.CompletedP
 
 def test_the_bundle_ships_submit_and_still_leaks_nothing(bundle):
     assert (bundle / "submit.py").is_file() and (bundle / "submit_api.json").is_file()
-    assert release.allowed(release.find_leaks(bundle))[0] == []
+    assert leak_check.allowed(leak_check.find_leaks(bundle))[0] == []
 
 
 def test_the_checked_api_is_read_off_the_stubs(bundle):
     api = json.loads((bundle / "submit_api.json").read_text())
-    assert api == release.stub_api(REPO_ROOT / "assignment")
+    assert api == bundling.stub_api(REPO_ROOT / "assignment")
     assert api["strides"]["view"]["parameters"][:3] == [["shape", "POSITIONAL_OR_KEYWORD", False], ["strides", "POSITIONAL_OR_KEYWORD", False], ["new_shape", "POSITIONAL_OR_KEYWORD", False]]
     assert "Cruncher" in api["model"] and "forward" in api["model"]["Cruncher"]["methods"]
     assert set(api) == {p.stem for p in (REPO_ROOT / "assignment").glob("*.py") if p.stem != "__init__"}

@@ -19,7 +19,8 @@ from grader.core import canary, memcg, results
 from grader.staff import variants
 from grader.commands.grade import grade_in_subprocess
 from tests.project.test_sandbox import limits_for
-from grader.core.sandbox import WORK_BASE, Limits, SandboxUnavailable, isolation_level, layers_for, masked_paths
+from grader.core.machine import WORK_BASE, SandboxUnavailable, isolation_level, layers_for, masked_paths
+from grader.core.sandbox import Limits
 from grader.worker import jail
 from tests.seam import REPO_ROOT
 

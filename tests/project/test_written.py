@@ -21,7 +21,8 @@ import pytest
 from grader.core import intake, rubric, written
 from grader.core.manifest import manifest_flags
 from grader.core.written_key import expected
-from grader.staff import config, gradescope, logistics, release
+from grader.staff import config, gradescope, logistics
+from grader.staff.release import bundling
 from student import questions
 from tests.seam import REPO_ROOT
 
@@ -233,7 +234,7 @@ def test_submit_packs_written_toml_into_the_zip_and_its_manifest(tmp_path):
     """The bundle's `python -m submit` packs written.toml beside assignment/; the grader stages it, unflagged."""
     bundle = submission_with(tmp_path / "bundle", answers_file({}, explain={"six_nd": "2 + 4"}).encode())
     (bundle / "submit.py").write_bytes((REPO_ROOT / "student" / "submit.py").read_bytes())
-    (bundle / "questions.py").write_text(release.questions_with_term(TERM))
+    (bundle / "questions.py").write_text(bundling.questions_with_term(TERM))
     (bundle / "submit_api.json").write_text("{}")
     finished = subprocess.run([sys.executable, "-m", "submit", "--skip-tests"], cwd=bundle, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stdout + finished.stderr
@@ -269,7 +270,7 @@ def test_the_handout_renders_every_placeholder_and_refuses_unknown_ones(tmp_path
 
 
 def test_the_bundle_ships_questions_with_the_term_and_no_answer(tmp_path):
-    shipped = release.questions_with_term(TERM)
+    shipped = bundling.questions_with_term(TERM)
     assert 'TERM = "2025-fall"' in shipped
     (tmp_path / "questions.py").write_text(shipped)
     printed = subprocess.run([sys.executable, "questions.py", "alice"], cwd=tmp_path, capture_output=True, text=True, check=True)

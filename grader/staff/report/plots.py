@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import base64
 import io
-
 import matplotlib
+
 
 matplotlib.use("Agg")  # before anything else of matplotlib loads a backend
 

@@ -29,7 +29,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from grader.core.sandbox import Limits, RemoteImpl, Sandbox  # noqa: E402
+from grader.core.remote import RemoteImpl  # noqa: E402
+from grader.core.sandbox import Limits, Sandbox  # noqa: E402
 
 
 def cpu_of(pid: int) -> float:

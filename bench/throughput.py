@@ -1,11 +1,14 @@
 """Submissions graded per minute with 1 and 2 local workers (and Ray, where installed).
 
-    python bench/throughput.py [--n 8] [--only tensors] [--workers 1,2] [--ray] [--address ADDR] [--allow-weak-sandbox]
+    python bench/throughput.py [--n 8] [--only tensors] [--workers 1,2] [--repeats 1] [--ray] [--address ADDR] [--allow-weak-sandbox]
 
 Grades N copies of the reference with each setting, into a fresh gradebook each time, through
 the same driver as `python -m grader grade` (discover -> plan -> executor -> gradebook), and
-prints submissions/minute and the speed-up over the first setting. Not a test: the numbers
-depend on the machine and on what else runs on it.
+prints submissions/minute and the speed-up over the first setting. With --repeats R the
+settings are interleaved R times and the medians follow, each run with its CPU time (user + sys
+of this process and every process it waited for: what a loaded machine disturbs far less than
+wall time) and the load average before it. Not a test: the numbers depend on the machine and
+on what else runs on it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -36,13 +41,21 @@ def make_class(root: Path, n: int) -> Path:
     return root
 
 
+def cpu_seconds() -> float:
+    """User + sys of this process and of every child it has waited for."""
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def measure(klass: Path, executor, grading: Grading, scratch: Path) -> float:
-    """Seconds to grade the whole class from an empty gradebook."""
+    """Seconds to grade the whole class from an empty gradebook (the executor closed after it)."""
     book = Gradebook(scratch / f"gradebook-{executor.name}-{time.monotonic_ns()}.sqlite")
     students = batch.discover([klass])
     plan = batch.plan(students, book, scratch / "out", ",".join(grading.modules or ()), set(), True, None)
     started = time.monotonic()
-    batch.run(plan.jobs, executor, grading, book, Console(quiet=True))
+    try:
+        batch.run(plan.jobs, executor, grading, book, Console(quiet=True))
+    finally:
+        getattr(executor, "close", lambda: None)()
     seconds = time.monotonic() - started
     rows = {s: book.submission(s) for s in students}
     book.close()
@@ -62,26 +75,33 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=8, help="submissions per setting (default: %(default)s)")
     parser.add_argument("--only", default="tensors", help="problems to grade, comma-separated; '' for all (default: %(default)s)")
     parser.add_argument("--workers", default="1,2", help="local worker counts to try (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved runs of every setting; medians reported (default: %(default)s)")
     parser.add_argument("--ray", action="store_true", help="also the Ray executor (a local Ray unless --address)")
     parser.add_argument("--address", help="Ray cluster address")
     parser.add_argument("--allow-weak-sandbox", action="store_true", help="where the machine allows no namespaces")
     args = parser.parse_args()
     grading = Grading(Limits(), allow_weak=args.allow_weak_sandbox, modules=tuple(m for m in args.only.split(",") if m) or None)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.n} submissions, scope: {args.only or 'all'}")
-    rows = []
+    runs: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="throughput-") as scratch:
         klass = make_class(Path(scratch) / "class", args.n)
-        settings = [(f"local x{w}", executors.LocalExecutor(int(w))) for w in args.workers.split(",")]
-        for label, executor in settings:
-            rows.append((label, measure(klass, executor, grading, Path(scratch))))
-            print(_line(*rows[-1], rows[0][1], args.n), flush=True)
+        settings = [(f"local x{w}", lambda w=int(w): executors.LocalExecutor(w)) for w in args.workers.split(",")]
         if args.ray or args.address:
-            ray_executor = executors.RayExecutor(args.address)
-            try:
-                rows.append((f"ray ({ray_executor.cpus} CPUs)", measure(klass, ray_executor, grading, Path(scratch))))
-            finally:
-                ray_executor.close()
-            print(_line(*rows[-1], rows[0][1], args.n), flush=True)
+            settings.append(("ray", lambda: executors.RayExecutor(args.address)))
+        for repeat in range(args.repeats):  # interleaved, so drift in the machine's load hits every setting alike
+            for label, make in settings:
+                load, cpu = os.getloadavg()[0], cpu_seconds()
+                seconds = measure(klass, make(), grading, Path(scratch))
+                runs.setdefault(label, []).append((seconds, cpu_seconds() - cpu))
+                first = statistics.median(s for s, _ in runs[settings[0][0]])
+                print(f"run {repeat + 1}: {_line(label, seconds, first, args.n)}, {runs[label][-1][1]:.1f} s CPU (load before {load:.1f})", flush=True)
+    if args.repeats > 1:
+        print(f"\nmedians of {args.repeats}:")
+        first = statistics.median(s for s, _ in runs[settings[0][0]])
+        for label, rows in runs.items():
+            seconds = statistics.median(s for s, _ in rows)
+            cpu = statistics.median(c for _, c in rows)
+            print(f"{_line(label, seconds, first, args.n)}, {cpu:.1f} s CPU  runs: {', '.join(f'{s:.1f}' for s, _ in rows)} s")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -179,19 +179,20 @@ def _grade(args: argparse.Namespace, console: Console, kept: Kept) -> int:
         console.print(f"{len(students)} submission(s): {len(the_plan.jobs)} to grade, {len(the_plan.done)} already graded (same submission "
                       f"and suites); regrades kept for review: {len(the_plan.review)} now, {len(the_plan.pending)} from before")
         console.print(f"Submission times: {_time_sources(the_plan.lateness, policy)}", markup=False)
-        if the_plan.jobs and grading.runs_suites and not args.skip_canary:
-            try:
-                canary.check_sandbox_works(grading.limits, args.allow_weak_sandbox)
-            except SandboxUnavailable as error:  # never a table of zeros
-                console.print(f"The sandbox cannot grade on this machine: {error}", style="red", markup=False)
-                return 2
-        if the_plan.jobs:
-            executor = executors.make(args.executor, args.jobs, args.address) if grading.runs_suites else None
-            console.print(f"Executor: {executor.describe()}" if executor else "The written part alone: graded here, no student code run")
-            try:
+        # A local batch's grading service runs the canary first, then every student (torch imported once).
+        executor = executors.make(args.executor, args.jobs, args.address, grading.modules) if the_plan.jobs and grading.runs_suites else None
+        try:
+            if executor is not None and not args.skip_canary:
+                try:
+                    canary.check_sandbox_works(grading.limits, args.allow_weak_sandbox, getattr(executor, "service", None))
+                except SandboxUnavailable as error:  # never a table of zeros
+                    console.print(f"The sandbox cannot grade on this machine: {error}", style="red", markup=False)
+                    return 2
+            if the_plan.jobs:
+                console.print(f"Executor: {executor.describe()}" if executor else "The written part alone: graded here, no student code run")
                 batch.run(the_plan.jobs, executor, grading, book, console, the_plan.review, kept.took)
-            finally:
-                getattr(executor, "close", lambda: None)()
+        finally:
+            getattr(executor, "close", lambda: None)()
         for part in scores.table(scores.rows(book, list(students)), console.width):
             console.print(part)
         console.print(f"gradebook: {book.path}   results: {args.out}/STUDENT/results.json", markup=False)

@@ -8,25 +8,28 @@ graded; anything short of full marks stops the batch with the cause.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
 
 from grader.core.sandbox import WORK_BASE, Limits, SandboxUnavailable
+from grader.core.service import GradingService, ServiceDown
 from tests.seam import REPO_ROOT
 
 CANARY_PROBLEM = "tensors"  # the fastest problem: a few seconds through the sandbox
 
 
-def check_sandbox_works(limits: Limits, allow_weak: bool) -> None:
-    """Return if the reference earns full marks through the sandbox; raise SandboxUnavailable if not."""
-    from grader.staff.executors import grade_in_subprocess
+def check_sandbox_works(limits: Limits, allow_weak: bool, service: GradingService | None = None) -> None:
+    """Return if the reference earns full marks through the sandbox; raise SandboxUnavailable if not.
 
+    `service`: the batch's grading service (the canary is then its first job); None: a service of its own.
+    """
     WORK_BASE.mkdir(parents=True, exist_ok=True, mode=0o711)
-    with tempfile.TemporaryDirectory(prefix="canary-", dir=WORK_BASE) as scratch:
+    with tempfile.TemporaryDirectory(prefix="canary-", dir=WORK_BASE) as scratch, _service(service) as grading:
         submission = Path(scratch) / "reference"
         shutil.copytree(REPO_ROOT / "solutions", submission / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
-        outcome = grade_in_subprocess(submission, Path(scratch) / "results.json", limits, allow_weak, [CANARY_PROBLEM])
+        outcome = grading.grade(submission, Path(scratch) / "results.json", limits, allow_weak, [CANARY_PROBLEM])
     if not outcome["ok"]:
         raise SandboxUnavailable(f"the sandbox could not grade the reference (canary): {outcome['error'].strip()[-1500:]}")
     data = outcome["results"]
@@ -36,3 +39,15 @@ def check_sandbox_works(limits: Limits, allow_weak: bool) -> None:
             f"the reference scored {data['score']:g}/{data['max_score']:g} through the sandbox (canary, "
             f"problem {CANARY_PROBLEM}): the workers cannot run here. First failure, {failed['name']}:\n{failed['output'][:1500]}"
         )
+
+
+@contextlib.contextmanager
+def _service(service: GradingService | None):
+    if service is not None:
+        yield service
+        return
+    try:
+        with GradingService(problems=[CANARY_PROBLEM]) as own:
+            yield own
+    except ServiceDown as error:
+        raise SandboxUnavailable(f"the grading service could not start: {error}") from None

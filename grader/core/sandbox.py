@@ -359,6 +359,14 @@ class Sandbox:
 SECRET_MODULES = ("solutions", "tests.oracles", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.core.plugin")
 
 
+def refuse_secrets(what: str) -> None:
+    """Refuse (RuntimeError) to fork from this process once it holds any of SECRET_MODULES: the
+    zygote here, and the grading service (grader/core/service.py) before each grading process."""
+    loaded = [m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES)]
+    if loaded:
+        raise RuntimeError(f"{what} must start before the grader loads {loaded[:3]}: a fork would copy them")
+
+
 def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgroup, memory_bytes: int) -> int:
     """Fork the zygote from this process, torch already imported; its pid (a session leader).
 
@@ -370,9 +378,7 @@ def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgro
     phases.mark("preload start")
     drivers = zygote.preload(config["driver_modules"], config["problems"])  # once, for both sides
     phases.mark("preloaded")
-    loaded = [m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES)]
-    if loaded:
-        raise RuntimeError(f"the sandbox must start before the grader loads {loaded[:3]}: a fork would copy them")
+    refuse_secrets("the sandbox")
     import torch
 
     if torch.cuda.is_initialized():  # a forked child cannot use a CUDA context: the worker makes its own

@@ -5,14 +5,15 @@ finish, outcome being grade_in_subprocess's `{"ok": True, "results": {...}}` or
 `{"ok": False, "error": "..."}`. It never touches the gradebook: the driver
 (grader/staff/batch.py) records every outcome, so there is one writer however many machines grade.
 
-- LocalExecutor (the default): N threads on this machine, each driving one grading
-  subprocess at a time (a thread waiting on a child process costs nothing; the grading is
-  in the children). The cores are shared out: each job's torch gets cores // N threads, as
+- LocalExecutor (the default): a grading service (grader/core/service.py: torch imported once,
+  a fresh grading process forked per submission) and N threads on this machine, each driving
+  one grading process at a time (a thread waiting on a process costs nothing; the grading is
+  in the processes). The cores are shared out: each job's torch gets cores // N threads, as
   Ray gives a one-CPU task one (OMP_NUM_THREADS, unless it is set already), so parallel
   jobs do not fight over the same cores.
 - RayExecutor (`--executor ray [--address ADDR]`, `pip install '.[ray]'`): one Ray task per
   submission. The task receives the submission as .zip bytes (so nodes need no shared
-  filesystem), grades it in a subprocess on its node, and returns the results dict. The
+  filesystem), grades it in a fresh `python -m grader.core.grade` on its node, and returns the results dict. The
   repository (grader, suites, reference) travels to the nodes as the job's working_dir.
   Where the cluster has GPUs, each task asks Ray for one, so the suites' CUDA tests run
   there instead of being skipped.
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Iterator
 
 from grader.core import results
+from grader.core.service import LAUNCH, GradingService, grading_environment, progress_file
 from grader.staff.gradebook import Late
 from grader.core.intake import BadSubmission
 from grader.core.sandbox import Limits
@@ -78,43 +80,39 @@ class Grading:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, problems: tuple[str, ...] | list[str] | None = None):
         self.workers = max(1, workers)
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)  # as --jobs counts cores
-        self.running: set[subprocess.Popen] = set()  # the grading processes now running
-        self.lock = threading.Lock()
+        # Started on first use, from the thread that calls `run` or `service.start()` (the main one).
+        self.service = GradingService(self.threads, problems)
 
     def describe(self) -> str:
-        return f"{self.workers} local worker(s), {self.threads} torch thread(s) each"
+        return f"{self.workers} local worker(s), {self.threads} torch thread(s) each, one grading service"
 
     def run(self, jobs: list[Job], grading: Grading) -> Iterator[tuple[Job, dict, float]]:
         modules = list(grading.modules) if grading.modules else None
+        self.service.start()  # here, not in a pool thread: the service dies with the thread that started it
         with ThreadPoolExecutor(self.workers, thread_name_prefix="grade") as pool:
             futures = {
-                pool.submit(
-                    _timed, grade_in_subprocess, job.submission, job.out_file, grading.limits, grading.allow_weak, modules,
-                    self.threads, self._track,
-                ): job
+                pool.submit(_timed, self.service.grade, job.submission, job.out_file, grading.limits, grading.allow_weak, modules): job
                 for job in jobs
             }
             try:
                 for future in as_completed(futures):
                     yield futures[future], *future.result()
             finally:  # stopped early (Ctrl-C, SIGTERM, an error): nothing waits for the grades in flight
-                for future in futures:
-                    future.cancel()
-                self.stop()
+                if not all(future.done() for future in futures):
+                    for future in futures:
+                        future.cancel()
+                    self.stop()
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _track(self, process: subprocess.Popen, running: bool) -> None:
-        with self.lock:
-            (self.running.add if running else self.running.discard)(process)
-
     def stop(self) -> None:
-        """Kill the grading processes still running (their sandboxes die with them)."""
-        with self.lock:
-            for process in self.running:
-                process.kill()
+        """Kill the service and the grading processes still running (their sandboxes die with them)."""
+        self.service.stop()
+
+    def close(self) -> None:
+        self.service.close()
 
 
 class RayExecutor:
@@ -202,18 +200,6 @@ def pack(submission: Path) -> tuple[bytes, list[dict]]:
     return buffer.getvalue(), staged.flags
 
 
-# Run `python -m grader.core.grade` so that it dies with the process that started it (Linux's
-# PR_SET_PDEATHSIG): a driver killed with SIGKILL leaves no grading orphans behind; the
-# sandbox's zygote in turn dies with its grader the same way (grader/worker/jail.py).
-_DIES_WITH_PARENT = (
-    "import ctypes, os, runpy, sys\n"
-    "prctl = getattr(ctypes.CDLL(None), 'prctl', None)\n"
-    "parent = int(sys.argv.pop(1))\n"
-    "if prctl is not None and prctl(1, 9) == 0 and os.getppid() != parent: os._exit(1)\n"
-    "runpy.run_module('grader.core.grade', run_name='__main__', alter_sys=True)\n"
-)
-
-
 def grade_in_subprocess(
     submission: Path, out_file: Path, limits: Limits, allow_weak: bool, modules: list[str] | None = None, threads: int | None = None,
     track=None,
@@ -230,8 +216,10 @@ def grade_in_subprocess(
     if threads is not None:
         env = {"OMP_NUM_THREADS": str(threads), **env}
     env["GRADER_PROGRESS_FILE"] = str(progress)
+    # `python -m grader.core.grade` in a process that dies with this one (a driver killed with
+    # SIGKILL leaves no grading orphans behind; the zygote in turn dies with its grader).
     command = [
-        sys.executable, "-c", _DIES_WITH_PARENT, str(os.getpid()), str(submission.resolve()), str(out_file.resolve()),
+        sys.executable, "-c", LAUNCH, str(os.getpid()), "grader.core.grade", str(submission.resolve()), str(out_file.resolve()),
         json.dumps(dataclasses.asdict(limits)), "1" if allow_weak else "0", ",".join(modules or []),
     ]
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -249,26 +237,8 @@ def grade_in_subprocess(
     return {"ok": True, "results": json.loads(out_file.read_text())}
 
 
-def progress_file(out_file: Path) -> Path:
-    """Where the grading subprocess counts its tests as they finish (grader/core/plugin.py writes it)."""
-    return out_file.with_name("progress.log")
-
-
-# The grading process forks the sandbox's zygote: what is in its memory is in the worker's.
-# So it gets only what Python, the grader and the worker need, never a token or credential.
-GRADING_NAMES = frozenset({"HOME", "USER", "TMPDIR", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "LD_LIBRARY_PATH"})
-GRADING_PREFIXES = ("GRADER_", "HYPOTHESIS_", "COVERAGE_")
-
-
-def grading_environment(environ) -> dict[str, str]:
-    from grader.worker.jail import worker_environment
-
-    kept = {k: v for k, v in environ.items() if k in GRADING_NAMES or k.startswith(GRADING_PREFIXES)}
-    return {**worker_environment(environ), **kept}
-
-
-def make(kind: str, workers: int, address: str | None):
-    return RayExecutor(address) if kind == "ray" else LocalExecutor(workers)
+def make(kind: str, workers: int, address: str | None, problems: tuple[str, ...] | None = None):
+    return RayExecutor(address) if kind == "ray" else LocalExecutor(workers, problems)
 
 
 def _timed(function, *args) -> tuple[dict, float]:

@@ -245,16 +245,18 @@ def replace_environment() -> None:
 SANDBOX_TITLE = b"sandbox"
 
 
-def replace_command_line() -> None:
-    """Show SANDBOX_TITLE as this process's command line (/proc/1/cmdline in the jail, and every
-    worker's, forked from it), never the grader's: its arguments name staff folders."""
+def replace_command_line(title: bytes = SANDBOX_TITLE) -> None:
+    """Show `title` as this process's command line (/proc/1/cmdline in the jail, and every
+    worker's, forked from it: SANDBOX_TITLE), never the grader's: its arguments name staff folders.
+    A title longer than the arguments' room is cut to it (a grading process's, grader/core/service.py)."""
     start, end = _stat_fields(48, 49)  # arg_start, arg_end
-    if 0 < start and end - start > len(SANDBOX_TITLE) + 1:
+    title = title[: max(end - start - 2, 0)]
+    if 0 < start and title:
         ctypes.memset(start, 0, end - start)
-        ctypes.memmove(start, SANDBOX_TITLE, len(SANDBOX_TITLE))
+        ctypes.memmove(start, title, len(title))
         # A last byte that is not NUL: the kernel then reads up to the first NUL (setproctitle's way).
         ctypes.memset(end - 1, ord(" "), 1)
-    title = SANDBOX_TITLE.decode()
+    title = title.decode(errors="replace")
     sys.argv[:] = [title]
     if hasattr(sys, "orig_argv"):
         sys.orig_argv[:] = [title]

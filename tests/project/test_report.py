@@ -25,7 +25,6 @@ from grader.staff.gradebook import Gradebook, Late
 
 from grader.core import results
 from grader.cli import main as grader_cli
-from grader.commands.grade import grade_in_subprocess
 from grader.core.sandbox import Limits, isolation_level
 from tests.seam import MODULES, REPO_ROOT
 
@@ -53,7 +52,7 @@ def _build(tmp: Path) -> dict[str, tuple[Path, list[str]]]:
 
 
 @pytest.fixture(scope="module")
-def results_dir(tmp_path_factory) -> Path:
+def results_dir(grading_service, tmp_path_factory) -> Path:
     if isolation_level() == "none":
         pytest.skip("this machine allows no sandbox namespaces")
     submissions = _build(tmp_path_factory.mktemp("submissions"))
@@ -61,7 +60,7 @@ def results_dir(tmp_path_factory) -> Path:
 
     def grade(item):
         student, (folder, modules) = item
-        outcome = grade_in_subprocess(folder, out / student / "results.json", LIMITS, allow_weak=False, modules=modules)
+        outcome = grading_service.grade(folder, out / student / "results.json", LIMITS, allow_weak=False, modules=modules)
         assert outcome["ok"], outcome.get("error")
 
     with ThreadPoolExecutor(max_workers=2) as pool:

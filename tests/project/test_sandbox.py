@@ -1,4 +1,5 @@
-"""End to end through the sandbox: real submissions graded by `python -m grader.core.grade`.
+"""End to end through the sandbox: real submissions graded as `python -m grader grade` grades them
+(a grading process forked per submission by the grading service, grader/core/service.py).
 
 The reference earns full marks (twice, identically), the stubs nothing, and every hostile
 or faulty variant of the correct example (tests/data/hostile.toml) is contained: it loses
@@ -53,8 +54,8 @@ CORE_FORGES = {"forge_drivers_from_oracles_training", "forge_same_value_twice_op
 SELECTED_FORGES = FORGES if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in FORGES if v.name in CORE_FORGES]
 
 
-def grade(submission: Path, out: Path, modules=None, limits: Limits = LIMITS) -> dict:
-    outcome = grade_in_subprocess(submission, out / "results.json", limits, allow_weak=False, modules=modules)
+def grade(service, submission: Path, out: Path, modules=None, limits: Limits = LIMITS) -> dict:
+    outcome = service.grade(submission, out / "results.json", limits, allow_weak=False, modules=modules)
     assert outcome["ok"], outcome.get("error")
     return outcome["results"]
 
@@ -83,10 +84,10 @@ def test_the_core_set_names_real_variants():
     assert {v.extra["control"] for v in FORGES} <= known
 
 
-def test_reference_scores_full_marks_twice_identically(reference_submission, tmp_path):
+def test_reference_scores_full_marks_twice_identically(grading_service, reference_submission, tmp_path):
     """The reference earns 100, and grading it again gives byte-identical scores and statuses."""
-    first = grade(reference_submission, tmp_path / "a")
-    second = grade(reference_submission, tmp_path / "b")
+    first = grade(grading_service, reference_submission, tmp_path / "a")
+    second = grade(grading_service, reference_submission, tmp_path / "b")
     assert first["score"] == first["max_score"] == rubric.load().test_points, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
     assert first["extra_data"]["integrity_flags"] == []
 
@@ -96,18 +97,18 @@ def test_reference_scores_full_marks_twice_identically(reference_submission, tmp
     assert verdicts(first) == verdicts(second)
 
 
-def test_untouched_stubs_score_zero(tmp_path):
+def test_untouched_stubs_score_zero(grading_service, tmp_path):
     """The stubs as released earn nothing through the grader either."""
-    data = grade(REPO_ROOT, tmp_path)
+    data = grade(grading_service, REPO_ROOT, tmp_path)
     assert data["score"] == 0 and data["max_score"] == rubric.load().test_points
     assert all("not implemented" in t["output"].lower() or "notimplemented" in t["output"].lower() for t in data["tests"] if t["status"] == "failed")
 
 
 @pytest.mark.parametrize("variant", SELECTED, ids=lambda v: v.name)
-def test_hostile_submission_is_contained_and_flagged(variant, tmp_path):
+def test_hostile_submission_is_contained_and_flagged(grading_service, variant, tmp_path):
     """An attack or fault costs the problems it broke and nothing else, earns nothing, and is flagged."""
     folder = variant.build(tmp_path / variant.name)
-    data = grade(folder, tmp_path / "out", variants.affected_problems(variant), limits_for(variant))
+    data = grade(grading_service, folder, tmp_path / "out", variants.affected_problems(variant), limits_for(variant))
     problems = results.per_problem(data)
     for module, (score, max_score) in problems.items():
         if module in variant.expect_lost:
@@ -145,7 +146,8 @@ def assert_nothing_of_the_hidden_tests_shows(variant, out: Path) -> None:
 @pytest.mark.parametrize("level", ["userns", "none"])
 def test_weaker_machines_refuse_or_say_which_layers_were_active(level, reference_submission, tmp_path, monkeypatch):
     """Without root (user namespaces) or without namespaces at all, results name the layers;
-    with no namespaces the grader refuses unless told --allow-weak-sandbox."""
+    with no namespaces the grader refuses unless told --allow-weak-sandbox. (A process of its
+    own, `python -m grader.core.grade`: the level is set in its environment.)"""
     monkeypatch.setenv("GRADER_ISOLATION", level)
     out = tmp_path / "results.json"
     if level == "none":
@@ -159,10 +161,10 @@ def test_weaker_machines_refuse_or_say_which_layers_were_active(level, reference
     assert data["score"] == data["max_score"] > 0
 
 
-def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(tmp_path):
+def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(grading_service, tmp_path):
     """A failing public test shows hypothesis's smallest failing input; a hidden one only its hint."""
     mutant = next(m for m in variants.load_mutants() if m.name == "strides_is_contiguous_checks_size1")
-    data = grade(mutant.build(tmp_path / "mutant"), tmp_path / "out", ["strides"])
+    data = grade(grading_service, mutant.build(tmp_path / "mutant"), tmp_path / "out", ["strides"])
     failed = [t for t in data["tests"] if t["status"] == "failed"]
     visible = [t for t in failed if t["visibility"] == "visible"]
     hidden = [t for t in failed if t["visibility"] != "visible"]
@@ -175,7 +177,7 @@ def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(tmp_pa
 
 
 @pytest.fixture(scope="module")
-def control_scores(tmp_path_factory):
+def control_scores(grading_service, tmp_path_factory):
     """Per control name, its score per problem (graded once, shared by the forges that name it)."""
     graded: dict[tuple, dict] = {}
 
@@ -186,7 +188,7 @@ def control_scores(tmp_path_factory):
         if key not in graded:
             control = next(v for v in HOSTILE + variants.load_mutants() if v.name == name)
             folder = tmp_path_factory.mktemp(name)
-            data = grade(control.build(folder / "submission"), folder / "out", problems)
+            data = grade(grading_service, control.build(folder / "submission"), folder / "out", problems)
             graded[key] = {problem: score for problem, (score, _) in results.per_problem(data).items()}
         return graded[key]
 
@@ -194,12 +196,12 @@ def control_scores(tmp_path_factory):
 
 
 @pytest.mark.parametrize("variant", SELECTED_FORGES, ids=lambda v: v.name)
-def test_forge_earns_no_more_than_its_control(variant, control_scores, tmp_path):
+def test_forge_earns_no_more_than_its_control(grading_service, variant, control_scores, tmp_path):
     """Code that finds our drivers in the worker and rewrites them (from oracles it finds there, or
     to return one value twice) scores no more, in any problem, than the same code without the trick
     (under the course's [integrity] policy the variant names, "flag" by default), and is flagged."""
     problems = variants.affected_problems(variant)
-    graded = grade(variant.build(tmp_path / variant.name), tmp_path / "out", problems)
+    graded = grade(grading_service, variant.build(tmp_path / variant.name), tmp_path / "out", problems)
     data = integrity.hold(graded, variant.extra.get("policy", "flag"))
     kinds = {flag["kind"] for flag in data["extra_data"]["integrity_flags"]}
     assert set(variant.expect_flags) <= kinds, f"{variant.name}: flags {sorted(kinds)}, expected at least {variant.expect_flags}"

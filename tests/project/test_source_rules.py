@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from grader.commands.grade import grade_in_subprocess
 from grader.core import integrity, results, source_rules
 from grader.core.sandbox import Limits, isolation_level
 from grader.staff import config, variants
@@ -233,11 +232,11 @@ def test_course_toml_names_the_policy(tmp_path):
 
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
-def test_the_delegating_submission_scores_zero_in_what_it_delegates(delegating, tmp_path):
+def test_the_delegating_submission_scores_zero_in_what_it_delegates(grading_service, delegating, tmp_path):
     """Through the grader (two problems, to stay cheap): every test that reaches a delegated function
     fails on its own-work rule, every other test keeps its points, and staff see `own-work` flags.
     (Graded whole before the rules: 100/100; after: 44.7, every lost test an own-work rule's.)"""
-    outcome = grade_in_subprocess(delegating, tmp_path / "out" / "results.json", Limits(call_seconds=8, test_seconds=30), False, ["tensors", "named_dims"])
+    outcome = grading_service.grade(delegating, tmp_path / "out" / "results.json", Limits(call_seconds=8, test_seconds=30), False, ["tensors", "named_dims"])
     assert outcome["ok"], outcome.get("error")
     data = outcome["results"]
     lost = [t for t in data["tests"] if t["score"] < t["max_score"]]

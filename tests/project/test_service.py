@@ -1,0 +1,212 @@
+"""The grading service (grader/core/service.py): torch imported once, a fresh grading process per
+submission, and nothing else changed: the same results files, the same walls, the same rule
+that no zygote is forked from a process that held the reference, the suites or the rubric.
+"""
+
+import ast
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from grader.core import results, sandbox
+from grader.core.sandbox import Limits, isolation_level
+from grader.staff import variants
+from grader.staff.executors import grade_in_subprocess
+from grader.staff.gradebook import Gradebook
+from tests.seam import REPO_ROOT
+
+pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
+needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
+
+LIMITS = Limits(call_seconds=8, test_seconds=30, submission_seconds=300)
+
+
+# --- the same files as the per-process grader ------------------------------------------------
+
+# Inherently per run: how long things took (results.json's execution_time and each test's seconds;
+# pytest's "in 1.23s" and hypothesis's timings in the staff file's log), and where objects were in
+# memory (the staff log's "<function ... at 0x7f...>": two per-process runs differ there too).
+_DURATION = re.compile(r"\d+(\.\d+)?(s|ms)\b")
+_ADDRESS = re.compile(r"\bat 0x[0-9a-f]+")
+
+
+def comparable(data: dict) -> dict:
+    """results.json's or results.staff.json's data without what differs from one run to the next."""
+    data = json.loads(json.dumps(data))
+    data.pop("execution_time", None)
+    for test in data.get("tests", []):
+        test.get("extra_data", {}).pop("seconds", None)
+    if "pytest_log_tail" in data:
+        data["pytest_log_tail"] = _ADDRESS.sub("at <address>", _DURATION.sub("<duration>", data["pytest_log_tail"]))
+    return data
+
+
+def both_files(out_file: Path) -> tuple[dict, dict | None]:
+    staff = results.staff_file(out_file)
+    return comparable(json.loads(out_file.read_text())), comparable(json.loads(staff.read_text())) if staff.exists() else None
+
+
+# A correct submission, a partly wrong one, and two hostile ones (a crash, flags), each on one problem.
+PARITY = [
+    ("correct", "strides", None),
+    ("partial", "tensors", None),
+    ("segfault_in_call", None, "hostile"),
+    ("cheat_import_solutions", None, "hostile"),
+]
+
+
+def build(name: str, problem: str | None, kind: str | None, where: Path) -> tuple[Path, list[str]]:
+    if kind is None:
+        return REPO_ROOT / "examples" / "submissions" / name, [problem]
+    variant = next(v for v in variants.load_hostile() if v.name == name)
+    return variant.build(where / name), variants.affected_problems(variant)
+
+
+@needs_sandbox
+@pytest.mark.parametrize("name, problem, kind", PARITY, ids=[p[0] for p in PARITY])
+def test_the_service_writes_what_the_per_process_grader_writes(grading_service, name, problem, kind, tmp_path):
+    """Scores, flags, outputs, both results files: byte for byte what `python -m grader.core.grade`
+    writes for the same submission, but for the timings (`comparable`)."""
+    submission, problems = build(name, problem, kind, tmp_path)
+    alone, served = tmp_path / "alone" / "results.json", tmp_path / "served" / "results.json"
+    assert grade_in_subprocess(submission, alone, LIMITS, False, problems)["ok"]
+    assert grading_service.grade(submission, served, LIMITS, False, problems)["ok"]
+    assert both_files(served) == both_files(alone)
+
+
+# --- the rule: no zygote from a process that held the reference, the suites or the rubric ---
+
+
+def hidden_test_names() -> set[str]:
+    names = set()
+    for path in (REPO_ROOT / "tests" / "hidden").glob("test_*.py"):
+        names.update(n.name for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.FunctionDef) and n.name.startswith("test_"))
+    return names
+
+
+SECRETS = hidden_test_names() | {f"{REPO_ROOT / folder}/" for folder in ("solutions", "tests/hidden", "tests/oracles", "tests/public")}
+
+
+def found_in_memory(pid: int, needles: set[str]) -> set[str]:
+    """Which of `needles` are anywhere in process `pid`'s readable memory."""
+    pattern = re.compile(b"|".join(re.escape(n.encode()) for n in sorted(needles)))
+    found: set[str] = set()
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as memory:
+        for line in maps:
+            span, permissions = line.split()[:2]
+            if "r" not in permissions or line.rstrip().endswith(("[vvar]", "[vsyscall]", "[vvar_vclock]")):
+                continue
+            start, end = (int(x, 16) for x in span.split("-"))
+            try:
+                memory.seek(start)
+                chunk = memory.read(end - start)
+            except (OSError, OverflowError, ValueError):
+                continue
+            found.update(match.group().decode() for match in pattern.finditer(chunk))
+    return found
+
+
+def test_the_service_holds_nothing_of_the_reference_the_suites_or_the_rubric(grading_service):
+    """What every grading process (and so every zygote) inherits: no hidden test's name, no path into
+    the reference or the suites; a process that loaded them (the control) shows all of them."""
+    grading_service.start()
+    assert found_in_memory(grading_service.pid(), SECRETS) == set()
+    control = subprocess.Popen(
+        [sys.executable, "-c", "import solutions.tensors, tests.oracles, tests.public.test_tensors, tests.hidden.test_tensors_hidden; from grader.core import rubric; "
+         "kept = rubric.load(); print('loaded', flush=True); import time; time.sleep(120)"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert control.stdout.readline().strip() == "loaded"
+        assert found_in_memory(control.pid, SECRETS) == SECRETS
+    finally:
+        control.kill()
+        control.wait()
+
+
+def test_no_fork_once_the_suites_are_loaded():
+    """The check the service runs before every fork, and the sandbox before forking a zygote: this
+    test process holds pytest (and the suites), so neither may fork from it."""
+    assert "pytest" in sys.modules
+    with pytest.raises(RuntimeError, match="the grading service must start before the grader loads"):
+        sandbox.refuse_secrets("the grading service")
+
+
+# --- a crash costs one submission, never the batch -------------------------------------------
+
+
+def grading_process_of(student_folder: Path, wait: float = 300) -> int:
+    """The pid of the grading process grading `student_folder` (its command line says so), once it runs tests."""
+    deadline, title = time.monotonic() + wait, f"grading {student_folder}".encode()
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(title):
+                    return int(entry.name)
+            except OSError:
+                continue
+        time.sleep(0.1)
+    raise AssertionError(f"no grading process for {student_folder}")
+
+
+@needs_sandbox
+def test_a_crashed_grading_process_costs_its_submission_a_grader_error_and_a_retry(tmp_path):
+    """One grading process killed mid-way (as a crash of the trusted side would end it): that student
+    is a grader error, the others are graded by the same batch, and the next run grades the one left."""
+    klass = tmp_path / "class"
+    for student in ("a", "b"):
+        shutil.copytree(REPO_ROOT / "solutions", klass / student / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    command = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(tmp_path / "out"), "--only", "tensors",
+               "--skip-canary", "--jobs", "1", "--call-timeout", "8", "--test-timeout", "30"]
+    batch = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    victim = grading_process_of(klass / "a")
+    while not (tmp_path / "out" / "a" / "progress.log").exists() and batch.poll() is None:
+        time.sleep(0.05)
+    subprocess.run(["kill", "-SEGV", str(victim)], check=True)  # the trusted grader itself crashing
+    stdout, stderr = batch.communicate(timeout=600)
+    assert batch.returncode == 1, stdout[-3000:] + stderr[-3000:]
+    assert "grader error" in stdout and "killed by signal 11 (SIGSEGV)" in " ".join(stdout.split())
+    book = Gradebook(tmp_path / "out" / "gradebook.sqlite")
+    assert book.submission("a")["status"] == "grader error"
+    assert book.submission("b")["status"] == "graded" and book.submission("b")["score"] == book.submission("b")["max_score"]
+    book.close()
+    again = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "1 to grade, 1 already graded" in " ".join(again.stdout.split()), again.stdout[-3000:]
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie does not: its parent, the service, died with it,
+    and an init that reaps nothing, as in some containers, leaves it listed)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@needs_sandbox
+def test_a_stopped_service_ends_every_grading_process_at_once(tmp_path):
+    """`stop` (what Ctrl-C or SIGTERM does to a batch) ends the service and the grading in flight
+    within a second; the submission in flight is a grader error, and the service grades no more."""
+    from grader.core.service import GradingService
+
+    submission = tmp_path / "ref"
+    shutil.copytree(REPO_ROOT / "solutions", submission / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    service = GradingService(problems=["tensors"])
+    service.start()
+    with ThreadPoolExecutor(1) as pool:
+        outcome = pool.submit(service.grade, submission, tmp_path / "out" / "results.json", LIMITS, False, ["tensors"])
+        grading = grading_process_of(submission)
+        started = time.monotonic()
+        service.stop()
+        took = time.monotonic() - started
+        assert not outcome.result(timeout=60)["ok"]
+    assert took < 1.0 and not running(grading)
+    later = service.grade(submission, tmp_path / "later" / "results.json", LIMITS, False, ["tensors"])
+    assert not later["ok"] and "stopped" in later["error"]

@@ -187,7 +187,8 @@ def mutant(run: Run) -> None:
 def child_mutant(name: str) -> dict:
     from dataclasses import asdict
 
-    from grader.staff import validate, variants
+    from grader.core import variants
+    from grader.staff import validate
 
     found = [m for m in variants.load_mutants() if m.name == name]
     if not found:

@@ -10,7 +10,9 @@ from rich.text import Text
 
 from grader.commands import make_console
 from grader.core.student_text import printable
-from grader.staff import gradebook, hints
+from grader.core.hints import resolve
+from grader.staff import hint_policy
+from grader.staff import gradebook
 from grader.staff.report import class_results, class_summary, pages
 from grader.staff.config import parse_time
 from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
@@ -54,7 +56,7 @@ def register(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def _own_deadline(policy: hints.HintPolicy, deadline: str | None) -> hints.HintPolicy:
+def _own_deadline(policy: hint_policy.HintPolicy, deadline: str | None) -> hint_policy.HintPolicy:
     """The hint policy with the student's own deadline where an extension moved it later: hidden
     tests' hints "after the deadline" never reach a student who may still be working."""
     if policy.deadline is None or not deadline:
@@ -78,11 +80,11 @@ def run(args: argparse.Namespace) -> int:
     if not students:
         console.print(f"[red]{source} holds no graded student")
         return 2
-    policy = hints.load_policy(args.config)
+    policy = hint_policy.load_policy(args.config)
     for student in students:  # the feedback shows only the hints the course lets students see
         if student.results is not None:
-            student.extra["hints"] = [hints.resolve(h) for h in student.extra.get("hints") or []]  # staff read them all
-            student.extra["hints_shown"] = hints.shown(student.results, _own_deadline(policy, student.late.deadline))
+            student.extra["hints"] = [resolve(h) for h in student.extra.get("hints") or []]  # staff read them all
+            student.extra["hints_shown"] = hint_policy.shown(student.results, _own_deadline(policy, student.late.deadline))
     if args.similarity is not None and not args.similarity.is_file():
         console.print(f"[red]--similarity: no file {args.similarity}: run `python -m grader similarity SUBMISSIONS --out DIR` first")
         return 2

@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.staff import hints
-from grader.staff.replies import Replies
+from grader.core import hints
+from grader.core.replies import Replies
 
 from grader.core import integrity, intake, leases, phases, results, rubric
 from grader.core.intake import BadSubmission

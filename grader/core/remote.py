@@ -39,7 +39,7 @@ class RemoteImpl:
         # The own-work rules, read here from the staged copy (never from the worker): a test that
         # reaches a function breaking its rule fails before any call is sent.
         self.own_work = own_work.Checker(self.sources)
-        # What the submission answered, for misconception hints (grader/staff/replies.py): set by grade_one.
+        # What the submission answered, for misconception hints (grader/core/replies.py): set by grade_one.
         self.replies = None
         self._visible = False
 

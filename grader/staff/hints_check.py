@@ -1,13 +1,13 @@
 """Trusted side: how good are the misconception hints? Measured on held-out slips, as grading does it.
 
-    python -m grader.staff.hints_check                 # tests/data/slips (written after the first library)
-    python -m grader.staff.hints_check --fresh         # tests/data/slips_fresh (written before this library)
-    python -m grader.staff.hints_check --fresh --only training
+    python -m grader.core.hints_check                 # tests/data/slips (written after the first library)
+    python -m grader.core.hints_check --fresh         # tests/data/slips_fresh (written before this library)
+    python -m grader.core.hints_check --fresh --only training
 
 Each slip (one bug on the independent correct example) and each correct variant (written differently
 from the reference) is built in a temporary folder; its problem's public and hidden suites run on it
 in-process with grading's recorder (grader/staff/record_plugin.py), and its replies go through the
-same matcher grading uses (grader/staff/hints.py), as if the problem had lost points.
+same matcher grading uses (grader/core/hints.py), as if the problem had lost points.
 
 A hint is RIGHT when it is one the slip's labels accept (`expect`: mutant names; `family`: family
 names), and WRONG otherwise: any hint on a correct variant, a hint no label accepts, or a hint for a
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from grader.compat import tomllib
 from grader.staff.selfcheck import suite_paths
-from grader.staff.variants import DATA, Variant, importers
+from grader.core.variants import DATA, Variant, importers
 from tests.seam import REPO_ROOT
 
 SETS = {"held-out": DATA / "slips" / "slips.toml", "fresh": DATA / "slips_fresh" / "slips.toml"}
@@ -145,7 +145,7 @@ def verdict(case: Case, given: list[str]) -> str:
 
 
 def measure(which: str = "held-out", only: list[str] | None = None, progress=lambda line: None) -> Figures:
-    from grader.staff import hints
+    from grader.core import hints
 
     hints.MUTANT_SECONDS = max(hints.MUTANT_SECONDS, 1800.0)  # a measurement is not a grade: no time budget to miss
     figures = Figures()

@@ -1,5 +1,5 @@
 """A pytest plugin for the staff tools: run the suites in-process on OUR code (a slip, a mutant, the
-reference), keep its replies as grading would (grader/staff/replies.py) and, at the end, write the
+reference), keep its replies as grading would (grader/core/replies.py) and, at the end, write the
 hints grading would give (as if every problem that ran had lost points) as JSON.
 
     pytest -p grader.staff.record_plugin --impl FOLDER --record-hints OUT.json tests/public/test_M.py ...
@@ -15,8 +15,8 @@ import json
 
 import pytest
 
-from grader.staff import hints
-from grader.staff.replies import RecordingImpl, Replies
+from grader.core import hints
+from grader.core.replies import RecordingImpl, Replies
 from tests import seam
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 from grader.core import rubric as rubric_module
-from grader.staff import selfcheck, variants
+from grader.core import variants
+from grader.staff import selfcheck
 from grader.staff.mutation import MutationRun
 from tests.seam import MODULES, REPO_ROOT
 

@@ -7,7 +7,8 @@ import pytest
 
 from grader.core import rubric
 
-from grader.staff import selfcheck, variants
+from grader.core import variants
+from grader.staff import selfcheck
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.staff import batch, variants
+from grader.core import variants
+from grader.staff import batch
 from grader.cli import main as grader_cli
 from grader.staff.gradebook import Gradebook, Late
 from grader.staff.late import LatePolicy

@@ -28,7 +28,7 @@ import pytest
 
 from grader.core import rubric
 from grader.core.sandbox import isolation_level
-from grader.staff import variants
+from grader.core import variants
 from grader.staff.gradebook import Gradebook, Late
 from tests.seam import MODULES, REPO_ROOT
 
@@ -278,7 +278,7 @@ def test_hidden_hints_after_the_deadline_wait_for_a_students_extended_one():
     """`[hints] hidden_after_deadline`: a student with an extension may still be working at the class's
     deadline, so hidden tests' hints reach their page only after their own."""
     from grader.commands.report import _own_deadline
-    from grader.staff.hints import HintPolicy
+    from grader.staff.hint_policy import HintPolicy
 
     policy, hidden, now = HintPolicy("public", True, DEADLINE), {"visibility": "hidden"}, DEADLINE + timedelta(days=1)
     assert policy.shows(hidden, now) and _own_deadline(policy, DEADLINE.isoformat()).shows(hidden, now)

@@ -17,7 +17,8 @@ import pytest
 from grader.compat import tomllib
 from grader.core import results
 
-from grader.staff import gradescope, shown_tests, variants
+from grader.core import variants
+from grader.staff import gradescope, shown_tests
 from grader.staff.release import bundling
 from tests.seam import REPO_ROOT
 

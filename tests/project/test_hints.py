@@ -1,6 +1,6 @@
 """Misconception hints: right on held-out slips, never on correct code, and shown as the course says.
 
-Hints come from the replies a submission gave to the suites (grader/staff/replies.py). Here: a sample of
+Hints come from the replies a submission gave to the suites (grader/core/replies.py). Here: a sample of
 the held-out slips (tests/data/slips/) gets right hints and correct code none, the library names each
 mutant by its own hint, hidden hints stay out of results.json, and end to end through the sandbox a
 slip's hint reaches its feedback while the hint attacks (tests/data/hostile.toml) name nothing.
@@ -14,15 +14,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from grader.core.sandbox import isolation_level
-from grader.staff import hints, hints_check, probes, variants
-from grader.staff.variants import load_mutants
+from grader.core import hints, probes, variants
+from grader.staff import hint_policy, hints_check
+from grader.core.variants import load_mutants
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 # A sample of the held-out slips, one per problem where the suites run fast, and two correct variants:
-# CI re-measures these; `python -m grader.staff.hints_check [--fresh]` measures every slip (README).
+# CI re-measures these; `python -m grader.core.hints_check [--fresh]` measures every slip (README).
 SAMPLE = {"strides_contiguous_counts_size1", "tensors_epsilon_half"}
 CORRECT_SAMPLE = 1
 
@@ -76,19 +77,19 @@ def test_where_hints_show(tmp_path):
     public, hidden = {"visibility": "public"}, {"visibility": "hidden"}
     deadline = datetime(2025, 10, 14, tzinfo=timezone.utc)
     before, after = deadline - timedelta(days=1), deadline + timedelta(days=1)
-    default = hints.HintPolicy()
+    default = hint_policy.HintPolicy()
     assert default.shows(public, before) and not default.shows(hidden, after)
-    assert not hints.HintPolicy("never").shows(public, after)
-    assert hints.HintPolicy("all").shows(hidden, before)
+    assert not hint_policy.HintPolicy("never").shows(public, after)
+    assert hint_policy.HintPolicy("all").shows(hidden, before)
     config = tmp_path / "course.toml"
     config.write_text('[late]\ndeadline = "2025-10-14T00:00:00+00:00"\npenalty_per_day = 10\nmax_days = 3\n'
                       '[hints]\nhidden_after_deadline = true\n')
-    policy = hints.load_policy(config)
+    policy = hint_policy.load_policy(config)
     assert policy.shows(public, before) and not policy.shows(hidden, before) and policy.shows(hidden, after)
-    assert hints.shown({"extra_data": {"hints": [public, hidden]}}, policy, before) == [public]
+    assert hint_policy.shown({"extra_data": {"hints": [public, hidden]}}, policy, before) == [public]
     config.write_text('[hints]\nshow = "sometimes"\n')
     with pytest.raises(ValueError):
-        hints.load_policy(config)
+        hint_policy.load_policy(config)
 
 
 @needs_sandbox

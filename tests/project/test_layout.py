@@ -85,6 +85,48 @@ def test_the_worker_imports_nothing_trusted():
                     assert alias.name.split(".")[0] not in ("grader", "tests", "solutions"), f"{path.name} imports {alias.name}"
 
 
+# The grader's layers, lowest first: a module may import its own layer and those below it, never
+# one above (the core never reaches up into the staff's tools). compat is a shim anyone may use.
+LAYERS = ("grader.compat", "grader.protocol", "grader.worker", "grader.core", "grader.staff", "grader.commands", "grader.cli")
+
+
+def layer_of(module: str) -> int | None:
+    found = [i for i, layer in enumerate(LAYERS) if module == layer or module.startswith(layer + ".")]
+    return found[0] if found else None
+
+
+def grader_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every grader module `path` imports, at the top or inside a function."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("grader"):
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.startswith("grader")]
+    return found
+
+
+def test_the_grader_imports_run_one_way_down_its_layers():
+    """commands -> staff -> core -> worker -> protocol: no import runs back up a layer."""
+    upward = []
+    for path in sorted((REPO_ROOT / "grader").rglob("*.py")):
+        module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
+        mine = layer_of(module)
+        for line, imported in grader_imports(path):
+            theirs = layer_of(imported)
+            if mine is not None and theirs is not None and theirs > mine:
+                upward.append(f"{path.relative_to(REPO_ROOT)}:{line} imports {imported}")
+    assert upward == [], "imports running up the layers " + " > ".join(reversed(LAYERS)) + ":\n" + "\n".join(upward)
+
+
+def test_the_layer_check_sees_an_import_inside_a_function(tmp_path):
+    """The reader counts imports in function bodies (where the upward ones used to hide)."""
+    source = tmp_path / "m.py"
+    source.write_text("def f():\n    from grader.staff.executors import grade_in_subprocess\n")
+    assert grader_imports(source) == [(2, "grader.staff.executors.grade_in_subprocess")]
+    assert layer_of("grader.staff.executors.grade_in_subprocess") > layer_of("grader.core.canary")
+
+
 @pytest.mark.parametrize("settings, want", [("", 100.0), ("test_points = 85", 85.0), ("test_points = 0", None), ('test_points = "85"', None)])
 def test_the_rubric_reads_its_test_points_from_settings(tmp_path, settings, want):
     """[settings] test_points is what the tests add up to (100 when absent); anything but a positive number is refused."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.staff import variants
+from grader.core import variants
 from grader.staff.gradebook import Gradebook
 from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from grader.staff import variants
+from grader.core import variants
 from grader.staff.report import class_results, grades_csv, pages
 from grader.staff.gradebook import Gradebook, Late
 

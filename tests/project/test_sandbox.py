@@ -18,7 +18,7 @@ import pytest
 
 from grader.core import flags, integrity, results, rubric
 
-from grader.staff import variants
+from grader.core import variants
 from grader.commands.grade import grade_in_subprocess
 from grader.core.sandbox import Limits, isolation_level
 from tests.seam import REPO_ROOT

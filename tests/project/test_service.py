@@ -17,7 +17,7 @@ import pytest
 
 from grader.core import results, sandbox
 from grader.core.sandbox import Limits, isolation_level
-from grader.staff import variants
+from grader.core import variants
 from grader.staff.executors import grade_in_subprocess
 from grader.staff.gradebook import Gradebook
 from tests.seam import REPO_ROOT

@@ -13,7 +13,8 @@ import pytest
 
 from grader.core import integrity, results, source_rules
 from grader.core.sandbox import Limits, isolation_level
-from grader.staff import config, variants
+from grader.core import variants
+from grader.staff import config
 from grader.staff.gradebook import Gradebook, Late
 from tests import own_work
 from tests.own_work import OwnWorkViolation

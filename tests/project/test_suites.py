@@ -11,7 +11,8 @@ import pytest
 
 from grader.core import rubric
 
-from grader.staff import selfcheck, variants
+from grader.core import variants
+from grader.staff import selfcheck
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]

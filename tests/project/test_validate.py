@@ -13,7 +13,8 @@ import pytest
 
 from grader import cli
 
-from grader.staff import mutation, validate, variants
+from grader.core import variants
+from grader.staff import mutation, validate
 
 from grader.core import rubric
 from tests.seam import REPO_ROOT

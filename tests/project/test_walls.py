@@ -16,7 +16,7 @@ import pytest
 
 from grader.core import canary, memcg, results
 
-from grader.staff import variants
+from grader.core import variants
 from grader.commands.grade import grade_in_subprocess
 from tests.project.test_sandbox import limits_for
 from grader.core.machine import WORK_BASE, SandboxUnavailable, isolation_level, layers_for, masked_paths

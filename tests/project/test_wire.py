@@ -13,7 +13,7 @@ import torch
 
 from grader.core import results
 
-from grader.staff import variants
+from grader.core import variants
 
 from grader.protocol import wire
 from grader.core.sandbox import isolation_level

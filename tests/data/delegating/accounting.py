@@ -1,4 +1,4 @@
-# Appended to the correct example's module by grader/staff/variants.py (build_delegating):
+# Appended to the correct example's module by grader/core/variants.py (build_delegating):
 # Problem 7 handed to PyTorch: meta nn.Linear stand-ins, saved_tensors_hooks, stepping torch.optim optimizers.
 
 import torch

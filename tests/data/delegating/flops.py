@@ -1,4 +1,4 @@
-# Appended to the correct example's module by grader/staff/variants.py (build_delegating):
+# Appended to the correct example's module by grader/core/variants.py (build_delegating):
 # Problem 4's counts handed to FlopCounterMode on meta tensors.
 
 import torch

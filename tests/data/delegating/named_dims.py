@@ -1,4 +1,4 @@
-# Appended to the correct example's module by grader/staff/variants.py (build_delegating):
+# Appended to the correct example's module by grader/core/variants.py (build_delegating):
 # causal_mask handed to tril: the stub's own hint.
 
 import torch

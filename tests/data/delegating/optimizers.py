@@ -1,4 +1,4 @@
-# Appended to the correct example's module by grader/staff/variants.py (build_delegating):
+# Appended to the correct example's module by grader/core/variants.py (build_delegating):
 # SGD and AdamW are torch.optim's own (AdaGrad, which torch.optim does differently, is kept).
 
 import torch

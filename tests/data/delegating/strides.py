@@ -1,4 +1,4 @@
-# Appended to the correct example's module by grader/staff/variants.py (build_delegating):
+# Appended to the correct example's module by grader/core/variants.py (build_delegating):
 # Problem 2 handed to PyTorch: every layout question is asked of a meta tensor.
 
 import torch

@@ -1,4 +1,4 @@
-# Appended to the correct example's module by grader/staff/variants.py (build_delegating):
+# Appended to the correct example's module by grader/core/variants.py (build_delegating):
 # Problem 1 handed to PyTorch: torch.finfo, dtype.itemsize, a meta tensor's element_size and a float64 cast.
 
 import math

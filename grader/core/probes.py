@@ -1,6 +1,6 @@
-"""Trusted side: the suites' own requests, used as probes for misconception hints (grader/staff/hints.py).
+"""Trusted side: the suites' own requests, used as probes for misconception hints (grader/core/hints.py).
 
-A probe is one request the suites made (grader/staff/replies.py records them while grading): a call of
+A probe is one request the suites made (grader/core/replies.py records them while grading): a call of
 a function of the problem's module (`("call", function, args, kwargs)`) or one of our drivers
 (`("run", "tests.drivers.M:name", kwargs)`). The submission's reply to it is already known; the
 reference and each mutant answer the same request here, in-process (staff code), and the answers are

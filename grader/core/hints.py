@@ -1,8 +1,8 @@
 """Trusted side: misconception hints. Name the slip a failing submission made, or say nothing.
 
 Every mutant in tests/data/mutants/ is a known student slip, with a `hint` written for students.
-The probes are the suites' own requests: while the submission is graded, grader/staff/replies.py keeps
-a bounded sample of what it answered (grader/staff/probes.py says which requests can be compared and
+The probes are the suites' own requests: while the submission is graded, grader/core/replies.py keeps
+a bounded sample of what it answered (grader/core/probes.py says which requests can be compared and
 how). Here, for each problem that lost points, the reference and each of the problem's mutants answer
 the same requests in-process (staff code, never the student's) and the answers are compared.
 
@@ -10,7 +10,7 @@ A mutant explains a submission when, on every request group where the mutant dif
 reference, the submission's answers equal the mutant's, request by request, and differ from the
 reference's somewhere there. Anything less gives no specific hint: a crash, a timeout or a stub's
 NotImplementedError equals nothing, and two mutants that would explain the same group differently
-cancel out. Where no mutant can be named, a family (grader/staff/families.py) may be: the kind of
+cancel out. Where no mutant can be named, a family (grader/core/families.py) may be: the kind of
 input the submission gets wrong, in general words. A correct submission (equal to the reference on
 every request) gets neither.
 
@@ -32,18 +32,16 @@ import math
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from grader.staff import config as config_module
-from grader.staff import families as families_module
-from grader.staff import probes as probe_sets
-from grader.staff.replies import Replies, Reply
-from grader.staff.variants import Variant, load_mutants
+from grader.core import families as families_module
+from grader.core import probes as probe_sets
+from grader.core.replies import Replies, Reply
+from grader.core.variants import Variant, load_mutants
 from tests.seam import REPO_ROOT, InProcessImpl, load_reference
 
 REL, ABS = 1e-5, 1e-7  # a different but correct order of float operations stays inside these
@@ -385,38 +383,6 @@ def resolve(hint: dict) -> dict:
         if candidate["problem"] == hint["problem"] and key_of(candidate) == hint["key"]:
             return {**candidate, "text": _text(candidate.get("slip"), candidate.get("family")), "visibility": "hidden"}
     return hint
-
-
-# --- where hints show (the course config's [hints] table) ---------------------------------
-@dataclass(frozen=True)
-class HintPolicy:
-    """show: "public" (hints public tests' replies give; the default), "all", or "never".
-    hidden_after_deadline: from the [late] deadline on, "public" shows hidden tests' hints too."""
-
-    show: str = "public"
-    hidden_after_deadline: bool = False
-    deadline: datetime | None = None
-
-    def shows(self, hint: dict, now: datetime | None = None) -> bool:
-        if self.show == "never":
-            return False
-        if self.show == "all" or hint.get("visibility") == "public":
-            return True
-        now = now or datetime.now(timezone.utc)
-        return self.hidden_after_deadline and self.deadline is not None and now >= self.deadline
-
-
-def load_policy(config: Path | None) -> HintPolicy:
-    """The course config's [hints] table (grader/staff/config.py checks it); ConfigError if it is wrong."""
-    course = config_module.load(config)
-    table = course.hints or {}
-    deadline = course.late["deadline"] if course.late else None
-    return HintPolicy(table.get("show", "public"), table.get("hidden_after_deadline", False), deadline)
-
-
-def shown(results: dict, policy: HintPolicy, now: datetime | None = None) -> list[dict]:
-    """The hints of one results.json that the policy lets its student see (hidden ones resolved here)."""
-    return [resolve(h) for h in (results.get("extra_data") or {}).get("hints", []) if policy.shows(h, now)]
 
 
 # --- in grade_one ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from grader.staff import probes
+from grader.core import probes
 from tests.seam import MODULES
 
 # Kept per request group AND per test (each test is written to catch its own slips, so each gets a share):

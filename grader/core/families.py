@@ -5,7 +5,7 @@ sentence that says where to look ("check how size-1 dims are treated"). It is na
 group when the submission is wrong there ONLY on requests of that kind and right on several requests
 of other kinds: then the sentence points at the inputs it gets wrong, whatever its exact slip is, and
 it says nothing about the slip it cannot know. A specific hint (one mutant) wins when the evidence
-separates it; a family is the fallback for near misses (grader/staff/hints.py).
+separates it; a family is the fallback for near misses (grader/core/hints.py).
 """
 
 from __future__ import annotations

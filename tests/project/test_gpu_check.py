@@ -37,7 +37,7 @@ def dry_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu-out")
     finished = subprocess.run(
         ["bash", "scripts/gpu_check.sh", "--cpu"], cwd=REPO_ROOT, capture_output=True, text=True,
-        env={**os.environ, "OUT": str(out)}, timeout=280,
+        env={**os.environ, "OUT": str(out), "PYTHON": sys.executable}, timeout=280,  # the interpreter running the tests, not PATH's python3
     )
     return finished.returncode, finished.stdout + finished.stderr, json.loads((out / "figures.json").read_text()), out
 

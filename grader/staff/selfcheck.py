@@ -15,6 +15,7 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from typing import Any, Callable
 
 from grader.core.rubric import Rubric
 from tests.seam import REPO_ROOT
@@ -77,6 +78,13 @@ def run_many_in_process(jobs: list[tuple[str | Path, list[str] | None]], timeout
                 raise RuntimeError(f"pytest could not run the suites on {impl} (exit {code}):\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}")
             outcomes.append(_outcomes(ElementTree.parse(report)))
         return outcomes
+
+
+def run_variants(built: list, scratch: Path, modules_of: Callable[[Any], list[str]]) -> dict[str, dict[str, str]]:
+    """{variant name: outcomes} for variants of the reference (mutants, alternatives), each built
+    under `scratch` and run on the problems `modules_of` names, all from one process."""
+    jobs = [(variant.build(scratch / variant.name), modules_of(variant)) for variant in built]
+    return dict(zip((variant.name for variant in built), run_many_in_process(jobs)))
 
 
 def _run_forked(plan: list[list[str]]) -> list[int]:

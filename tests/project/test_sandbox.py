@@ -53,6 +53,11 @@ CORE_FORGES = {"forge_drivers_from_oracles_training", "forge_same_value_twice_op
 SELECTED_FORGES = FORGES if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in FORGES if v.name in CORE_FORGES]
 
 
+# For a test of what feedback shows, not of time limits: under load, a problem's share of LIMITS
+# (1/8 of 300 s) could run out while hypothesis shrank, and "Falsifying example" never came.
+UNHURRIED = dataclasses.replace(LIMITS, test_seconds=120, submission_seconds=1200)
+
+
 def grade(submission: Path, out: Path, modules=None, limits: Limits = LIMITS) -> dict:
     outcome = grade_in_subprocess(submission, out / "results.json", limits, allow_weak=False, modules=modules)
     assert outcome["ok"], outcome.get("error")
@@ -162,7 +167,7 @@ def test_weaker_machines_refuse_or_say_which_layers_were_active(level, reference
 def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(tmp_path):
     """A failing public test shows hypothesis's smallest failing input; a hidden one only its hint."""
     mutant = next(m for m in variants.load_mutants() if m.name == "strides_is_contiguous_checks_size1")
-    data = grade(mutant.build(tmp_path / "mutant"), tmp_path / "out", ["strides"])
+    data = grade(mutant.build(tmp_path / "mutant"), tmp_path / "out", ["strides"], UNHURRIED)
     failed = [t for t in data["tests"] if t["status"] == "failed"]
     visible = [t for t in failed if t["visibility"] == "visible"]
     hidden = [t for t in failed if t["visibility"] != "visible"]

@@ -77,8 +77,7 @@ def outcomes_of(tmp_path_factory):
         if mutant.name not in done:
             batch = [m for m in MUTANTS if m.module == mutant.module]
             scratch = tmp_path_factory.mktemp(f"mutants-{mutant.module}")
-            jobs = [(m.build(scratch / m.name), variants.affected_problems(m)) for m in batch]
-            done.update(zip((m.name for m in batch), selfcheck.run_many_in_process(jobs)))
+            done.update(selfcheck.run_variants(batch, scratch, variants.affected_problems))
         return done[mutant.name]
 
     return outcomes

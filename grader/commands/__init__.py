@@ -8,8 +8,9 @@ from rich.console import Console
 
 
 def make_console() -> Console:
-    """The commands' console: paths and ids are never folded over lines (they are copied and grepped)."""
-    return Console(highlight=False, soft_wrap=True)
+    """The commands' console: lines wrap at the terminal's width (80 without one: the tests hold the
+    output to it). A path a reader must copy whole is printed with soft_wrap=True where it is said."""
+    return Console(highlight=False)
 
 
 def open_gradebook(path: Path, console: Console):

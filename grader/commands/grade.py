@@ -169,7 +169,7 @@ def _grade(args: argparse.Namespace, console: Console, kept: Kept) -> int:
     kept.gradebook, kept.students = book.path, len(students)
     try:
         if book.upgraded:
-            console.print(f"gradebook upgraded to schema {book.schema_version()!r} (the file as it was: {book.backup})", markup=False)
+            console.print(f"gradebook upgraded to schema {book.schema_version()!r} (the file as it was: {book.backup})", markup=False, soft_wrap=True)
         policy = late.policy_of(course)
         the_plan = batch.plan(students, book, args.out, grading.scope, set(args.regrade), args.regrade_all, policy, times)
         kept.to_grade = len(the_plan.jobs)

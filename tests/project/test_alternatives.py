@@ -9,7 +9,7 @@ from grader.core import rubric
 
 from grader.staff import selfcheck, variants
 
-pytestmark = [pytest.mark.project, pytest.mark.xdist_group("alternatives"), pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("alternatives"), pytest.mark.timeout(900)]
 
 ALTERNATIVES = variants.load_alternatives()
 

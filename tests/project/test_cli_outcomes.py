@@ -26,7 +26,7 @@ from grader.core import rubric
 from grader.core.student_text import printable
 from grader.core.sandbox import isolation_level
 
-pytestmark = [pytest.mark.project, pytest.mark.xdist_group("cli-outcomes"), pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("cli-outcomes"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 SCOPE = ["--only", "tensors", "--call-timeout", "8", "--test-timeout", "30", "--submission-timeout", "300", "--jobs", "2"]

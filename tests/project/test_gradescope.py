@@ -20,7 +20,7 @@ from grader.core import results
 from grader.staff import gradescope, release, shown_tests, variants
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.xdist_group("gradescope")]  # one worker builds the zip once
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("gradescope")]  # one worker builds the zip once
 
 CORRECT = REPO_ROOT / "examples" / "submissions" / "correct"
 

@@ -17,7 +17,7 @@ from grader.core.sandbox import isolation_level
 from grader.staff.variants import load_mutants
 from tests.seam import MODULES, REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 RIGHT_SHARE_FLOOR = 0.9  # measured 34 of 35 (97%) when the set was written

@@ -25,7 +25,7 @@ from grader.core import intake
 from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(300)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 CORRECT = REPO_ROOT / "examples" / "submissions" / "correct"

@@ -24,7 +24,7 @@ from grader.staff.gradebook import Gradebook, Late
 from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.xdist_group("regrade"), pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("regrade"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 SCOPE = ["--only", "tensors", "--skip-canary", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)

@@ -20,7 +20,7 @@ from grader import cli
 from grader.staff import release
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.xdist_group("release")]  # one worker builds the bundle once
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("release")]  # one worker builds the bundle once
 
 
 @pytest.fixture(scope="module")

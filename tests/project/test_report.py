@@ -28,7 +28,7 @@ from grader.commands.grade import grade_in_subprocess
 from grader.core.sandbox import Limits, isolation_level
 from tests.seam import MODULES, REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.xdist_group("report"), pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("report"), pytest.mark.timeout(900)]
 
 # Time limits are not tested here: under load (CI's 2 cores shared), a problem's share of 300 s
 # (1/8) ran out while hypothesis shrank, and the feedback said "time limit" instead of the example.

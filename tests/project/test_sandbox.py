@@ -24,6 +24,7 @@ from tests.seam import REPO_ROOT
 
 pytestmark = [
     pytest.mark.project,
+    pytest.mark.e2e,
     pytest.mark.timeout(900),
     pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces"),
 ]

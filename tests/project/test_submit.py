@@ -20,7 +20,7 @@ from grader.core.manifest import manifest_flags
 from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.xdist_group("submit")]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("submit")]
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from grader.core.sandbox import WORK_BASE, Limits, SandboxUnavailable, isolation
 from grader.worker import jail
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 needs_root = pytest.mark.skipif(isolation_level() != "root", reason="the memory cgroup and own uid need root")
 

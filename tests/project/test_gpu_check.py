@@ -27,6 +27,7 @@ _spec.loader.exec_module(gpu_check)  # (registered first: its dataclass looks it
 pytestmark = [
     pytest.mark.project,
     pytest.mark.e2e,
+    pytest.mark.slow,  # the dry run: about a minute on 2 cores
     pytest.mark.xdist_group("gpu-check"),  # one worker runs the dry run once
     pytest.mark.timeout(300),
     pytest.mark.skipif(isolation_level() == "none", reason="the dry run grades through the sandbox"),

@@ -14,7 +14,7 @@ from grader.core import rubric
 from grader.staff import selfcheck, variants
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 MUTANTS = [m for m in variants.load_mutants() if not m.cuda_only]
 

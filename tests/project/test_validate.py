@@ -18,7 +18,7 @@ from grader.staff import mutation, validate, variants
 from grader.core import rubric
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("validate"), pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("validate"), pytest.mark.timeout(600)]
 
 # Changes a comment only: no test can tell, so validate must report it as NOT losing points.
 PLANTED = variants.Variant(

@@ -8,7 +8,8 @@ from rich.console import Console
 
 
 def make_console() -> Console:
-    """The commands' console: plain (no guessed highlighting); it folds lines at the terminal's width."""
+    """The commands' console: lines wrap at the terminal's width (80 without one: the tests hold the
+    output to it). A path a reader must copy whole is printed with soft_wrap=True where it is said."""
     return Console(highlight=False)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.compat import tomllib
-from grader.staff.selfcheck import suite_paths
+from grader.core.suites import suite_paths
 from grader.core.variants import DATA, Variant, importers
 from tests.seam import REPO_ROOT
 

@@ -7,15 +7,28 @@ they are graded by grader/core/grade.py.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from typing import Any, Callable
 
 from grader.core.rubric import Rubric
 from grader.core.suites import suite_paths
 from tests.seam import REPO_ROOT
+
+def pytest_args(impl: str | Path, modules: list[str] | None, report: Path) -> list[str]:
+    """pytest's arguments for the suites of `modules` on `impl`, graded settings, a JUnit report."""
+    args = [
+        *suite_paths(modules), f"--impl={impl}", f"--junitxml={report}",
+        "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--hypothesis-profile=grading", "-o", "junit_family=xunit1",
+    ]
+    return args + (["-m", " or ".join(modules)] if modules else [])
+
 
 def run_in_process(impl: str | Path, modules: list[str] | None = None, timeout: float = 900) -> dict[str, str]:
     """{test key: 'passed' | 'failed' | 'skipped'} for every test function of the suites run on `impl`.
@@ -24,16 +37,61 @@ def run_in_process(impl: str | Path, modules: list[str] | None = None, timeout: 
     """
     with tempfile.TemporaryDirectory(prefix="selfcheck-") as scratch:
         report = Path(scratch) / "junit.xml"
-        command = [
-            sys.executable, "-m", "pytest", *suite_paths(modules), f"--impl={impl}", f"--junitxml={report}",
-            "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--hypothesis-profile=grading", "-o", "junit_family=xunit1",
-        ]
-        if modules:
-            command += ["-m", " or ".join(modules)]
+        command = [sys.executable, "-m", "pytest", *pytest_args(impl, modules, report)]
         finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
         if finished.returncode not in (0, 1) or not report.exists():
             raise RuntimeError(f"pytest could not run the suites on {impl} (exit {finished.returncode}):\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}")
         return _outcomes(ElementTree.parse(report))
+
+
+def run_many_in_process(jobs: list[tuple[str | Path, list[str] | None]], timeout: float = 1800) -> list[dict[str, str]]:
+    """run_in_process for each (impl, modules) of `jobs`, in order, from ONE Python process.
+
+    Starting Python, importing torch and pytest is most of a short run: that process does it
+    once, then forks a child per job that runs pytest as run_in_process would (its own
+    session, its own JUnit report; a job cannot touch the next one's state).
+    """
+    with tempfile.TemporaryDirectory(prefix="selfcheck-many-") as scratch:
+        reports = [Path(scratch) / f"junit-{n}.xml" for n in range(len(jobs))]
+        plan = [pytest_args(impl, modules, report) for (impl, modules), report in zip(jobs, reports)]
+        command = [sys.executable, "-m", "grader.staff.selfcheck"]
+        finished = subprocess.run(command, cwd=REPO_ROOT, input=json.dumps(plan), capture_output=True, text=True, timeout=timeout)
+        codes = json.loads(finished.stdout.strip().splitlines()[-1]) if finished.returncode == 0 else None
+        outcomes = []
+        for (impl, _), report, code in zip(jobs, reports, codes or [None] * len(jobs)):
+            if code not in (0, 1) or not report.exists():
+                raise RuntimeError(f"pytest could not run the suites on {impl} (exit {code}):\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}")
+            outcomes.append(_outcomes(ElementTree.parse(report)))
+        return outcomes
+
+
+def run_variants(built: list, scratch: Path, modules_of: Callable[[Any], list[str]]) -> dict[str, dict[str, str]]:
+    """{variant name: outcomes} for variants of the reference (mutants, alternatives), each built
+    under `scratch` and run on the problems `modules_of` names, all from one process."""
+    jobs = [(variant.build(scratch / variant.name), modules_of(variant)) for variant in built]
+    return dict(zip((variant.name for variant in built), run_many_in_process(jobs)))
+
+
+def _run_forked(plan: list[list[str]]) -> list[int]:
+    """Each pytest run of `plan` in a forked child of this (warm) process: their exit statuses."""
+    import pytest
+    import torch  # noqa: F401  (imported once, here: what the children share)
+
+    codes = []
+    for args in plan:
+        sys.stdout.flush()
+        child = os.fork()
+        if child == 0:
+            code = 3
+            try:
+                with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+                    code = int(pytest.main(args))
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        codes.append(os.waitstatus_to_exitcode(status))
+    return codes
+
 
 
 def _outcomes(tree: ElementTree.ElementTree) -> dict[str, str]:
@@ -65,3 +123,7 @@ def points_lost(outcomes: dict[str, str], rubric: Rubric) -> dict[str, float]:
             module = rubric.problem_of[key]
             lost[module] = lost.get(module, 0.0) + rubric.points[key]
     return lost
+
+
+if __name__ == "__main__":  # run_many_in_process's one process
+    print(json.dumps(_run_forked(json.loads(sys.stdin.read()))))

@@ -10,7 +10,7 @@ from grader.core import rubric
 from grader.core import variants
 from grader.staff import selfcheck
 
-pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("alternatives"), pytest.mark.timeout(900)]
 
 ALTERNATIVES = variants.load_alternatives()
 
@@ -22,23 +22,32 @@ def test_every_alternative_has_a_unique_name_and_a_description():
     assert all(a.description for a in ALTERNATIVES)
 
 
+RULE_MUTANTS = [m for m in variants.load_mutants() if m.extra.get("must_fail")]
+
+
+@pytest.fixture(scope="module")
+def outcomes_by_name(tmp_path_factory) -> dict[str, dict[str, str]]:
+    """Every alternative (on the problems it can touch) and rule-breaking mutant (on its own
+    problem), run from one warm process."""
+    scratch = tmp_path_factory.mktemp("variants")
+    return {
+        **selfcheck.run_variants(ALTERNATIVES, scratch, variants.affected_problems),
+        **selfcheck.run_variants(RULE_MUTANTS, scratch, lambda mutant: [mutant.module]),
+    }
+
+
 @pytest.mark.parametrize("alternative", ALTERNATIVES, ids=lambda a: a.name)
-def test_each_alternative_keeps_full_marks(alternative, tmp_path):
+def test_each_alternative_keeps_full_marks(alternative, outcomes_by_name):
     """A correct implementation in another style loses no point anywhere."""
-    folder = alternative.build(tmp_path / alternative.name)
-    outcomes = selfcheck.run_in_process(folder, variants.affected_problems(alternative))
+    outcomes = outcomes_by_name[alternative.name]
     failed = sorted(key for key, outcome in outcomes.items() if outcome == "failed")
     lost = selfcheck.points_lost(outcomes, rubric.load())
     assert not lost, f"{alternative.name} ({alternative.description}) lost {lost} in {failed}"
 
 
-RULE_MUTANTS = [m for m in variants.load_mutants() if m.extra.get("must_fail")]
-
-
 @pytest.mark.parametrize("mutant", RULE_MUTANTS, ids=lambda m: m.name)
-def test_each_rule_breaking_mutant_fails_the_tests_it_names(mutant, tmp_path):
+def test_each_rule_breaking_mutant_fails_the_tests_it_names(mutant, outcomes_by_name):
     """A mutant with `must_fail` (code that passed an old, weaker check) fails exactly where the data says it must."""
-    folder = mutant.build(tmp_path / mutant.name)
-    outcomes = selfcheck.run_in_process(folder, [mutant.module])
+    outcomes = outcomes_by_name[mutant.name]
     not_failed = [key for key in mutant.extra["must_fail"] if outcomes.get(key) != "failed"]
     assert not not_failed, f"{mutant.name} ({mutant.description}) was not caught by {not_failed}"

@@ -30,10 +30,10 @@ from grader.staff.late import LatePolicy
 from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]  # generous: a loaded machine is slow; idle CI needs far less
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("batch"), pytest.mark.timeout(900)]  # generous: a loaded machine is slow; idle CI needs far less
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-SCOPE = ["--only", "tensors", "--call-timeout", "8", "--test-timeout", "30", "--submission-timeout", "300", "--jobs", "2"]
+SCOPE = ["--only", "tensors", "--skip-canary", "--call-timeout", "8", "--test-timeout", "30", "--submission-timeout", "300", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)
 MUTANTS = [m for m in variants.load_mutants() if not m.cuda_only]
 REFERENCE_COPIES = 8  # plus one .zip, one late, one in the grace period and one broken upload: 24 in all
 TENSOR_MUTANTS = [m for m in MUTANTS if m.module == "tensors"]

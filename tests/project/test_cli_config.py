@@ -19,7 +19,7 @@ from grader.staff import config, late
 from grader.staff.config import ConfigError
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project]
+pytestmark = [pytest.mark.project, pytest.mark.e2e]
 
 GOOD_LATE = '[late]\ndeadline = "2025-10-14T23:59:00-07:00"\ngrace_minutes = 15\npenalty_per_day = 10\nmax_days = 3\n'
 

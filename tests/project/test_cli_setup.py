@@ -13,7 +13,7 @@ from grader.staff.release import bundling
 from grader.compat import tomllib
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("cli-setup")]  # one worker builds the bundle once
 
 CPU_INDEX = "--index-url https://download.pytorch.org/whl/cpu"
 

@@ -26,6 +26,9 @@ _spec.loader.exec_module(gpu_check)  # (registered first: its dataclass looks it
 
 pytestmark = [
     pytest.mark.project,
+    pytest.mark.e2e,
+    pytest.mark.slow,  # the dry run: about a minute on 2 cores
+    pytest.mark.xdist_group("gpu-check"),  # one worker runs the dry run once
     pytest.mark.timeout(300),
     pytest.mark.skipif(isolation_level() == "none", reason="the dry run grades through the sandbox"),
 ]
@@ -37,7 +40,7 @@ def dry_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu-out")
     finished = subprocess.run(
         ["bash", "scripts/gpu_check.sh", "--cpu"], cwd=REPO_ROOT, capture_output=True, text=True,
-        env={**os.environ, "OUT": str(out)}, timeout=280,
+        env={**os.environ, "OUT": str(out), "PYTHON": sys.executable}, timeout=280,  # the interpreter running the tests, not PATH's python3
     )
     return finished.returncode, finished.stdout + finished.stderr, json.loads((out / "figures.json").read_text()), out
 

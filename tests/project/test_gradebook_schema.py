@@ -20,7 +20,7 @@ from grader.staff import gradebook
 from grader.staff.gradebook import Gradebook, GradebookError, Migration
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project]
+pytestmark = [pytest.mark.project, pytest.mark.e2e]
 
 LEGACY = REPO_ROOT / "tests" / "data" / "gradebooks" / "main-620eecd.sqlite.gz"
 

@@ -22,7 +22,7 @@ from grader.staff import gradescope, shown_tests
 from grader.staff.release import bundling
 from tests.seam import REPO_ROOT
 
-pytestmark = pytest.mark.project
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("gradescope")]  # one worker builds the zip once
 
 CORRECT = REPO_ROOT / "examples" / "submissions" / "correct"
 

@@ -19,7 +19,7 @@ from grader.staff import hint_policy, hints_check
 from grader.core.variants import load_mutants
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 # A sample of the held-out slips, one per problem where the suites run fast, and two correct variants:

@@ -21,7 +21,7 @@ import pytest
 from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 COMMAND = [sys.executable, "-m", "grader", "grade", "class", "--out", "out", "--only", "tensors", "--skip-canary", "--jobs", "1"]

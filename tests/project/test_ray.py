@@ -26,6 +26,7 @@ ray = pytest.importorskip("ray")
 
 pytestmark = [
     pytest.mark.project,
+    pytest.mark.e2e,
     pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces"),
 ]
 

@@ -24,10 +24,10 @@ from grader.staff.gradebook import Gradebook, Late
 from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("regrade"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-SCOPE = ["--only", "tensors", "--jobs", "2"]
+SCOPE = ["--only", "tensors", "--skip-canary", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)
 MUTANT = next(m for m in variants.load_mutants() if m.name == "tensors_bias_off_by_one")
 DEADLINE = datetime(2025, 10, 14, 23, 59, tzinfo=timezone.utc)
 

@@ -20,7 +20,7 @@ from grader import cli
 from grader.staff.release import behaviour, bundling, install_check, leak_check
 from tests.seam import REPO_ROOT
 
-pytestmark = pytest.mark.project
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("release")]  # one worker builds the bundle once
 
 
 @pytest.fixture(scope="module")
@@ -225,8 +225,8 @@ def sample_windows(dataset, batch_size, context_length, device, generator=None):
 '''
 
 
-# The probe is the slow part: the tests that read it run on one xdist worker, so it runs once.
-probe_group = pytest.mark.xdist_group("release-probe")
+# The probe is the slow part: the tests that read it run on one xdist worker (the module's), so it runs once.
+probe_group = pytest.mark.xdist_group("release")
 
 
 @pytest.fixture(scope="module")

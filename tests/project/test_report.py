@@ -28,9 +28,11 @@ from grader.cli import main as grader_cli
 from grader.core.sandbox import Limits, isolation_level
 from tests.seam import MODULES, REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.xdist_group("report"), pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("report"), pytest.mark.timeout(900)]
 
-LIMITS = Limits(call_seconds=8, test_seconds=30, submission_seconds=300)
+# Time limits are not tested here: under load (CI's 2 cores shared), a problem's share of 300 s
+# (1/8) ran out while hypothesis shrank, and the feedback said "time limit" instead of the example.
+LIMITS = Limits(call_seconds=8, test_seconds=120, submission_seconds=1200)
 SCOPE = ["tensors", "flops"]
 MUTANT = "tensors_underflow_below_smallest_subnormal"  # a public hypothesis test finds it
 HOSTILE = "patch_torch_allclose"  # contained, full marks, flagged "patched"

@@ -231,6 +231,7 @@ def test_course_toml_names_the_policy(tmp_path):
         config.load(tmp_path / "course.toml")
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 def test_the_delegating_submission_scores_zero_in_what_it_delegates(grading_service, delegating, tmp_path):

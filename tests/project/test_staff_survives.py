@@ -25,7 +25,7 @@ from grader.staff.gradebook import Gradebook, Late
 from grader.staff.report.pages import page_stem
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.xdist_group("staff-survives"), pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("staff-survives"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 SCOPE = ["--only", "tensors", "--skip-canary", "--jobs", "2", "--call-timeout", "8", "--test-timeout", "30"]

@@ -15,7 +15,7 @@ from grader.core import variants
 from grader.staff import selfcheck
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 # Every mutant but the hint library's growth (`ci = false`: `python -m grader validate` checks those
 # before a release; one per problem stays here), so CI's per-mutant runs stay as many as they were.
@@ -66,10 +66,28 @@ def test_there_are_at_least_a_dozen_mutants_covering_every_problem():
         assert sum(m.module == module for m in MUTANTS) >= 2, f"problem {module} has fewer than 2 mutants"
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
-def test_each_mutant_loses_points_in_its_own_problem_only(mutant, tmp_path):
+def by_problem(mutant: variants.Variant):
+    """One xdist group per problem: its mutants run on one worker, from one warm process."""
+    return pytest.param(mutant, id=mutant.name, marks=pytest.mark.xdist_group(f"mutants-{mutant.module}"))
+
+
+@pytest.fixture(scope="module")
+def outcomes_of(tmp_path_factory):
+    """mutant -> its outcomes; the first mutant of a problem asked for runs all of that problem's."""
+    done: dict[str, dict[str, str]] = {}
+
+    def outcomes(mutant: variants.Variant) -> dict[str, str]:
+        if mutant.name not in done:
+            batch = [m for m in MUTANTS if m.module == mutant.module]
+            scratch = tmp_path_factory.mktemp(f"mutants-{mutant.module}")
+            done.update(selfcheck.run_variants(batch, scratch, variants.affected_problems))
+        return done[mutant.name]
+
+    return outcomes
+
+
+@pytest.mark.parametrize("mutant", [by_problem(m) for m in MUTANTS])
+def test_each_mutant_loses_points_in_its_own_problem_only(mutant, outcomes_of):
     """A subtle bug in module M costs points in problem M and in no other problem."""
-    folder = mutant.build(tmp_path / mutant.name)
-    outcomes = selfcheck.run_in_process(folder, variants.affected_problems(mutant))
-    lost = selfcheck.points_lost(outcomes, rubric.load())
+    lost = selfcheck.points_lost(outcomes_of(mutant), rubric.load())
     assert set(lost) == {mutant.module}, f"{mutant.name} ({mutant.description}) lost points in {lost}"

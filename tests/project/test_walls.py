@@ -7,6 +7,7 @@ Each end-to-end test grades through the real sandbox, one problem at a time (--o
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from grader.core.sandbox import Limits
 from grader.worker import jail
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 needs_root = pytest.mark.skipif(isolation_level() != "root", reason="the memory cgroup and own uid need root")
 
@@ -228,6 +229,15 @@ def test_no_token_of_the_graders_reaches_the_worker(tmp_path, monkeypatch):
 # --- where Python lives, and a sandbox that cannot run -------------------------------------
 
 
+def see_the_running_environment(site_packages: Path) -> None:
+    """--system-site-packages reaches the base interpreter's packages only: run from a venv (the
+    README's set-up), torch lives in that venv. A .pth adds this interpreter's site folders (their
+    own .pth files processed, an editable install's too)."""
+    folders = [folder for folder in site.getsitepackages() if Path(folder).is_dir()]
+    lines = [f"import site; site.addsitedir({folder!r})" for folder in folders]
+    (site_packages / "zz_running_environment.pth").write_text("\n".join(lines) + "\n")
+
+
 @needs_sandbox
 @pytest.mark.parametrize("where", ["/tmp", "checkout"])
 def test_a_venv_grades_the_reference_in_full(where, reference, tmp_path):
@@ -239,6 +249,7 @@ def test_a_venv_grades_the_reference_in_full(where, reference, tmp_path):
     try:
         site_packages = next(venv.glob("lib/python*/site-packages"))
         (site_packages / "walls_venv_only.py").write_text("ANSWER = 42\n")
+        see_the_running_environment(site_packages)
         tensors = reference / "assignment" / "tensors.py"
         original = tensors.read_text()
         tensors.write_text(original + "\n\nimport walls_venv_only  # noqa: E402,F401  (only in the venv)\n")

@@ -19,7 +19,7 @@ from grader.protocol import wire
 from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
 
-pytestmark = pytest.mark.project
+pytestmark = [pytest.mark.project, pytest.mark.e2e]
 
 
 def round_trip(value):

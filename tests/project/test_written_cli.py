@@ -29,7 +29,7 @@ from grader.staff.gradebook import Gradebook
 from student import questions
 from tests.seam import REPO_ROOT
 
-pytestmark = [pytest.mark.project, pytest.mark.xdist_group("written-cli"), pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("written-cli"), pytest.mark.timeout(600)]
 
 TERM = "2025-fall"
 MARKUP = "<script>alert(1)</script> Forward 2 FLOPs, backward 4 ``` |"

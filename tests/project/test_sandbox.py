@@ -21,6 +21,7 @@ from grader.core import flags, integrity, results, rubric
 from grader.core import variants
 from grader.commands.grade import grade_in_subprocess
 from grader.core.sandbox import Limits, isolation_level
+from grader.staff.report.feedback import EXAMPLE_HEADER
 from tests.seam import REPO_ROOT
 
 pytestmark = [
@@ -175,10 +176,10 @@ def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(gradin
     visible = [t for t in failed if t["visibility"] == "visible"]
     hidden = [t for t in failed if t["visibility"] != "visible"]
     assert visible and hidden, f"{mutant.name} should fail public and hidden strides tests"
-    assert any("Falsifying" in t["output"] and "layout=" in t["output"] for t in visible)
+    assert any(EXAMPLE_HEADER.search(t["output"]) and "layout=" in t["output"] for t in visible)
     for test in hidden:
         assert test["output"].startswith("Hint: "), test["output"]
-        for leak in ("Falsifying", "assert", "expected", "Expected", "=="):
+        for leak in ("Falsifying", "Failing example", "Failing explicit example", "assert", "expected", "Expected", "=="):
             assert leak not in test["output"].split("\n", 1)[1], test["output"]
 
 

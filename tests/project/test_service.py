@@ -41,6 +41,7 @@ def comparable(data: dict) -> dict:
     """results.json's or results.staff.json's data without what differs from one run to the next."""
     data = json.loads(json.dumps(data))
     data.pop("execution_time", None)
+    data.pop("hint_seed", None)  # a fresh draw per grade, by design (grade.hint_seed): the sample a student cannot predict
     for test in data.get("tests", []):
         test.get("extra_data", {}).pop("seconds", None)
     if "pytest_log_tail" in data:

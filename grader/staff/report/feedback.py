@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from grader.core.student_text import scrub, without_grader_frames
@@ -101,17 +102,21 @@ def _title(tests: list[dict], module: str) -> str:
     return module if title == module else f"{title} ({module})"
 
 
+EXAMPLE_HEADER = re.compile(r"(Falsifying|Failing)( explicit)? example\b")
+
+
 def smallest_failing_input(output: str) -> str:
-    """Hypothesis's "Falsifying example: f(...)" block (and its "Draw N:" lines) from pytest's report."""
+    """Hypothesis's "Falsifying example: f(...)" block (and its "Draw N:" lines) from pytest's report
+    ("Failing example" / "Failing explicit example" since hypothesis 6.16x: both spellings)."""
     lines = [_unprefix(line) for line in output.splitlines()]
-    start = next((i for i, line in enumerate(lines) if line.startswith("Falsifying")), None)
+    start = next((i for i, line in enumerate(lines) if EXAMPLE_HEADER.match(line.strip())), None)
     if start is None:
         return ""
     block, closed = [], False
     for line in lines[start:]:
         if closed and not line.startswith("Draw "):  # the drawn values follow the call; then it ends
             break
-        closed = closed or line == ")"
+        closed = closed or line.strip() == ")"
         if not line.strip().startswith("impl="):  # the fixture, not an input
             block.append(line)
         if len(block) > 60:  # a huge example: the full output below still has it

@@ -1,8 +1,8 @@
 """Trusted side: how good are the misconception hints? Measured on held-out slips, as grading does it.
 
-    python -m grader.core.hints_check                 # tests/data/slips (written after the first library)
-    python -m grader.core.hints_check --fresh         # tests/data/slips_fresh (written before this library)
-    python -m grader.core.hints_check --fresh --only training
+    python -m grader.staff.hints_check                 # tests/data/slips (written after the first library)
+    python -m grader.staff.hints_check --fresh         # tests/data/slips_fresh (written before this library)
+    python -m grader.staff.hints_check --fresh --only training
 
 Each slip (one bug on the independent correct example) and each correct variant (written differently
 from the reference) is built in a temporary folder; its problem's public and hidden suites run on it

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 # A sample of the held-out slips, one per problem where the suites run fast, and two correct variants:
-# CI re-measures these; `python -m grader.core.hints_check [--fresh]` measures every slip (README).
+# CI re-measures these; `python -m grader.staff.hints_check [--fresh]` measures every slip (README).
 SAMPLE = {"strides_contiguous_counts_size1", "tensors_epsilon_half"}
 CORRECT_SAMPLE = 1
 

@@ -2,7 +2,8 @@
 
 Every clock the code can read (time.perf_counter and friends, however they were imported,
 and timeit's default timer) is replaced by one that moves only when a product runs: the
-k-th product (counted by PyTorch's FlopCounterMode as FLOPs / 2mkn) takes `seconds_of(k)`:
+k-th product (counted with PyTorch's FlopCounterMode: the FLOPs it counted over `flops_per_product`,
+what it counts for one product, which the test computes on the trusted side) takes `seconds_of(k)`:
 `first` for the first product, then `cycle[(k - 1) % len(cycle)]`. So a warm-up run,
 and which statistic of the timed runs is returned, become exact numbers the test (on the
 trusted side) can compare with; whatever extra warm-up runs precede the timed ones, any
@@ -80,27 +81,30 @@ class _OperandDtypes(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def _with_product_clock(impl, m, k, n, first, cycle, call):
+def _with_product_clock(impl, flops_per_product, first, cycle, call):
     operands = _OperandDtypes()
+    per_product = max(int(flops_per_product), 1)
     with FlopCounterMode(display=False) as counter:
-        with _clocks_replaced(impl.flops, _ProductClock(counter, 2 * m * k * n, first, list(cycle))), operands:
+        with _clocks_replaced(impl.flops, _ProductClock(counter, per_product, first, list(cycle))), operands:
             value = call()
-        products = counter.get_total_flops() // max(2 * m * k * n, 1)
+        products = counter.get_total_flops() // per_product
     return {"value": value if isinstance(value, float) else repr(value), "products": int(products),
             "operand_dtypes": sorted(operands.seen)}
 
 
-def time_matmul_with_clock(impl, m: int, k: int, n: int, dtype: str, device, repeats: int, first: float, cycle: list) -> dict:
+def time_matmul_with_clock(impl, m: int, k: int, n: int, dtype: str, device, repeats: int, first: float, cycle: list,
+                           flops_per_product: int) -> dict:
     """time_matmul(m, k, n, dtype, device, repeats=repeats) while the clock moves only with products."""
     return _with_product_clock(
-        impl, m, k, n, first, cycle, lambda: impl.flops.time_matmul(m, k, n, getattr(torch, dtype), device, repeats=repeats)
+        impl, flops_per_product, first, cycle, lambda: impl.flops.time_matmul(m, k, n, getattr(torch, dtype), device, repeats=repeats)
     )
 
 
-def measured_mfu_with_clock(impl, m: int, k: int, n: int, dtype: str, device, peak_flops_per_sec: float, first: float, cycle: list) -> dict:
+def measured_mfu_with_clock(impl, m: int, k: int, n: int, dtype: str, device, peak_flops_per_sec: float, first: float,
+                            cycle: list, flops_per_product: int) -> dict:
     """measured_mfu(m, k, n, dtype, device, peak) under the same clock (time_matmul's default repeats)."""
     return _with_product_clock(
-        impl, m, k, n, first, cycle, lambda: impl.flops.measured_mfu(m, k, n, getattr(torch, dtype), device, peak_flops_per_sec)
+        impl, flops_per_product, first, cycle, lambda: impl.flops.measured_mfu(m, k, n, getattr(torch, dtype), device, peak_flops_per_sec)
     )
 
 

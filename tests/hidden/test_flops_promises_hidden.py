@@ -15,6 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.drivers import flops_calls as calls
+from tests.oracles.flops import flops_of_one_product
 
 pytestmark = pytest.mark.flops
 
@@ -27,7 +28,7 @@ def test_time_matmul_is_the_median_after_one_warm_up(impl, repeats):
     """time_matmul warms up once, then returns statistics.median of `repeats` runs timed one by one (not a mean, minimum or total; the cold run not among them)."""
     cycle = CYCLES[repeats]
     out = impl.run(calls.time_matmul_with_clock, m=24, k=16, n=8, dtype="float32", device="cpu",
-                   repeats=repeats, first=COLD, cycle=cycle)
+                   repeats=repeats, first=COLD, cycle=cycle, flops_per_product=flops_of_one_product(24, 16, 8))
     assert out["products"] >= repeats + 1, f"time_matmul(repeats={repeats}) ran {out['products']} products: a warm-up and {repeats} timed runs expected"
     assert isinstance(out["value"], float), f"time_matmul returned {out['value']}"
     assert math.isclose(out["value"], statistics.median(cycle), rel_tol=1e-6), (
@@ -44,7 +45,8 @@ def test_time_matmul_takes_any_dtype_and_device_form(impl, dtype, as_device, m, 
     """`device` may be a string or a torch.device, `dtype` any float dtype; the answer is still the median of the timed runs."""
     device = torch.device("cpu") if as_device else "cpu"
     cycle = CYCLES[5]
-    out = impl.run(calls.time_matmul_with_clock, m=m, k=k, n=n, dtype=dtype, device=device, repeats=5, first=COLD, cycle=cycle)
+    out = impl.run(calls.time_matmul_with_clock, m=m, k=k, n=n, dtype=dtype, device=device, repeats=5, first=COLD, cycle=cycle,
+                   flops_per_product=flops_of_one_product(m, k, n))
     assert isinstance(out["value"], float) and math.isclose(out["value"], statistics.median(cycle), rel_tol=1e-6)
 
 
@@ -55,7 +57,7 @@ def test_measured_mfu_of_the_median_time(impl, as_device):
     cycle = CYCLES[5]
     device = torch.device("cpu") if as_device else "cpu"
     out = impl.run(calls.measured_mfu_with_clock, m=m, k=k, n=n, dtype="float32", device=device,
-                   peak_flops_per_sec=peak, first=COLD, cycle=cycle)
+                   peak_flops_per_sec=peak, first=COLD, cycle=cycle, flops_per_product=flops_of_one_product(m, k, n))
     expected = 2 * m * k * n / statistics.median(cycle) / peak
     assert isinstance(out["value"], float) and math.isclose(out["value"], expected, rel_tol=1e-6), out
 
@@ -84,5 +86,6 @@ def test_backward_flag_by_position_and_keyword(impl, ref):
 def test_the_products_run_in_the_requested_dtype(impl, dtype):
     """time_matmul and measured_mfu multiply random tensors of the given dtype (not the default float32)."""
     for scenario, extra in ((calls.time_matmul_with_clock, {"repeats": 3}), (calls.measured_mfu_with_clock, {"peak_flops_per_sec": 1e4})):
-        out = impl.run(scenario, m=8, k=6, n=4, dtype=dtype, device="cpu", first=COLD, cycle=[1.0, 2.0, 3.0], **extra)
+        out = impl.run(scenario, m=8, k=6, n=4, dtype=dtype, device="cpu", first=COLD, cycle=[1.0, 2.0, 3.0],
+                       flops_per_product=flops_of_one_product(8, 6, 4), **extra)
         assert out["operand_dtypes"] == [dtype], f"{scenario.__name__}: the products' operands were {out['operand_dtypes']}, not {dtype}"

@@ -22,7 +22,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from tests.drivers import optimizers as optimizer_driver
-from tests.oracles import accounting, training
+from tests.oracles import accounting, flops, training
 from tests.seam import REPO_ROOT, load_reference
 
 PATH = REPO_ROOT / "tests" / "public" / "expected_values.json"
@@ -98,7 +98,8 @@ def _flops() -> dict:
         with FlopCounterMode(display=False) as counter:
             layers(x).sum().backward()
         counted[f"{num_tokens} {widths}"] = counter.get_total_flops()
-    return {"flops.linear_stack_training_flops": counted}
+    # What the product clock of tests/drivers/flops_calls.py turns into products (the time_matmul test's sizes).
+    return {"flops.linear_stack_training_flops": counted, "flops.counted_per_product 24 16 8": flops.flops_of_one_product(24, 16, 8)}
 
 
 # --- problem 6 ------------------------------------------------------------------------------

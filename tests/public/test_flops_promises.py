@@ -14,10 +14,11 @@ from tests.drivers import flops_calls as calls
 pytestmark = pytest.mark.flops
 
 
-def test_time_matmul_warms_up_then_takes_the_median(impl):
+def test_time_matmul_warms_up_then_takes_the_median(impl, expected_values):
     """time_matmul runs the product once to warm up, then times `repeats` runs one by one and returns their statistics.median."""
     out = impl.run(calls.time_matmul_with_clock, m=24, k=16, n=8, dtype="float32", device="cpu", repeats=5,
-                   first=1000.0, cycle=[1.0, 7.0, 3.0, 50.0, 5.0])
+                   first=1000.0, cycle=[1.0, 7.0, 3.0, 50.0, 5.0],
+                   flops_per_product=expected_values["flops.counted_per_product 24 16 8"])
     value = out["value"]
     readings = {1000 + 1 + 7 + 3 + 50: "the total of the runs, warm-up included", 7.0: "the median with the cold first run timed (no warm-up)",
                 13.2: "the mean", 1.0: "the minimum", 66.0: "the total of the timed runs"}

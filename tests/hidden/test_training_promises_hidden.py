@@ -74,5 +74,7 @@ def test_checkpoint_every_defaults_to_no_checkpoints(impl):
 @pytest.mark.parametrize("batch_size, context_length", [(0, 3), (3, 0), (-1, 2)])
 def test_get_batch_refuses_sizes_of_zero(impl, batch_size, context_length):
     """'a size <= 0: ValueError': zero counts, for the batch size and for the context length."""
+    x, y = impl.training.get_batch(np.arange(20, dtype=np.int64), 2, 3, "cpu")  # the refusal pays only where a batch works
+    assert tuple(x.shape) == tuple(y.shape) == (2, 3) and bool(((y - x) == 1).all())
     with pytest.raises(ValueError):
         impl.training.get_batch(np.arange(20, dtype=np.int64), batch_size, context_length, "cpu")

@@ -40,7 +40,7 @@ from grader import cli
 from grader.core import variants
 from tests.project.test_validate import PLANTED
 real = variants.load_mutants
-variants.load_mutants = lambda: real() + [PLANTED]
+variants.load_mutants = lambda: [m for m in real() if m.extra.get("ci", True)] + [PLANTED]  # CI's sample of the grown mutants
 sys.exit(cli.main(["validate", "--only", "tensors", "--out", sys.argv[1]]))
 """
 

@@ -133,7 +133,9 @@ def _holds_arrays(value: Any) -> bool:
 def _canonical(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         t = value.detach().cpu()
-        return ("tensor", str(t.dtype), tuple(t.shape), tuple(t.stride()), hashlib.sha256(t.contiguous().view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"").hexdigest())
+        # Copied into a fresh flat buffer: .contiguous() may keep a size-1 dim's odd stride, which a byte view refuses.
+        flat = torch.empty(t.numel(), dtype=t.dtype).copy_(t.reshape(-1))
+        return ("tensor", str(t.dtype), tuple(t.shape), tuple(t.stride()), hashlib.sha256(flat.view(torch.uint8).numpy().tobytes() if t.numel() else b"").hexdigest())
     if isinstance(value, dict):
         return tuple((k, _canonical(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):

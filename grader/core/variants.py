@@ -86,6 +86,12 @@ def _after_docstring_and_future(text: str) -> int:
     return end
 
 
+def reference_into(folder: Path) -> Path:
+    """`folder` as a submission holding the reference (folder/assignment/...): the honest control."""
+    shutil.copytree(BASES["solutions"], folder / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
 def build_delegating(destination: Path) -> Path:
     """The submission that hands every derivable function to PyTorch: the correct example with
     tests/data/delegating/<module>.py appended to each such module (later definitions win)."""

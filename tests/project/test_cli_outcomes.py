@@ -25,6 +25,7 @@ from tests.seam import REPO_ROOT
 from grader.core import rubric
 from grader.core.student_text import printable
 from grader.core.sandbox import isolation_level
+from grader.core.variants import reference_into
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("cli-outcomes"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
@@ -40,11 +41,6 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "GRADER_TEST_BREAK_ZYGOTE"}
     environment.update(COLUMNS="80", **env)
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=REPO_ROOT, capture_output=True, text=True, env=environment)
-
-
-def reference_into(folder: Path) -> Path:
-    shutil.copytree(REPO_ROOT / "solutions", folder / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from grader.core.sandbox import isolation_level
 from grader.staff.gradebook import Gradebook, Late
 from grader.staff.report.pages import page_stem
 from tests.seam import REPO_ROOT
+from grader.core.variants import reference_into
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("staff-survives"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
@@ -41,11 +42,6 @@ PARSER_BOMB = "\nx = " + "-" * 7000 + "1\n"
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "COLUMNS": "80", **env}
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=REPO_ROOT, capture_output=True, text=True, env=environment, timeout=800)
-
-
-def reference_into(folder: Path) -> Path:
-    shutil.copytree(REPO_ROOT / "solutions", folder / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
-    return folder
 
 
 @pytest.fixture(scope="module")

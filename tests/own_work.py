@@ -15,7 +15,9 @@ A rule only takes points: it never pays for a function that is wrong.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -223,9 +225,23 @@ class Checker:
 def driver_reaches(driver: Callable[..., Any], inputs: Mapping[str, Any]) -> set[tuple[str, str]]:
     """The ruled (module, name) pairs a driver drives, read off its text: `impl.M.F`, and
     `getattr(impl.M, x)` with x a literal, one of the inputs, or a string the driver holds."""
-    source = inspect.getsource(inspect.getmodule(driver))
-    submission = Submission({"driver": source}, package="tests.drivers")
-    reached, open_modules, strings = set(), set(), {v for v in inputs.values() if isinstance(v, str)}
+    key = (driver.__module__, driver.__qualname__, frozenset(v for v in inputs.values() if isinstance(v, str)))
+    if key not in _REACHED:  # our drivers' text does not change: read once per driver and string inputs, not per call
+        _REACHED[key] = frozenset(_driver_reaches(driver, key[2]))
+    return set(_REACHED[key])
+
+
+_REACHED: dict[tuple[str, str, frozenset], frozenset] = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _driver_module(module: types.ModuleType) -> Submission:
+    return Submission({"driver": inspect.getsource(module)}, package="tests.drivers")
+
+
+def _driver_reaches(driver: Callable[..., Any], input_strings: frozenset) -> set[tuple[str, str]]:
+    submission = _driver_module(inspect.getmodule(driver))
+    reached, open_modules, strings = set(), set(), set(input_strings)
     for definition in _reach(submission, driver.__name__):
         aliases: dict[str, str] = {}
         for node in ast.walk(definition):

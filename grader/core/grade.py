@@ -21,7 +21,7 @@ from pathlib import Path
 from grader.core import hints
 from grader.core.replies import Replies
 
-from grader.core import integrity, intake, leases, phases, results, rubric
+from grader.core import fast_tracebacks, integrity, intake, leases, phases, results, rubric
 from grader.core.intake import BadSubmission
 from grader.core.manifest import manifest_flags
 from grader.core.machine import SandboxUnavailable, layers_for
@@ -151,7 +151,7 @@ def _run_pytest(impl: RemoteImpl, modules: list[str] | None) -> tuple[list, str,
     ]
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = pytest.main(args, plugins=[plugin, *([phases] if phases.PATH else [])])
+        code = pytest.main(args, plugins=[plugin, fast_tracebacks, *([phases] if phases.PATH else [])])
     if plugin.grader_failure is not None:  # never a grade: the batch records a grader error and retries
         raise SandboxUnavailable(plugin.grader_failure)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

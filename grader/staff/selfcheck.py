@@ -21,13 +21,14 @@ from grader.core.rubric import Rubric
 from grader.core.suites import suite_paths
 from tests.seam import REPO_ROOT
 
-def pytest_args(impl: str | Path, modules: list[str] | None, report: Path) -> list[str]:
-    """pytest's arguments for the suites of `modules` on `impl`, graded settings, a JUnit report."""
+def pytest_args(impl: str | Path, modules: list[str] | None, report: Path, first_failure: bool = False) -> list[str]:
+    """pytest's arguments for the suites of `modules` on `impl`, graded settings, a JUnit report;
+    with `first_failure`, the run stops at the first failing test."""
     args = [
         *suite_paths(modules), f"--impl={impl}", f"--junitxml={report}",
-        "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--hypothesis-profile=grading", "-o", "junit_family=xunit1",
+        "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "grader.core.fast_tracebacks", "--hypothesis-profile=grading", "-o", "junit_family=xunit1",
     ]
-    return args + (["-m", " or ".join(modules)] if modules else [])
+    return args + (["-m", " or ".join(modules)] if modules else []) + (["--maxfail=1"] if first_failure else [])
 
 
 def run_in_process(impl: str | Path, modules: list[str] | None = None, timeout: float = 900) -> dict[str, str]:
@@ -51,17 +52,29 @@ def run_many_in_process(jobs: list[tuple[str | Path, list[str] | None]], timeout
     once, then forks a child per job that runs pytest as run_in_process would (its own
     session, its own JUnit report; a job cannot touch the next one's state).
     """
+    outcomes = run_each_in_process(jobs, timeout)
+    for outcome in outcomes:
+        if isinstance(outcome, RuntimeError):
+            raise outcome
+    return outcomes
+
+
+def run_each_in_process(jobs: list[tuple[str | Path, list[str] | None]], timeout: float = 1800, first_failure: list[bool] | None = None) -> list[dict[str, str] | RuntimeError]:
+    """run_many_in_process, where a job that could not run is its own RuntimeError, not the whole list's;
+    `first_failure[n]`: job n stops at its first failing test."""
     with tempfile.TemporaryDirectory(prefix="selfcheck-many-") as scratch:
         reports = [Path(scratch) / f"junit-{n}.xml" for n in range(len(jobs))]
-        plan = [pytest_args(impl, modules, report) for (impl, modules), report in zip(jobs, reports)]
+        stops = first_failure or [False] * len(jobs)
+        plan = [pytest_args(impl, modules, report, stop) for (impl, modules), report, stop in zip(jobs, reports, stops)]
         command = [sys.executable, "-m", "grader.staff.selfcheck"]
         finished = subprocess.run(command, cwd=REPO_ROOT, input=json.dumps(plan), capture_output=True, text=True, timeout=timeout)
         codes = json.loads(finished.stdout.strip().splitlines()[-1]) if finished.returncode == 0 else None
-        outcomes = []
+        outcomes: list[dict[str, str] | RuntimeError] = []
         for (impl, _), report, code in zip(jobs, reports, codes or [None] * len(jobs)):
             if code not in (0, 1) or not report.exists():
-                raise RuntimeError(f"pytest could not run the suites on {impl} (exit {code}):\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}")
-            outcomes.append(_outcomes(ElementTree.parse(report)))
+                outcomes.append(RuntimeError(f"pytest could not run the suites on {impl} (exit {code}):\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}"))
+            else:
+                outcomes.append(_outcomes(ElementTree.parse(report)))
         return outcomes
 
 
@@ -70,6 +83,28 @@ def run_variants(built: list, scratch: Path, modules_of: Callable[[Any], list[st
     under `scratch` and run on the problems `modules_of` names, all from one process."""
     jobs = [(variant.build(scratch / variant.name), modules_of(variant)) for variant in built]
     return dict(zip((variant.name for variant in built), run_many_in_process(jobs)))
+
+
+def run_mutants(built: list, scratch: Path, modules_of: Callable[[Any], list[str]]) -> dict[str, dict[str, str]]:
+    """{mutant name: outcomes}, enough to tell where each mutant of the reference loses points,
+    from one process: its own problem's tests until the first failure (one is enough to lose
+    points there), every test of the other problems `modules_of` names (none may fail).
+
+    The own problem's outcomes are partial: for which tests fail, use run_variants."""
+    jobs, stops, owners = [], [], []
+    for mutant in built:
+        folder = mutant.build(scratch / mutant.name)
+        others = [m for m in modules_of(mutant) if m != mutant.module]
+        for modules, stop in [([mutant.module], True)] + ([(others, False)] if others else []):
+            jobs.append((folder, modules))
+            stops.append(stop)
+            owners.append(mutant.name)
+    found: dict[str, dict[str, str]] = {mutant.name: {} for mutant in built}
+    for owner, outcome in zip(owners, run_each_in_process(jobs, first_failure=stops)):
+        if isinstance(outcome, RuntimeError):
+            raise outcome
+        found[owner].update(outcome)
+    return found
 
 
 def _run_forked(plan: list[list[str]]) -> list[int]:

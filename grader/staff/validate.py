@@ -110,39 +110,66 @@ def check_suite(impl: str | Path, label: str, expected: str, modules: list[str])
 # --- (3): the mutants -----------------------------------------------------------------------
 
 
+MUTANTS_PER_PROCESS = 8  # one warm process (torch and pytest imported once) per 8 mutants; progress after each 8
+
+
 def check_mutant(mutant: variants.Variant, cuda: bool) -> MutantCheck:
     """Build the mutant in a scratch folder and run the problems it can touch."""
-    check = MutantCheck(mutant.name, mutant.module, mutant.description, {}, "error")
-    if mutant.cuda_only and not cuda:
-        check.status, check.note = "skipped", "cuda_only, and this machine has no CUDA device"
-        return check
-    with tempfile.TemporaryDirectory(prefix=f"validate-{mutant.name}-") as scratch:
-        try:
-            folder = mutant.build(Path(scratch))
-            outcomes = selfcheck.run_in_process(folder, variants.affected_problems(mutant))
-        except (ValueError, RuntimeError, OSError, subprocess.TimeoutExpired) as error:
-            check.note = str(error)[-500:]
-            return check
-    check.lost = selfcheck.points_lost(outcomes, rubric_module.load())
-    if not check.lost:
-        check.status = "NOT caught"
-    elif set(check.lost) != {mutant.module}:
-        check.status = "leaks"
-        check.note = f"loses points outside {mutant.module}: the suites reach it through other problems"
-    else:
-        check.status = "caught"
-    return check
+    return check_mutants([mutant], workers=1, cuda=cuda)[0]
 
 
 def check_mutants(mutants: list[variants.Variant], workers: int, cuda: bool, progress: Callable[[MutantCheck], None] = lambda c: None) -> list[MutantCheck]:
-    """All mutants at once: each run is a pytest subprocess, so threads are enough to fill the cores."""
+    """All mutants, in order: `workers` processes at a time, each running a few mutants from one
+    warm process (selfcheck.run_each_in_process), so threads are enough to fill the cores."""
+    runnable = [m for m in mutants if cuda or not m.cuda_only]
+    chunks = [runnable[i : i + MUTANTS_PER_PROCESS] for i in range(0, len(runnable), MUTANTS_PER_PROCESS)]
+    checked: dict[str, MutantCheck] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(check_mutant, mutant, cuda) for mutant in mutants]
-        checks = []
-        for future in futures:
-            checks.append(future.result())
-            progress(checks[-1])
+        for chunk_checks in pool.map(_check_chunk, chunks):
+            for check in chunk_checks:
+                checked[check.name] = check
+                progress(check)
+    checks = []
+    for mutant in mutants:
+        if mutant.name not in checked:  # cuda_only, and no CUDA here
+            check = MutantCheck(mutant.name, mutant.module, mutant.description, {}, "skipped", "cuda_only, and this machine has no CUDA device")
+            progress(check)
+            checked[mutant.name] = check
+        checks.append(checked[mutant.name])
     return checks
+
+
+def _check_chunk(mutants: list[variants.Variant]) -> list[MutantCheck]:
+    checks = [MutantCheck(m.name, m.module, m.description, {}, "error") for m in mutants]
+    with tempfile.TemporaryDirectory(prefix="validate-") as scratch:
+        jobs, runs = [], []
+        for mutant, check in zip(mutants, checks):
+            try:
+                jobs.append((mutant.build(Path(scratch) / mutant.name), variants.affected_problems(mutant)))
+                runs.append(check)
+            except (ValueError, OSError) as error:
+                check.note = str(error)[-500:]
+        try:
+            outcomes = selfcheck.run_each_in_process(jobs) if jobs else []
+        except (OSError, subprocess.TimeoutExpired) as error:
+            outcomes = [RuntimeError(str(error))] * len(jobs)
+        for check, outcome in zip(runs, outcomes):
+            if isinstance(outcome, RuntimeError):
+                check.note = str(outcome)[-500:]
+            else:
+                _judge(check, outcome)
+    return checks
+
+
+def _judge(check: MutantCheck, outcomes: dict[str, str]) -> None:
+    check.lost = selfcheck.points_lost(outcomes, rubric_module.load())
+    if not check.lost:
+        check.status = "NOT caught"
+    elif set(check.lost) != {check.module}:
+        check.status = "leaks"
+        check.note = f"loses points outside {check.module}: the suites reach it through other problems"
+    else:
+        check.status = "caught"
 
 
 # --- all of it --------------------------------------------------------------------------------

@@ -34,10 +34,12 @@ pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mar
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 SCOPE = ["--only", "tensors", "--skip-canary", "--call-timeout", "8", "--test-timeout", "30", "--submission-timeout", "300", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)
-MUTANTS = [m for m in variants.load_mutants() if not m.cuda_only]
-REFERENCE_COPIES = 8  # plus one .zip, one late, one in the grace period and one broken upload: 24 in all
-TENSOR_MUTANTS = [m for m in MUTANTS if m.module == "tensors"]
-FLOPS_MUTANTS = [m for m in MUTANTS if m.module == "flops"][: 20 - REFERENCE_COPIES - len(TENSOR_MUTANTS)]
+MUTANTS = [m for m in variants.load_mutants() if not m.cuda_only and m.extra.get("ci", True)]
+REFERENCE_COPIES = 8  # plus 6 + 6 mutants, one .zip, one late, one in the grace period and one broken upload: 24 in all
+# A fixed number, not "every tensors mutant": the hint library's growth took this class from 24
+# submissions to 58 (378 s of CI's 1183). The suites' strength is test_suites.py's to check.
+TENSOR_MUTANTS = [m for m in MUTANTS if m.module == "tensors"][:6]
+FLOPS_MUTANTS = [m for m in MUTANTS if m.module == "flops"][:6]  # graded on tensors only: full marks
 DEADLINE = datetime(2025, 10, 14, 23, 59, tzinfo=timezone.utc)
 CONFIG = f'[late]\ndeadline = "{DEADLINE.isoformat()}"\ngrace_minutes = 15\npenalty_per_day = 10\nmax_days = 3\n'
 ROW_FIELDS = "test_key, module, points, max_points, status, output"

@@ -80,7 +80,7 @@ def outcomes_of(tmp_path_factory):
         if mutant.name not in done:
             batch = [m for m in MUTANTS if m.module == mutant.module]
             scratch = tmp_path_factory.mktemp(f"mutants-{mutant.module}")
-            done.update(selfcheck.run_variants(batch, scratch, variants.affected_problems))
+            done.update(selfcheck.run_mutants(batch, scratch, variants.affected_problems))
         return done[mutant.name]
 
     return outcomes

@@ -29,7 +29,8 @@ PLANTED = variants.Variant(
     find="    # A 0-d tensor holds one element: math.prod(()) == 1.",
     replace="    # (a reworded comment)",
 )
-TENSORS_MUTANTS = [m.name for m in variants.load_mutants() if m.module == "tensors" and m.extra.get("ci", True)]
+# The command's mechanics on a sample: test_suites.py holds every CI mutant to its own problem already.
+TENSORS_MUTANTS = [m.name for m in variants.load_mutants() if m.module == "tensors" and m.extra.get("ci", True)][:3]
 
 
 # In a fresh process: in a long-lived test process, ast.parse can raise "SystemError: AST constructor
@@ -38,9 +39,9 @@ WITH_PLANTED = """
 import sys
 from grader import cli
 from grader.core import variants
-from tests.project.test_validate import PLANTED
+from tests.project.test_validate import PLANTED, TENSORS_MUTANTS
 real = variants.load_mutants
-variants.load_mutants = lambda: [m for m in real() if m.extra.get("ci", True)] + [PLANTED]  # CI's sample of the grown mutants
+variants.load_mutants = lambda: [m for m in real() if m.name in TENSORS_MUTANTS or m.module != "tensors"] + [PLANTED]  # a sample of tensors; --only must drop the rest
 sys.exit(cli.main(["validate", "--only", "tensors", "--out", sys.argv[1]]))
 """
 
@@ -67,7 +68,7 @@ def test_reference_earns_all_of_tensors_points_and_stubs_none(tensors_run):
 
 
 def test_every_tensors_mutant_is_caught_in_tensors_only(tensors_run):
-    """Each real tensors mutant loses points, all in tensors; no mutant of another problem runs."""
+    """Each sampled real tensors mutant loses points, all in tensors; no mutant of another problem runs."""
     _, report, _ = tensors_run
     by_name = {m["name"]: m for m in report["mutants"]}
     assert set(by_name) == set(TENSORS_MUTANTS) | {PLANTED.name}

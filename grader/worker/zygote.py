@@ -174,14 +174,17 @@ def _empty(folder: str) -> None:
     """Remove everything in `folder` (links removed, never followed); the folder stays, and so
     does what is mounted in it (a venv under /tmp is bound over the scratch tmpfs, read-only)."""
     device = os.stat(folder).st_dev
+    emptied = []  # the folders walked, each before the folders inside it
     for root, dirs, files, root_fd in os.fwalk(folder):  # links are never followed
         real = [d for d in dirs if _is_real_dir(d, root_fd, device)]
         for name in [d for d in dirs if d not in real] + files:
             _quietly(os.unlink, name, dir_fd=root_fd)
         dirs[:] = real
-    for root, dirs, _files in os.walk(folder, topdown=False):
-        for name in dirs:
-            _quietly(os.rmdir, os.path.join(root, name))  # a folder holding a mount stays
+        emptied += [os.path.join(root, d) for d in real]
+    # Only those: a walk of everything would go down into the mounts too (a venv under /tmp is
+    # one, with torch's thousands of folders): 57 ms per fresh-process driver call, not 0.1 ms.
+    for path in reversed(emptied):
+        _quietly(os.rmdir, path)  # a folder holding a mount stays
 
 
 def _is_real_dir(name: str, dir_fd: int, device: int) -> bool:

@@ -18,7 +18,7 @@ import ast
 import functools
 import inspect
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from tests.source_index import PACKAGE, Submission, Use, literal_getattr
@@ -225,21 +225,16 @@ class Checker:
 def driver_reaches(driver: Callable[..., Any], inputs: Mapping[str, Any]) -> set[tuple[str, str]]:
     """The ruled (module, name) pairs a driver drives, read off its text: `impl.M.F`, and
     `getattr(impl.M, x)` with x a literal, one of the inputs, or a string the driver holds."""
-    key = (driver.__module__, driver.__qualname__, frozenset(v for v in inputs.values() if isinstance(v, str)))
-    if key not in _REACHED:  # our drivers' text does not change: read once per driver and string inputs, not per call
-        _REACHED[key] = frozenset(_driver_reaches(driver, key[2]))
-    return set(_REACHED[key])
+    return set(_driver_reaches(driver, frozenset(v for v in inputs.values() if isinstance(v, str))))
 
 
-_REACHED: dict[tuple[str, str, frozenset], frozenset] = {}
-
-
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None)  # our drivers' text does not change: read once per module, not per call
 def _driver_module(module: types.ModuleType) -> Submission:
     return Submission({"driver": inspect.getsource(module)}, package="tests.drivers")
 
 
-def _driver_reaches(driver: Callable[..., Any], input_strings: frozenset) -> set[tuple[str, str]]:
+@functools.lru_cache(maxsize=None)  # once per driver and string inputs
+def _driver_reaches(driver: Callable[..., Any], input_strings: frozenset) -> frozenset[tuple[str, str]]:
     submission = _driver_module(inspect.getmodule(driver))
     reached, open_modules, strings = set(), set(), set(input_strings)
     for definition in _reach(submission, driver.__name__):
@@ -263,7 +258,7 @@ def _driver_reaches(driver: Callable[..., Any], input_strings: frozenset) -> set
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 strings.add(node.value)
     reached |= {(module, name) for module in open_modules for name in strings}
-    return {pair for pair in reached if pair in RULES}
+    return frozenset(pair for pair in reached if pair in RULES)
 
 
 def _reach(submission: Submission, name: str) -> list[ast.AST]:

@@ -45,14 +45,14 @@ def run_in_process(impl: str | Path, modules: list[str] | None = None, timeout: 
         return _outcomes(ElementTree.parse(report))
 
 
-def run_many_in_process(jobs: list[tuple[str | Path, list[str] | None]], timeout: float = 1800) -> list[dict[str, str]]:
+def run_many_in_process(jobs: list[tuple[str | Path, list[str] | None]], timeout: float = 1800, first_failure: list[bool] | None = None) -> list[dict[str, str]]:
     """run_in_process for each (impl, modules) of `jobs`, in order, from ONE Python process.
 
     Starting Python, importing torch and pytest is most of a short run: that process does it
     once, then forks a child per job that runs pytest as run_in_process would (its own
     session, its own JUnit report; a job cannot touch the next one's state).
     """
-    outcomes = run_each_in_process(jobs, timeout)
+    outcomes = run_each_in_process(jobs, timeout, first_failure)
     for outcome in outcomes:
         if isinstance(outcome, RuntimeError):
             raise outcome
@@ -100,9 +100,7 @@ def run_mutants(built: list, scratch: Path, modules_of: Callable[[Any], list[str
             stops.append(stop)
             owners.append(mutant.name)
     found: dict[str, dict[str, str]] = {mutant.name: {} for mutant in built}
-    for owner, outcome in zip(owners, run_each_in_process(jobs, first_failure=stops)):
-        if isinstance(outcome, RuntimeError):
-            raise outcome
+    for owner, outcome in zip(owners, run_many_in_process(jobs, first_failure=stops)):
         found[owner].update(outcome)
     return found
 

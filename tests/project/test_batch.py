@@ -28,6 +28,7 @@ from grader.cli import main as grader_cli
 from grader.staff.gradebook import Gradebook, Late
 from grader.staff.late import LatePolicy
 from grader.core.sandbox import isolation_level
+from grader.core.variants import reference_into
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("batch"), pytest.mark.timeout(900)]  # generous: a loaded machine is slow; idle CI needs far less
@@ -48,10 +49,6 @@ ROW_FIELDS = "test_key, module, points, max_points, status, output"
 def grade_cli(*args: str, **popen) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader", "grade", *args], cwd=REPO_ROOT, capture_output=True, text=True, **popen)
 
-
-def reference_into(folder: Path) -> Path:
-    shutil.copytree(REPO_ROOT / "solutions", folder / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
-    return folder
 
 
 def metadata(folder: Path, key: str, moment: datetime) -> None:

@@ -7,13 +7,14 @@ No grading happens here: every refusal comes before the sandbox starts.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
+from grader.core import variants
 
 from grader.staff import config, late
 from grader.staff.config import ConfigError
@@ -32,7 +33,7 @@ def grade(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def klass(tmp_path) -> Path:
-    shutil.copytree(REPO_ROOT / "solutions", tmp_path / "class" / "ann" / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    variants.reference_into(tmp_path / "class" / "ann")
     return tmp_path / "class"
 
 

@@ -28,6 +28,7 @@ import pytest
 
 from grader.core import rubric
 from grader.core.sandbox import isolation_level
+from grader.core.variants import reference_into
 from grader.core import variants
 from grader.staff.gradebook import Gradebook, Late
 from tests.seam import MODULES, REPO_ROOT
@@ -61,10 +62,6 @@ def cli(*args: str, columns: int = 80) -> subprocess.CompletedProcess:
 def plain(text: str) -> str:
     return " ".join(text.split())
 
-
-def reference_into(folder: Path) -> Path:
-    shutil.copytree(REPO_ROOT / "solutions", folder / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
-    return folder
 
 
 def lms_time(folder: Path, moment: datetime) -> None:

@@ -8,7 +8,6 @@ waiting for it), exit 128 + the signal, print no traceback, and leave the gradeb
 """
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -17,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from grader.core import variants
 
 from grader.core.sandbox import isolation_level
 from tests.seam import REPO_ROOT
@@ -78,7 +79,7 @@ def stop(process: subprocess.Popen, signum: int) -> tuple[float, str, str]:
 def test_ctrl_c_and_sigterm_stop_at_once_keep_what_was_recorded_and_say_how_to_resume(tmp_path):
     course = tmp_path / "course"
     for student in ("a1", "a2"):
-        shutil.copytree(REPO_ROOT / "solutions", course / "class" / student / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+        variants.reference_into(course / "class" / student)
     in_checkout_before = set(REPO_ROOT.rglob("progress.log"))
 
     first = start(course)

@@ -7,7 +7,6 @@ beside it (each folder's lock file is held by its owner while it lives: grader/c
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from grader.core import variants
 
 from grader.core import leases
 from grader.core.sandbox import isolation_level
@@ -84,7 +85,7 @@ def test_a_stopped_run_leaves_no_copy_of_student_code(how, tmp_path):
     work, temp = tmp_path / "work", tmp_path / "temp"
     temp.mkdir()
     submission = tmp_path / "sub"
-    shutil.copytree(REPO_ROOT / "solutions", submission / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    variants.reference_into(submission)
     env = {**os.environ, "GRADER_WORK_DIR": str(work), "TMPDIR": str(temp)}
     command = [sys.executable, "-m", "grader.core.grade", str(submission), str(tmp_path / "r.json"), json.dumps({"call_seconds": 8}), "0", "tensors"]
     run = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

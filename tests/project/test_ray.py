@@ -72,7 +72,7 @@ def _stop_group(head: subprocess.Popen) -> None:
 def test_ray_executor_grades_on_the_cluster_and_the_driver_records(cluster, tmp_path):
     address, env = cluster
     klass = tmp_path / "class"
-    shutil.copytree(REPO_ROOT / "solutions", klass / "ref" / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    variants.reference_into(klass / "ref")
     mutant = next(m for m in variants.load_mutants() if m.module == "tensors" and not m.cuda_only)
     mutant.build(klass / "mutant")
     out = tmp_path / "out"

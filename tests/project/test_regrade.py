@@ -10,7 +10,6 @@ then discarded, leaving every grade as it was.
 """
 
 import json
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -60,7 +59,7 @@ def pretend_an_older_suite_passed(book_path: Path, student: str, key: str) -> No
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("regrade")
     klass = root / "class"
-    shutil.copytree(REPO_ROOT / "solutions", klass / "ann" / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    variants.reference_into(klass / "ann")
     MUTANT.build(klass / "bob")
     # The LMS export's time, beside the student's folder (never inside it: grader/staff/late.py).
     (klass / "bob.submission_metadata.json").write_text(json.dumps({"submitted_at": (DEADLINE + timedelta(hours=5)).isoformat()}))

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -80,7 +79,7 @@ def limits_for(variant) -> Limits:
 @pytest.fixture(scope="module")
 def reference_submission(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("reference")
-    shutil.copytree(REPO_ROOT / "solutions", folder / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    variants.reference_into(folder)
     return folder
 
 

@@ -6,7 +6,6 @@ that no zygote is forked from a process that held the reference, the suites or t
 import ast
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -163,7 +162,7 @@ def test_a_crashed_grading_process_costs_its_submission_a_grader_error_and_a_ret
     is a grader error, the others are graded by the same batch, and the next run grades the one left."""
     klass = tmp_path / "class"
     for student in ("a", "b"):
-        shutil.copytree(REPO_ROOT / "solutions", klass / student / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+        variants.reference_into(klass / student)
     command = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(tmp_path / "out"), "--only", "tensors",
                "--skip-canary", "--jobs", "1", "--call-timeout", "8", "--test-timeout", "30"]
     batch = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -198,7 +197,7 @@ def test_a_stopped_service_ends_every_grading_process_at_once(tmp_path):
     from grader.core.service import GradingService
 
     submission = tmp_path / "ref"
-    shutil.copytree(REPO_ROOT / "solutions", submission / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    variants.reference_into(submission)
     service = GradingService(problems=["tensors"])
     service.start()
     with ThreadPoolExecutor(1) as pool:

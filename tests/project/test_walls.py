@@ -54,7 +54,7 @@ def assert_contained(variant, data: dict) -> None:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("reference")
-    shutil.copytree(REPO_ROOT / "solutions", folder / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    variants.reference_into(folder)
     return folder
 
 

@@ -33,7 +33,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
-from grader.core.sandbox import Limits, Sandbox  # noqa: E402
+from grader.core.limits import Limits  # noqa: E402
+from grader.core.sandbox import Sandbox  # noqa: E402
 from grader.worker import serve  # noqa: E402
 from tests.drivers import optimizers as driver  # noqa: E402
 from tests.seam import load_reference  # noqa: E402

@@ -30,7 +30,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from grader.core.remote import RemoteImpl  # noqa: E402
-from grader.core.sandbox import Limits, Sandbox  # noqa: E402
+from grader.core.limits import Limits  # noqa: E402
+from grader.core.sandbox import Sandbox  # noqa: E402
 
 
 def cpu_of(pid: int) -> float:

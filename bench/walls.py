@@ -20,7 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from grader.core import memcg
-from grader.core.sandbox import Limits, Sandbox, isolation_level, namespaces  # noqa: E402
+from grader.core.limits import Limits  # noqa: E402
+from grader.core.machine import isolation_level, namespaces  # noqa: E402
+from grader.core.sandbox import Sandbox  # noqa: E402
 from grader.worker import jail, syscalls  # noqa: E402
 from tests.seam import REPO_ROOT  # noqa: E402
 

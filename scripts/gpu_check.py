@@ -82,7 +82,7 @@ def _text(data) -> str:
 def environment(run: Run) -> None:
     import torch
 
-    from grader.core.sandbox import isolation_level
+    from grader.core.machine import isolation_level
 
     cuda = torch.cuda.is_available()
     name = torch.cuda.get_device_name(0) if cuda else "no CUDA device"

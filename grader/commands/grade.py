@@ -20,7 +20,7 @@ from grader.staff.executors import Grading, grade_in_subprocess  # noqa: F401  (
 from grader.staff.gradebook import Gradebook
 from grader.core.student_text import printable
 from grader.core.machine import SandboxUnavailable, isolation_level, layers_for
-from grader.core.sandbox import Limits
+from grader.core.limits import Limits
 from tests.seam import MODULES, REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions"

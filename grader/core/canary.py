@@ -13,7 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader.core.sandbox import WORK_BASE, Limits, SandboxUnavailable
+from grader.core.limits import Limits
+from grader.core.machine import WORK_BASE, SandboxUnavailable
 from grader.core.service import GradingService, ServiceDown
 from tests.seam import REPO_ROOT
 

@@ -26,7 +26,8 @@ from grader.core.intake import BadSubmission
 from grader.core.manifest import manifest_flags
 from grader.core.machine import SandboxUnavailable, layers_for
 from grader.core.remote import RemoteImpl
-from grader.core.sandbox import Limits, Sandbox
+from grader.core.limits import Limits
+from grader.core.sandbox import Sandbox
 from grader.core.suites import suite_paths
 from tests.seam import MODULES, REPO_ROOT
 

@@ -98,7 +98,7 @@ def _driver(path: str):
 
 def _raised(error: BaseException) -> Outcome:
     """A builtin exception type by name (as the worker reports it); anything else is a fault."""
-    from grader.core.sandbox import SubmissionFault  # the sandbox's own failures (timeouts, crashes)
+    from grader.core.faults import SubmissionFault  # the sandbox's own failures (timeouts, crashes)
 
     if isinstance(error, (SubmissionFault, NotImplementedError)):
         return Outcome("fault")

@@ -21,7 +21,7 @@ from grader.compat import BaseExceptionGroup
 from grader.core.student_text import scrub, without_grader_frames
 from grader.core.machine import SandboxUnavailable
 from grader.core.remote import RemoteImpl
-from grader.core.sandbox import ModuleUnavailable, SubmissionError, SubmissionFault
+from grader.core.faults import ModuleUnavailable, SubmissionError, SubmissionFault
 from tests.own_work import OwnWorkViolation
 from tests.seam import MODULES, REPO_ROOT
 

@@ -13,7 +13,11 @@ from typing import Any, Callable
 
 from grader.core import phases
 from tests import own_work, seam
-from grader.core.sandbox import CallTimedOut, HUNG_LEASH_SECONDS, ModuleUnavailable, Sandbox, SandboxUnavailable, SubmissionFault
+from grader.core.faults import CallTimedOut, ModuleUnavailable, SubmissionFault
+from grader.core.machine import SandboxUnavailable
+from grader.core.sandbox import Sandbox
+
+HUNG_LEASH_SECONDS = 2.0  # the time limit of a call to a function that already hung once
 
 
 class RemoteImpl:

@@ -7,96 +7,30 @@ kernel offers (a user namespace too where the grader is not root). The sandbox h
 fresh socket per worker, waits for the worker's walls to be up, enforces the wall-clock
 limits, keeps the first bytes of what the worker prints, and records how each worker ended
 (a SIGSYS from the syscall filter, an OOM kill of the memory cgroup: flags seen from outside).
-What the machine allows is probed in machine.py, the output kept apart in output_capture.py,
-and what the tests see (`RemoteImpl`) is in remote.py.
+What the machine allows is probed in machine.py, the fork itself is zygote_fork.py's, the
+limits are limits.py's, a failed call's exceptions faults.py's, the output is kept apart in
+output_capture.py, and what the tests see (`RemoteImpl`) is in remote.py.
 """
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import signal
 import socket
-import sys
 import time
-import traceback
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader.core import leases, memcg, phases
+from grader.core.faults import CallTimedOut, SubmissionError, UnsafeResult, WorkerDied, as_exception, ended
 from grader.core.flags import FlagLog
-from grader.compat import add_note
+from grader.core.limits import Limits
 from grader.worker import syscalls
 from grader.core.machine import WORK_BASE, SANDBOX_PREFIX, UIDS, SandboxUnavailable, check_installed_from_checkout, driver_modules, isolation_level, masked_paths, memory_layer, namespaces, python_dirs
 from grader.core.output_capture import OutputCapture
-
-# torch is imported by Sandbox.start (zygote.preload), just before it forks the zygote: the
-# zygote and its workers inherit it instead of importing it again.
-
-
-
-@dataclass(frozen=True)
-class Limits:
-    call_seconds: float = 30.0
-    test_seconds: float = 120.0
-    submission_seconds: float = 1200.0
-    memory_bytes: int = 4 * 2**30  # on top of what the worker holds after importing torch
-    processes: int = 256  # threads count too (torch's pools)
-    file_bytes: int = 2 * 2**30
-    open_files: int = 256
-    scratch_mb: int = 1024
-    output_bytes: int = 64 * 1024
-
-    def for_worker(self) -> dict:
-        return {
-            "cpu_seconds": int(self.submission_seconds) + 5,
-            "data_bytes": self.memory_bytes,
-            "processes": self.processes,
-            "file_bytes": self.file_bytes,
-            "open_files": self.open_files,
-        }
-
-
-HUNG_LEASH_SECONDS = 2.0  # the time limit of a call to a function that already hung once
-
-
-class SubmissionFault(Exception):
-    """Base of the faults a call can end in besides an ordinary exception."""
-
-    flag = "crash"
-
-
-class CallTimedOut(SubmissionFault):
-    flag = "timeout"
-
-
-class WorkerDied(SubmissionFault):
-    flag = "crash"
-
-
-class UnsafeResult(SubmissionFault):
-    """A reply the trusted side refused to decode: the rest of that test is not tried."""
-
-    flag = "unsafe-result"
-
-
-class SubmissionError(Exception):
-    """An exception of the submission's that has no builtin counterpart (SystemExit...)."""
-
-
-class ModuleUnavailable(SubmissionError):
-    """A module of the submission is missing or failed to import: every test of it fails at once.
-
-    `str()` is what a public test shows; `hidden` what a hidden one shows: the trusted side's
-    own words only (missing, a syntax error it found itself), never a text from the worker.
-    """
-
-    def __init__(self, public: str, hidden: str):
-        super().__init__(public)
-        self.hidden = hidden
+from grader.core.zygote_fork import fork_zygote
 
 
 # --- one submission's sandbox ------------------------------------------------------------
@@ -160,7 +94,7 @@ class Sandbox:
         (self.workdir / "scratch").mkdir(mode=0o700)
         self._control, zygote_end = socket.socketpair()
         output_read, output_write = os.pipe()
-        self._zygote = _fork_zygote(config, self.level, zygote_end.fileno(), output_write, self.cgroup, self.limits.memory_bytes)
+        self._zygote = fork_zygote(config, self.level, zygote_end.fileno(), output_write, self.cgroup, self.limits.memory_bytes)
         zygote_end.close()
         os.close(output_write)
         self._output_fd = output_read
@@ -281,7 +215,7 @@ class Sandbox:
             how = self._how_it_ended()
             kind = self._kind_of_death(how)
             self.flag(kind, f"the worker {how}", test)
-            raise WorkerDied(f"the process running your code {_ended(how)}") from None
+            raise WorkerDied(f"the process running your code {ended(how)}") from None
         except wire.WireError as error:
             self._end_worker()
             self.flag("unsafe-result", str(error), test)
@@ -293,7 +227,7 @@ class Sandbox:
         self.flags.add_reported(reply.get("flags", []), test, self.in_hidden_tests())
         if reply.get("ok") is True:
             return reply.get("value")
-        raise _as_exception(reply.get("error"), self, test)
+        raise as_exception(reply.get("error"), self, test)
 
     def _kind_of_death(self, how: str) -> str:
         """The flag for a worker that ended: seen from outside it, so student code cannot hide it."""
@@ -355,78 +289,6 @@ class Sandbox:
         self._zygote = None
 
 
-# What must not be in memory when the zygote is forked: it would be in every worker's too.
-SECRET_MODULES = ("solutions", "tests.oracles", "tests.hidden", "tests.public", "pytest", "_pytest", "hypothesis", "grader.core.plugin")
-
-
-def refuse_secrets(what: str) -> None:
-    """Refuse (RuntimeError) to fork from this process once it holds any of SECRET_MODULES: the
-    zygote here, and the grading service (grader/core/service.py) before each grading process."""
-    loaded = [m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in SECRET_MODULES)]
-    if loaded:
-        raise RuntimeError(f"{what} must start before the grader loads {loaded[:3]}: a fork would copy them")
-
-
-def _fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgroup, memory_bytes: int) -> int:
-    """Fork the zygote from this process, torch already imported; its pid (a session leader).
-
-    `cgroup`: the memory cgroup the zygote joins (None: none); its limit is `memory_bytes`
-    plus what this process holds now, the most its copy-on-write pages can come to.
-    """
-    from grader.worker import jail, zygote
-
-    phases.mark("preload start")
-    drivers = zygote.preload(config["driver_modules"], config["problems"])  # once, for both sides
-    phases.mark("preloaded")
-    refuse_secrets("the sandbox")
-    import torch
-
-    if torch.cuda.is_initialized():  # a forked child cannot use a CUDA context: the worker makes its own
-        raise RuntimeError("CUDA was initialised before the sandbox forked its zygote")
-    if cgroup is not None:
-        cgroup.set_limit(memory_bytes + _resident_bytes())
-    sys.stdout.flush()
-    sys.stderr.flush()
-    parent = os.getpid()
-    with warnings.catch_warnings():
-        # torch's import leaves a native thread; the child needs none of it (workers are
-        # forked the same way), so Python 3.12's warning about fork in threads is moot here.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid:
-        phases.mark("zygote forked")
-        return pid
-    code = 1
-    try:
-        if os.environ.get("GRADER_TEST_BREAK_ZYGOTE"):  # the kit's tests: a sandbox that dies once started
-            os._exit(70)
-        os.setsid()
-        jail.die_with_parent(parent)
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-        os.dup2(output_fd, 1)
-        os.dup2(output_fd, 2)
-        os.dup2(control_fd, 3)
-        os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # none of the grader's files stay open
-        jail.replace_environment()
-        jail.replace_command_line()
-        if cgroup is not None:
-            cgroup.join()  # before the cgroup namespace: it becomes the zygote's root cgroup
-            jail.protect_from_oom_killer()
-        if config["jail"]:
-            jail.enter_namespaces(level, config["namespaces"])  # returns in pid 1 of the new pid namespace
-        zygote.run(config, socket.socket(fileno=3), drivers)
-        code = 0
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        os._exit(code)
-
-
-def _resident_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 class _Deadline:
     """A socket whose every recv() waits only until one deadline (no slow-drip replies)."""
 
@@ -439,60 +301,3 @@ class _Deadline:
             raise TimeoutError
         self.sock.settimeout(remaining)
         return self.sock.recv(count)
-
-
-# What a signal that ended the worker means, for a student reading it.
-_SIGNAL_MEANS = {
-    "SIGSEGV": "a crash: an invalid memory access", "SIGBUS": "a crash: an invalid memory access", "SIGABRT": "aborted",
-    "SIGFPE": "a crash: an arithmetic fault", "SIGKILL": "stopped from outside: memory or time ran out", "SIGSYS": "a forbidden system call",
-}
-
-
-def _ended(how: str) -> str:
-    """How the worker ended (the zygote's words), as the end of "the process running your code ..."."""
-    if not how.startswith("killed"):
-        return how  # "exited with status 0", "closed its channel to the grader (and was ended)"
-    name = how.rsplit("(", 1)[-1].rstrip(")")
-    if name in _SIGNAL_MEANS and how.endswith(")"):
-        how = f"{how[:-1]}, {_SIGNAL_MEANS[name]})"
-    return f"was {how}"
-# What an error reply may carry, as the worker's loop cuts it (grader/worker/serve.py); cut
-# again here, on arrival: the worker that sends it is the student's to rewrite.
-MAX_ERROR_TYPE_CHARS = 100
-MAX_ERROR_MESSAGE_CHARS = 2000
-MAX_ERROR_TRACEBACK_CHARS = 4000
-
-
-def _as_exception(error: Any, sandbox: Sandbox, test: str | None) -> BaseException:
-    """The submission's exception as the nearest builtin type, so pytest.raises works.
-
-    The builtin type is looked up by name among Python's own exceptions; the other fields are
-    text for feedback, cut to their bounds. None of them decides anything else.
-    """
-    if not isinstance(error, dict):
-        return SubmissionError("the worker sent a malformed error")
-    name = _field(error, "builtin", 40)
-    kind = _field(error, "type", MAX_ERROR_TYPE_CHARS)
-    message = _field(error, "message", MAX_ERROR_MESSAGE_CHARS)
-    if name == "MemoryError" or any(s in message.lower() for s in ("allocate memory", "out of memory")):
-        sandbox.flag("memory", f"{kind}: {message[:200]}", test)
-    klass = getattr(builtins, name, None)
-    if not (isinstance(klass, type) and issubclass(klass, Exception)):
-        klass = SubmissionError
-        message = f"your code raised {kind}: {message}"
-    try:
-        exception = klass(message)
-    except Exception:
-        exception = SubmissionError(f"{kind}: {message}")
-    exception.from_submission = True
-    exception.submission_type = kind
-    traceback_text = _field(error, "traceback", MAX_ERROR_TRACEBACK_CHARS, tail=True)
-    if traceback_text:
-        add_note(exception, "--- where your code raised it ---\n" + traceback_text)
-    return exception
-
-
-def _field(error: dict, name: str, limit: int, tail: bool = False) -> str:
-    value = error.get(name, "")
-    text = value if isinstance(value, str) else ""
-    return text[-limit:] if tail else text[:limit]

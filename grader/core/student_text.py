@@ -132,4 +132,4 @@ def without_grader_frames(traceback: str) -> str:
             skip_deeper_than, in_error_lines = len(frame.group("indent")), line.startswith("E")
             continue
         kept.append(line)
-    return _GRADER_PLACE.sub("", "\n".join(kept)).replace("grader.core.sandbox.", "")
+    return _GRADER_PLACE.sub("", "\n".join(kept)).replace("grader.core.faults.", "")

@@ -40,7 +40,7 @@ from grader.core import results
 from grader.core.service import LAUNCH, GradingService, grading_environment, progress_file
 from grader.staff.gradebook import Late
 from grader.core.intake import BadSubmission
-from grader.core.sandbox import Limits
+from grader.core.limits import Limits
 from tests.seam import REPO_ROOT
 
 

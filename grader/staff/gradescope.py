@@ -42,7 +42,8 @@ from pathlib import Path
 from grader.core import results, written
 from grader.staff import config
 from grader.compat import tomllib
-from grader.core.sandbox import Limits, SandboxUnavailable
+from grader.core.limits import Limits
+from grader.core.machine import SandboxUnavailable
 from grader.staff import shown_tests
 from tests.seam import REPO_ROOT
 

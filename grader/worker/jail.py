@@ -248,7 +248,7 @@ SANDBOX_TITLE = b"sandbox"
 def replace_command_line(title: bytes = SANDBOX_TITLE) -> None:
     """Show `title` as this process's command line (/proc/1/cmdline in the jail, and every
     worker's, forked from it: SANDBOX_TITLE), never the grader's: its arguments name staff folders.
-    A title longer than the arguments' room is cut to it (a grading process's, grader/core/service.py)."""
+    A title longer than the arguments' room is cut to it (a grading process's, grader/core/service_process.py)."""
     start, end = _stat_fields(48, 49)  # arg_start, arg_end
     title = title[: max(end - start - 2, 0)]
     if 0 < start and title:

@@ -1,7 +1,7 @@
 """The zygote: forked from the grader with torch already imported, it raises the walls,
 then forks one worker at a time.
 
-grader/core/sandbox.py imports what workers need (`preload`), then forks: the child enters
+grader/core/zygote_fork.py imports what workers need (`preload`), then forks: the child enters
 every namespace the machine allows (`jail.enter_namespaces`; it is then pid 1 there) and
 calls `run`, which reads commands from the control socket:
     {"op": "spawn"} + a socket fd  ->  kill every other process, fork a worker on that socket

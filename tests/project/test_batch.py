@@ -27,7 +27,7 @@ from grader.staff import batch
 from grader.cli import main as grader_cli
 from grader.staff.gradebook import Gradebook, Late
 from grader.staff.late import LatePolicy
-from grader.core.sandbox import isolation_level
+from grader.core.machine import isolation_level
 from grader.core.variants import reference_into
 from tests.seam import REPO_ROOT
 

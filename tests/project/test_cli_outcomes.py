@@ -24,7 +24,7 @@ import pytest
 from tests.seam import REPO_ROOT
 from grader.core import rubric
 from grader.core.student_text import printable
-from grader.core.sandbox import isolation_level
+from grader.core.machine import isolation_level
 from grader.core.variants import reference_into
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("cli-outcomes"), pytest.mark.timeout(900)]
@@ -232,7 +232,7 @@ def test_student_tracebacks_lose_the_graders_frames_and_paths():
 
     traceback = (
         "tests/public/test_x.py:12: in test_y\n    got = impl.strides.view(a)\n"
-        'grader/core/sandbox.py:310: in request\n    raise _as_exception(reply.get("error"), self, test)\n'
+        'grader/core/sandbox.py:310: in request\n    raise as_exception(reply.get("error"), self, test)\n'
         "E   ValueError: bad\nE   --- where your code raised it ---\n"
         'E     File "grader/worker/serve.py", line 51, in _handle\n'
         'E     File "/submission/assignment/strides.py", line 15, in view\nE       raise ValueError("bad")\n'
@@ -244,9 +244,18 @@ def test_student_tracebacks_lose_the_graders_frames_and_paths():
         "tests/public/test_x.py:14: in test_y\n    assert got == want\n"
     )
     text = scrub(without_grader_frames(traceback))
-    assert "grader/" not in text and "_as_exception" not in text and "/usr/lib" not in text
+    assert "grader/" not in text and "as_exception" not in text and "/usr/lib" not in text
     for plumbing in ("hypothesis/", "_raise_to_user", "the_error_hypothesis_found", "_pytest/", "testfunction"):
         assert plumbing not in text, plumbing  # issue 20: no frames of pytest or hypothesis in a student's traceback
     for kept in ("tests/public/test_x.py:12", "got = impl.strides.view(a)", "E   ValueError: bad",
                  'File "assignment/strides.py", line 15', 'raise ValueError("bad")', "tests/public/test_x.py:14", "assert got == want"):
         assert kept in text, kept
+
+
+def test_student_tracebacks_name_a_fault_without_the_graders_module():
+    """pytest names a fault class by its module (grader/core/faults.py): students see its bare name."""
+    from grader.core.faults import SubmissionError
+    from grader.core.student_text import without_grader_frames
+
+    line = f"E   {SubmissionError.__module__}.SubmissionError: your code raised SystemExit: 3"
+    assert without_grader_frames(line) == "E   SubmissionError: your code raised SystemExit: 3"

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from grader.core import rubric
-from grader.core.sandbox import isolation_level
+from grader.core.machine import isolation_level
 from grader.core.variants import reference_into
 from grader.core import variants
 from grader.staff.gradebook import Gradebook, Late

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from grader.core.sandbox import driver_modules
+from grader.core.machine import driver_modules
 from tests.seam import REPO_ROOT
 
 pytestmark = pytest.mark.project

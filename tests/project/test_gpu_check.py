@@ -17,7 +17,7 @@ import pytest
 
 from grader.core import rubric
 
-from grader.core.sandbox import isolation_level
+from grader.core.machine import isolation_level
 from tests.seam import REPO_ROOT
 
 _spec = importlib.util.spec_from_file_location("gpu_check", REPO_ROOT / "scripts" / "gpu_check.py")

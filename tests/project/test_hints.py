@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from grader.core.sandbox import isolation_level
+from grader.core.machine import isolation_level
 from grader.core import hints, probes, variants
 from grader.staff import hint_policy, hints_check
 from grader.core.variants import load_mutants

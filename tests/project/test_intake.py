@@ -22,7 +22,7 @@ import pytest
 from grader.staff import batch
 
 from grader.core import intake
-from grader.core.sandbox import isolation_level
+from grader.core.machine import isolation_level
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -228,7 +228,7 @@ def test_gradescope_upload_with_assignment_linked_to_the_reference_scores_zero(t
 def test_what_the_code_prints_during_hidden_tests_and_pytests_log_are_for_staff_only(grading_service, tmp_path):
     """results.json (the student's) shows output of the public tests only; the rest goes to results.staff.json."""
     from grader.core import variants
-    from grader.core.sandbox import Limits
+    from grader.core.limits import Limits
 
     variant = next(v for v in variants.load_hostile() if v.name == "print_hidden_inputs")
     out = tmp_path / "out" / "results.json"
@@ -264,7 +264,7 @@ def test_rays_archive_is_the_staged_copy_and_carries_its_flags(tmp_path):
 def test_a_hidden_tests_feedback_carries_no_text_or_number_the_code_chose(grading_service, tmp_path):
     """An exception's message or an exit status in a hidden test could spell out its inputs: neither is shown."""
     from grader.core import variants
-    from grader.core.sandbox import Limits
+    from grader.core.limits import Limits
 
     variant = next(v for v in variants.load_hostile() if v.name == "raise_hidden_inputs")
     out = tmp_path / "out" / "results.json"

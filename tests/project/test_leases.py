@@ -18,7 +18,7 @@ import pytest
 from grader.core import variants
 
 from grader.core import leases
-from grader.core.sandbox import isolation_level
+from grader.core.machine import isolation_level
 from tests.seam import REPO_ROOT
 
 pytestmark = pytest.mark.project

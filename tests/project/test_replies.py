@@ -13,7 +13,8 @@ import pytest
 
 from grader.core import flags, results, rubric
 from grader.core.remote import import_diagnosis
-from grader.core.sandbox import Sandbox, _as_exception
+from grader.core.faults import as_exception
+from grader.core.sandbox import Sandbox
 from grader.staff.report.class_results import StudentResult
 from grader.staff.report.feedback import feedback_for
 
@@ -102,7 +103,7 @@ def test_an_error_reply_is_cut_to_its_bounds_and_its_type_name_decides_nothing()
     sandbox = Sandbox.__new__(Sandbox)
     sandbox.flags = flags.FlagLog()
     error = {"builtin": "ImportError", "type": "ImplementationImportError" * 10_000, "message": "m" * 100_000, "traceback": "t" * 100_000}
-    raised = _as_exception(error, sandbox, None)
+    raised = as_exception(error, sandbox, None)
     assert type(raised) is ImportError and len(str(raised)) == 2000 and len(raised.submission_type) == 100
     assert len("".join(raised.__notes__)) < 4100
-    assert type(_as_exception({"builtin": "SystemExit", "type": 5, "message": ["no"]}, sandbox, None)).__name__ == "SubmissionError"
+    assert type(as_exception({"builtin": "SystemExit", "type": 5, "message": ["no"]}, sandbox, None)).__name__ == "SubmissionError"

@@ -19,7 +19,8 @@ from grader.core import flags, integrity, results, rubric
 
 from grader.core import variants
 from grader.commands.grade import grade_in_subprocess
-from grader.core.sandbox import Limits, isolation_level
+from grader.core.limits import Limits
+from grader.core.machine import isolation_level
 from grader.staff.report.feedback import EXAMPLE_HEADER
 from tests.seam import REPO_ROOT
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import results, sandbox
-from grader.core.sandbox import Limits, isolation_level
+from grader.core import results, zygote_fork
+from grader.core.limits import Limits
+from grader.core.machine import isolation_level
 from grader.core import variants
 from grader.staff.executors import grade_in_subprocess
 from grader.staff.gradebook import Gradebook
@@ -136,7 +137,7 @@ def test_no_fork_once_the_suites_are_loaded():
     test process holds pytest (and the suites), so neither may fork from it."""
     assert "pytest" in sys.modules
     with pytest.raises(RuntimeError, match="the grading service must start before the grader loads"):
-        sandbox.refuse_secrets("the grading service")
+        zygote_fork.refuse_secrets("the grading service")
 
 
 # --- a crash costs one submission, never the batch -------------------------------------------

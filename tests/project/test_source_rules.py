@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from grader.core import integrity, results, source_rules
-from grader.core.sandbox import Limits, isolation_level
+from grader.core.limits import Limits
+from grader.core.machine import isolation_level
 from grader.core import variants
 from grader.staff import config
 from grader.staff.gradebook import Gradebook, Late

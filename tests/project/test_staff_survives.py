@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from grader.core import rubric
-from grader.core.sandbox import isolation_level
+from grader.core.machine import isolation_level
 from grader.staff.gradebook import Gradebook, Late
 from grader.staff.report.pages import page_stem
 from tests.seam import REPO_ROOT

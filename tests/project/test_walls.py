@@ -21,7 +21,7 @@ from grader.core import variants
 from grader.commands.grade import grade_in_subprocess
 from tests.project.test_sandbox import limits_for
 from grader.core.machine import WORK_BASE, SandboxUnavailable, isolation_level, layers_for, masked_paths
-from grader.core.sandbox import Limits
+from grader.core.limits import Limits
 from grader.worker import jail
 from tests.seam import REPO_ROOT
 

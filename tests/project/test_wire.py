@@ -16,7 +16,7 @@ from grader.core import results
 from grader.core import variants
 
 from grader.protocol import wire
-from grader.core.sandbox import isolation_level
+from grader.core.machine import isolation_level
 from tests.seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e]
@@ -166,7 +166,7 @@ GRADE_AND_MEASURE = """
 import json, re, sys
 from pathlib import Path
 from grader.core.grade import grade_one
-from grader.core.sandbox import Limits
+from grader.core.limits import Limits
 data = grade_one(Path(sys.argv[1]), Path(sys.argv[2]), Limits(call_seconds=8, test_seconds=30, submission_seconds=300), modules=["tensors"])
 peak_kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 print(json.dumps({"results": data, "peak_rss_mib": peak_kib // 1024}))

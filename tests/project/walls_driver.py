@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from grader.core.sandbox import Limits, Sandbox
+from grader.core.limits import Limits
+from grader.core.sandbox import Sandbox
 
 LIMITS = Limits(call_seconds=20, test_seconds=60, submission_seconds=120)
 FOUND = {"op": "call", "module": "tensors", "function": "leaks_found_at_import", "args": [], "kwargs": {}}

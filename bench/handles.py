@@ -37,7 +37,7 @@ from grader.core.limits import Limits  # noqa: E402
 from grader.core.sandbox import Sandbox  # noqa: E402
 from grader.worker import serve  # noqa: E402
 from tests.drivers import optimizers as driver  # noqa: E402
-from tests.seam import load_reference  # noqa: E402
+from seam import load_reference  # noqa: E402
 
 # --- the worker's side of the prototype ------------------------------------------------------
 

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.staff import similarity_planted  # noqa: E402
-from tests.seam import MODULES, REPO_ROOT  # noqa: E402
+from seam import MODULES, REPO_ROOT  # noqa: E402
 
 
 def write_synthetic_class(out: Path, count: int, seed: int = 0) -> None:

@@ -32,7 +32,7 @@ from grader.staff import batch, executors
 from grader.staff.executors import Grading  # noqa: E402
 from grader.staff.gradebook import Gradebook  # noqa: E402
 from grader.core.limits import Limits  # noqa: E402
-from tests.seam import REPO_ROOT  # noqa: E402
+from seam import REPO_ROOT  # noqa: E402
 
 
 def make_class(root: Path, n: int) -> Path:

@@ -24,7 +24,7 @@ from grader.core.limits import Limits  # noqa: E402
 from grader.core.machine import isolation_level, namespaces  # noqa: E402
 from grader.core.sandbox import Sandbox  # noqa: E402
 from grader.worker import jail, syscalls  # noqa: E402
-from tests.seam import REPO_ROOT  # noqa: E402
+from seam import REPO_ROOT  # noqa: E402
 
 PING = {"op": "ping"}
 

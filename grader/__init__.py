@@ -10,16 +10,17 @@ The protocol between them, imported by both: protocol/ (the wire).
 
 __version__ = "0.1.0"
 
-# The grader runs from its checkout: the reference (solutions/) and the suites (tests/) are
-# never packaged (a wheel would put them in site-packages, which the sandbox binds), so they
-# are importable from the checkout beside this package, whatever the working directory.
+# The grader runs from its checkout: the reference (solutions/), the suites (tests/) and the seam
+# between them and the code under test (seam/) are never packaged (a wheel would put them in
+# site-packages, which the sandbox binds), so they are importable from the checkout beside this
+# package, whatever the working directory.
 import os as _os
 import sys as _sys
 
 _CHECKOUT = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
-if not _os.path.isfile(_os.path.join(_CHECKOUT, "tests", "seam.py")):
+if not all(_os.path.isfile(_os.path.join(_CHECKOUT, *path)) for path in (("tests", "conftest.py"), ("seam", "__init__.py"))):
     raise ImportError(
-        f"the grader in {_CHECKOUT} is not a checkout (no tests/ beside it): install it with "
+        f"the grader in {_CHECKOUT} is not a checkout (no tests/ and seam/ beside it): install it with "
         "`pip install -e .` from the project's checkout; wheels carry neither the reference nor the suites"
     )
 if _CHECKOUT not in _sys.path:

@@ -1,6 +1,6 @@
 """Fixtures shared by the public and hidden suites.
 
-`impl` is the implementation under test, reached only through the seam (tests/seam.py):
+`impl` is the implementation under test, reached only through the seam (seam/):
 in-process by default (`--impl PATH`, or the `impl_default` ini value), or a sandboxed
 worker when the grader's plugin answers `pytest_make_impl`.
 """
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests import profiles, seam
+import seam
+from tests import profiles
 
 
 def pytest_addhooks(pluginmanager):

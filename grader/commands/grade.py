@@ -21,7 +21,7 @@ from grader.staff.gradebook import Gradebook
 from grader.core.student_text import printable
 from grader.core.machine import SandboxUnavailable, isolation_level, layers_for
 from grader.core.limits import Limits
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions"
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from grader.commands import make_console
 from grader.staff import validate
-from tests.seam import MODULES
+from seam import MODULES
 
 
 def register(commands) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from grader.core.limits import Limits
 from grader.core.machine import WORK_BASE, SandboxUnavailable
 from grader.core.service import GradingService, ServiceDown
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 CANARY_PROBLEM = "tensors"  # the fastest problem: a few seconds through the sandbox
 

@@ -29,7 +29,7 @@ from grader.core.remote import RemoteImpl
 from grader.core.limits import Limits
 from grader.core.sandbox import Sandbox
 from grader.core.suites import suite_paths
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 # pytest, the plugin, the suites and the reference are loaded in _run_pytest, after the
 # sandbox has forked its zygote from this process: what is in memory then, the zygote has.

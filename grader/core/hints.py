@@ -42,7 +42,7 @@ from grader.core import families as families_module
 from grader.core import probes as probe_sets
 from grader.core.replies import Replies, Reply
 from grader.core.variants import Variant, load_mutants
-from tests.seam import REPO_ROOT, InProcessImpl, load_reference
+from seam import REPO_ROOT, InProcessImpl, load_reference
 
 REL, ABS = 1e-5, 1e-7  # a different but correct order of float operations stays inside these
 # per problem: weighing every mutant on the replies must fit (else: no hint); GRADER_HINT_SECONDS to change it

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.core.manifest import MANIFEST
-from tests.seam import MODULES
+from seam import MODULES
 
 WRITTEN = "written.toml"  # the written part's answers, beside assignment/ (grader/core/written.py reads the copy)
 MAX_WRITTEN_BYTES = 64 * 2**10

@@ -3,7 +3,7 @@
 Two kinds of flag come from reading the staged source (never from the worker):
 - `tamper` (grader/core/source_rules.py): code that reaches into the grader or switches a monitor
   off; detail: the file, the line and the rule.
-- `own-work` (tests/own_work.py): a function that hands its derivation to PyTorch; its tests
+- `own-work` (seam/own_work.py): a function that hands its derivation to PyTorch; its tests
   already fail with the rule's message, the flag tells staff at a glance.
 
 What a `tamper` flag does to the score is the course's choice (course.toml):
@@ -28,7 +28,7 @@ import copy
 from typing import Mapping
 
 from grader.core import source_rules
-from tests import own_work
+from seam import own_work
 
 POLICIES = ("flag", "zero")
 DEFAULT = "flag"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from grader.core import memcg
 from grader.worker import jail, syscalls
-from tests import seam
+import seam
 
 
 PROJECT_ROOT = seam.REPO_ROOT
@@ -111,7 +111,7 @@ def _ldconfig() -> str:
         return ""
 
 
-OUR_PACKAGES = ("solutions", "tests", "grader", "assignment")
+OUR_PACKAGES = ("solutions", "tests", "seam", "grader", "assignment")
 
 
 def masked_paths(dirs: list[str]) -> list[str]:

@@ -92,7 +92,7 @@ def pytest_make_impl(config):
     spec = config.getoption("--impl", None)
     if not PATH or not spec:
         return None
-    from tests import seam
+    import seam
 
     return _TimedImpl(seam.load_in_process(spec, Path(str(config.rootpath))))
 

@@ -22,8 +22,8 @@ from grader.core.student_text import scrub, without_grader_frames
 from grader.core.machine import SandboxUnavailable
 from grader.core.remote import RemoteImpl
 from grader.core.faults import ModuleUnavailable, SubmissionError, SubmissionFault
-from tests.own_work import OwnWorkViolation
-from tests.seam import MODULES, REPO_ROOT
+from seam.own_work import OwnWorkViolation
+from seam import MODULES, REPO_ROOT
 
 MAX_VISIBLE_OUTPUT = 6000
 # What pytest keeps of a failed test's report until the session ends (its terminal reporter holds

@@ -1,7 +1,7 @@
 """What the tests see: the implementation under test living in the sandbox, plain data in, plain data out.
 
 `RemoteImpl` gives the same `impl.module.function(...)` and `impl.run(driver, ...)` as the
-in-process backend (tests/seam.py), every call crossing as plain data, each test under its
+in-process backend (seam/), every call crossing as plain data, each test under its
 time budgets, the own-work rules read from the staged copy before any call is sent.
 """
 
@@ -12,7 +12,8 @@ import warnings
 from typing import Any, Callable
 
 from grader.core import phases
-from tests import own_work, seam
+import seam
+from seam import own_work
 from grader.core.faults import CallTimedOut, ModuleUnavailable, SubmissionFault
 from grader.core.machine import SandboxUnavailable
 from grader.core.sandbox import Sandbox

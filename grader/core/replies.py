@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from grader.core import probes
-from tests.seam import MODULES
+from seam import MODULES
 
 # Kept per request group AND per test (each test is written to catch its own slips, so each gets a share):
 # driver runs are replayed on every mutant, so fewer of them.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grader
 from grader.core.rubric import Rubric, TestScore
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 SUITE_PARTS = ("tests", "solutions")
 # The written part's draws and answer key decide its points as the suites decide theirs.

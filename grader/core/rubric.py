@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.compat import tomllib
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 RUBRIC_PATH = REPO_ROOT / "tests" / "rubric.toml"
 

@@ -61,7 +61,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 # `python -c LAUNCH PARENT_PID MODULE ARGS...`: run MODULE as __main__ in a process that dies with
 # the one that started it (Linux's PR_SET_PDEATHSIG; it follows the starting THREAD): a driver

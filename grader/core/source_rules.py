@@ -9,7 +9,7 @@ themselves evidence, flagged `tamper` with the rule, the file and the line.
 
     monitor in the worker                          its static counterpart here
     einsum-only recorder (TorchFunctionMode)       mode-switch (DisableTorchFunction, _pop_mode, ...); the
-                                                   einsum rule itself read off the text (tests/own_work.py)
+                                                   einsum rule itself read off the text (seam/own_work.py)
     time_matmul's clock reads and FLOP counter     trace-hook (sys.setprofile/settrace), patching (time.*),
                                                    mode-switch (dispatch modes)
     get_batch's bytes-copied monitor               trace-hook (tracemalloc), mode-switch, raw-memory
@@ -30,7 +30,7 @@ import ast
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
-from tests.source_index import BUILTINS, PACKAGE, Module, parse
+from seam.source_index import BUILTINS, PACKAGE, Module, parse
 
 FORBIDDEN_PACKAGES = ("solutions", "tests", "grader")
 

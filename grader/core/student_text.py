@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 _PACKAGES = re.compile(r"(?:/[^\s:'\"()<>]+)*?/(?:site|dist)-packages/")
 _STDLIB = re.compile(r"(?:/[^\s:'\"()<>]+)*?/lib/python3\.\d+/")

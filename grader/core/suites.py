@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 SUITES = ("tests/public", "tests/hidden")
 

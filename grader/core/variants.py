@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.compat import tomllib
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 DATA = REPO_ROOT / "tests" / "data"
 BASES = {

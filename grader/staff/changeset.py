@@ -22,7 +22,7 @@ from pathlib import Path
 from grader.core import results
 from grader.staff import written_marks
 from grader.staff.gradebook import Gradebook
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 PENDING_DIR = ".pending"
 

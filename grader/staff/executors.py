@@ -41,7 +41,7 @@ from grader.core.service import LAUNCH, GradingService, grading_environment, pro
 from grader.staff.gradebook import Late
 from grader.core.intake import BadSubmission
 from grader.core.limits import Limits
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 
 @dataclass(frozen=True)

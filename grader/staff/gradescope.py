@@ -45,7 +45,7 @@ from grader.compat import tomllib
 from grader.core.limits import Limits
 from grader.core.machine import SandboxUnavailable
 from grader.staff import shown_tests
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 # The whole of tests/ travels, so that results.json's suite_version is the repository's.
 SHIPPED = ("grader", "tests", "solutions", "student", "pyproject.toml")  # student/: the written part's draws and reader

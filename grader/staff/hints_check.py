@@ -28,7 +28,7 @@ from pathlib import Path
 from grader.compat import tomllib
 from grader.core.suites import suite_paths
 from grader.core.variants import DATA, Variant, importers
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 SETS = {"held-out": DATA / "slips" / "slips.toml", "fresh": DATA / "slips_fresh" / "slips.toml"}
 FIELDS = ("name", "module", "find", "replace", "append")

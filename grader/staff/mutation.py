@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader.core import suites
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
 

@@ -17,7 +17,7 @@ import pytest
 
 from grader.core import hints
 from grader.core.replies import RecordingImpl, Replies
-from tests import seam
+import seam
 
 
 def pytest_addoption(parser):

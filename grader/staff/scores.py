@@ -28,7 +28,7 @@ from grader.core.written import PART
 from grader.staff import outcomes
 from grader.staff.gradebook import Gradebook, Late
 from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
-from tests.seam import MODULES
+from seam import MODULES
 
 MIN_NAME = 8  # narrower than this, the per-problem columns give way to the name
 

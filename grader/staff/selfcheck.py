@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from grader.core.rubric import Rubric
 from grader.core.suites import suite_paths
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 def pytest_args(impl: str | Path, modules: list[str] | None, report: Path, first_failure: bool = False) -> list[str]:
     """pytest's arguments for the suites of `modules` on `impl`, graded settings, a JUnit report;

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.core import intake
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 STUBS = REPO_ROOT / "assignment"
 MAX_MODULE_BYTES = 512 * 2**10  # a longer module is not a student's work: it is skipped

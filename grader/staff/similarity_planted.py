@@ -15,7 +15,7 @@ import random
 from itertools import combinations
 from pathlib import Path
 
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 OWN_WORK = {
     "reference": REPO_ROOT / "solutions",

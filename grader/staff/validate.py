@@ -24,7 +24,7 @@ from grader.core import rubric as rubric_module
 from grader.core import variants
 from grader.staff import selfcheck
 from grader.staff.mutation import MutationRun
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 
 @dataclass

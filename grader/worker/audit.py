@@ -26,7 +26,7 @@ READ_ROOTS_EXTRA = ("/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev")
 NETWORK_EVENTS = {"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg"}
 SPAWN_EVENTS = {"os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "pty.spawn"}
 DELETE_EVENTS = {"os.remove", "os.rmdir", "os.rename", "shutil.rmtree", "os.truncate", "os.chmod", "os.chown"}
-FORBIDDEN_PACKAGES = ("solutions", "grader", "tests")
+FORBIDDEN_PACKAGES = ("solutions", "grader", "tests", "seam")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 

@@ -16,7 +16,7 @@ import traceback
 
 from grader.protocol import wire
 from grader.worker.audit import Audit
-from tests.seam import InProcessImpl
+from seam import InProcessImpl
 
 MAX_TRACEBACK_CHARS = 4000
 READY = b"R"  # the worker's first byte: its walls are up, student code may run

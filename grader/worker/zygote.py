@@ -44,7 +44,7 @@ def preload(driver_modules: list[str], problems: list[str] | None = None) -> dic
     import torch  # noqa: F401
 
     from grader.worker import audit, jail, serve, syscalls  # noqa: F401
-    from tests import seam  # noqa: F401
+    import seam  # noqa: F401
 
     drivers = {name: importlib.import_module(name) for name in driver_modules}
     _warm_up(problems is None or not DYNAMO_PROBLEMS.isdisjoint(problems))
@@ -59,7 +59,7 @@ def run(config: dict, control: socket.socket, drivers: dict) -> None:
     import torch
 
     from grader.worker import audit, jail, serve, syscalls
-    from tests.seam import InProcessImpl
+    from seam import InProcessImpl
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the zygote forks: it must not start an OpenMP pool of its own

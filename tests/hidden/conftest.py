@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests import seam
+import seam
 
 
 @pytest.fixture(scope="session")

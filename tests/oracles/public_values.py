@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from tests.drivers import optimizers as optimizer_driver
 from tests.oracles import accounting, flops, training
-from tests.seam import REPO_ROOT, load_reference
+from seam import REPO_ROOT, load_reference
 
 PATH = REPO_ROOT / "tests" / "public" / "expected_values.json"
 FLOAT_DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")

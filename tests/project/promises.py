@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from grader.compat import tomllib
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 TABLE = REPO_ROOT / "tests" / "data" / "promises.toml"
 MATCH = 0.8  # share of a quote's words that must match, in order, inside one sentence

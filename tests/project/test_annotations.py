@@ -11,7 +11,7 @@ import pytest
 from beartype import beartype
 from jaxtyping import AbstractArray, jaxtyped
 
-from tests.seam import MODULES, REPO_ROOT, load_in_process
+from seam import MODULES, REPO_ROOT, load_in_process
 
 pytestmark = pytest.mark.project
 

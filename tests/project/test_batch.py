@@ -29,7 +29,7 @@ from grader.staff.gradebook import Gradebook, Late
 from grader.staff.late import LatePolicy
 from grader.core.machine import isolation_level
 from grader.core.variants import reference_into
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("batch"), pytest.mark.timeout(900)]  # generous: a loaded machine is slow; idle CI needs far less
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")

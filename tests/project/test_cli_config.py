@@ -18,7 +18,7 @@ from grader.core import variants
 
 from grader.staff import config, late
 from grader.staff.config import ConfigError
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e]
 

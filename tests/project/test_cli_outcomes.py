@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 from grader.core import rubric
 from grader.core.student_text import printable
 from grader.core.machine import isolation_level

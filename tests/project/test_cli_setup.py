@@ -11,7 +11,7 @@ import pytest
 
 from grader.staff.release import bundling
 from grader.compat import tomllib
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("cli-setup")]  # one worker builds the bundle once
 

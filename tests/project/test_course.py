@@ -31,7 +31,7 @@ from grader.core.machine import isolation_level
 from grader.core.variants import reference_into
 from grader.core import variants
 from grader.staff.gradebook import Gradebook, Late
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("course"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")

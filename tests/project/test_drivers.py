@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from grader.core.machine import driver_modules
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
 

@@ -18,7 +18,7 @@ import pytest
 from grader.core import rubric
 
 from grader.core.machine import isolation_level
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 _spec = importlib.util.spec_from_file_location("gpu_check", REPO_ROOT / "scripts" / "gpu_check.py")
 gpu_check = sys.modules.setdefault("gpu_check", importlib.util.module_from_spec(_spec))

@@ -18,7 +18,7 @@ import pytest
 
 from grader.staff import gradebook
 from grader.staff.gradebook import Gradebook, GradebookError, Migration
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e]
 

@@ -20,7 +20,7 @@ from grader.core import results
 from grader.core import variants
 from grader.staff import gradescope, shown_tests
 from grader.staff.release import bundling
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("gradescope")]  # one worker builds the zip once
 

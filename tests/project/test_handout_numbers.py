@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
 

@@ -12,7 +12,7 @@ import tomllib
 import pytest
 
 from grader.staff.release import leak_check
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
 

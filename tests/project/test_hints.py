@@ -17,7 +17,7 @@ from grader.core.machine import isolation_level
 from grader.core import hints, probes, variants
 from grader.staff import hint_policy, hints_check
 from grader.core.variants import load_mutants
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")

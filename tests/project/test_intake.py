@@ -23,7 +23,7 @@ from grader.staff import batch
 
 from grader.core import intake
 from grader.core.machine import isolation_level
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(300)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")

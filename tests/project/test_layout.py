@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.core import rubric, written
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 pytestmark = pytest.mark.project
 
@@ -71,18 +71,38 @@ def test_drivers_import_only_what_the_sandbox_has(path):
             assert not name.startswith("tests.") or name.startswith("tests.drivers"), f"{path.name} imports {name}"
 
 
+OUR_ROOTS = ("grader", "tests", "solutions", "seam")
+
+
+def imports_of_ours(path: Path) -> list[str]:
+    """Every module of ours that `path` imports (`from X import y` as X.y), at the top or inside a function."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found += [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+    return [name for name in found if name.split(".")[0] in OUR_ROOTS]
+
+
 def test_the_worker_imports_nothing_trusted():
     """grader/worker/ runs next to student code: it may use the wire, the seam and the drivers only."""
-    allowed = ("grader.protocol.wire", "grader.worker", "tests.seam", "tests.drivers")
+    allowed = ("grader.protocol.wire", "grader.worker", "seam", "tests.drivers")
     for path in sorted((REPO_ROOT / "grader" / "worker").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("grader", "tests", "solutions"):
-                for alias in node.names:
-                    name = f"{node.module}.{alias.name}"
-                    assert name.startswith(allowed), f"{path.name} imports {name}"
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    assert alias.name.split(".")[0] not in ("grader", "tests", "solutions"), f"{path.name} imports {alias.name}"
+        for name in imports_of_ours(path):
+            assert name.startswith(allowed), f"{path.name} imports {name}"
+
+
+def test_the_grader_loads_the_suites_by_name_and_never_imports_them():
+    """The suites, drivers and oracles are what the grader runs (pytest collects them; the worker
+    imports drivers by name): no grader module imports tests/ (the reference, solutions/, is the
+    grader's own), and the seam imports neither side."""
+    for path in sorted((REPO_ROOT / "grader").rglob("*.py")):
+        imported = [name for name in imports_of_ours(path) if name.split(".")[0] == "tests"]
+        assert imported == [], f"{path.relative_to(REPO_ROOT)} imports {imported}"
+    for path in sorted((REPO_ROOT / "seam").glob("*.py")):
+        imported = [name for name in imports_of_ours(path) if name.split(".")[0] != "seam"]
+        assert imported == [], f"{path.relative_to(REPO_ROOT)} imports {imported}"
 
 
 # The grader's layers, lowest first: a module may import its own layer and those below it, never

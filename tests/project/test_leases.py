@@ -19,7 +19,7 @@ from grader.core import variants
 
 from grader.core import leases
 from grader.core.machine import isolation_level
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
 

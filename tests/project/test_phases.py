@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from grader.core import phases
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project]
 

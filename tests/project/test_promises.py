@@ -14,7 +14,7 @@ from hypothesis import settings
 from grader.core import rubric
 from grader.core.plugin import Case
 from tests.project import promises
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
 

@@ -20,7 +20,7 @@ import pytest
 from grader.core import variants
 from grader.staff.gradebook import Gradebook
 from grader.core.machine import isolation_level
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 ray = pytest.importorskip("ray")
 

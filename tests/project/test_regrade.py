@@ -21,7 +21,7 @@ import pytest
 from grader.core import variants
 from grader.staff.gradebook import Gradebook, Late
 from grader.core.machine import isolation_level
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("regrade"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")

@@ -18,7 +18,7 @@ import pytest
 from grader import cli
 
 from grader.staff.release import behaviour, bundling, install_check, leak_check
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("release")]  # one worker builds the bundle once
 
@@ -39,7 +39,7 @@ def bundle(tmp_path_factory) -> Path:
 def test_bundle_holds_the_public_side_only(bundle):
     """The bundle has the stubs, the public suite and its support, and nothing of the staff's side."""
     files = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
-    for needed in ("assignment/tensors.py", "tests/public/test_strides.py", "tests/conftest.py", "tests/seam.py",
+    for needed in ("assignment/tensors.py", "tests/public/test_strides.py", "tests/conftest.py", "seam/__init__.py", "seam/own_work.py",
                    "tests/strategies.py", "tests/drivers/training.py", "handout.md", "README.md", "pyproject.toml"):
         assert needed in files, f"{needed} is missing from the bundle"
     secret = [f for f in files if f.startswith(("solutions/", "tests/oracles/", "tests/hidden/", "tests/data/", "tests/project/", "grader/"))

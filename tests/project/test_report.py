@@ -28,7 +28,7 @@ from grader.core import results
 from grader.cli import main as grader_cli
 from grader.core.limits import Limits
 from grader.core.machine import isolation_level
-from tests.seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("report"), pytest.mark.timeout(900)]
 

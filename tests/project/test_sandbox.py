@@ -22,7 +22,7 @@ from grader.commands.grade import grade_in_subprocess
 from grader.core.limits import Limits
 from grader.core.machine import isolation_level
 from grader.staff.report.feedback import EXAMPLE_HEADER
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [
     pytest.mark.project,

@@ -20,7 +20,7 @@ from grader.core.machine import isolation_level
 from grader.core import variants
 from grader.staff.executors import grade_in_subprocess
 from grader.staff.gradebook import Gradebook
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")

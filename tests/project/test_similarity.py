@@ -14,7 +14,7 @@ import pytest
 
 from grader.staff import similarity, similarity_planted
 from grader.cli import main as grader_cli
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
 

@@ -1,4 +1,4 @@
-"""The static source rules: own-work (tests/own_work.py) and tamper (grader/core/source_rules.py).
+"""The static source rules: own-work (seam/own_work.py) and tamper (grader/core/source_rules.py).
 
 Precision first: no honest code the kit holds raises any finding. Then each rule fires on the
 code it names and not on its honest look-alikes, the seam fails exactly the functions that break
@@ -17,11 +17,11 @@ from grader.core.machine import isolation_level
 from grader.core import variants
 from grader.staff import config
 from grader.staff.gradebook import Gradebook, Late
-from tests import own_work
-from tests.own_work import OwnWorkViolation
+from seam import own_work
+from seam.own_work import OwnWorkViolation
 from tests.drivers import named_dims as named_dims_drivers
 from tests.drivers import optimizers as optimizer_drivers
-from tests.seam import REPO_ROOT, InProcessImpl
+from seam import REPO_ROOT, InProcessImpl
 
 pytestmark = [pytest.mark.project]
 

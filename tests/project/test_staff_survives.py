@@ -23,7 +23,7 @@ from grader.core import rubric
 from grader.core.machine import isolation_level
 from grader.staff.gradebook import Gradebook, Late
 from grader.staff.report.pages import page_stem
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 from grader.core.variants import reference_into
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("staff-survives"), pytest.mark.timeout(900)]

@@ -18,7 +18,7 @@ import pytest
 from grader.staff.release import bundling, leak_check
 from grader.core.manifest import manifest_flags
 from grader.core.machine import isolation_level
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("submit")]
 

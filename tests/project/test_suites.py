@@ -13,7 +13,7 @@ from grader.core import rubric
 
 from grader.core import variants
 from grader.staff import selfcheck
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 

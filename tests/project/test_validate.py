@@ -17,7 +17,7 @@ from grader.core import variants
 from grader.staff import mutation, validate
 
 from grader.core import rubric
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("validate"), pytest.mark.timeout(600)]
 

@@ -23,7 +23,7 @@ from tests.project.test_sandbox import limits_for
 from grader.core.machine import WORK_BASE, SandboxUnavailable, isolation_level, layers_for, masked_paths
 from grader.core.limits import Limits
 from grader.worker import jail
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")

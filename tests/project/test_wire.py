@@ -17,7 +17,7 @@ from grader.core import variants
 
 from grader.protocol import wire
 from grader.core.machine import isolation_level
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e]
 

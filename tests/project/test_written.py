@@ -24,7 +24,7 @@ from grader.core.written_key import expected
 from grader.staff import config, gradescope, logistics
 from grader.staff.release import bundling
 from student import questions
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = pytest.mark.project
 

@@ -27,7 +27,7 @@ from grader.cli import main
 from grader.core.written_key import expected
 from grader.staff.gradebook import Gradebook
 from student import questions
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("written-cli"), pytest.mark.timeout(600)]
 

@@ -3,14 +3,14 @@
 The oracles are the original index-juggling expressions, run here. The last five tests check
 the einsum-only rule on what each function EXECUTES (a torch function mode records every torch
 call it makes, tests/drivers/named_dims.py) and, since code can switch that recorder off, on
-its text too (tests/own_work.py reads the source, helpers followed), and pay only where the
+its text too (seam/own_work.py reads the source, helpers followed), and pay only where the
 function is also right.
 """
 
 import pytest
 import torch
 
-from tests import own_work
+from seam import own_work
 from tests.drivers import named_dims as drivers
 
 pytestmark = pytest.mark.named_dims

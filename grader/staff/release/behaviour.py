@@ -16,7 +16,7 @@ from pathlib import Path
 
 from grader.staff.release.bundling import SKIP
 from grader.staff.release.leak_check import Leak
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 PROBE = Path(__file__).with_name("leak_probe.py")
 BEHAVIOUR_KINDS = ("passes-public-tests", "computes-answers", "behaviour-check")

@@ -12,7 +12,7 @@ from pathlib import Path
 from grader.compat import tomllib
 from grader.staff import logistics
 from grader.staff.config import Course
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 HANDOUT = REPO_ROOT / "handout.md"
 SUBMIT = REPO_ROOT / "student" / "submit.py"  # the bundle's `python -m submit`
@@ -20,8 +20,8 @@ QUESTIONS = REPO_ROOT / "student" / "questions.py"  # the bundle's questions.py:
 # What the public suite needs from tests/: nothing of hidden/, data/, project/ or the rubric.
 PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/drivers")
 PUBLIC_FILES = (
-    "tests/__init__.py", "tests/conftest.py", "tests/seam.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py",
-    "tests/own_work.py", "tests/source_index.py",  # the own-work rules, applied at the seam
+    "tests/__init__.py", "tests/conftest.py", "seam/__init__.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py",
+    "seam/own_work.py", "seam/source_index.py",  # the own-work rules, applied at the seam
     "docs/api.md",  # the API reference the handout points at
 )
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")

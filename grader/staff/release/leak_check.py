@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.compat import tomllib
-from tests.seam import REPO_ROOT
+from seam import REPO_ROOT
 
 SECRET_FOLDERS = ("solutions", "tests/oracles", "tests/hidden", "tests/data", "tests/project", "grader")
 RULES = Path(__file__).with_name("rules.toml")  # staff's: formulas not to ship, allowed exceptions

@@ -164,7 +164,7 @@ def register_profile() -> None:
 
 def probe(bundle: Path, reference: Path) -> dict:
     sys.path.insert(0, str(bundle))
-    from tests import seam
+    import seam
 
     register_profile()
     api = json.loads((bundle / "submit_api.json").read_text())

@@ -9,7 +9,7 @@ from pathlib import Path
 from grader.staff import outcomes, written_marks
 from grader.staff.gradebook import Gradebook, Late, unreadable_reason
 from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
-from tests.seam import MODULES
+from seam import MODULES
 
 
 # status: an outcome (graded / unreadable / grader error); written: the written part's points so far; written_pending:

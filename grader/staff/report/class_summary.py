@@ -10,7 +10,7 @@ from grader.staff.outcomes import GRADED
 from grader.staff.report.class_results import module_of
 from grader.staff.report.class_results import StudentResult
 from grader.staff.report.feedback import _title
-from tests.seam import MODULES
+from seam import MODULES
 
 
 def class_summary(students: list[StudentResult]) -> dict:

@@ -9,7 +9,7 @@ from grader.core.student_text import scrub, without_grader_frames
 from grader.staff import shown_tests
 from grader.staff.report.class_results import module_of
 from grader.staff.report.class_results import StudentResult
-from tests.seam import MODULES
+from seam import MODULES
 
 
 @dataclass

@@ -9,7 +9,7 @@ from grader.core.student_text import printable
 from grader.core.written import PART
 from grader.staff import outcomes, written_marks
 from grader.staff.report.class_results import CSV_COLUMNS, StudentResult
-from tests.seam import MODULES
+from seam import MODULES
 
 
 def write_csv(students: list[StudentResult], path: Path) -> None:

@@ -20,7 +20,7 @@ from grader.staff.report.class_summary import class_summary
 from grader.staff.report.feedback import failures_first, feedback_for, score_story, summary_for_students
 from grader.staff.report.grades_csv import write_csv
 from grader.staff.scores import label
-from tests.seam import MODULES
+from seam import MODULES
 
 
 TEMPLATES = Path(__file__).parent.parent / "templates"

@@ -16,7 +16,7 @@ alone (saved == loaded, resumed == uninterrupted prove nothing by themselves).
 This file holds the in-process backend: the code runs in the test process. The
 grader supplies a sandboxed backend with the same two entry points.
 
-Both backends keep the own-work rules (tests/own_work.py) at the seam: reaching a function that
+Both backends keep the own-work rules (seam/own_work.py) at the seam: reaching a function that
 hands its derivation to PyTorch (`impl.tensors.machine_epsilon` calling torch.finfo, a driver
 running an `AdamW` that subclasses torch.optim.AdamW) raises OwnWorkViolation, so every test that
 exercises it fails with the rule's message, on a laptop as in the grader.
@@ -30,7 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from tests import own_work
+from seam import own_work
 
 MODULES = (
     "tensors",
@@ -119,7 +119,7 @@ class InProcessImpl:
 
 
 class _CheckedModule(ModuleType):
-    """A module of the implementation that checks each ruled name a test reaches (tests/own_work.py).
+    """A module of the implementation that checks each ruled name a test reaches (seam/own_work.py).
 
     Everything else passes through to the module itself, setting included (a driver may swap
     a function in for the length of a call), and `vars()` gives the module's own namespace.

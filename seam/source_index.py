@@ -1,6 +1,6 @@
 """A submission's source, read with `ast` (never run): what each function uses, helpers followed.
 
-The own-work rules (tests/own_work.py) and the grader's tamper rules (grader/core/source_rules.py)
+The own-work rules (seam/own_work.py) and the grader's tamper rules (grader/core/source_rules.py)
 both ask the same question of the text: what does this function, and everything of the
 submission's it reaches, name? Names are resolved through the module's imports
 (`import torch as t; t.finfo` is `torch.finfo`, `from .model import Cruncher` is

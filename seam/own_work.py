@@ -1,12 +1,12 @@
 """Own-work rules: what each function the handout asks you to derive may not hand to PyTorch.
 
 The handout's "Own-work rules" section, as a table. A rule is checked on the source text
-(tests/source_index.py: the function, every helper of the submission it reaches, its class's
+(seam/source_index.py: the function, every helper of the submission it reaches, its class's
 bases and methods, any rebinding of its name), never by running it, so nothing the code does
 at run time can hide a breach. A function that breaks its rule scores 0: every test that
 reaches it through the seam (`impl.tensors.machine_epsilon`, a driver that drives
 `optimizers.AdamW`) fails with the rule's message. The same table serves `pytest` on a
-laptop (tests/seam.py's in-process backend) and the grader (which reads its staged copy of
+laptop (seam/'s in-process backend) and the grader (which reads its staged copy of
 the submission on the trusted side), so both give the same verdict.
 
 A rule only takes points: it never pays for a function that is wrong.
@@ -21,7 +21,7 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from tests.source_index import PACKAGE, Submission, Use, literal_getattr
+from seam.source_index import PACKAGE, Submission, Use, literal_getattr
 
 HANDOUT = "see the handout's Own-work rules"
 

@@ -20,6 +20,7 @@ import os
 import resource
 import signal
 import sys
+from dataclasses import dataclass
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 CLONE_NEWUSER = 0x10000000
@@ -88,40 +89,84 @@ def enter_namespaces(level: str, namespaces: list[str]) -> None:
     os._exit(code if code >= 0 else 128 - code)  # as a shell reports a signal
 
 
-def _bind_read_only(source: str, target: str) -> None:
-    os.makedirs(target, exist_ok=True)
-    _mount(source, target, None, MS_BIND | MS_REC)
-    _mount(source, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+# --- the worker's root, as a table of rules ---------------------------------------------------
+#
+# Like isolate's box: each rule says what a path of the new root is. The table is data, built
+# without touching the machine (a unit test reads it without root); `enter_root` applies it in
+# order, then chroots. Order matters: the scratch tmpfs goes over /tmp BEFORE the Python folders,
+# so a venv under /tmp is bound on top of it, not hidden by it; masks go over the Python folders
+# after them; /dev's tmpfs comes before the nodes bound into it.
+
+TMPFS, DEV_TMPFS, MASK, READ_ONLY, DEVICE, PROC, LINK = "tmpfs", "tmpfs+dev", "mask", "read-only", "device", "proc", "link"
+_TMPFS_FLAGS = {TMPFS: MS_NOSUID | MS_NODEV, DEV_TMPFS: MS_NOSUID, MASK: MS_RDONLY | MS_NOSUID | MS_NODEV}
+DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"))
 
 
-def build_root(
-    new_root: str, submission: str, python_dirs: list[str], masked: list[str], scratch_mb: int, uid: int | None
-) -> None:
-    """Make `new_root` a root file system holding only what a worker may see, and enter it.
+@dataclass(frozen=True)
+class Rule:
+    """One path of the worker's root: `inside` is `kind`, from `outside` (a bind's source, a link's
+    target) with `options` (a tmpfs's size and mode). An `if_there` bind whose source the machine
+    lacks (/lib32, a Python folder) is left out; any other rule that fails stops the worker (the
+    grader's error, never a grade)."""
 
-    `masked`: folders inside `python_dirs` that must look empty (the project, copies of its
-    packages in a site-packages): an empty read-only tmpfs goes over each.
-    """
-    _mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
-    for path in SYSTEM_DIRS:
-        if os.path.isdir(path):
-            _bind_read_only(path, new_root + path)
-    # Scratch before the Python folders: a venv under /tmp is bound on top of it, not hidden by it.
+    inside: str
+    kind: str
+    outside: str = ""
+    options: str = ""
+    if_there: bool = False
+
+
+def root_table(
+    submission: str, python_dirs: list[str], masked: list[str], scratch_mb: int, uid: int | None, devices: list[str]
+) -> list[Rule]:
+    """The worker's root: the system read only, an empty scratch, Python read only with the
+    project's copies masked (`masked`: folders inside `python_dirs` that must look empty), a
+    minimal /dev (`devices`: from `device_nodes`), /proc, and the submission read only."""
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
-    os.makedirs(new_root + SCRATCH, exist_ok=True)
-    _mount("tmpfs", new_root + SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_mb}m,mode=0700{owner}")
-    for path in python_dirs:
-        if os.path.isdir(path):
-            _bind_read_only(path, new_root + path)
-    for path in masked:
-        if os.path.isdir(new_root + path):
-            _mount("tmpfs", new_root + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-    _build_dev(new_root + "/dev")
-    os.makedirs(new_root + "/proc", exist_ok=True)
-    _mount("proc", new_root + "/proc", "proc", MS_NOSUID | MS_NODEV)
-    _bind_read_only(submission, new_root + SUBMISSION)
+    return [
+        Rule("/", TMPFS, options="size=16m,mode=0755"),
+        *(Rule(path, READ_ONLY, path, if_there=True) for path in SYSTEM_DIRS),
+        Rule(SCRATCH, TMPFS, options=f"size={scratch_mb}m,mode=0700{owner}"),
+        *(Rule(path, READ_ONLY, path, if_there=True) for path in python_dirs),
+        *(Rule(path, MASK, options="size=4k,mode=0555") for path in masked),
+        Rule("/dev", DEV_TMPFS, options="size=64k,mode=0755"),
+        *(Rule(f"/dev/{name}", DEVICE, f"/dev/{name}") for name in devices),
+        *(Rule(f"/dev/{name}", LINK, target) for name, target in DEV_LINKS),
+        Rule("/dev/shm", TMPFS, options="size=64m,mode=1777"),
+        Rule("/proc", PROC),
+        Rule(SUBMISSION, READ_ONLY, submission),
+    ]
+
+
+def enter_root(new_root: str, table: list[Rule]) -> None:
+    """Apply `table` under `new_root` (a folder), then make it this process's root."""
+    for rule in table:
+        _apply(new_root, rule)
     os.chroot(new_root)
     os.chdir("/")
+
+
+def _apply(new_root: str, rule: Rule) -> None:
+    target = new_root + rule.inside.rstrip("/")
+    if rule.if_there and not os.path.isdir(rule.outside):
+        return
+    if rule.kind == MASK and not os.path.isdir(target):  # not under a folder the root holds: nothing to hide
+        return
+    if rule.kind == DEVICE:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "w").close()  # a bind mount needs a file to cover
+        _mount(rule.outside, target, None, MS_BIND)
+    elif rule.kind == LINK:
+        os.symlink(rule.outside, target)
+    elif rule.kind == READ_ONLY:
+        os.makedirs(target, exist_ok=True)
+        _mount(rule.outside, target, None, MS_BIND | MS_REC)
+        _mount(rule.outside, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    else:
+        os.makedirs(target, exist_ok=True)
+        source = "proc" if rule.kind == PROC else "tmpfs"
+        flags = MS_NOSUID | MS_NODEV if rule.kind == PROC else _TMPFS_FLAGS[rule.kind]
+        _mount(source, target, source, flags, rule.options)
 
 
 BASIC_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -153,21 +198,6 @@ def driver_library_dirs(ldconfig_output: str) -> list[str]:
             if not any(folder == d or folder.startswith(d + "/") for d in SYSTEM_DIRS):
                 dirs.add(folder)
     return sorted(dirs)
-
-
-def _build_dev(dev: str) -> None:
-    """A /dev of its own: the chosen nodes bound one by one, links to /proc, a private /dev/shm."""
-    os.makedirs(dev, exist_ok=True)
-    _mount("tmpfs", dev, "tmpfs", MS_NOSUID, "size=64k,mode=0755")
-    for name in device_nodes("/dev"):
-        target = os.path.join(dev, name)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        open(target, "w").close()  # a bind mount needs a file to cover
-        _mount(os.path.join("/dev", name), target, None, MS_BIND)
-    for name, points_to in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-        os.symlink(points_to, os.path.join(dev, name))
-    os.makedirs(dev + "/shm")
-    _mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
 
 
 def limit_process(limits: dict, uid: int | None) -> None:

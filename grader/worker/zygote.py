@@ -64,9 +64,10 @@ def run(config: dict, control: socket.socket, drivers: dict) -> None:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the zygote forks: it must not start an OpenMP pool of its own
     if config["jail"]:
-        jail.build_root(
-            config["new_root"], config["submission"], config["python_dirs"], config["masked"], config["scratch_mb"], config["uid"]
+        table = jail.root_table(
+            config["submission"], config["python_dirs"], config["masked"], config["scratch_mb"], config["uid"], jail.device_nodes()
         )
+        jail.enter_root(config["new_root"], table)
         submission, scratch = jail.SUBMISSION, jail.SCRATCH
     else:
         submission, scratch = config["submission"], config["scratch"]

@@ -28,6 +28,7 @@ from grader.core.faults import CallTimedOut, SubmissionError, UnsafeResult, Work
 from grader.core.flags import FlagLog
 from grader.core.limits import Limits
 from grader.worker import syscalls
+from grader.worker.settings import ZygoteSettings
 from grader.core.machine import WORK_BASE, SANDBOX_PREFIX, UIDS, SandboxUnavailable, check_installed_from_checkout, driver_modules, isolation_level, masked_paths, memory_layer, namespaces, python_dirs
 from grader.core.output_capture import OutputCapture
 from grader.core.zygote_fork import fork_zygote
@@ -75,26 +76,26 @@ class Sandbox:
         self.cgroup = memcg.create(self.limits.memory_bytes) if memory_layer(self.level) == "memory-cgroup" else None
         self.oom_kills = 0
         dirs = python_dirs()
-        config = {
-            "jail": self.level != "none",
-            "namespaces": list(namespaces(self.level)),
-            "new_root": str(self.workdir / "root"),
-            "submission": str(self.workdir / "submission"),
-            "scratch": str(self.workdir / "scratch"),
-            "python_dirs": dirs,
-            "masked": masked_paths(dirs),
-            "scratch_mb": self.limits.scratch_mb,
-            "uid": self.uid,
-            "limits": self._worker_limits(),
-            "seccomp": syscalls.available(),
-            "driver_modules": driver_modules(),
-            "problems": self.problems,
-        }
+        settings = ZygoteSettings(
+            jail=self.level != "none",
+            namespaces=tuple(namespaces(self.level)),
+            new_root=str(self.workdir / "root"),
+            submission=str(self.workdir / "submission"),
+            scratch=str(self.workdir / "scratch"),
+            python_dirs=tuple(dirs),
+            masked=tuple(masked_paths(dirs)),
+            scratch_mb=self.limits.scratch_mb,
+            uid=self.uid,
+            limits=self.limits.for_worker(self.cgroup is not None, memory_layer(self.level) == "rlimit-as"),
+            seccomp=syscalls.available(),
+            driver_modules=tuple(driver_modules()),
+            problems=tuple(self.problems) if self.problems is not None else None,
+        )
         (self.workdir / "root").mkdir()
         (self.workdir / "scratch").mkdir(mode=0o700)
         self._control, zygote_end = socket.socketpair()
         output_read, output_write = os.pipe()
-        self._zygote = fork_zygote(config, self.level, zygote_end.fileno(), output_write, self.cgroup, self.limits.memory_bytes)
+        self._zygote = fork_zygote(settings, self.level, zygote_end.fileno(), output_write, self.cgroup, self.limits.memory_bytes)
         zygote_end.close()
         os.close(output_write)
         self._output_fd = output_read
@@ -104,16 +105,6 @@ class Sandbox:
         self._data: socket.socket | None = None
         self._pid: int | None = None
         self.spent = 0.0
-
-    def _worker_limits(self) -> dict:
-        limits = self.limits.for_worker()
-        if self.cgroup is not None:
-            limits["memory_cgroup"] = True
-        elif memory_layer(self.level) == "rlimit-as":
-            # The address space, so that shared mappings count too; it counts mapped files
-            # as well, and a worker may map a scratch file as large as scratch.
-            limits["address_space_bytes"] = self.limits.memory_bytes + self.limits.scratch_mb * 2**20
-        return limits
 
     def _copy_submission(self) -> None:
         """Copy assignment/'s regular files (grader/core/intake.py: no link followed) and keep their text for source checks."""

@@ -16,6 +16,7 @@ import traceback
 import warnings
 
 from grader.core import phases
+from grader.worker.settings import ZygoteSettings
 
 # torch is imported by fork_zygote (zygote.preload), called from Sandbox.start just before it
 # forks the zygote: the zygote and its workers inherit it instead of importing it again.
@@ -32,7 +33,7 @@ def refuse_secrets(what: str) -> None:
         raise RuntimeError(f"{what} must start before the grader loads {loaded[:3]}: a fork would copy them")
 
 
-def fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgroup, memory_bytes: int) -> int:
+def fork_zygote(settings: ZygoteSettings, level: str, control_fd: int, output_fd: int, cgroup, memory_bytes: int) -> int:
     """Fork the zygote from this process, torch already imported; its pid (a session leader).
 
     `cgroup`: the memory cgroup the zygote joins (None: none); its limit is `memory_bytes`
@@ -41,7 +42,7 @@ def fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgrou
     from grader.worker import jail, zygote
 
     phases.mark("preload start")
-    drivers = zygote.preload(config["driver_modules"], config["problems"])  # once, for both sides
+    drivers = zygote.preload(settings.driver_modules, settings.problems)  # once, for both sides
     phases.mark("preloaded")
     refuse_secrets("the sandbox")
     import torch
@@ -77,9 +78,9 @@ def fork_zygote(config: dict, level: str, control_fd: int, output_fd: int, cgrou
         if cgroup is not None:
             cgroup.join()  # before the cgroup namespace: it becomes the zygote's root cgroup
             jail.protect_from_oom_killer()
-        if config["jail"]:
-            jail.enter_namespaces(level, config["namespaces"])  # returns in pid 1 of the new pid namespace
-        zygote.run(config, socket.socket(fileno=3), drivers)
+        if settings.jail:
+            jail.enter_namespaces(level, settings.namespaces)  # returns in pid 1 of the new pid namespace
+        zygote.run(settings, socket.socket(fileno=3), drivers)
         code = 0
     except BaseException:
         traceback.print_exc()

@@ -22,6 +22,8 @@ import signal
 import sys
 from dataclasses import dataclass
 
+from grader.worker.settings import WorkerLimits
+
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 CLONE_NEWUSER = 0x10000000
 NAMESPACES = {  # what unshare(1) calls them -> the clone flag
@@ -200,27 +202,27 @@ def driver_library_dirs(ldconfig_output: str) -> list[str]:
     return sorted(dirs)
 
 
-def limit_process(limits: dict, uid: int | None) -> None:
+def limit_process(limits: WorkerLimits, uid: int | None) -> None:
     """rlimits for one worker, then (as real root) a uid no other process has."""
     rlimits = {
-        resource.RLIMIT_CPU: limits["cpu_seconds"],
-        resource.RLIMIT_FSIZE: limits["file_bytes"],
-        resource.RLIMIT_NOFILE: limits["open_files"],
+        resource.RLIMIT_CPU: limits.cpu_seconds,
+        resource.RLIMIT_FSIZE: limits.file_bytes,
+        resource.RLIMIT_NOFILE: limits.open_files,
         resource.RLIMIT_CORE: 0,
     }
-    if limits.get("data_bytes"):
-        rlimits[resource.RLIMIT_DATA] = _current_bytes("VmData") + limits["data_bytes"]
-    if limits.get("address_space_bytes"):  # no memory cgroup: shared mappings must count too
-        rlimits[resource.RLIMIT_AS] = _current_bytes("VmSize") + limits["address_space_bytes"]
+    if limits.data_bytes:
+        rlimits[resource.RLIMIT_DATA] = _current_bytes("VmData") + limits.data_bytes
+    if limits.address_space_bytes:  # no memory cgroup: shared mappings must count too
+        rlimits[resource.RLIMIT_AS] = _current_bytes("VmSize") + limits.address_space_bytes
         # glibc reserves 64 MiB of address space per thread's arena: 16 torch threads would
         # spend 1.2 GiB of the limit on reservations; one arena keeps it to their stacks.
         _libc.mallopt(M_ARENA_MAX, 1)
-    if limits.get("memory_cgroup"):  # the cgroup's OOM killer takes this worker, never the zygote
+    if limits.memory_cgroup:  # the cgroup's OOM killer takes this worker, never the zygote
         with open("/proc/self/oom_score_adj", "w") as adj:
             adj.write("1000")
     if uid is not None:
         # RLIMIT_NPROC counts the processes of a uid; root is exempt, so it needs the uid drop.
-        rlimits[resource.RLIMIT_NPROC] = limits["processes"]
+        rlimits[resource.RLIMIT_NPROC] = limits.processes
     for kind, value in rlimits.items():
         resource.setrlimit(kind, (value, value))
     if uid is not None:

@@ -26,6 +26,8 @@ import sys
 import time
 import traceback
 
+from grader.worker.settings import ZygoteSettings
+
 # Problems whose tests reach torch._dynamo's lazy import (torch.optim's first step(),
 # FlopCounterMode's first op): 0.8 s, worth paying before the fork only when they are graded.
 DYNAMO_PROBLEMS = frozenset({"flops", "optimizers", "accounting", "training"})
@@ -51,7 +53,7 @@ def preload(driver_modules: list[str], problems: list[str] | None = None) -> dic
     return drivers
 
 
-def run(config: dict, control: socket.socket, drivers: dict) -> None:
+def run(settings: ZygoteSettings, control: socket.socket, drivers: dict) -> None:
     """Be the zygote: enter the new root, then fork workers as asked until the grader hangs up.
 
     `drivers`: what `preload` returned in the grader before the fork.
@@ -63,24 +65,24 @@ def run(config: dict, control: socket.socket, drivers: dict) -> None:
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the zygote forks: it must not start an OpenMP pool of its own
-    if config["jail"]:
+    if settings.jail:
         table = jail.root_table(
-            config["submission"], config["python_dirs"], config["masked"], config["scratch_mb"], config["uid"], jail.device_nodes()
+            settings.submission, settings.python_dirs, settings.masked, settings.scratch_mb, settings.uid, jail.device_nodes()
         )
-        jail.enter_root(config["new_root"], table)
+        jail.enter_root(settings.new_root, table)
         submission, scratch = jail.SUBMISSION, jail.SCRATCH
     else:
-        submission, scratch = config["submission"], config["scratch"]
-    sys.path[:] = [submission] + [p for p in sys.path if p and _under_any(p, config["python_dirs"])]
+        submission, scratch = settings.submission, settings.scratch
+    sys.path[:] = [submission] + [p for p in sys.path if p and _under_any(p, settings.python_dirs)]
     own_files = {getattr(m, "__file__", None) for m in list(sys.modules.values())} - {None}
-    watcher = audit.Audit([submission, scratch, *config["python_dirs"]], [scratch], own_files)
-    rules = syscalls.build() if config["seccomp"] else None
+    watcher = audit.Audit([submission, scratch, *settings.python_dirs], [scratch], own_files)
+    rules = syscalls.build() if settings.seccomp else None
 
     def start_worker(data_fd: int) -> None:
         control.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        jail.limit_process(config["limits"], config["uid"])
+        jail.limit_process(settings.limits, settings.uid)
         torch.set_num_threads(threads)
         os.chdir(scratch)
         os.environ.update(TMPDIR=scratch, HOME=scratch, PYTHONDONTWRITEBYTECODE="1")

@@ -151,21 +151,48 @@ SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], str, bool]]] = {
 }
 
 
+# The checked tables, typed; each optional key's default lives here and nowhere else.
+@dataclass(frozen=True)
+class LateRules:
+    """[late]: the deadline, then what lateness costs (late.py applies it, logistics.py words it)."""
+
+    deadline: datetime
+    grace_minutes: float = 0.0
+    penalty_per_day: float = 0.0
+    max_days: int | None = None  # None: no day after which the score is 0
+
+
+@dataclass(frozen=True)
+class HintRules:
+    """[hints]: where misconception hints show (hint_policy.py)."""
+
+    show: str = "public"
+    hidden_after_deadline: bool = False
+
+
+@dataclass(frozen=True)
+class CourseInfo:
+    """[course]: what the handout calls the course; the term also seeds the written part's numbers."""
+
+    name: str | None = None
+    term: str = ""  # "": the repository's default
+
+
 @dataclass(frozen=True)
 class Course:
-    late: dict[str, Any] | None = None  # the [late] table, checked; None: no late policy
+    late: LateRules | None = None  # None: no late policy
     times_file: Path | None = None  # [submissions] times, resolved against the config's folder
-    hints: dict[str, Any] | None = None  # the [hints] table, checked; None: the defaults
+    hints: HintRules = HintRules()
     modification_times: bool = False  # [submissions] modification_times: staff opted in to them
     extensions: dict[str, float | datetime] = field(default_factory=dict)  # student -> extra days or a new deadline
     tamper: str = "flag"  # [integrity] tamper: what a tamper flag does (grader/core/integrity.py)
-    course: dict[str, Any] | None = None  # the [course] table, checked
-    policies: dict[str, Any] | None = None  # the [policies] table, checked
+    course: CourseInfo = CourseInfo()
+    policies: dict[str, str] = field(default_factory=dict)  # [policies]: handout texts by placeholder name (defaults: logistics.py)
 
     @property
     def term(self) -> str:
         """The term the written part's numbers are drawn with ("" without one: the repository's default)."""
-        return (self.course or {}).get("term", "")
+        return self.course.term
 
 
 def load(path: Path | None) -> Course:
@@ -194,10 +221,13 @@ def load(path: Path | None) -> Course:
         raise ConfigError("\n".join(problems))
     submissions = tables.get("submissions", {})
     times = submissions.get("times")
+    defaults = Course()
     return Course(
-        late=tables.get("late"), times_file=(path.parent / times) if times else None, hints=tables.get("hints"),
-        modification_times=submissions.get("modification_times", False), extensions=tables.get("extensions", {}),
-        course=tables.get("course"), policies=tables.get("policies"), tamper=tables.get("integrity", {}).get("tamper", "flag"),
+        late=LateRules(**tables["late"]) if "late" in tables else None, times_file=(path.parent / times) if times else None,
+        hints=HintRules(**tables.get("hints", {})), extensions=tables.get("extensions", {}),
+        modification_times=submissions.get("modification_times", defaults.modification_times),
+        course=CourseInfo(**tables.get("course", {})), policies=tables.get("policies", {}),
+        tamper=tables.get("integrity", {}).get("tamper", defaults.tamper),
     )
 
 

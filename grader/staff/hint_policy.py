@@ -11,6 +11,7 @@ from pathlib import Path
 
 from grader.core.hints import resolve
 from grader.staff import config as config_module
+from grader.staff.config import HintRules
 
 
 # --- where hints show (the course config's [hints] table) ---------------------------------
@@ -19,8 +20,8 @@ class HintPolicy:
     """show: "public" (hints public tests' replies give; the default), "all", or "never".
     hidden_after_deadline: from the [late] deadline on, "public" shows hidden tests' hints too."""
 
-    show: str = "public"
-    hidden_after_deadline: bool = False
+    show: str = HintRules.show  # the course config's defaults (grader/staff/config.py)
+    hidden_after_deadline: bool = HintRules.hidden_after_deadline
     deadline: datetime | None = None
 
     def shows(self, hint: dict, now: datetime | None = None) -> bool:
@@ -35,9 +36,8 @@ class HintPolicy:
 def load_policy(config: Path | None) -> HintPolicy:
     """The course config's [hints] table (grader/staff/config.py checks it); ConfigError if it is wrong."""
     course = config_module.load(config)
-    table = course.hints or {}
-    deadline = course.late["deadline"] if course.late else None
-    return HintPolicy(table.get("show", "public"), table.get("hidden_after_deadline", False), deadline)
+    deadline = course.late.deadline if course.late else None
+    return HintPolicy(course.hints.show, course.hints.hidden_after_deadline, deadline)
 
 
 def shown(results: dict, policy: HintPolicy, now: datetime | None = None) -> list[dict]:

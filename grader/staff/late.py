@@ -38,7 +38,7 @@ STAFF_FILE, LMS_EXPORT, MODIFIED, UNKNOWN = "staff file", "LMS export", "modific
 class LatePolicy:
     deadline: datetime
     penalty_per_day: float
-    max_days: int
+    max_days: int | None  # None: no cap
     grace: timedelta = timedelta(0)
     extensions: dict[str, float | datetime] = field(default_factory=dict)  # student -> extra days or a new deadline
 
@@ -57,7 +57,8 @@ class LatePolicy:
             return Late(None, 0, 0.0, UNKNOWN, deadline.isoformat(), extension)
         overdue = submitted_at - deadline - self.grace
         days = max(0, math.ceil(overdue / timedelta(days=1)))
-        penalty = 0.0 if days == 0 else 100.0 if days > self.max_days else min(100.0, days * self.penalty_per_day)
+        capped = self.max_days is not None and days > self.max_days
+        penalty = 0.0 if days == 0 else 100.0 if capped else min(100.0, days * self.penalty_per_day)
         return Late(submitted_at.isoformat(), days, penalty, source, deadline.isoformat(), extension)
 
 
@@ -66,10 +67,10 @@ def policy_of(course: Course) -> LatePolicy | None:
     if course.late is None:
         return None
     return LatePolicy(
-        deadline=course.late["deadline"],
-        penalty_per_day=course.late.get("penalty_per_day", 0.0),
-        max_days=course.late.get("max_days", 10**6),
-        grace=timedelta(minutes=course.late.get("grace_minutes", 0.0)),
+        deadline=course.late.deadline,
+        penalty_per_day=course.late.penalty_per_day,
+        max_days=course.late.max_days,
+        grace=timedelta(minutes=course.late.grace_minutes),
         extensions=dict(course.extensions),
     )
 

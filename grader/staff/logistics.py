@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from grader.staff.config import Course
+from grader.staff.config import Course, LateRules
 
 PLACEHOLDER = re.compile(r"\{\{ *([a-z_]+) *\}\}")
 STAFF_NOTE = re.compile(r"^<!-- staff:.*?-->\n", re.MULTILINE | re.DOTALL)
@@ -38,12 +38,12 @@ class HandoutError(ValueError):
 
 def values(course: Course) -> tuple[dict[str, str], list[str]]:
     """Every placeholder's text, and the names that fell back to their default."""
-    given = dict(course.policies or {})
-    info = course.course or {}
-    if info.get("name"):
-        given["course"] = f"{info['name']}, {info['term']}" if info.get("term") else info["name"]
+    given = dict(course.policies)
+    info = course.course
+    if info.name:
+        given["course"] = f"{info.name}, {info.term}" if info.term else info.name
     if course.late is not None:
-        given["due"] = deadline(course.late["deadline"])
+        given["due"] = deadline(course.late.deadline)
         given["late_policy"] = late_policy(course.late)
     defaults = sorted(name for name in DEFAULTS if name not in given)
     return {**DEFAULTS, **given}, defaults
@@ -67,9 +67,9 @@ def deadline(moment: datetime) -> str:
     return f"{moment:%A %d %B %Y, %H:%M} ({zone})"
 
 
-def late_policy(late: dict) -> str:
+def late_policy(late: LateRules) -> str:
     """The [late] table in words, as grader/staff/late.py applies it."""
-    grace, penalty, max_days = late.get("grace_minutes", 0), late.get("penalty_per_day", 0), late.get("max_days")
+    grace, penalty, max_days = late.grace_minutes, late.penalty_per_day, late.max_days
     parts = [f"up to {grace:g} minutes after the deadline still counts as on time" if grace else "the deadline is exact"]
     if penalty:
         parts.append(f"after that, each day late (a started day counts as a whole one) takes {penalty:g}% off the score")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.staff import similarity_planted  # noqa: E402
+from grader.staff.similarity import similarity_planted  # noqa: E402
 from seam import MODULES, REPO_ROOT  # noqa: E402
 
 

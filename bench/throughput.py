@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.console import Console  # noqa: E402
 
-from grader.staff import batch, executors
-from grader.staff.executors import Grading  # noqa: E402
-from grader.staff.gradebook import Gradebook  # noqa: E402
+from grader.staff.grading import batch, executors
+from grader.staff.grading.executors import Grading  # noqa: E402
+from grader.staff.grading.gradebook import Gradebook  # noqa: E402
 from grader.core.limits import Limits  # noqa: E402
 from seam import REPO_ROOT  # noqa: E402
 

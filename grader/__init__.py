@@ -2,7 +2,8 @@
 
 Trusted side (never imports student code), each layer importing only the ones below it:
     commands/   the CLI, one module per `python -m grader` command
-    staff/      the course's workflow: a class into the gradebook, reports, release, QA tools
+    staff/      the course's workflow, one folder per job: course.toml, a class into the gradebook, reports,
+                written marks, similarity, QA of the suites, the release
     core/       one submission: intake, the sandbox, the suites' plugin, rubric, results.json
 Untrusted side (runs next to student code, in the sandbox): worker/.
 The protocol between them, imported by both: protocol/ (the wire).

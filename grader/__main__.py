@@ -2,7 +2,7 @@ import os
 import sys
 
 from grader.cli import main
-from grader.staff.interrupts import STOPPED
+from grader.staff.grading.interrupts import STOPPED
 
 status = main()
 if status in STOPPED:

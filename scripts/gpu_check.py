@@ -188,7 +188,7 @@ def child_mutant(name: str) -> dict:
     from dataclasses import asdict
 
     from grader.core import variants
-    from grader.staff import validate
+    from grader.staff.qa import validate
 
     found = [m for m in variants.load_mutants() if m.name == name]
     if not found:

@@ -15,7 +15,7 @@ def make_console() -> Console:
 
 def open_gradebook(path: Path, console: Console):
     """The gradebook at `path`, or None after saying there is none (or that this grader cannot use it)."""
-    from grader.staff.gradebook import Gradebook, GradebookError
+    from grader.staff.grading.gradebook import Gradebook, GradebookError
 
     if not path.is_file():
         console.print(f"no gradebook at {path}: run `python -m grader grade` first, or pass --gradebook PATH", style="red", markup=False)

@@ -10,7 +10,8 @@ from rich.text import Text
 
 from grader.commands import with_gradebook
 from grader.core.student_text import printable
-from grader.staff import gradebook, lms_export
+from grader.staff.grading import gradebook
+from grader.staff.report import lms_export
 
 
 def register(commands) -> None:

@@ -13,11 +13,13 @@ from rich.console import Console
 from rich.text import Text
 
 from grader.commands import make_console
-from grader.staff import batch, config, executors, gradebook, interrupts, late, outcomes, scores, written_marks
+from grader.staff.course import config, late
+from grader.staff.grading import batch, executors, gradebook, interrupts, outcomes, scores
+from grader.staff.written import written_marks
 
 from grader.core import canary, written
-from grader.staff.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
-from grader.staff.gradebook import Gradebook
+from grader.staff.grading.executors import Grading, grade_in_subprocess  # noqa: F401  (part of this command's API)
+from grader.staff.grading.gradebook import Gradebook
 from grader.core.student_text import printable
 from grader.core.machine import SandboxUnavailable, isolation_level, layers_for
 from grader.core.limits import Limits

@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 from grader.commands import make_console
-from grader.staff import config, gradescope
+from grader.staff.course import config
+from grader.staff.grading import gradescope
 
 
 def register(commands) -> None:

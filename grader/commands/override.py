@@ -12,7 +12,7 @@ from grader.commands import make_console, with_gradebook
 from grader.commands.show import show_student, warn_look_alikes
 from grader.core.student_text import printable
 from grader.core import integrity
-from grader.staff import gradebook
+from grader.staff.grading import gradebook
 
 
 def register(commands) -> None:

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from grader.commands import with_gradebook
 from grader.core.student_text import distinct_names, printable
-from grader.staff import changeset, gradebook
+from grader.staff.grading import changeset, gradebook
 
 
 def register(commands) -> None:

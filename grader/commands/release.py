@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 from grader.commands import make_console
-from grader.staff import config, logistics
+from grader.staff.course import config, logistics
 from grader.staff.release import behaviour, bundling, install_check, leak_check
 
 

@@ -11,11 +11,11 @@ from rich.text import Text
 from grader.commands import make_console
 from grader.core.student_text import printable
 from grader.core.hints import resolve
-from grader.staff import hint_policy
-from grader.staff import gradebook
+from grader.staff.course import hint_policy
+from grader.staff.grading import gradebook
 from grader.staff.report import class_results, class_summary, pages
-from grader.staff.config import parse_time
-from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
+from grader.staff.course.config import parse_time
+from grader.staff.grading.outcomes import GRADED, GRADER_ERROR, UNREADABLE
 
 
 def register(commands) -> None:

@@ -10,8 +10,8 @@ from rich.text import Text
 
 from grader.commands import with_gradebook
 from grader.core.student_text import distinct_names, look_alikes, printable
-from grader.staff import gradebook, scores
-from grader.staff.gradebook import Gradebook
+from grader.staff.grading import gradebook, scores
+from grader.staff.grading.gradebook import Gradebook
 
 
 def register(commands) -> None:

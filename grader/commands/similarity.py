@@ -13,7 +13,7 @@ from rich.text import Text
 from grader.commands import make_console
 from grader.core.student_text import distinct_names
 
-from grader.staff import similarity, similarity_report
+from grader.staff.similarity import similarity, similarity_report
 
 
 def register(commands) -> None:

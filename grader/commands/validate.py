@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.commands import make_console
-from grader.staff import validate
+from grader.staff.qa import validate
 from seam import MODULES
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader.staff import config, gradebook, written_marks, written_page
-from grader.staff.gradebook import Gradebook
+from grader.staff.course import config
+from grader.staff.grading import gradebook
+from grader.staff.written import written_marks, written_page
+from grader.staff.grading.gradebook import Gradebook
 from grader.core.student_text import printable
 from student import questions
 

@@ -21,7 +21,7 @@ grading process it forks, is grader/core/service_process.py.
       and ends. Another submission's grading never shares a process with it.
 
 Why a new interpreter and not a fork of the driver: the driver holds the gradebook, course.toml,
-the interrupt handlers of grader/staff/interrupts.py, its threads and its whole environment (a
+the interrupt handlers of grader/staff/grading/interrupts.py, its threads and its whole environment (a
 token, maybe); the service starts from `grading_environment` alone and holds none of them.
 
 What a grading process inherits from the service, and why that is safe:
@@ -46,7 +46,7 @@ What a grading process inherits from the service, and why that is safe:
   ("grading SUBMISSION") are the job's; the service holds no lease, no clean-up, no work folder.
 
 A grading process that crashes costs its submission a grader error (retried on the next run,
-grader/staff/batch.py), never the batch; a service that ends is started again for the next job.
+grader/staff/grading/batch.py), never the batch; a service that ends is started again for the next job.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ file, no link, at most 64 KiB) is read with the bundle's own reader (student/que
 
 The results are tests tagged "written" in results.json (keys written/napkin::KEY and
 written/explain::KEY, points from tests/rubric.toml's [written] table), added to the suites'
-results by `add` (the driver, grader/staff/batch.py, and the Gradescope entry point call it).
+results by `add` (the driver, grader/staff/grading/batch.py, and the Gradescope entry point call it).
 extra_data["written"] keeps what staff need: the login, the term, the explanations' text and
 their sha256 (a staff mark counts only for the text it marked).
 """

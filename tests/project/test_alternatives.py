@@ -8,7 +8,7 @@ import pytest
 from grader.core import rubric
 
 from grader.core import variants
-from grader.staff import selfcheck
+from grader.staff.qa import selfcheck
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("alternatives"), pytest.mark.timeout(900)]
 

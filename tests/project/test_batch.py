@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from grader.core import variants
-from grader.staff import batch
+from grader.staff.grading import batch
 from grader.cli import main as grader_cli
-from grader.staff.gradebook import Gradebook, Late
-from grader.staff.late import LatePolicy
+from grader.staff.grading.gradebook import Gradebook, Late
+from grader.staff.course.late import LatePolicy
 from grader.core.machine import isolation_level
 from grader.core.variants import reference_into
 from seam import REPO_ROOT

@@ -16,8 +16,8 @@ import pytest
 
 from grader.core import variants
 
-from grader.staff import config, late
-from grader.staff.config import ConfigError
+from grader.staff.course import config, late
+from grader.staff.course.config import ConfigError
 from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e]

@@ -30,7 +30,7 @@ from grader.core import rubric
 from grader.core.machine import isolation_level
 from grader.core.variants import reference_into
 from grader.core import variants
-from grader.staff.gradebook import Gradebook, Late
+from grader.staff.grading.gradebook import Gradebook, Late
 from seam import MODULES, REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("course"), pytest.mark.timeout(900)]
@@ -275,7 +275,7 @@ def test_hidden_hints_after_the_deadline_wait_for_a_students_extended_one():
     """`[hints] hidden_after_deadline`: a student with an extension may still be working at the class's
     deadline, so hidden tests' hints reach their page only after their own."""
     from grader.commands.report import _own_deadline
-    from grader.staff.hint_policy import HintPolicy
+    from grader.staff.course.hint_policy import HintPolicy
 
     policy, hidden, now = HintPolicy("public", True, DEADLINE), {"visibility": "hidden"}, DEADLINE + timedelta(days=1)
     assert policy.shows(hidden, now) and _own_deadline(policy, DEADLINE.isoformat()).shows(hidden, now)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.staff import gradebook
-from grader.staff.gradebook import Gradebook, GradebookError, Migration
+from grader.staff.grading import gradebook
+from grader.staff.grading.gradebook import Gradebook, GradebookError, Migration
 from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e]
@@ -99,5 +99,5 @@ def test_a_new_table_is_one_more_migration_and_a_newer_gradebook_is_refused(tmp_
 
 def test_writes_name_their_columns():
     """No positional INSERT: a new column can never shift another's value."""
-    source = (REPO_ROOT / "grader" / "staff" / "gradebook.py").read_text()
+    source = (REPO_ROOT / "grader" / "staff" / "grading" / "gradebook.py").read_text()
     assert "VALUES (?," not in source.replace("(name, applied_at) VALUES (?, ?)", "")

@@ -18,7 +18,8 @@ from grader.compat import tomllib
 from grader.core import results
 
 from grader.core import variants
-from grader.staff import gradescope, shown_tests
+from grader.staff.grading import gradescope
+from grader.staff.report import shown_tests
 from grader.staff.release import bundling
 from seam import REPO_ROOT
 

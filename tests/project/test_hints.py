@@ -15,7 +15,8 @@ import pytest
 
 from grader.core.machine import isolation_level
 from grader.core import hints, probes, variants
-from grader.staff import hint_policy, hints_check
+from grader.staff.course import hint_policy
+from grader.staff.qa import hints_check
 from grader.core.variants import load_mutants
 from seam import REPO_ROOT
 
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
 # A sample of the held-out slips, one per problem where the suites run fast, and two correct variants:
-# CI re-measures these; `python -m grader.staff.hints_check [--fresh]` measures every slip (README).
+# CI re-measures these; `python -m grader.staff.qa.hints_check [--fresh]` measures every slip (README).
 SAMPLE = {"strides_contiguous_counts_size1", "tensors_epsilon_half"}
 CORRECT_SAMPLE = 1
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.staff import batch
+from grader.staff.grading import batch
 
 from grader.core import intake
 from grader.core.machine import isolation_level
@@ -215,7 +215,7 @@ def test_gradescope_upload_with_assignment_linked_to_the_reference_scores_zero(t
     (root / "submission").mkdir(parents=True)
     (root / "submission" / "assignment").symlink_to(SOLUTIONS)
     env = {**os.environ, "GRADER_ONLY": "tensors", "GRADER_ALLOW_WEAK": "1"}
-    finished = subprocess.run([sys.executable, "-m", "grader.staff.gradescope", str(root)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
+    finished = subprocess.run([sys.executable, "-m", "grader.staff.grading.gradescope", str(root)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert finished.returncode == 0, finished.stderr[-3000:]
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and "link" in {f["kind"] for f in data["extra_data"]["integrity_flags"]}
@@ -245,7 +245,7 @@ def test_what_the_code_prints_during_hidden_tests_and_pytests_log_are_for_staff_
 
 
 def test_rays_archive_is_the_staged_copy_and_carries_its_flags(tmp_path):
-    from grader.staff.executors import pack
+    from grader.staff.grading.executors import pack
 
     sub = honest(tmp_path / "sub")
     (sub / "assignment" / "reference.py").symlink_to(SOLUTIONS / "strides.py")

@@ -142,9 +142,9 @@ def test_the_grader_imports_run_one_way_down_its_layers():
 def test_the_layer_check_sees_an_import_inside_a_function(tmp_path):
     """The reader counts imports in function bodies (where the upward ones used to hide)."""
     source = tmp_path / "m.py"
-    source.write_text("def f():\n    from grader.staff.executors import grade_in_subprocess\n")
-    assert grader_imports(source) == [(2, "grader.staff.executors.grade_in_subprocess")]
-    assert layer_of("grader.staff.executors.grade_in_subprocess") > layer_of("grader.core.canary")
+    source.write_text("def f():\n    from grader.staff.grading.executors import grade_in_subprocess\n")
+    assert grader_imports(source) == [(2, "grader.staff.grading.executors.grade_in_subprocess")]
+    assert layer_of("grader.staff.grading.executors.grade_in_subprocess") > layer_of("grader.core.canary")
 
 
 @pytest.mark.parametrize("settings, want", [("", 100.0), ("test_points = 85", 85.0), ("test_points = 0", None), ('test_points = "85"', None)])

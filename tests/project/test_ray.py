@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from grader.core import variants
-from grader.staff.gradebook import Gradebook
+from grader.staff.grading.gradebook import Gradebook
 from grader.core.machine import isolation_level
 from seam import REPO_ROOT
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader.core import variants
-from grader.staff.gradebook import Gradebook, Late
+from grader.staff.grading.gradebook import Gradebook, Late
 from grader.core.machine import isolation_level
 from seam import REPO_ROOT
 
@@ -61,7 +61,7 @@ def graded(tmp_path_factory):
     klass = root / "class"
     variants.reference_into(klass / "ann")
     MUTANT.build(klass / "bob")
-    # The LMS export's time, beside the student's folder (never inside it: grader/staff/late.py).
+    # The LMS export's time, beside the student's folder (never inside it: grader/staff/course/late.py).
     (klass / "bob.submission_metadata.json").write_text(json.dumps({"submitted_at": (DEADLINE + timedelta(hours=5)).isoformat()}))
     config = root / "course.toml"
     config.write_text(f'[late]\ndeadline = "{DEADLINE.isoformat()}"\npenalty_per_day = 10\nmax_days = 3\n')

@@ -22,7 +22,7 @@ from PIL import Image
 from grader.core import variants
 from grader.staff.report import class_results, grades_csv, pages
 from grader.staff.report.feedback import EXAMPLE_HEADER
-from grader.staff.gradebook import Gradebook, Late
+from grader.staff.grading.gradebook import Gradebook, Late
 
 from grader.core import results
 from grader.cli import main as grader_cli

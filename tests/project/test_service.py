@@ -18,8 +18,8 @@ from grader.core import results, zygote_fork
 from grader.core.limits import Limits
 from grader.core.machine import isolation_level
 from grader.core import variants
-from grader.staff.executors import grade_in_subprocess
-from grader.staff.gradebook import Gradebook
+from grader.staff.grading.executors import grade_in_subprocess
+from grader.staff.grading.gradebook import Gradebook
 from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]

@@ -1,6 +1,6 @@
 """`python -m grader similarity`: planted copies rank above independent work, and the report.
 
-The planted class (grader/staff/similarity_planted.py): the reference, the correct and partial
+The planted class (grader/staff/similarity/similarity_planted.py): the reference, the correct and partial
 examples and two more students' own modules, plus copies of them renamed, reordered, with dead
 statements, all three, and a student who copied two modules of the reference into their own.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.staff import similarity, similarity_planted
+from grader.staff.similarity import similarity, similarity_planted
 from grader.cli import main as grader_cli
 from seam import REPO_ROOT
 

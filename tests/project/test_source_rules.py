@@ -15,8 +15,8 @@ from grader.core import integrity, results, source_rules
 from grader.core.limits import Limits
 from grader.core.machine import isolation_level
 from grader.core import variants
-from grader.staff import config
-from grader.staff.gradebook import Gradebook, Late
+from grader.staff.course import config
+from grader.staff.grading.gradebook import Gradebook, Late
 from seam import own_work
 from seam.own_work import OwnWorkViolation
 from tests.drivers import named_dims as named_dims_drivers

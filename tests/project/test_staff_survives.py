@@ -21,7 +21,7 @@ import pytest
 
 from grader.core import rubric
 from grader.core.machine import isolation_level
-from grader.staff.gradebook import Gradebook, Late
+from grader.staff.grading.gradebook import Gradebook, Late
 from grader.staff.report.pages import page_stem
 from seam import REPO_ROOT
 from grader.core.variants import reference_into
@@ -152,7 +152,7 @@ def test_the_gradescope_entry_point_grades_past_a_manifest_bomb(klass, tmp_path)
     root = tmp_path / "autograder"
     shutil.copytree(klass / "mona", root / "submission")
     environment = {**os.environ, "GRADER_ONLY": "tensors"}
-    finished = subprocess.run([sys.executable, "-m", "grader.staff.gradescope", str(root)], cwd=REPO_ROOT, capture_output=True,
+    finished = subprocess.run([sys.executable, "-m", "grader.staff.grading.gradescope", str(root)], cwd=REPO_ROOT, capture_output=True,
                               text=True, env=environment, timeout=600)
     assert (root / "results" / "results.json").is_file(), finished.stdout[-2000:] + finished.stderr[-3000:]
     data = json.loads((root / "results" / "results.json").read_text())

@@ -12,7 +12,7 @@ import pytest
 from grader.core import rubric
 
 from grader.core import variants
-from grader.staff import selfcheck
+from grader.staff.qa import selfcheck
 from seam import REPO_ROOT
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]

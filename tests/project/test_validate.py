@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from grader.core import variants
-from grader.staff import mutation, validate
+from grader.staff.qa import mutation, validate
 
 from grader.core import rubric
 from seam import REPO_ROOT

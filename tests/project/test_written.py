@@ -21,7 +21,8 @@ import pytest
 from grader.core import intake, rubric, written
 from grader.core.manifest import manifest_flags
 from grader.core.written_key import expected
-from grader.staff import config, gradescope, logistics
+from grader.staff.course import config, logistics
+from grader.staff.grading import gradescope
 from grader.staff.release import bundling
 from student import questions
 from seam import REPO_ROOT

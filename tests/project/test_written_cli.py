@@ -25,7 +25,7 @@ import pytest
 
 from grader.cli import main
 from grader.core.written_key import expected
-from grader.staff.gradebook import Gradebook
+from grader.staff.grading.gradebook import Gradebook
 from student import questions
 from seam import REPO_ROOT
 

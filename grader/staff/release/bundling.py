@@ -10,8 +10,8 @@ import zipfile
 from pathlib import Path
 
 from grader.compat import tomllib
-from grader.staff import logistics
-from grader.staff.config import Course
+from grader.staff.course import logistics
+from grader.staff.course.config import Course
 from seam import REPO_ROOT
 
 HANDOUT = REPO_ROOT / "handout.md"

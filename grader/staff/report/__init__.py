@@ -5,6 +5,8 @@
     feedback.py       each student's feedback: failures first, the smallest failing input, hints
     class_summary.py  the class: scores, problems, flags, identical submissions, common failures
     pages.py          writes it all: grades.csv, feedback pages, report.md/.html (plots.py's charts)
+    lms_export.py     the gradebook as Canvas's gradebook CSV (`python -m grader export`)
+    shown_tests.py    the names students see for their tests, here and on Gradescope (standard library only)
 
 
     load_gradebook(gradebook.sqlite) \

@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.staff import outcomes, written_marks
-from grader.staff.gradebook import Gradebook, Late, unreadable_reason
-from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
+from grader.staff.grading import outcomes
+from grader.staff.written import written_marks
+from grader.staff.grading.gradebook import Gradebook, Late, unreadable_reason
+from grader.staff.grading.outcomes import GRADED, GRADER_ERROR, UNREADABLE
 from seam import MODULES
 
 
@@ -38,7 +39,7 @@ class StudentResult:
 
     @property
     def status(self) -> str:
-        """The outcome (grader/staff/outcomes.py): graded / unreadable / grader error."""
+        """The outcome (grader/staff/grading/outcomes.py): graded / unreadable / grader error."""
         if self.results is None:
             return GRADER_ERROR
         return UNREADABLE if unreadable_reason(self.results) else GRADED

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from grader.staff import outcomes, written_marks
-from grader.staff.gradebook import unreadable_reason
-from grader.staff.outcomes import GRADED
+from grader.staff.grading import outcomes
+from grader.staff.written import written_marks
+from grader.staff.grading.gradebook import unreadable_reason
+from grader.staff.grading.outcomes import GRADED
 from grader.staff.report.class_results import module_of
 from grader.staff.report.class_results import StudentResult
 from grader.staff.report.feedback import _title

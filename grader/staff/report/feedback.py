@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from grader.core.student_text import scrub, without_grader_frames
-from grader.staff import shown_tests
+from grader.staff.report import shown_tests
 from grader.staff.report.class_results import module_of
 from grader.staff.report.class_results import StudentResult
 from seam import MODULES
@@ -72,7 +72,7 @@ def failures_first(sections: list[dict]) -> list[dict]:
 
 def _test_feedback(test: dict, shown_name: str) -> TestFeedback:
     """A hidden test is named by its number in the problem (its hint says what it checks): its
-    function's name is the staff's and may say what it looks for (grader/staff/shown_tests.py)."""
+    function's name is the staff's and may say what it looks for (grader/staff/report/shown_tests.py)."""
     visible = shown_tests.is_visible(test)
     status = "skipped" if (test.get("extra_data") or {}).get("skipped") else test["status"]
     output = scrub(without_grader_frames(test.get("output") or ""))

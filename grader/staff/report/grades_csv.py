@@ -7,7 +7,8 @@ from pathlib import Path
 
 from grader.core.student_text import printable
 from grader.core.written import PART
-from grader.staff import outcomes, written_marks
+from grader.staff.grading import outcomes
+from grader.staff.written import written_marks
 from grader.staff.report.class_results import CSV_COLUMNS, StudentResult
 from seam import MODULES
 

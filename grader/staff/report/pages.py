@@ -12,14 +12,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from grader.core.student_text import distinct_names, printable
 from grader.core.written import PART
-from grader.staff import written_marks
-from grader.staff.outcomes import UNREADABLE
+from grader.staff.written import written_marks
+from grader.staff.grading.outcomes import UNREADABLE
 from grader.staff.report import plots as charts
 from grader.staff.report.class_results import StudentResult
 from grader.staff.report.class_summary import class_summary
 from grader.staff.report.feedback import failures_first, feedback_for, score_story, summary_for_students
 from grader.staff.report.grades_csv import write_csv
-from grader.staff.scores import label
+from grader.staff.grading.scores import label
 from seam import MODULES
 
 

@@ -11,7 +11,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Callable
 
-from grader.staff import outcomes, written_marks
+from grader.staff.grading import outcomes
+from grader.staff.written import written_marks
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 reference), keep its replies as grading would (grader/core/replies.py) and, at the end, write the
 hints grading would give (as if every problem that ran had lost points) as JSON.
 
-    pytest -p grader.staff.record_plugin --impl FOLDER --record-hints OUT.json tests/public/test_M.py ...
+    pytest -p grader.staff.qa.record_plugin --impl FOLDER --record-hints OUT.json tests/public/test_M.py ...
 
 Never used on student code: students are graded in the sandbox, where RemoteImpl records.
 """

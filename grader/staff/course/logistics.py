@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from grader.staff.config import Course, LateRules
+from grader.staff.course.config import Course, LateRules
 
 PLACEHOLDER = re.compile(r"\{\{ *([a-z_]+) *\}\}")
 STAFF_NOTE = re.compile(r"^<!-- staff:.*?-->\n", re.MULTILINE | re.DOTALL)
@@ -68,7 +68,7 @@ def deadline(moment: datetime) -> str:
 
 
 def late_policy(late: LateRules) -> str:
-    """The [late] table in words, as grader/staff/late.py applies it."""
+    """The [late] table in words, as grader/staff/course/late.py applies it."""
     grace, penalty, max_days = late.grace_minutes, late.penalty_per_day, late.max_days
     parts = [f"up to {grace:g} minutes after the deadline still counts as on time" if grace else "the deadline is exact"]
     if penalty:

@@ -3,7 +3,7 @@
 An executor takes jobs (one submission each) and yields `(job, outcome, seconds)` as they
 finish, outcome being grade_in_subprocess's `{"ok": True, "results": {...}}` or
 `{"ok": False, "error": "..."}`. It never touches the gradebook: the driver
-(grader/staff/batch.py) records every outcome, so there is one writer however many machines grade.
+(grader/staff/grading/batch.py) records every outcome, so there is one writer however many machines grade.
 
 - LocalExecutor (the default): a grading service (grader/core/service.py: torch imported once,
   a fresh grading process forked per submission) and N threads on this machine, each driving
@@ -38,7 +38,7 @@ from typing import Iterator
 
 from grader.core import results
 from grader.core.service import LAUNCH, GradingService, grading_environment, progress_file
-from grader.staff.gradebook import Late
+from grader.staff.grading.gradebook import Late
 from grader.core.intake import BadSubmission
 from grader.core.limits import Limits
 from seam import REPO_ROOT

@@ -2,10 +2,10 @@
 
     check_suite    the reference must earn every point, the untouched stubs none
     check_mutants  each mutant (tests/data/mutants/) must lose points in its own problem only
-    validate       all of it (and, optionally, a mutation run: grader/staff/mutation.py) as one Report
+    validate       all of it (and, optionally, a mutation run: grader/staff/qa/mutation.py) as one Report
 
 Everything here runs code the course wrote (solutions/, assignment/ stubs, mutants of the
-reference) in plain pytest subprocesses via grader/staff/selfcheck.py: no student code, no sandbox.
+reference) in plain pytest subprocesses via grader/staff/qa/selfcheck.py: no student code, no sandbox.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Callable
 
 from grader.core import rubric as rubric_module
 from grader.core import variants
-from grader.staff import selfcheck
-from grader.staff.mutation import MutationRun
+from grader.staff.qa import selfcheck
+from grader.staff.qa.mutation import MutationRun
 from seam import MODULES, REPO_ROOT
 
 
@@ -207,7 +207,7 @@ def validate(
 
     report = Report(modules, reference, stubs, checks, seconds=seconds)
     if mutation:
-        from grader.staff import mutation as mutation_module
+        from grader.staff.qa import mutation as mutation_module
 
         started = time.perf_counter()
         report.mutation = mutation_module.run(modules, workers, progress)

@@ -66,7 +66,7 @@ def run_each_in_process(jobs: list[tuple[str | Path, list[str] | None]], timeout
         reports = [Path(scratch) / f"junit-{n}.xml" for n in range(len(jobs))]
         stops = first_failure or [False] * len(jobs)
         plan = [pytest_args(impl, modules, report, stop) for (impl, modules), report, stop in zip(jobs, reports, stops)]
-        command = [sys.executable, "-m", "grader.staff.selfcheck"]
+        command = [sys.executable, "-m", "grader.staff.qa.selfcheck"]
         finished = subprocess.run(command, cwd=REPO_ROOT, input=json.dumps(plan), capture_output=True, text=True, timeout=timeout)
         codes = json.loads(finished.stdout.strip().splitlines()[-1]) if finished.returncode == 0 else None
         outcomes: list[dict[str, str] | RuntimeError] = []

@@ -1,12 +1,12 @@
 """Trusted side: how good are the misconception hints? Measured on held-out slips, as grading does it.
 
-    python -m grader.staff.hints_check                 # tests/data/slips (written after the first library)
-    python -m grader.staff.hints_check --fresh         # tests/data/slips_fresh (written before this library)
-    python -m grader.staff.hints_check --fresh --only training
+    python -m grader.staff.qa.hints_check                 # tests/data/slips (written after the first library)
+    python -m grader.staff.qa.hints_check --fresh         # tests/data/slips_fresh (written before this library)
+    python -m grader.staff.qa.hints_check --fresh --only training
 
 Each slip (one bug on the independent correct example) and each correct variant (written differently
 from the reference) is built in a temporary folder; its problem's public and hidden suites run on it
-in-process with grading's recorder (grader/staff/record_plugin.py), and its replies go through the
+in-process with grading's recorder (grader/staff/qa/record_plugin.py), and its replies go through the
 same matcher grading uses (grader/core/hints.py), as if the problem had lost points.
 
 A hint is RIGHT when it is one the slip's labels accept (`expect`: mutant names; `family`: family
@@ -65,7 +65,7 @@ def graded_hints(folder: Path | str, problem: str, seed: int = 0, library: bool 
 
 def recorded(folder: Path | str, problem: str, seed: int = 0, library: bool = False, in_process: bool = False) -> dict:
     """{"hints": the hints `folder`'s code gets from its replies to `problem`'s suites (the suites run in-process
-    with grader/staff/record_plugin.py), as if the problem had lost points. With `library` (and folder
+    with grader/staff/qa/record_plugin.py), as if the problem had lost points. With `library` (and folder
     "solutions"): each mutant's hints on the reference's requests. `in_process` runs pytest in this
     process (a measurement loop: no interpreter start per case); else in a subprocess. "failed": the
     node ids of the tests that failed (the problem lost points where one did)."""
@@ -81,10 +81,10 @@ def recorded(folder: Path | str, problem: str, seed: int = 0, library: bool = Fa
             import pytest
 
             with contextlib.redirect_stdout(io.StringIO()):
-                pytest.main([*args, "-p", "grader.staff.record_plugin"])
+                pytest.main([*args, "-p", "grader.staff.qa.record_plugin"])
             log = ""
         else:
-            finished = subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "grader.staff.record_plugin"],
+            finished = subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "grader.staff.qa.record_plugin"],
                                       cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
             log = finished.stdout[-2000:] + finished.stderr[-2000:]
         if not out.exists():

@@ -1,7 +1,7 @@
 """Trusted side (staff tooling): Gradescope's autograder.zip, and what runs inside it.
 
 Gradescope unzips autograder.zip into /autograder/source, runs setup.sh once to build its
-image, then for each submission runs run_autograder, which calls `python -m grader.staff.gradescope`:
+image, then for each submission runs run_autograder, which calls `python -m grader.staff.grading.gradescope`:
 
     /autograder/submission  ->  one submission (a folder with assignment/, a .zip, or the
     module files uploaded loose)  ->  grade_one, the same sandbox as `python -m grader grade`
@@ -20,7 +20,7 @@ a manual question of their own (9 points), so the autograder's maximum is the re
 
 Whatever happens, results.json is written: a grader failure is a 0 that says so (Gradescope
 shows a run without results.json as an error with nothing to read). Hidden tests are named
-there as on the feedback pages ("hidden test N", grader/staff/shown_tests.py).
+there as on the feedback pages ("hidden test N", grader/staff/report/shown_tests.py).
 
 `test_locally` runs the built zip as Gradescope would, in OUT/autograder-test/ (an /autograder
 laid out by hand: source/ unzipped, submission/ a copy), with this machine's Python instead of
@@ -40,11 +40,11 @@ import zipfile
 from pathlib import Path
 
 from grader.core import results, written
-from grader.staff import config
+from grader.staff.course import config
 from grader.compat import tomllib
 from grader.core.limits import Limits
 from grader.core.machine import SandboxUnavailable
-from grader.staff import shown_tests
+from grader.staff.report import shown_tests
 from seam import REPO_ROOT
 
 # The whole of tests/ travels, so that results.json's suite_version is the repository's.
@@ -75,7 +75,7 @@ PYTHON="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 export GRADER_ALLOW_WEAK="${GRADER_ALLOW_WEAK:-%(allow_weak)s}"
 cd "$ROOT/source"
 export PYTHONPATH="$ROOT/source"
-exec "$PYTHON" -m grader.staff.gradescope "$ROOT"
+exec "$PYTHON" -m grader.staff.grading.gradescope "$ROOT"
 """
 
 
@@ -116,7 +116,7 @@ def run(root: Path) -> int:
     """Grade root/submission into root/results/results.json, which is written whatever happens."""
     out_file = root / "results" / "results.json"
     only = [m for m in os.environ.get("GRADER_ONLY", "").split(",") if m]
-    print(f"grader: {Path(__file__).resolve().parent}; problems: {', '.join(only) or 'all'}", flush=True)
+    print(f"grader: {Path(__file__).resolve().parent.parent}; problems: {', '.join(only) or 'all'}", flush=True)
     try:
         data = _grade(root, out_file, only)
     except SandboxUnavailable as error:

@@ -23,12 +23,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TimeElapsedColumn
 from rich.text import Text
 
-from grader.staff import changeset, executors, interrupts, late
-from grader.staff.scores import error_summary
+from grader.staff.course import late
+from grader.staff.grading import changeset, executors, interrupts
+from grader.staff.grading.scores import error_summary
 
 from grader.core import integrity, intake, results, written
-from grader.staff.executors import Grading, Job
-from grader.staff.gradebook import Gradebook, unreadable_reason
+from grader.staff.grading.executors import Grading, Job
+from grader.staff.grading.gradebook import Gradebook, unreadable_reason
 from grader.core.student_text import printable, shorten
 
 SKIP_NAMES = ("__MACOSX",)

@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 
 from grader.core.written import NAPKIN, PART
-from grader.staff import written_marks
+from grader.staff.written import written_marks
 from student import questions
 
 

@@ -1,4 +1,4 @@
-"""Trusted side: the late policy (course.toml's [late] table, see grader/staff/config.py), per-student
+"""Trusted side: the late policy (course.toml's [late] table, see grader/staff/course/config.py), per-student
 extensions ([extensions]) and submission times.
 
 When was a submission made? Only where staff put it, never from the submission itself, and
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from grader.staff.config import ISO_EXAMPLE, ConfigError, Course, parse_time
-from grader.staff.gradebook import Late
+from grader.staff.course.config import ISO_EXAMPLE, ConfigError, Course, parse_time
+from grader.staff.grading.gradebook import Late
 
 METADATA = "submission_metadata.json"
 TIME_KEYS = ("submitted_at", "created_at")  # ours, Gradescope's

@@ -16,11 +16,11 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from grader.core.student_text import distinct_names
-from grader.staff import similarity
+from grader.staff.similarity import similarity
 from grader.staff.report.grades_csv import csv_cell
-from grader.staff.similarity import Pair, Submission
+from grader.staff.similarity.similarity import Pair, Submission
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from rich.text import Text
 from grader.core import integrity
 from grader.core.student_text import distinct_names, look_alikes, printable, shorten
 from grader.core.written import PART
-from grader.staff import outcomes
-from grader.staff.gradebook import Gradebook, Late
-from grader.staff.outcomes import GRADED, GRADER_ERROR, UNREADABLE
+from grader.staff.grading import outcomes
+from grader.staff.grading.gradebook import Gradebook, Late
+from grader.staff.grading.outcomes import GRADED, GRADER_ERROR, UNREADABLE
 from seam import MODULES
 
 MIN_NAME = 8  # narrower than this, the per-problem columns give way to the name

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.core import results
-from grader.staff import written_marks
-from grader.staff.gradebook import Gradebook
+from grader.staff.written import written_marks
+from grader.staff.grading.gradebook import Gradebook
 from seam import REPO_ROOT
 
 PENDING_DIR = ".pending"

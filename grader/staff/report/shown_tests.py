@@ -3,7 +3,7 @@
 A public test is named by its function ("test_view_matches_torch"); a hidden test by its number
 within its problem ("hidden test 3"), counted in results.json's order: its function's name is the
 staff's and may say what it looks for. The feedback pages (grader/staff/report/) and the results
-Gradescope shows (grader/staff/gradescope.py) both name tests through here, so a student who
+Gradescope shows (grader/staff/grading/gradescope.py) both name tests through here, so a student who
 reads both sees one name per test. No dependency beyond the standard library: it runs inside
 Gradescope's container too.
 """

@@ -14,7 +14,7 @@ Tables (the report and the LMS export read these):
   never writes this table, so an override outlives every regrade.
 - final_scores (a view): per student, the score after overrides, staff marks of the written
   explanations (a mark counts for the text it marked) and the late penalty.
-- written_marks: staff's points for written explanations (grader/staff/written_marks.py).
+- written_marks: staff's points for written explanations (grader/staff/written/written_marks.py).
 - results_history: every result a later one replaced (superseded_by "regrade": an applied
   change set; "submission": a new submission graded directly), with the suite version and
   the grader's version and git commit that produced it.
@@ -39,10 +39,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.staff import outcomes
-from grader.staff.outcomes import DECIDED, GRADED, GRADER_ERROR, UNREADABLE
+from grader.staff.grading import outcomes
+from grader.staff.grading.outcomes import DECIDED, GRADED, GRADER_ERROR, UNREADABLE
 
-from grader.staff.gradebook_schema import MIGRATIONS, VIEWS, Migration
+from grader.staff.grading.gradebook_schema import MIGRATIONS, VIEWS, Migration
 
 DEFAULT_OUT = Path("grading-results")  # `grade`'s results folder, unless --out
 DEFAULT_PATH = DEFAULT_OUT / "gradebook.sqlite"  # and the gradebook in it, unless --gradebook

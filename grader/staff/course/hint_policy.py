@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.core.hints import resolve
-from grader.staff import config as config_module
-from grader.staff.config import HintRules
+from grader.staff.course import config as config_module
+from grader.staff.course.config import HintRules
 
 
 # --- where hints show (the course config's [hints] table) ---------------------------------
@@ -20,7 +20,7 @@ class HintPolicy:
     """show: "public" (hints public tests' replies give; the default), "all", or "never".
     hidden_after_deadline: from the [late] deadline on, "public" shows hidden tests' hints too."""
 
-    show: str = HintRules.show  # the course config's defaults (grader/staff/config.py)
+    show: str = HintRules.show  # the course config's defaults (grader/staff/course/config.py)
     hidden_after_deadline: bool = HintRules.hidden_after_deadline
     deadline: datetime | None = None
 
@@ -34,7 +34,7 @@ class HintPolicy:
 
 
 def load_policy(config: Path | None) -> HintPolicy:
-    """The course config's [hints] table (grader/staff/config.py checks it); ConfigError if it is wrong."""
+    """The course config's [hints] table (grader/staff/course/config.py checks it); ConfigError if it is wrong."""
     course = config_module.load(config)
     deadline = course.late.deadline if course.late else None
     return HintPolicy(course.hints.show, course.hints.hidden_after_deadline, deadline)

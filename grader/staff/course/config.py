@@ -23,7 +23,7 @@
     name = "CS 336: Language Modeling from Scratch"
     term = "2025-fall"                         # also seeds the written part's numbers: keep it for the whole term
 
-    [policies]                                 # optional: texts the handout shows (defaults: grader/staff/logistics.py)
+    [policies]                                 # optional: texts the handout shows (defaults: grader/staff/course/logistics.py)
     collaboration = "..."                      # who may help with what
     ai_tools = "..."                           # what AI assistants may be used for
     submission = "..."                         # where and how to hand in

@@ -22,8 +22,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.staff.gradebook import Gradebook, Late
-from grader.staff.outcomes import GRADER_ERROR, UNREADABLE
+from grader.staff.grading.gradebook import Gradebook, Late
+from grader.staff.grading.outcomes import GRADER_ERROR, UNREADABLE
 from grader.staff.report.grades_csv import csv_cell
 
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")

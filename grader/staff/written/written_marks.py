@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from grader.core.written import EXPLAIN, PART, TOLERANCE, digest, refresh_summary
 
-# The gradebook's migration "0003 written" (grader/staff/gradebook.py's MIGRATIONS) creates it.
+# The gradebook's migration "0003 written" (grader/staff/grading/gradebook.py's MIGRATIONS) creates it.
 TABLE = """
 CREATE TABLE IF NOT EXISTS written_marks (
     student TEXT NOT NULL,

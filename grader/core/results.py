@@ -12,7 +12,7 @@ import grader
 from grader.core.rubric import Rubric, TestScore
 from seam import REPO_ROOT
 
-SUITE_PARTS = ("tests", "solutions")
+SUITE_PARTS = ("tests", "seam", "solutions")  # seam/: the own-work rules decide points too
 # The written part's draws and answer key decide its points as the suites decide theirs.
 SUITE_FILES = ("student/questions.py", "grader/core/written.py", "grader/core/written_key.py")
 NOT_SUITE = ("tests/project", "tests/data")  # the kit's own tests and test data grade nobody

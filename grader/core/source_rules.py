@@ -32,7 +32,7 @@ from typing import Iterator, Mapping
 
 from seam.source_index import BUILTINS, PACKAGE, Module, parse
 
-FORBIDDEN_PACKAGES = ("solutions", "tests", "grader")
+FORBIDDEN_PACKAGES = ("solutions", "tests", "seam", "grader")
 
 
 @dataclass(frozen=True)

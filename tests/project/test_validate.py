@@ -100,7 +100,7 @@ def test_mutmut_settings_mutate_a_copy_and_keep_the_reference_untouched():
 
     config = tomllib.loads(mutation.mutmut_config(["tensors", "flops"]))["tool"]["mutmut"]
     assert config["only_mutate"] == ["assignment/tensors.py", "assignment/flops.py"]
-    assert config["also_copy"] == ["solutions/"] and "--impl=." in config["pytest_add_cli_args"]
+    assert config["also_copy"] == ["solutions/", "seam/"] and "--impl=." in config["pytest_add_cli_args"]
     assert config["pytest_add_cli_args_test_selection"][-2:] == ["-m", "tensors or flops"]
 
 

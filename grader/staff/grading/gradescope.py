@@ -48,7 +48,7 @@ from grader.staff.report import shown_tests
 from seam import REPO_ROOT
 
 # The whole of tests/ travels, so that results.json's suite_version is the repository's.
-SHIPPED = ("grader", "tests", "solutions", "student", "pyproject.toml")  # student/: the written part's draws and reader
+SHIPPED = ("grader", "tests", "seam", "solutions", "student", "pyproject.toml")  # student/: the written part's draws and reader
 SKIP = ("__pycache__", ".hypothesis", ".pytest_cache")
 COURSE = "course.toml"  # `gradescope --config`'s file, at the autograder's root: the written part's term
 

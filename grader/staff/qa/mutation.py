@@ -102,7 +102,7 @@ def mutmut_config(modules: list[str]) -> str:
 [tool.mutmut]
 source_paths = ["assignment/"]
 only_mutate = [{files}]
-also_copy = ["solutions/"]  # the untouched reference: the hidden suite's `ref`
+also_copy = ["solutions/", "seam/"]  # the untouched reference (the hidden suite's `ref`), and the seam the tests import
 pytest_add_cli_args = ["--impl=.", "--hypothesis-profile=grading", "-p", "no:xdist"]
 pytest_add_cli_args_test_selection = [{tests}, "-m", "{' or '.join(modules)}"]
 process_isolation = "forkserver"  # torch is not fork-safe once initialised
@@ -112,6 +112,7 @@ use_git_change_detection = false  # the scratch copy is no git repository
 
 def _prepare(workdir: Path, modules: list[str]) -> None:
     shutil.copytree(REPO_ROOT / "tests", workdir / "tests", ignore=shutil.ignore_patterns(*_SKIPPED_TESTS))
+    shutil.copytree(REPO_ROOT / "seam", workdir / "seam", ignore=SKIP)
     shutil.copytree(REPO_ROOT / "solutions", workdir / "solutions", ignore=SKIP)
     shutil.copytree(REPO_ROOT / "solutions", workdir / "assignment", ignore=SKIP)
     pyproject = (REPO_ROOT / "pyproject.toml").read_text()

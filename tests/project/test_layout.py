@@ -74,15 +74,20 @@ def test_drivers_import_only_what_the_sandbox_has(path):
 OUR_ROOTS = ("grader", "tests", "solutions", "seam")
 
 
-def imports_of_ours(path: Path) -> list[str]:
-    """Every module of ours that `path` imports (`from X import y` as X.y), at the top or inside a function."""
+def imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every absolute import in `path` (`from X import y` as X.y), at the top or inside a function."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found += [f"{node.module}.{alias.name}" for alias in node.names]
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
         elif isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-    return [name for name in found if name.split(".")[0] in OUR_ROOTS]
+            found += [(node.lineno, alias.name) for alias in node.names]
+    return found
+
+
+def imports_of_ours(path: Path) -> list[str]:
+    """Every module of ours that `path` imports."""
+    return [name for _, name in imports(path) if name.split(".")[0] in OUR_ROOTS]
 
 
 def test_the_worker_imports_nothing_trusted():
@@ -115,24 +120,13 @@ def layer_of(module: str) -> int | None:
     return found[0] if found else None
 
 
-def grader_imports(path: Path) -> list[tuple[int, str]]:
-    """(line, module) for every grader module `path` imports, at the top or inside a function."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("grader"):
-            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
-        elif isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names if alias.name.startswith("grader")]
-    return found
-
-
 def test_the_grader_imports_run_one_way_down_its_layers():
     """commands -> staff -> core -> worker -> protocol: no import runs back up a layer."""
     upward = []
     for path in sorted((REPO_ROOT / "grader").rglob("*.py")):
         module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
         mine = layer_of(module)
-        for line, imported in grader_imports(path):
+        for line, imported in imports(path):
             theirs = layer_of(imported)
             if mine is not None and theirs is not None and theirs > mine:
                 upward.append(f"{path.relative_to(REPO_ROOT)}:{line} imports {imported}")
@@ -143,7 +137,7 @@ def test_the_layer_check_sees_an_import_inside_a_function(tmp_path):
     """The reader counts imports in function bodies (where the upward ones used to hide)."""
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from grader.staff.grading.executors import grade_in_subprocess\n")
-    assert grader_imports(source) == [(2, "grader.staff.grading.executors.grade_in_subprocess")]
+    assert imports(source) == [(2, "grader.staff.grading.executors.grade_in_subprocess")]
     assert layer_of("grader.staff.grading.executors.grade_in_subprocess") > layer_of("grader.core.canary")
 
 

@@ -35,7 +35,11 @@ VARIANTS = {v.name: v for v in variants.load_hostile()}
 
 def grade(submission: Path, out: Path, modules, limits: Limits = LIMITS, pids: list[int] | None = None) -> dict:
     """The results of a grade in a fresh process (its pid appended to `pids`, where given)."""
-    track = (lambda process, running: pids.append(process.pid) if running else None) if pids is not None else None
+
+    def track(process, running: bool) -> None:
+        if running and pids is not None:
+            pids.append(process.pid)
+
     outcome = grade_in_subprocess(submission, out / "results.json", limits, allow_weak=False, modules=modules, track=track)
     assert outcome["ok"], outcome.get("error")
     return outcome["results"]

@@ -1,15 +1,18 @@
-"""`grade --executor ray --address ADDR` on a real Ray cluster started here (`ray start --head`).
+"""`grade --executor ray` on a real Ray cluster: a head and two worker nodes started on this machine
+with `ray start`, as the README's "Grading on a Ray cluster" tells staff to.
 
-Skipped where Ray is not installed (it is the optional `ray` extra). The cluster is a head
-node on 127.0.0.1 in its own process group, stopped by this test (never `ray stop`, which
-would stop every Ray on the machine).
+Skipped where Ray is not installed (the optional `ray` extra; `.ci/run` installs it). The nodes run
+in process groups of their own, stopped by this test (never `ray stop`, which would stop every Ray
+on the machine). The head offers no CPU, so every submission is graded on a worker node.
 """
 
+import json
 import os
 import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from grader.core import variants
-from grader.staff.grading.gradebook import Gradebook
 from grader.core.machine import isolation_level
 from seam import REPO_ROOT
 
@@ -27,8 +29,21 @@ ray = pytest.importorskip("ray")
 pytestmark = [
     pytest.mark.project,
     pytest.mark.e2e,
+    pytest.mark.slow,  # the cluster's start and two gradings of a class of four: about a minute on 2 cores
+    pytest.mark.xdist_group("ray"),
+    pytest.mark.timeout(600),
     pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces"),
 ]
+
+WORKER_NODES = 2
+# A small object store per node: the default (30% of memory each) is not reserved, but a container's
+# /dev/shm may be far smaller than that.
+NODE_OPTIONS = ["--num-gpus=0", "--object-store-memory=100000000", "--disable-usage-stats", "--block"]
+SCOPE = ["--only", "tensors", "--call-timeout", "8", "--test-timeout", "30", "--skip-canary"]  # the canary has its own tests
+# What two gradings of the same class may differ in: when and how long (the `results` column holds
+# execution_time and the hint seed, drawn per grade; results.json is compared field by field below).
+SUBMISSION_COLUMNS = "student, status, submission_sha256, suite_version, grader_version, scope, score, max_score, integrity_flags, faults, error"
+TEST_COLUMNS = "student, test_key, module, points, max_points, status, output"
 
 
 def free_port() -> int:
@@ -37,61 +52,114 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def cluster(tmp_path_factory):
-    """A one-node Ray cluster: the address to pass to --address, and the environment to reach it."""
-    port = free_port()
+def start_node(arguments: list[str], env: dict) -> subprocess.Popen:
+    ray_command = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray") or "ray"
+    return subprocess.Popen(
+        [ray_command, "start", *arguments, *NODE_OPTIONS],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
+    )
+
+
+def cluster_cpus(address: str, env: dict) -> float:
+    """The cluster's CPUs as `ray status` reports them (0 while the head is not up)."""
+    ray_command = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
+    status = subprocess.run([ray_command, "status", f"--address={address}"], capture_output=True, text=True, env=env, timeout=60)
+    for line in status.stdout.splitlines():
+        if line.strip().endswith(" CPU") and "/" in line:  # " 0.0/2.0 CPU"
+            return float(line.split("/")[1].split()[0])
+    return 0.0
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head (no CPU of its own) and two worker nodes of one CPU each: the address, and the environment to reach it."""
+    address = f"127.0.0.1:{free_port()}"
     temp = Path("/tmp") / f"ray-grader-{os.getpid()}"  # Ray's socket paths must stay short
     # Ray's token authentication, with a token of this test's (not whatever ~/.ray holds).
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-    head = subprocess.Popen(
-        [shutil.which("ray") or "ray", "start", "--head", "--block", f"--port={port}",
-         "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
-    )
+    nodes = [start_node(["--head", f"--port={address.split(':')[1]}", "--num-cpus=0", "--include-dashboard=false", f"--temp-dir={temp}"], env)]
     try:
-        yield f"127.0.0.1:{port}", env
+        for cpus in range(1, WORKER_NODES + 1):  # one at a time: two nodes starting at once on one machine stall
+            nodes.append(start_node([f"--address={address}", "--num-cpus=1"], env))
+            deadline = time.monotonic() + 120
+            while cluster_cpus(address, env) < cpus:
+                assert time.monotonic() < deadline, f"the Ray cluster did not reach {cpus} CPU(s) in 120 s"
+                assert all(node.poll() is None for node in nodes), "a Ray node exited while starting"
+                time.sleep(1)
+        yield address, env
     finally:
-        _stop_group(head)
+        for node in reversed(nodes):
+            stop_group(node)
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def _stop_group(head: subprocess.Popen) -> None:
-    os.killpg(head.pid, signal.SIGTERM)
+def stop_group(node: subprocess.Popen) -> None:
     try:
-        head.wait(timeout=10)
+        os.killpg(node.pid, signal.SIGTERM)
+    except ProcessLookupError:  # it had exited already
+        pass
+    try:
+        node.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
     try:
-        os.killpg(head.pid, signal.SIGKILL)  # Ray's own processes share the group; some ignore SIGTERM for a while
+        os.killpg(node.pid, signal.SIGKILL)  # Ray's own processes share the group; some ignore SIGTERM for a while
     except ProcessLookupError:
         pass
-    head.wait()
+    node.wait()
 
 
-def test_ray_executor_grades_on_the_cluster_and_the_driver_records(cluster, tmp_path):
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory) -> Path:
+    """Four students: the reference, two tensors mutants, and an upload with no code in it."""
+    root = tmp_path_factory.mktemp("ray") / "class"
+    variants.reference_into(root / "ref")
+    for mutant in [m for m in variants.load_mutants() if m.module == "tensors" and not m.cuda_only][:2]:
+        mutant.build(root / mutant.name)
+    (root / "empty").mkdir()
+    (root / "empty" / "notes.txt").write_text("forgot to upload")
+    return root
+
+
+def grade(klass: Path, out: Path, *executor: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), *SCOPE, *executor]
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=500)
+
+
+def gradebook_rows(gradebook: Path) -> tuple[list, list]:
+    with sqlite3.connect(gradebook) as db:
+        return (
+            db.execute(f"SELECT {SUBMISSION_COLUMNS} FROM submissions ORDER BY student").fetchall(),
+            db.execute(f"SELECT {TEST_COLUMNS} FROM tests ORDER BY student, test_key").fetchall(),
+        )
+
+
+def results_file(out: Path, student: str) -> dict:
+    data = json.loads((out / student / "results.json").read_text())
+    for key in ("execution_time", "hint_seed"):
+        data.pop(key, None)
+    for test in data["tests"]:
+        test.get("extra_data", {}).pop("seconds", None)
+    return data
+
+
+def test_a_class_graded_on_the_cluster_fills_the_same_gradebook_as_the_local_executor(cluster, klass, tmp_path):
+    """Every student graded on a worker node; the gradebook's rows and each results.json are those of
+    `--executor local` for the same class, but for timings."""
     address, env = cluster
-    klass = tmp_path / "class"
-    variants.reference_into(klass / "ref")
-    mutant = next(m for m in variants.load_mutants() if m.module == "tensors" and not m.cuda_only)
-    mutant.build(klass / "mutant")
-    out = tmp_path / "out"
-    command = [
-        sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--only", "tensors",
-        "--executor", "ray", "--address", address, "--call-timeout", "8", "--test-timeout", "30",
-    ]
-    started = time.monotonic()
-    while True:  # the head takes a few seconds to accept drivers
-        finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env)
-        if finished.returncode == 0 or time.monotonic() - started > 90 or "Ray cluster" in finished.stdout:
-            break
-        time.sleep(3)
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    assert "Executor: Ray cluster with 2 CPU(s)" in finished.stdout
-    book = Gradebook(out / "gradebook.sqlite")
-    ref, bad = book.submission("ref"), book.submission("mutant")
-    assert ref["status"] == bad["status"] == "graded"
-    assert ref["score"] == ref["max_score"] > 0
-    assert bad["score"] < bad["max_score"]
-    assert (out / "mutant" / "results.json").is_file()  # written by the driver from what the task returned
-    assert {t["module"] for t in book.tests("ref")} == {"tensors"}
+    on_ray = grade(klass, tmp_path / "ray", "--executor", "ray", "--address", address, env=env)
+    assert on_ray.returncode == 0, on_ray.stdout[-3000:] + on_ray.stderr[-3000:]
+    assert f"Executor: Ray cluster with {WORKER_NODES} CPU(s)" in on_ray.stdout
+    local = grade(klass, tmp_path / "local", "--executor", "local", "--jobs", "2")
+    assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
+
+    submissions, tests = gradebook_rows(tmp_path / "ray" / "gradebook.sqlite")
+    assert (submissions, tests) == gradebook_rows(tmp_path / "local" / "gradebook.sqlite")
+    statuses = {row[0]: (row[1], row[6], row[7]) for row in submissions}  # student: (status, score, max_score)
+    assert statuses["ref"][0] == "graded" and statuses["ref"][1] == statuses["ref"][2] > 0
+    assert statuses["empty"][0] == "unreadable"
+    mutants = [student for student in statuses if student not in ("ref", "empty")]
+    assert len(mutants) == 2 and all(statuses[m][0] == "graded" and statuses[m][1] < statuses[m][2] for m in mutants)
+    assert {row[2] for row in tests} == {"tensors"}
+    for student in ["ref", *mutants]:  # written by the driver from what the node's task returned
+        assert results_file(tmp_path / "ray", student) == results_file(tmp_path / "local", student), student

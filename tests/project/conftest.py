@@ -1,8 +1,26 @@
 """Fixtures of the kit's own tests."""
 
+import os
+
 import pytest
 
 from grader.core.service import GradingService
+
+
+def pytest_configure(config):
+    """Torch's threads shared out between xdist's workers, as `grade --jobs N` shares the cores
+    between its grading processes (grader/staff/grading/executors.py). With torch's default, two
+    workers grading at once ask 2 cores for 4 threads each step, and OpenMP's threads spin while
+    they wait for one another: more CPU for the same grade (README, "Measured"). The
+    environment is what the grades started from here inherit (the service, `python -m grader`,
+    the suites' pytest runs); a thread count set outside is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        import torch
+
+        torch.set_num_threads(threads)  # this process imported torch before it read the variable
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from rich.text import Text
 
 from grader.commands import make_console
 from grader.core.student_text import printable
-from grader.core.hints import resolve
 from grader.staff.course import hint_policy
 from grader.staff.grading import gradebook
 from grader.staff.report import class_results, class_summary, pages
@@ -83,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     policy = hint_policy.load_policy(args.config)
     for student in students:  # the feedback shows only the hints the course lets students see
         if student.results is not None:
-            student.extra["hints"] = [resolve(h) for h in student.extra.get("hints") or []]  # staff read them all
+            student.extra["hints"] = hint_policy.resolved(student.extra.get("hints") or [])  # staff read them all
             student.extra["hints_shown"] = hint_policy.shown(student.results, _own_deadline(policy, student.late.deadline))
     if args.similarity is not None and not args.similarity.is_file():
         console.print(f"[red]--similarity: no file {args.similarity}: run `python -m grader similarity SUBMISSIONS --out DIR` first")

@@ -98,6 +98,7 @@ SECRETS = hidden_test_names() | {f"{REPO_ROOT / folder}/" for folder in ("soluti
 def found_in_memory(pid: int, needles: set[str]) -> set[str]:
     """Which of `needles` are anywhere in process `pid`'s readable memory."""
     pattern = re.compile(b"|".join(re.escape(n.encode()) for n in sorted(needles)))
+    heads = {n.encode()[:5] for n in needles}  # where a needle can start: "test_", the checkout's path
     found: set[str] = set()
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as memory:
         for line in maps:
@@ -110,8 +111,22 @@ def found_in_memory(pid: int, needles: set[str]) -> set[str]:
                 chunk = memory.read(end - start)
             except (OSError, OverflowError, ValueError):
                 continue
-            found.update(match.group().decode() for match in pattern.finditer(chunk))
+            # pattern.finditer's matches, tried only where a head starts: bytes.find skips the rest of a
+            # torch-sized memory ~10x faster than the regex does, and finds the same needles.
+            past = 0  # the end of the last match: finditer never overlaps two
+            for at in sorted(at for head in heads for at in _occurrences(chunk, head)):
+                match = pattern.match(chunk, at) if at >= past else None
+                if match:
+                    found.add(match.group().decode())
+                    past = match.end()
     return found
+
+
+def _occurrences(data: bytes, needle: bytes):
+    at = data.find(needle)
+    while at >= 0:
+        yield at
+        at = data.find(needle, at + 1)
 
 
 def test_the_service_holds_nothing_of_the_reference_the_suites_or_the_rubric(grading_service):

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grader.core.hints import resolve
 from grader.staff.course import config as config_module
 from grader.staff.course.config import HintRules
 
@@ -42,4 +41,13 @@ def load_policy(config: Path | None) -> HintPolicy:
 
 def shown(results: dict, policy: HintPolicy, now: datetime | None = None) -> list[dict]:
     """The hints of one results.json that the policy lets its student see (hidden ones resolved here)."""
-    return [resolve(h) for h in (results.get("extra_data") or {}).get("hints", []) if policy.shows(h, now)]
+    return resolved([h for h in (results.get("extra_data") or {}).get("hints", []) if policy.shows(h, now)])
+
+
+def resolved(hints: list[dict]) -> list[dict]:
+    """Each hint in full (grader/core/hints.py's resolve: a hidden one's text from the library)."""
+    if not hints:
+        return []
+    from grader.core.hints import resolve  # torch (the hint library's own imports): seconds, paid only where a hint is
+
+    return [resolve(h) for h in hints]

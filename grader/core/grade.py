@@ -118,7 +118,7 @@ def _grade_staged(submission: Path, scratch: Path, limits: Limits, allow_weak: b
     # Hidden tests' inputs reach what the code printed, pytest's log and flags' details: staff only.
     staff = {
         "output_from_the_first_hidden_test_on": sandbox.staff_output(),
-        "pytest_log_tail": log[-20000:],
+        "pytest_log_tail": log[-results.LOG_TAIL_CHARS:],
         "integrity_flags": sandbox.flags.entries(),
         "hints": found,
         "hint_seed": remote.replies.seed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -160,6 +161,9 @@ def _cut(text: str, cap: int) -> str:
     return text[:keep] + CUT + text[len(text) - keep:] if keep else CUT
 
 
+LOG_TAIL_CHARS = 20000  # of pytest's log, in the staff file
+
+
 def staff_file(out_file: Path) -> Path:
     """Beside results.json (which Gradescope shows the student): what only staff may read."""
     return out_file.with_name(f"{out_file.stem}.staff.json")
@@ -173,3 +177,46 @@ def write_atomically(path: Path, data: dict) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(temporary, path)
+
+
+# --- two grades of one submission side by side (tests/project/test_service.py, bench/parity.py) ---
+
+# Inherently per run: how long things took (results.json's execution_time and each test's seconds;
+# pytest's "in 1.23s", or "in 85.30s (0:01:25)" past a minute, and hypothesis's timings in the
+# staff file's log), and where objects were in memory (the staff log's "<function ... at 0x7f...>":
+# two per-process runs differ there too).
+_DURATION = re.compile(r"\d+(\.\d+)?(s|ms)\b( \(\d+:\d\d:\d\d\))?")
+_ADDRESS = re.compile(r"\bat 0x[0-9a-f]+")
+
+
+def without_run_details(data: dict) -> dict:
+    """results.json's or the staff file's data without what differs from one run to the next
+    (a copy): scores, statuses, outputs and flags all stay."""
+    data = json.loads(json.dumps(data))
+    data.pop("execution_time", None)
+    data.pop("hint_seed", None)  # a fresh draw per grade, by design (grade.hint_seed): the sample a student cannot predict
+    for test in data.get("tests", []):
+        test.get("extra_data", {}).pop("seconds", None)
+    if "pytest_log_tail" in data:
+        data["pytest_log_tail"] = _log_tail_without_run_details(data["pytest_log_tail"])
+    return data
+
+
+def _log_tail_without_run_details(tail: str) -> str:
+    text = _ADDRESS.sub("at <address>", _DURATION.sub("<duration>", tail))
+    if len(tail) >= LOG_TAIL_CHARS:
+        # A cut tail starts LOG_TAIL_CHARS before the log's end: a duration or an address a digit
+        # longer anywhere after that moves where it starts. Compared: its whole lines in the last
+        # LOG_TAIL_CHARS - 1000 characters (all those digits together are far fewer than 1000).
+        text = text[-(LOG_TAIL_CHARS - 1000):].partition("\n")[2]
+    return text
+
+
+def both_without_run_details(out_file: Path) -> tuple[dict, dict | None]:
+    """results.json at `out_file` and the staff file beside it (None where there is none), each
+    `without_run_details`: what two grades of the same submission must agree on."""
+    staff = staff_file(out_file)
+    return (
+        without_run_details(json.loads(out_file.read_text())),
+        without_run_details(json.loads(staff.read_text())) if staff.exists() else None,
+    )

@@ -18,11 +18,13 @@ module only through its own tests (tests/project/test_layout.py checks that).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.compat import tomllib
+from grader.core.limits import Limits
 from seam import MODULES, REPO_ROOT
 
 DATA = REPO_ROOT / "tests" / "data"
@@ -123,6 +125,16 @@ def load_alternatives() -> list[Variant]:
 def load_hostile() -> list[Variant]:
     entries = tomllib.loads((DATA / "hostile.toml").read_text()).get("variant", [])
     return [_variant(entry, base=entry.get("base", "correct")) for entry in entries]
+
+
+def limits_for(variant: Variant, limits: Limits) -> Limits:
+    """`limits` with the variant's own where it names them (memory_mb, scratch_mb in hostile.toml)."""
+    memory = variant.extra.get("memory_mb")
+    return dataclasses.replace(
+        limits,
+        memory_bytes=memory * 2**20 if memory else limits.memory_bytes,
+        scratch_mb=variant.extra.get("scratch_mb", limits.scratch_mb),
+    )
 
 
 def _variant(entry: dict, base: str) -> Variant:

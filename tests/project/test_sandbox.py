@@ -67,16 +67,6 @@ def grade(service, submission: Path, out: Path, modules=None, limits: Limits = L
     return outcome["results"]
 
 
-def limits_for(variant) -> Limits:
-    """The variant's own limits where it names them (memory_mb, scratch_mb), else LIMITS."""
-    memory = variant.extra.get("memory_mb")
-    return dataclasses.replace(
-        LIMITS,
-        memory_bytes=memory * 2**20 if memory else LIMITS.memory_bytes,
-        scratch_mb=variant.extra.get("scratch_mb", LIMITS.scratch_mb),
-    )
-
-
 @pytest.fixture(scope="module")
 def reference_submission(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("reference")
@@ -115,7 +105,7 @@ def test_untouched_stubs_score_zero(grading_service, tmp_path):
 def test_hostile_submission_is_contained_and_flagged(grading_service, variant, tmp_path):
     """An attack or fault costs the problems it broke and nothing else, earns nothing, and is flagged."""
     folder = variant.build(tmp_path / variant.name)
-    data = grade(grading_service, folder, tmp_path / "out", variants.affected_problems(variant), limits_for(variant))
+    data = grade(grading_service, folder, tmp_path / "out", variants.affected_problems(variant), variants.limits_for(variant, LIMITS))
     problems = results.per_problem(data)
     for module, (score, max_score) in problems.items():
         if module in variant.expect_lost:

@@ -4,7 +4,6 @@ that no zygote is forked from a process that held the reference, the suites or t
 """
 
 import ast
-import json
 import re
 import subprocess
 import sys
@@ -30,30 +29,6 @@ LIMITS = Limits(call_seconds=8, test_seconds=30, submission_seconds=300)
 
 # --- the same files as the per-process grader ------------------------------------------------
 
-# Inherently per run: how long things took (results.json's execution_time and each test's seconds;
-# pytest's "in 1.23s" and hypothesis's timings in the staff file's log), and where objects were in
-# memory (the staff log's "<function ... at 0x7f...>": two per-process runs differ there too).
-_DURATION = re.compile(r"\d+(\.\d+)?(s|ms)\b")
-_ADDRESS = re.compile(r"\bat 0x[0-9a-f]+")
-
-
-def comparable(data: dict) -> dict:
-    """results.json's or results.staff.json's data without what differs from one run to the next."""
-    data = json.loads(json.dumps(data))
-    data.pop("execution_time", None)
-    data.pop("hint_seed", None)  # a fresh draw per grade, by design (grade.hint_seed): the sample a student cannot predict
-    for test in data.get("tests", []):
-        test.get("extra_data", {}).pop("seconds", None)
-    if "pytest_log_tail" in data:
-        data["pytest_log_tail"] = _ADDRESS.sub("at <address>", _DURATION.sub("<duration>", data["pytest_log_tail"]))
-    return data
-
-
-def both_files(out_file: Path) -> tuple[dict, dict | None]:
-    staff = results.staff_file(out_file)
-    return comparable(json.loads(out_file.read_text())), comparable(json.loads(staff.read_text())) if staff.exists() else None
-
-
 # A correct submission, a partly wrong one, and two hostile ones (a crash, flags), each on one problem.
 PARITY = [
     ("correct", "strides", None),
@@ -74,12 +49,28 @@ def build(name: str, problem: str | None, kind: str | None, where: Path) -> tupl
 @pytest.mark.parametrize("name, problem, kind", PARITY, ids=[p[0] for p in PARITY])
 def test_the_service_writes_what_the_per_process_grader_writes(grading_service, name, problem, kind, tmp_path):
     """Scores, flags, outputs, both results files: byte for byte what `python -m grader.core.grade`
-    writes for the same submission, but for the timings (`comparable`)."""
+    writes for the same submission, but for the timings (`results.without_run_details`)."""
     submission, problems = build(name, problem, kind, tmp_path)
     alone, served = tmp_path / "alone" / "results.json", tmp_path / "served" / "results.json"
     assert grade_in_subprocess(submission, alone, LIMITS, False, problems)["ok"]
     assert grading_service.grade(submission, served, LIMITS, False, problems)["ok"]
-    assert both_files(served) == both_files(alone)
+    assert results.both_without_run_details(served) == results.both_without_run_details(alone)
+
+
+def test_only_what_differs_run_to_run_is_left_out():
+    """Timings, addresses, the hint seed and where a cut log tail starts go; scores, statuses,
+    outputs and flags stay, timings in them included (a test's message is what the student sees)."""
+
+    def grade(seconds: float, address: int) -> tuple[dict, dict]:
+        log = "".join(f"line {n} <function f at 0x{address + n:x}>\n" for n in range(1000))  # cut: over LOG_TAIL_CHARS
+        tail = (log + f"5 passed in {seconds:.2f}s" + (f" (0:01:{seconds - 60:02.0f})" if seconds >= 60 else ""))[-results.LOG_TAIL_CHARS:]
+        kept = {"score": 1, "tests": [{"status": "failed", "output": f"took {seconds} s", "extra_data": {"key": "k", "seconds": seconds}}]}
+        return ({**kept, "execution_time": seconds}, {"pytest_log_tail": tail, "hint_seed": address, "integrity_flags": [{"kind": "timeout"}]})
+
+    first, second = grade(9.5, 0x7f00), grade(85.25, 0x55aa00)
+    assert results.without_run_details(first[1]) == results.without_run_details(second[1])
+    assert results.without_run_details(first[0])["tests"][0] == {"status": "failed", "output": "took 9.5 s", "extra_data": {"key": "k"}}
+    assert results.without_run_details(first[0]) != results.without_run_details(second[0])  # the output's own timing stays
 
 
 # --- the rule: no zygote from a process that held the reference, the suites or the rubric ---

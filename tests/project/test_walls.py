@@ -19,7 +19,6 @@ from grader.core import canary, memcg, results
 
 from grader.core import variants
 from grader.commands.grade import grade_in_subprocess
-from tests.project.test_sandbox import limits_for
 from grader.core.machine import WORK_BASE, SandboxUnavailable, isolation_level, layers_for, masked_paths
 from grader.core.limits import Limits
 from grader.worker import jail
@@ -194,7 +193,7 @@ def test_shared_mappings_count_against_the_memory_limit(cgroup, tmp_path, monkey
         monkeypatch.setenv("GRADER_MEMORY_CGROUP", "0")
     variant = VARIANTS["memory_shared_mapping"]
     pids: list[int] = []
-    data = grade(variant.build(tmp_path / "v"), tmp_path / "out", ["tensors"], limits_for(variant), pids)
+    data = grade(variant.build(tmp_path / "v"), tmp_path / "out", ["tensors"], variants.limits_for(variant, LIMITS), pids)
     assert_contained(variant, data)
     assert cgroup in data["extra_data"]["sandbox"]["layers"]
     found = memcg.own_cgroup()

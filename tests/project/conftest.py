@@ -5,6 +5,7 @@ import os
 import pytest
 
 from grader.core.service import GradingService
+from grader.staff.grading.executors import threads_per_job
 
 
 def pytest_configure(config):
@@ -16,7 +17,7 @@ def pytest_configure(config):
     the suites' pytest runs); a thread count set outside is kept."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = threads_per_job(workers)
         os.environ["OMP_NUM_THREADS"] = str(threads)
         import torch
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.core import variants
+from grader.core import results, variants
 from grader.core.machine import isolation_level
 from seam import REPO_ROOT
 
@@ -41,7 +41,8 @@ WORKER_NODES = 2
 NODE_OPTIONS = ["--num-gpus=0", "--object-store-memory=100000000", "--disable-usage-stats", "--block"]
 SCOPE = ["--only", "tensors", "--call-timeout", "8", "--test-timeout", "30", "--skip-canary"]  # the canary has its own tests
 # What two gradings of the same class may differ in: when and how long (the `results` column holds
-# execution_time and the hint seed, drawn per grade; results.json is compared field by field below).
+# execution_time and the hint seed, drawn per grade; each results.json is compared below without
+# what differs from run to run, results.without_run_details).
 SUBMISSION_COLUMNS = "student, status, submission_sha256, suite_version, grader_version, scope, score, max_score, integrity_flags, faults, error"
 TEST_COLUMNS = "student, test_key, module, points, max_points, status, output"
 
@@ -52,18 +53,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# The `ray` command of the environment running the tests (a venv's bin/ need not be on PATH).
+RAY = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray") or "ray"
+
+
 def start_node(arguments: list[str], env: dict) -> subprocess.Popen:
-    ray_command = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray") or "ray"
     return subprocess.Popen(
-        [ray_command, "start", *arguments, *NODE_OPTIONS],
+        [RAY, "start", *arguments, *NODE_OPTIONS],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
     )
 
 
 def cluster_cpus(address: str, env: dict) -> float:
     """The cluster's CPUs as `ray status` reports them (0 while the head is not up)."""
-    ray_command = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
-    status = subprocess.run([ray_command, "status", f"--address={address}"], capture_output=True, text=True, env=env, timeout=60)
+    status = subprocess.run([RAY, "status", f"--address={address}"], capture_output=True, text=True, env=env, timeout=60)
     for line in status.stdout.splitlines():
         if line.strip().endswith(" CPU") and "/" in line:  # " 0.0/2.0 CPU"
             return float(line.split("/")[1].split()[0])
@@ -135,12 +138,7 @@ def gradebook_rows(gradebook: Path) -> tuple[list, list]:
 
 
 def results_file(out: Path, student: str) -> dict:
-    data = json.loads((out / student / "results.json").read_text())
-    for key in ("execution_time", "hint_seed"):
-        data.pop(key, None)
-    for test in data["tests"]:
-        test.get("extra_data", {}).pop("seconds", None)
-    return data
+    return results.without_run_details(json.loads((out / student / "results.json").read_text()))
 
 
 def test_a_class_graded_on_the_cluster_fills_the_same_gradebook_as_the_local_executor(cluster, klass, tmp_path):

@@ -76,12 +76,17 @@ class Grading:
         return ",".join((*(self.modules or ()), *(["written"] if self.written else [])))
 
 
+def threads_per_job(jobs: int) -> int:
+    """Torch's threads for each of `jobs` processes grading at once: the cores shared out."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
 class LocalExecutor:
     name = "local"
 
     def __init__(self, workers: int, problems: tuple[str, ...] | list[str] | None = None):
         self.workers = max(1, workers)
-        self.threads = max(1, (os.cpu_count() or 1) // self.workers)  # as --jobs counts cores
+        self.threads = threads_per_job(self.workers)
         # Started on first use, from the thread that calls `run` or `service.start()` (the main one).
         self.service = GradingService(self.threads, problems)
 

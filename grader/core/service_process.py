@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 
 from grader.core.service import MAX_MESSAGE
+from grader.worker import forking
 
 REAP_GRACE = 5.0  # seconds a grading process whose channel closed may take to end before it is killed
 
@@ -60,7 +61,7 @@ def _serve(control: socket.socket) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             service = os.getpid()
-            pid = os.fork()
+            pid = forking.fork()
             if pid == 0:
                 _be_grading_process(control, fds[0], service)
             os.close(fds[0])

@@ -16,6 +16,7 @@ import traceback
 import warnings
 
 from grader.core import phases
+from grader.worker import forking
 from grader.worker.settings import ZygoteSettings
 
 # torch is imported by fork_zygote (zygote.preload), called from Sandbox.start just before it
@@ -58,7 +59,7 @@ def fork_zygote(settings: ZygoteSettings, level: str, control_fd: int, output_fd
         # torch's import leaves a native thread; the child needs none of it (workers are
         # forked the same way), so Python 3.12's warning about fork in threads is moot here.
         warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
+        pid = forking.fork()
     if pid:
         phases.mark("zygote forked")
         return pid

@@ -22,6 +22,7 @@ import signal
 import sys
 from dataclasses import dataclass
 
+from grader.worker import forking
 from grader.worker.settings import WorkerLimits
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
@@ -81,7 +82,7 @@ def enter_namespaces(level: str, namespaces: list[str]) -> None:
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     if "uts" in namespaces:
         _check(_libc.sethostname(b"sandbox", 7), "sethostname")
-    child = os.fork()  # its pid 1: new pid and time namespaces hold only children made after unshare
+    child = forking.fork()  # its pid 1: new pid and time namespaces hold only children made after unshare
     if child == 0:
         die_with_parent(None)
         return

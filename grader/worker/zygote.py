@@ -26,6 +26,7 @@ import sys
 import time
 import traceback
 
+from grader.worker import forking
 from grader.worker.settings import ZygoteSettings
 
 # Problems whose tests reach torch._dynamo's lazy import (torch.optim's first step(),
@@ -157,7 +158,7 @@ def _control_loop(control: socket.socket, start_worker, scratch: str) -> None:
                 _empty(scratch)
             sys.stdout.flush()
             sys.stderr.flush()
-            pid = os.fork()
+            pid = forking.fork()
             if pid == 0:
                 code = 0
                 try:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from grader.core.rubric import Rubric
 from grader.core.suites import suite_paths
+from grader.worker import forking, zygote
 from seam import REPO_ROOT
 
 def pytest_args(impl: str | Path, modules: list[str] | None, report: Path, first_failure: bool = False) -> list[str]:
@@ -107,13 +108,15 @@ def run_mutants(built: list, scratch: Path, modules_of: Callable[[Any], list[str
 
 def _run_forked(plan: list[list[str]]) -> list[int]:
     """Each pytest run of `plan` in a forked child of this (warm) process: their exit statuses."""
+    import hypothesis  # noqa: F401  (imported and warmed up once, here: what the children share)
     import pytest
-    import torch  # noqa: F401  (imported once, here: what the children share)
+
+    zygote.preload([])  # torch, einops, jaxtyping, and torch._dynamo's lazy import (FlopCounterMode, an optimizer's step)
 
     codes = []
     for args in plan:
         sys.stdout.flush()
-        child = os.fork()
+        child = forking.fork()
         if child == 0:
             code = 3
             try:

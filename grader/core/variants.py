@@ -128,13 +128,12 @@ def load_hostile() -> list[Variant]:
 
 
 def limits_for(variant: Variant, limits: Limits) -> Limits:
-    """`limits` with the variant's own where it names them (memory_mb, scratch_mb in hostile.toml)."""
-    memory = variant.extra.get("memory_mb")
-    return dataclasses.replace(
-        limits,
-        memory_bytes=memory * 2**20 if memory else limits.memory_bytes,
-        scratch_mb=variant.extra.get("scratch_mb", limits.scratch_mb),
-    )
+    """`limits` with the variant's own where it names them in hostile.toml: memory_mb, or a field of
+    Limits itself (scratch_mb, call_seconds, submission_seconds, ...)."""
+    own = {f.name: variant.extra[f.name] for f in dataclasses.fields(Limits) if f.name in variant.extra}
+    if "memory_mb" in variant.extra:
+        own["memory_bytes"] = variant.extra["memory_mb"] * 2**20
+    return dataclasses.replace(limits, **own)
 
 
 def _variant(entry: dict, base: str) -> Variant:

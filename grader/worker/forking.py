@@ -9,6 +9,10 @@ copy-on-write keeps them shared); the parent unfreezes at once and collects as b
 
 What the child frees of the parent's objects is still freed (reference counting); only cycles
 among them outlive the child's collections, and the child is short-lived.
+
+Not for a sandbox worker: it unfreezes before student code runs (zygote.start_worker), so that
+`gc.get_objects()` there shows what it shows in any Python process (hostile.toml's attacks walk
+it; hiding objects from it is no wall, and the tests must see those attacks happen).
 """
 
 from __future__ import annotations

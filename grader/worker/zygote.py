@@ -78,6 +78,10 @@ def run(settings: ZygoteSettings, control: socket.socket, drivers: dict) -> None
     own_files = {getattr(m, "__file__", None) for m in list(sys.modules.values())} - {None}
     watcher = audit.Audit([submission, scratch, *settings.python_dirs], [scratch], own_files)
     rules = syscalls.build() if settings.seccomp else None
+    # The submission's package bound once, here: an empty package object, no student code runs
+    # until a worker imports a module of it. In each worker, binding it again would walk
+    # sys.modules, and the copy-on-write faults of that walk cost more than the fork.
+    impl = InProcessImpl("assignment", submission, "the submission", check_own_work=False)  # checked on the trusted side
 
     def start_worker(data_fd: int) -> None:
         gc.unfreeze()  # student code sees the heap as in any Python process (grader/worker/forking.py froze it)
@@ -89,7 +93,6 @@ def run(settings: ZygoteSettings, control: socket.socket, drivers: dict) -> None
         os.chdir(scratch)
         os.environ.update(TMPDIR=scratch, HOME=scratch, PYTHONDONTWRITEBYTECODE="1")
         sys.dont_write_bytecode = True
-        impl = InProcessImpl("assignment", submission, "the submission", check_own_work=False)  # checked on the trusted side
         channel = socket.socket(fileno=data_fd)
         watcher.install()
         if rules is not None:

@@ -34,8 +34,7 @@ def test_a_sample_of_held_out_slips_get_the_right_hint_and_correct_code_none():
     cases = [c for c in hints_check.load_cases("held-out") if c.variant.name in SAMPLE]
     cases += [c for c in hints_check.load_cases("held-out") if c.correct][:CORRECT_SAMPLE]
     assert len(cases) == len(SAMPLE) + CORRECT_SAMPLE
-    for case in cases:
-        given = hints_check.hints_of(case)
+    for case, (given, _, _) in zip(cases, hints_check.graded_cases(cases)):
         assert hints_check.verdict(case, given) in ("specific", "family", "correct"), (case.variant.name, given)
 
 
@@ -52,8 +51,9 @@ def test_the_library_names_each_mutant_by_its_own_hint_or_says_nothing_wrong(pro
 
 
 def test_the_stubs_and_the_reference_get_no_hint():
-    assert hints_check.graded_hints(REPO_ROOT, "strides") == []  # assignment/: every function raises NotImplementedError
-    assert hints_check.graded_hints("solutions", "strides") == []
+    stubs, reference = hints_check.graded_hints_of_each([(REPO_ROOT, "strides"), ("solutions", "strides")])
+    assert stubs == []  # assignment/: every function raises NotImplementedError
+    assert reference == []
 
 
 def test_fresh_process_and_timing_drivers_are_never_compared():

@@ -28,6 +28,7 @@ from pathlib import Path
 from grader.compat import tomllib
 from grader.core.suites import suite_paths
 from grader.core.variants import DATA, Variant, importers
+from grader.staff.qa import selfcheck
 from seam import REPO_ROOT
 
 SETS = {"held-out": DATA / "slips" / "slips.toml", "fresh": DATA / "slips_fresh" / "slips.toml"}
@@ -63,54 +64,94 @@ def graded_hints(folder: Path | str, problem: str, seed: int = 0, library: bool 
     return found.get(problem, {}) if library else found
 
 
+def graded_hints_of_each(jobs: list[tuple[Path | str, str]]) -> list:
+    """graded_hints(folder, problem) for each (folder, problem) of `jobs`, from one warm process."""
+    return [found["hints"] for found in _record_each(jobs)[0]]
+
+
 def recorded(folder: Path | str, problem: str, seed: int = 0, library: bool = False, in_process: bool = False) -> dict:
     """{"hints": the hints `folder`'s code gets from its replies to `problem`'s suites (the suites run in-process
     with grader/staff/qa/record_plugin.py), as if the problem had lost points. With `library` (and folder
     "solutions"): each mutant's hints on the reference's requests. `in_process` runs pytest in this
-    process (a measurement loop: no interpreter start per case); else in a subprocess. "failed": the
-    node ids of the tests that failed (the problem lost points where one did)."""
+    process (a measurement loop: no interpreter start per case); else in a forked child of a warm
+    process (selfcheck.run_plan). "failed": the node ids of the tests that failed (the problem lost
+    points where one did)."""
+    if not in_process:
+        return _record_each([(folder, problem)], seed=seed, library=library)[0][0]
+    import contextlib
+    import io
+
+    import pytest
+
     with tempfile.TemporaryDirectory(prefix="hints-check-") as scratch:
         out = Path(scratch) / "hints.json"
-        args = [*suite_paths([problem]), "-m", problem, f"--impl={folder}", f"--record-hints={out}", f"--record-seed={seed}",
-                *(["--check-library"] if library else []),
-                "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--hypothesis-profile=grading"]
-        if in_process:
-            import contextlib
-            import io
-
-            import pytest
-
-            with contextlib.redirect_stdout(io.StringIO()):
-                pytest.main([*args, "-p", "grader.staff.qa.record_plugin"])
-            log = ""
-        else:
-            finished = subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "grader.staff.qa.record_plugin"],
-                                      cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
-            log = finished.stdout[-2000:] + finished.stderr[-2000:]
+        with contextlib.redirect_stdout(io.StringIO()):
+            pytest.main(_record_args(folder, problem, out, seed, library))
         if not out.exists():
-            raise RuntimeError(f"recording {problem} on {folder} failed:\n{log}")
+            raise RuntimeError(f"recording {problem} on {folder} failed")
         return json.loads(out.read_text())
-
-
-def hints_of(case: Case, in_process: bool = False) -> list[str]:
-    """The hints (mutant names, or family:NAME) the case gets on its problem."""
-    return graded_case(case, in_process)[0]
 
 
 def graded_case(case: Case, in_process: bool = False) -> tuple[list[str], bool, list[str]]:
     """(the hints the case gets on its problem, whether its problem lost points, the other problems that
     lost points: those whose modules import the slipped one, the only ones a one-module slip can reach)."""
+    if not in_process:
+        return graded_cases([case])[0]
     with tempfile.TemporaryDirectory(prefix="hints-case-") as scratch:
         folder = case.variant.build(Path(scratch))
-        found = recorded(folder, case.variant.module, in_process=in_process)
-        elsewhere = [p for p in sorted(importers(case.variant.base).get(case.variant.module, ())) if _loses_points(folder, p)]
-    return [h.get("slip") or f"family:{h['family']}" for h in found["hints"]], bool(found["failed"]), elsewhere
+        found = recorded(folder, case.variant.module, in_process=True)
+        elsewhere = [p for p in _importing_problems(case) if _loses_points(folder, p)]
+    return _given(found), bool(found["failed"]), elsewhere
+
+
+def graded_cases(cases: list[Case]) -> list[tuple[list[str], bool, list[str]]]:
+    """graded_case for each case, every pytest run of them from one warm process (selfcheck.run_plan)."""
+    with tempfile.TemporaryDirectory(prefix="hints-cases-") as scratch:
+        folders = [case.variant.build(Path(scratch) / f"case-{n}") for n, case in enumerate(cases)]
+        checks = [(n, problem) for n, case in enumerate(cases) for problem in _importing_problems(case)]
+        found, lost = _record_each([(f, c.variant.module) for f, c in zip(folders, cases)], [(folders[n], p) for n, p in checks])
+    return [
+        (_given(record), bool(record["failed"]), [problem for (owner, problem), failed in zip(checks, lost) if owner == n and failed])
+        for n, record in enumerate(found)
+    ]
+
+
+def _record_each(jobs: list[tuple[Path | str, str]], checks: list[tuple[Path | str, str]] = (), seed: int = 0, library: bool = False) -> tuple[list[dict], list[bool]]:
+    """(`recorded` for each (folder, problem) of `jobs`, whether any test of the problem fails for each
+    (folder, problem) of `checks`): every pytest run from one warm process (selfcheck.run_plan)."""
+    with tempfile.TemporaryDirectory(prefix="hints-check-") as scratch:
+        outs = [Path(scratch) / f"hints-{n}.json" for n in range(len(jobs))]
+        plan = [_record_args(folder, problem, out, seed, library) for (folder, problem), out in zip(jobs, outs)]
+        codes, log = selfcheck.run_plan(plan + [_loses_points_args(folder, problem) for folder, problem in checks])
+        for (folder, problem), out in zip(jobs, outs):
+            if not out.exists():
+                raise RuntimeError(f"recording {problem} on {folder} failed:\n{log}")
+        return [json.loads(out.read_text()) for out in outs], [code != 0 for code in codes[len(jobs):]]
+
+
+def _record_args(folder: Path | str, problem: str, out: Path, seed: int = 0, library: bool = False) -> list[str]:
+    return [*suite_paths([problem]), "-m", problem, f"--impl={folder}", f"--record-hints={out}", f"--record-seed={seed}",
+            *(["--check-library"] if library else []), "-p", "grader.staff.qa.record_plugin",
+            "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--hypothesis-profile=grading"]
+
+
+def _loses_points_args(folder: Path | str, problem: str) -> list[str]:
+    """pytest's arguments that fail (exit 1) where any public or hidden test of `problem` fails on `folder`."""
+    return [*suite_paths([problem]), "-m", problem, f"--impl={folder}", "-q", "-x",
+            "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly", "--hypothesis-profile=grading"]
+
+
+def _given(found: dict) -> list[str]:
+    return [h.get("slip") or f"family:{h['family']}" for h in found["hints"]]
+
+
+def _importing_problems(case: Case) -> list[str]:
+    return sorted(importers(case.variant.base).get(case.variant.module, ()))
 
 
 def _loses_points(folder: Path, problem: str) -> bool:
     """Whether any public or hidden test of `problem` fails on `folder` (pytest in a subprocess)."""
-    args = [sys.executable, "-m", "pytest", *suite_paths([problem]), "-m", problem, f"--impl={folder}", "-q", "-x",
-            "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly", "--hypothesis-profile=grading"]
+    args = [sys.executable, "-m", "pytest", *_loses_points_args(folder, problem)]
     return subprocess.run(args, cwd=REPO_ROOT, capture_output=True, timeout=1800).returncode != 0
 
 

@@ -67,16 +67,23 @@ def run_each_in_process(jobs: list[tuple[str | Path, list[str] | None]], timeout
         reports = [Path(scratch) / f"junit-{n}.xml" for n in range(len(jobs))]
         stops = first_failure or [False] * len(jobs)
         plan = [pytest_args(impl, modules, report, stop) for (impl, modules), report, stop in zip(jobs, reports, stops)]
-        command = [sys.executable, "-m", "grader.staff.qa.selfcheck"]
-        finished = subprocess.run(command, cwd=REPO_ROOT, input=json.dumps(plan), capture_output=True, text=True, timeout=timeout)
-        codes = json.loads(finished.stdout.strip().splitlines()[-1]) if finished.returncode == 0 else None
+        codes, log = run_plan(plan, timeout)
         outcomes: list[dict[str, str] | RuntimeError] = []
-        for (impl, _), report, code in zip(jobs, reports, codes or [None] * len(jobs)):
+        for (impl, _), report, code in zip(jobs, reports, codes):
             if code not in (0, 1) or not report.exists():
-                outcomes.append(RuntimeError(f"pytest could not run the suites on {impl} (exit {code}):\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}"))
+                outcomes.append(RuntimeError(f"pytest could not run the suites on {impl} (exit {code}):\n{log}"))
             else:
                 outcomes.append(_outcomes(ElementTree.parse(report)))
         return outcomes
+
+
+def run_plan(plan: list[list[str]], timeout: float = 1800) -> tuple[list[int | None], str]:
+    """Each pytest run of `plan` (its arguments) from ONE warm Python process, a forked child per
+    run: (their exit statuses, None for all where that process failed; the end of its output)."""
+    command = [sys.executable, "-m", "grader.staff.qa.selfcheck"]
+    finished = subprocess.run(command, cwd=REPO_ROOT, input=json.dumps(plan), capture_output=True, text=True, timeout=timeout)
+    codes = json.loads(finished.stdout.strip().splitlines()[-1]) if finished.returncode == 0 else [None] * len(plan)
+    return codes, finished.stdout[-3000:] + finished.stderr[-3000:]
 
 
 def run_variants(built: list, scratch: Path, modules_of: Callable[[Any], list[str]]) -> dict[str, dict[str, str]]:

@@ -22,9 +22,25 @@ pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mar
 MUTANTS = [m for m in variants.load_mutants() if not m.cuda_only and m.extra.get("ci", True)]
 
 
-def test_untouched_stubs_fail_every_test():
+# The three whole-suite runs below, from one warm process (selfcheck.run_many_in_process), on one xdist worker.
+WHOLE_SUITES = pytest.mark.xdist_group("suites-whole")
+
+
+@pytest.fixture(scope="module")
+def whole_suites(tmp_path_factory) -> dict[str, dict[str, str]]:
+    """{"stubs" | "raises_only" | "correct": the outcomes of every test of the suites on it}."""
+    folders = {
+        "stubs": REPO_ROOT,
+        "raises_only": raises_only(tmp_path_factory.mktemp("raises") / "raises_only"),
+        "correct": REPO_ROOT / "examples" / "submissions" / "correct",
+    }
+    return dict(zip(folders, selfcheck.run_many_in_process([(folder, None) for folder in folders.values()])))
+
+
+@WHOLE_SUITES
+def test_untouched_stubs_fail_every_test(whole_suites):
     """The stubs as released earn nothing: every graded test fails on them."""
-    outcomes = selfcheck.run_in_process(REPO_ROOT)
+    outcomes = whole_suites["stubs"]
     passed = sorted(key for key, outcome in outcomes.items() if outcome == "passed")
     assert not passed, f"tests that pass on the untouched stubs: {passed}"
     assert set(outcomes) == set(rubric.load().points)
@@ -41,19 +57,20 @@ def raises_only(destination: Path) -> Path:
     return destination
 
 
-def test_a_submission_that_only_raises_value_error_scores_nothing(tmp_path):
+@WHOLE_SUITES
+def test_a_submission_that_only_raises_value_error_scores_nothing(whole_suites, tmp_path):
     """Refusing bad input pays only where a function also computes: every function raising ValueError earns 0."""
-    folder = raises_only(tmp_path / "raises_only")
-    assert "NotImplementedError" not in (folder / "assignment" / "tensors.py").read_text()
-    outcomes = selfcheck.run_in_process(folder)
+    assert "NotImplementedError" not in (raises_only(tmp_path / "raises_only") / "assignment" / "tensors.py").read_text()
+    outcomes = whole_suites["raises_only"]
     passed = sorted(key for key, outcome in outcomes.items() if outcome == "passed")
     assert not passed, f"tests that pay a submission which only raises ValueError: {passed}"
     assert set(outcomes) == set(rubric.load().points)
 
 
-def test_an_independent_correct_implementation_keeps_full_marks():
+@WHOLE_SUITES
+def test_an_independent_correct_implementation_keeps_full_marks(whole_suites):
     """examples/submissions/correct, written from the spec alone, passes every test."""
-    outcomes = selfcheck.run_in_process(REPO_ROOT / "examples" / "submissions" / "correct")
+    outcomes = whole_suites["correct"]
     failed = sorted(key for key, outcome in outcomes.items() if outcome == "failed")
     assert not failed, f"a correct implementation written differently fails: {failed}"
 

@@ -27,6 +27,20 @@ class CallTimedOut(SubmissionFault):
     flag = "timeout"
 
 
+def seconds(value: float) -> str:
+    """A time limit in words: whole seconds, or two digits below one (never "0 s")."""
+    return f"{value:.0f} s" if value >= 1 else f"{value:.2g} s"
+
+
+def stopped_call(given: float, call_seconds: float) -> str:
+    """What a test says of a call stopped after `given` seconds, `call_seconds` being the call limit:
+    less was given when the test's or the problem's time ran low, or the function had hung before."""
+    if given >= call_seconds:
+        return f"the call ran over its time limit ({seconds(given)}) and was stopped"
+    return (f"the call was stopped after {seconds(given)}, all it was given (a call may take {seconds(call_seconds)}; "
+            "less once its test's or problem's time runs low, or after the function hung before)")
+
+
 class WorkerDied(SubmissionFault):
     flag = "crash"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.core import leases, memcg, phases
-from grader.core.faults import CallTimedOut, SubmissionError, UnsafeResult, WorkerDied, as_exception, ended
+from grader.core.faults import CallTimedOut, SubmissionError, UnsafeResult, WorkerDied, as_exception, ended, seconds, stopped_call
 from grader.core.flags import FlagLog
 from grader.core.limits import Limits
 from grader.worker import syscalls
@@ -200,8 +200,8 @@ class Sandbox:
             reply = wire.recv(_Deadline(self._data, started + timeout), self.budget)
         except (TimeoutError, socket.timeout):
             self._end_worker()
-            self.flag("timeout", f"a call ran over {timeout:.0f} s", test)
-            raise CallTimedOut(f"the call ran over its time limit ({timeout:.0f} s) and was stopped") from None
+            self.flag("timeout", f"a call ran over {seconds(timeout)}", test)
+            raise CallTimedOut(stopped_call(timeout, self.limits.call_seconds)) from None
         except (wire.ChannelClosed, ConnectionError, BrokenPipeError):
             how = self._how_it_ended()
             kind = self._kind_of_death(how)

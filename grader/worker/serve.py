@@ -43,7 +43,10 @@ def serve(sock, impl: InProcessImpl, audit: Audit, drivers: dict) -> None:
             audit.flag("unsafe-result", str(error))
             frame = wire.encode({"ok": False, "error": _unsafe(error), "flags": audit.drain()})
         _flush_output()  # so what this call printed is in the pipe before its reply is (grader/core/output_capture.py)
-        sock.sendall(frame)
+        try:
+            sock.sendall(frame)
+        except (BrokenPipeError, ConnectionResetError):  # the grader hung up (a timeout, a fresh worker): no one to answer
+            return
 
 
 def _flush_output() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from grader.core import flags, results, rubric
 from grader.core.remote import import_diagnosis
-from grader.core.faults import as_exception
+from grader.core.faults import as_exception, stopped_call
 from grader.core.sandbox import Sandbox
 from grader.staff.report.class_results import StudentResult
 from grader.staff.report.feedback import feedback_for
@@ -107,3 +107,11 @@ def test_an_error_reply_is_cut_to_its_bounds_and_its_type_name_decides_nothing()
     assert type(raised) is ImportError and len(str(raised)) == 2000 and len(raised.submission_type) == 100
     assert len("".join(raised.__notes__)) < 4100
     assert type(as_exception({"builtin": "SystemExit", "type": 5, "message": ["no"]}, sandbox, None)).__name__ == "SubmissionError"
+
+
+def test_a_stopped_call_says_how_long_it_had_never_zero_seconds():
+    """A call stopped at the call limit says so; one given less (its problem's time nearly spent) says how much, not "0 s"."""
+    assert stopped_call(8.0, 8.0) == "the call ran over its time limit (8 s) and was stopped"
+    short = stopped_call(0.04, 8.0)
+    assert "after 0.04 s" in short and "may take 8 s" in short and "(0 s)" not in short
+    assert stopped_call(2.6, 8.0).startswith("the call was stopped after 3 s")

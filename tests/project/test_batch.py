@@ -1,8 +1,8 @@
 """Batch grading into the gradebook, end to end through `python -m grader grade`.
 
-A class of 12 real submissions (copies of the reference, one .zip, mutants of tensors and
-flops, a late one, a broken upload) is graded once with `--only tensors` (cheap: with that
-scope the flops mutants score full, which is also checked). On that gradebook: every
+A class of 12 real submissions (copies of the reference, one .zip, mutants of named_dims and
+flops, a late one, a broken upload) is graded once with `--only named_dims` (the cheapest problem
+to grade: with that scope the flops mutants score full, which is also checked). On that gradebook: every
 student graded once, mutants lose points, the late policy applied, a rerun grades nothing,
 a staff override survives an applied regrade, and a batch killed with SIGKILL halfway and resumed
 ends with the same rows as the uninterrupted run while grading only what was missing.
@@ -34,14 +34,15 @@ from seam import REPO_ROOT
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("batch"), pytest.mark.timeout(900)]  # generous: a loaded machine is slow; idle CI needs far less
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-SCOPE = ["--only", "tensors", "--skip-canary", "--call-timeout", "8", "--test-timeout", "30", "--submission-timeout", "300", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)
+PROBLEM = "named_dims"  # the problem graded: its suites grade in a third of tensors' time
+SCOPE = ["--only", PROBLEM, "--skip-canary", "--call-timeout", "8", "--test-timeout", "30", "--submission-timeout", "300", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)
 MUTANTS = [m for m in variants.load_mutants() if not m.cuda_only and m.extra.get("ci", True)]
 REFERENCE_COPIES = 2  # plus 3 + 3 mutants, one .zip, one late, one in the grace period and one broken upload: 12 in all
-# Fixed numbers, not "every tensors mutant": the hint library's growth took this class from 24
+# Fixed numbers, not "every mutant of the problem": the hint library's growth took this class from 24
 # submissions to 58 (378 s of CI's 1183). Each kind of student is here at least twice, and the
 # suites' strength is test_suites.py's to check; more copies of a kind only cost time.
-TENSOR_MUTANTS = [m for m in MUTANTS if m.module == "tensors"][:3]
-FLOPS_MUTANTS = [m for m in MUTANTS if m.module == "flops"][:3]  # graded on tensors only: full marks
+OWN_MUTANTS = [m for m in MUTANTS if m.module == PROBLEM][:3]
+FLOPS_MUTANTS = [m for m in MUTANTS if m.module == "flops"][:3]  # graded on PROBLEM only: full marks
 DEADLINE = datetime(2025, 10, 14, 23, 59, tzinfo=timezone.utc)
 CONFIG = f'[late]\ndeadline = "{DEADLINE.isoformat()}"\ngrace_minutes = 15\npenalty_per_day = 10\nmax_days = 3\n'
 ROW_FIELDS = "test_key, module, points, max_points, status, output"
@@ -63,7 +64,7 @@ def klass(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("batch") / "class"
     for i in range(REFERENCE_COPIES):
         reference_into(root / f"ref_{i:02d}")
-    for mutant in TENSOR_MUTANTS + FLOPS_MUTANTS:
+    for mutant in OWN_MUTANTS + FLOPS_MUTANTS:
         mutant.build(root / mutant.name)
     zipped = reference_into(tmp_path_factory.mktemp("zipme") / "hw")
     shutil.make_archive(str(root / "ref_zip"), "zip", zipped)
@@ -101,19 +102,19 @@ def test_a_class_is_graded_into_the_gradebook_one_row_per_student_and_test(klass
     book = Gradebook(graded)
     students = book.students()
     submissions = [p for p in klass.iterdir() if not p.name.endswith(".submission_metadata.json")]  # the LMS export's files beside them
-    assert len(students) == len(submissions) == REFERENCE_COPIES + len(TENSOR_MUTANTS) + len(FLOPS_MUTANTS) + 4
+    assert len(students) == len(submissions) == REFERENCE_COPIES + len(OWN_MUTANTS) + len(FLOPS_MUTANTS) + 4
     reference = book.submission("ref_00")
-    assert reference["score"] == reference["max_score"] > 0 and reference["scope"] == "tensors"
+    assert reference["score"] == reference["max_score"] > 0 and reference["scope"] == PROBLEM
     for student in students:
         row = book.submission(student)
         assert row["status"] == ("unreadable" if student == "empty_eve" else "graded"), (student, row["error"])
-        assert {t["module"] for t in book.tests(student)} == {"tensors"}
+        assert {t["module"] for t in book.tests(student)} == {PROBLEM}
         on_disk = json.loads((graded.parent / student / "results.json").read_text())
         assert on_disk["score"] == row["score"] and row["grader_version"]
         assert row["suite_version"] == on_disk["extra_data"]["suite_version"] == reference["suite_version"], (
             "the suites changed during the batch (another edit of tests/ or solutions/ while it ran?)"
         )
-    for mutant in TENSOR_MUTANTS:
+    for mutant in OWN_MUTANTS:
         assert book.submission(mutant.name)["score"] < reference["max_score"], f"{mutant.name} lost nothing"
     for student in [m.name for m in FLOPS_MUTANTS] + ["ref_zip", f"ref_{REFERENCE_COPIES - 1:02d}"]:
         assert book.submission(student)["score"] == reference["max_score"], student
@@ -144,7 +145,7 @@ def test_a_second_run_grades_nobody_again(klass, graded):
 def test_a_regrade_keeps_the_staff_override(klass, graded, tmp_path):
     book_path = tmp_path / "gradebook.sqlite"
     shutil.copy(graded, book_path)
-    student = TENSOR_MUTANTS[0].name
+    student = OWN_MUTANTS[0].name
     failed = next(t for t in Gradebook(book_path).tests(student) if t["status"] == "failed")
     override = subprocess.run(
         [sys.executable, "-m", "grader", "override", student, failed["test_key"], str(failed["max_points"]),
@@ -176,10 +177,10 @@ def test_the_report_from_the_gradebook_counts_overrides_and_late_penalties(grade
     book_path = tmp_path / "gradebook.sqlite"
     shutil.copy(graded, book_path)
     book = Gradebook(book_path)
-    student = TENSOR_MUTANTS[0].name
+    student = OWN_MUTANTS[0].name
     failed = next(t for t in book.tests(student) if t["status"] == "failed")
     book.set_override(student, failed["test_key"], failed["max_points"], "spec was ambiguous", "ta_jo")
-    book.record_error("crashy", "sha", "tensors", "Traceback: SECRET-grader-internals", Late(), 1.0)
+    book.record_error("crashy", "sha", PROBLEM, "Traceback: SECRET-grader-internals", Late(), 1.0)
     finals = book.final_scores()
     book.close()
 
@@ -191,11 +192,11 @@ def test_the_report_from_the_gradebook_counts_overrides_and_late_penalties(grade
         if final["status"] == "graded":
             assert float(by_student[name]["final"]) == pytest.approx(final["final"]), name
     overridden = by_student[student]
-    assert float(overridden["tensors"]) == pytest.approx(finals[student]["score"])
+    assert float(overridden[PROBLEM]) == pytest.approx(finals[student]["score"])
     assert finals[student]["score"] == pytest.approx(Gradebook(graded).submission(student)["score"] + failed["max_points"] - failed["points"])
     lucy = by_student["late_lucy"]
     assert (lucy["days_late"], lucy["late_penalty_pct"], lucy["time_source"]) == ("2", "20", "LMS export")
-    assert float(lucy["final"]) == pytest.approx(0.8 * float(lucy["tensors"])) and lucy["score"] == lucy["tensors"]
+    assert float(lucy["final"]) == pytest.approx(0.8 * float(lucy[PROBLEM])) and lucy["score"] == lucy[PROBLEM]
     assert by_student["crashy"]["status"] == "grader error" and by_student["crashy"]["final"] == ""
     assert by_student["ref_00"]["time_source"] == "unknown" and by_student["ref_00"]["days_late"] == ""  # no staff time: none taken
 
@@ -212,7 +213,7 @@ def test_the_report_from_the_gradebook_counts_overrides_and_late_penalties(grade
 @needs_sandbox
 def test_a_batch_killed_halfway_resumes_to_the_same_rows_grading_only_what_was_missing(klass, graded, tmp_path):
     subset = tmp_path / "class"
-    names = [m.name for m in TENSOR_MUTANTS[:2]] + ["ref_00", FLOPS_MUTANTS[0].name]
+    names = [m.name for m in OWN_MUTANTS[:2]] + ["ref_00", FLOPS_MUTANTS[0].name]
     for name in names:
         shutil.copytree(klass / name, subset / name)
     book_path = tmp_path / "out" / "gradebook.sqlite"

@@ -1,6 +1,6 @@
 """Running a course as a TA does (issue 20): times, outcomes, extensions, late-aware outputs, staff commands.
 
-One class, graded once through `python -m grader grade --only tensors` with a late policy, a staff
+One class, graded once through `python -m grader grade --only named_dims` (the cheapest problem to grade) with a late policy, a staff
 file of times and an extension, then read back with `report`, `show`, `override` and `export`:
 
     ontime      the reference, an LMS export's time beside it (on time)
@@ -36,8 +36,12 @@ from seam import MODULES, REPO_ROOT
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("course"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-SCOPE = ["--only", "tensors", "--skip-canary", "--jobs", "2", "--call-timeout", "8", "--test-timeout", "30"]
-TENSORS = round(rubric.load().only(["tensors"]).total, 4)
+PROBLEM = "named_dims"
+SCOPE = ["--only", PROBLEM, "--skip-canary", "--jobs", "2", "--call-timeout", "8", "--test-timeout", "30"]
+POINTS = round(rubric.load().only([PROBLEM]).total, 4)  # the points of the one problem graded
+# A fault of the code in the problem graded and nothing else (os_exit_in_call in tests/data/hostile.toml does it to tensors).
+CRASHY = variants.Variant(name="causal_mask_exits", module=PROBLEM, base="correct", description="causal_mask() calls os._exit(0)",
+                          append="\n\ndef causal_mask(seq_len):\n    import os\n    os._exit(0)\n")
 DEADLINE = datetime(2025, 10, 14, 23, 59, tzinfo=timezone.utc)
 NO_TIME = "no_time_given_by_any_staff_source_" * 2
 CONFIG = f"""[late]
@@ -78,8 +82,8 @@ def course(tmp_path_factory) -> Path:
     modified = (DEADLINE + timedelta(days=4, hours=12)).timestamp()  # unzipped after the deadline: never believed unless asked
     os.utime(reference_into(klass / NO_TIME), (modified, modified))
     by_name = {v.name: v for v in [*variants.load_hostile(), *variants.load_mutants()]}
-    by_name["os_exit_in_call"].build(klass / "crashy")
-    by_name["patch_torch_allclose"].build(klass / "cheat")
+    CRASHY.build(klass / "crashy")
+    by_name["patch_pytest_approx_and_raises"].build(klass / "cheat")  # named_dims patches a comparison
     (klass / "empty").mkdir()
     (root / "times.csv").write_text(f"student,submitted_at\nlate_lucy,{(DEADLINE + timedelta(hours=26)).isoformat()}\n")
     (root / "course.toml").write_text(CONFIG)
@@ -181,14 +185,14 @@ def test_outcomes_mean_one_thing_each_in_every_output(graded):
 @needs_sandbox
 def test_a_late_students_outputs_spell_out_the_penalty(graded):
     page = (graded["report_dir"] / "feedback" / "late_lucy.md").read_text()
-    assert page.count("Score") == 1 and f"**Score: {0.8 * TENSORS:g} / {TENSORS:g}**" in page, page[:800]
+    assert page.count("Score") == 1 and f"**Score: {0.8 * POINTS:g} / {POINTS:g}**" in page, page[:800]
     assert f"came in 2 day(s) after your deadline, {DEADLINE.isoformat()}" in page
-    assert f"{TENSORS:g} × (1 − 0.2) = {0.8 * TENSORS:g}" in page
+    assert f"{POINTS:g} × (1 − 0.2) = {0.8 * POINTS:g}" in page
     row = grades_csv(graded)["late_lucy"]
-    assert (row["score"], row["days_late"], row["late_penalty_pct"], row["final"]) == (f"{TENSORS:g}", "2", "20", f"{0.8 * TENSORS:g}")
+    assert (row["score"], row["days_late"], row["late_penalty_pct"], row["final"]) == (f"{POINTS:g}", "2", "20", f"{0.8 * POINTS:g}")
     roster = (graded["report_dir"] / "report.md").read_text().split("## All students", 1)[1]
     assert "| score | days late | penalty | final | outcome |" in roster
-    assert f"| {TENSORS:g} | 2 | 20% | {0.8 * TENSORS:g} | graded |" in roster
+    assert f"| {POINTS:g} | 2 | 20% | {0.8 * POINTS:g} | graded |" in roster
     html = (graded["report_dir"] / "report.html").read_text()
     assert "<th class=\"num\">days late</th><th class=\"num\">penalty</th>" in html
 
@@ -198,11 +202,11 @@ def test_the_console_table_fits_80_columns_with_a_late_policy_and_long_names(gra
     grade = graded["grade"].stdout
     assert max(map(len, grade.splitlines())) <= 80, max(grade.splitlines(), key=len)
     header = next(line for line in grade.splitlines() if line.startswith("student"))
-    assert header.split() == ["student", "P1", "score", "late", "final"]
+    assert header.split() == ["student", f"P{list(rubric.load().titles).index(PROBLEM) + 1}", "score", "late", "final"]
     lucy = next(line for line in grade.splitlines() if line.startswith("late_lucy"))
-    assert lucy.split() == ["late_lucy", f"{TENSORS:g}", f"{TENSORS:g}", "-20%", f"{0.8 * TENSORS:g}"]
+    assert lucy.split() == ["late_lucy", f"{POINTS:g}", f"{POINTS:g}", "-20%", f"{0.8 * POINTS:g}"]
     cut = next(line for line in grade.splitlines() if line.startswith("no_time_given"))
-    assert cut.split()[1:] == [f"{TENSORS:g}", f"{TENSORS:g}", "?", f"{TENSORS:g}"]  # its name cut to fit, every column there
+    assert cut.split()[1:] == [f"{POINTS:g}", f"{POINTS:g}", "?", f"{POINTS:g}"]  # its name cut to fit, every column there
 
 
 def test_every_column_fits_80_with_all_eight_problems_late_policy_and_long_names(tmp_path):
@@ -256,9 +260,9 @@ def test_the_lms_export_is_one_row_per_student_and_the_same_every_time(graded, t
     assert first.read_bytes() == second.read_bytes()  # safe to import again: nothing moves
     rows = list(csv.reader(io.StringIO(first.read_text())))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "HW2 (1234)", "Notes"]
-    assert rows[1][0] == "Points Possible" and rows[1][5] == f"{TENSORS:g}"
+    assert rows[1][0] == "Points Possible" and rows[1][5] == f"{POINTS:g}"
     by_student = {row[0]: row for row in rows[2:]}
-    assert len(by_student) == 7 and by_student["late_lucy"][5] == f"{0.8 * TENSORS:g}" and "2 day(s) late: -20%" in by_student["late_lucy"][6]
+    assert len(by_student) == 7 and by_student["late_lucy"][5] == f"{0.8 * POINTS:g}" and "2 day(s) late: -20%" in by_student["late_lucy"][6]
     assert by_student["empty"][5] == "0" and by_student["empty"][6].startswith("unreadable: the submission is empty")
     assert "submission time unknown" in by_student[NO_TIME][6] and "extension: 2 extra day(s)" in by_student["ext_ed"][6]
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)

@@ -1,6 +1,6 @@
-"""Regrades as change sets, end to end through the CLI on real submissions (`--only tensors`).
+"""Regrades as change sets, end to end through the CLI on real submissions (`--only named_dims`, the cheapest problem to grade).
 
-Two students: ann (the reference) and bob (a tensors mutant, late by one day, with a staff
+Two students: ann (the reference) and bob (a named_dims mutant, late by one day, with a staff
 override). A first grade counts at once. Then bob's grade is made to look as if an older
 suite had given it (his failing test recorded as passed, another suite version): the next
 `grade` regrades him into the change set instead of over his grade; `regrade show` names
@@ -26,8 +26,8 @@ from seam import REPO_ROOT
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("regrade"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-SCOPE = ["--only", "tensors", "--skip-canary", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)
-MUTANT = next(m for m in variants.load_mutants() if m.name == "tensors_bias_off_by_one")
+SCOPE = ["--only", "named_dims", "--skip-canary", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)
+MUTANT = next(m for m in variants.load_mutants() if m.name == "named_dims_per_head_split_inner")  # fails more than one test
 DEADLINE = datetime(2025, 10, 14, 23, 59, tzinfo=timezone.utc)
 
 

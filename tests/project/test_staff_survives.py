@@ -1,6 +1,6 @@
 """Every staff command survives any one student's input (issue 17), through the CLI as staff run it.
 
-One class, graded once with `--only tensors`: a student whose folder name is 231 bytes long (its
+One class, graded once with `--only named_dims` (the cheapest problem to grade): a student whose folder name is 231 bytes long (its
 LMS metadata's name beside it would be too long to exist), one whose submission-manifest.json
 opens 100,000 brackets, one named `z[@click=(]` (rich markup), names that look alike on a screen
 (a zero-width space, a bidi override, `zoë` composed and decomposed), and a folder `carol/` beside
@@ -29,8 +29,9 @@ from grader.core.variants import reference_into
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("staff-survives"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-SCOPE = ["--only", "tensors", "--skip-canary", "--jobs", "2", "--call-timeout", "8", "--test-timeout", "30"]
-TENSORS = round(rubric.load().only(["tensors"]).total, 4)
+PROBLEM = "named_dims"
+SCOPE = ["--only", PROBLEM, "--skip-canary", "--jobs", "2", "--call-timeout", "8", "--test-timeout", "30"]
+POINTS = round(rubric.load().only([PROBLEM]).total, 4)  # the points of the one problem graded
 LONG = "s" * 231
 MARKUP = "z[@click=(]"
 LOOK_ALIKE = {"alice": "alice", "alice\u200b": "alice\\u200b", "zo\u00eb": "zo\\xeb", "zoe\u0308": "zoe\\u0308", "\u202eevad": "\\u202eevad"}
@@ -79,7 +80,7 @@ def test_grade_goes_on_past_every_hostile_name_and_manifest(graded):
     assert found == {LONG: "graded", "mona": "graded", MARKUP: "graded", "carol": "unreadable", "carol.zip": "unreadable",
                      **{name: "unreadable" for name in LOOK_ALIKE}}
     book = Gradebook(graded["book"])
-    assert book.submission(LONG)["score"] == book.submission("mona")["score"] == TENSORS
+    assert book.submission(LONG)["score"] == book.submission("mona")["score"] == POINTS
     flags = json.loads(book.submission("mona")["integrity_flags"])
     assert [f["kind"] for f in flags] == ["manifest-mismatch"] and "cannot be read" in flags[0]["detail"]
     assert "two submissions for one student?" in " ".join(grade.stdout.split())  # carol/ and carol.zip: said, not fatal
@@ -110,7 +111,7 @@ def test_override_and_regrade_show_treat_any_name_as_text(graded, tmp_path):
     shutil.copy(graded["book"], book_path)
     book = Gradebook(book_path)
     results = book.results(MARKUP)
-    book.record_pending(MARKUP, book.submission(MARKUP)["submission_sha256"], "tensors", results, Late(), 1.0, tmp_path / "r.json")
+    book.record_pending(MARKUP, book.submission(MARKUP)["submission_sha256"], PROBLEM, results, Late(), 1.0, tmp_path / "r.json")
     key = book.tests("alice")[0]["test_key"]
     book.close()
     shown = cli("regrade", "show", "--all", "--gradebook", str(book_path))
@@ -151,9 +152,9 @@ def test_the_gradescope_entry_point_grades_past_a_manifest_bomb(klass, tmp_path)
     """The manifest that made every run a grader error: Gradescope still gets results.json, with the flag."""
     root = tmp_path / "autograder"
     shutil.copytree(klass / "mona", root / "submission")
-    environment = {**os.environ, "GRADER_ONLY": "tensors"}
+    environment = {**os.environ, "GRADER_ONLY": PROBLEM}
     finished = subprocess.run([sys.executable, "-m", "grader.staff.grading.gradescope", str(root)], cwd=REPO_ROOT, capture_output=True,
                               text=True, env=environment, timeout=600)
     assert (root / "results" / "results.json").is_file(), finished.stdout[-2000:] + finished.stderr[-3000:]
     data = json.loads((root / "results" / "results.json").read_text())
-    assert data["score"] == TENSORS and [f["kind"] for f in data["extra_data"]["integrity_flags"]] == ["manifest-mismatch"]
+    assert data["score"] == POINTS and [f["kind"] for f in data["extra_data"]["integrity_flags"]] == ["manifest-mismatch"]

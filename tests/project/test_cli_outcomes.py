@@ -1,7 +1,7 @@
 """`python -m grader grade` and `report` as a TA runs them: three outcomes, and text that stays text.
 
-One small class, graded `--only tensors` (cheap): a copy of the reference, one whose tensors.py
-has a syntax error, one without tensors.py, an empty folder, a corrupt .zip, and two students
+One small class, graded `--only named_dims` (the cheapest problem): a copy of the reference, one whose
+named_dims.py has a syntax error, one without named_dims.py, an empty folder, a corrupt .zip, and two students
 whose folder names are a spreadsheet formula and terminal markup with an escape sequence.
 The first run has a sandbox that dies once started (GRADER_TEST_BREAK_ZYGOTE): the graded
 students are grader errors, never grades, and the exit status says so; the second run retries
@@ -30,11 +30,12 @@ from grader.core.variants import reference_into
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("cli-outcomes"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-SCOPE = ["--only", "tensors", "--call-timeout", "8", "--test-timeout", "30", "--submission-timeout", "300", "--jobs", "2"]
+PROBLEM = "named_dims"
+SCOPE = ["--only", PROBLEM, "--call-timeout", "8", "--test-timeout", "30", "--submission-timeout", "300", "--jobs", "2"]
 FORMULA = '=HYPERLINK("x")'
 MARKUP = "[red]bob\x1b[2J"  # rich markup and "clear the screen"
 GRADED = ("alice", "nomodule", "syntax")
-TENSORS = round(rubric.load().only(["tensors"]).total, 4)  # the points of the one problem graded
+POINTS = round(rubric.load().only([PROBLEM]).total, 4)  # the points of the one problem graded
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -49,8 +50,8 @@ def klass(tmp_path_factory) -> Path:
     reference_into(root / "alice")
     # Inside her own folder: hers to write, never believed (an early time would undo the penalty).
     (root / "alice" / "submission_metadata.json").write_text(json.dumps({"submitted_at": "2000-01-01T00:00:00Z"}))
-    (reference_into(root / "syntax") / "assignment" / "tensors.py").write_text("def dtype_bytes(:\n")
-    (reference_into(root / "nomodule") / "assignment" / "tensors.py").unlink()
+    (reference_into(root / "syntax") / "assignment" / "named_dims.py").write_text("def linear(:\n")
+    (reference_into(root / "nomodule") / "assignment" / "named_dims.py").unlink()
     (root / "empty").mkdir()
     (root / "corrupt.zip").write_bytes(b"PK\x03\x04 this is not a zip archive")
     (root / FORMULA).mkdir()
@@ -105,7 +106,7 @@ def test_the_next_run_retries_the_grader_errors_only(runs):
         "alice": "graded", "nomodule": "graded", "syntax": "graded",
         "empty": "unreadable", "corrupt": "unreadable", FORMULA: "unreadable", MARKUP: "unreadable",
     }
-    assert book["alice"]["score"] == TENSORS and book["syntax"]["score"] == book["nomodule"]["score"] == 0
+    assert book["alice"]["score"] == POINTS and book["syntax"]["score"] == book["nomodule"]["score"] == 0
 
 
 @needs_sandbox
@@ -125,7 +126,7 @@ def test_gradebook_csv_and_table_agree_on_each_outcome(runs):
     assert {s.removeprefix("'"): r["status"] for s, r in rows.items()} == {printable(s): r["status"] for s, r in book.items()}
     report = (runs["report_dir"] / "report.md").read_text()
     table = runs["retried"].stdout.split("Scores", 1)[1]
-    assert any(line.split()[:2] == ["alice", f"{TENSORS:g}"] for line in table.splitlines()), table
+    assert any(line.split()[:2] == ["alice", f"{POINTS:g}"] for line in table.splitlines()), table
     for student in ("corrupt", "empty"):
         assert f"{student}: unreadable (0 points)" in table and f"| {student} | unreadable |" in report
         assert book[student]["status"] == rows[student]["status"] == "unreadable"
@@ -147,11 +148,11 @@ def test_a_module_that_cannot_be_imported_fails_its_tests_at_once_in_the_student
     assert len(data["tests"]) > 10
     for test in data["tests"]:
         assert test["extra_data"]["seconds"] < 0.5, (test["name"], test["extra_data"]["seconds"])
-        assert "assignment/tensors.py failed to import: SyntaxError: invalid syntax (line 1)" in test["output"]
+        assert "assignment/named_dims.py failed to import: SyntaxError: invalid syntax (line 1)" in test["output"]
         assert "plugin.py" not in test["output"]  # no grader traceback on a student's page
     missing = (runs["report_dir"] / "feedback" / "nomodule.md").read_text()
-    assert "assignment/tensors.py is missing" in missing and "FileNotFoundError" not in missing
-    for student, reason in (("nomodule", "assignment/tensors.py is missing"), ("syntax", "assignment/tensors.py failed to import")):
+    assert "assignment/named\\_dims.py is missing" in missing and "FileNotFoundError" not in missing  # markdown escapes "_"
+    for student, reason in (("nomodule", "assignment/named\\_dims.py is missing"), ("syntax", "assignment/named\\_dims.py failed to import")):
         page = (runs["report_dir"] / "feedback" / f"{student}.md").read_text()
         assert page.count(reason) == 1 and "Every test of this problem failed for one reason: " + reason in page, page[:2000]
 
@@ -162,7 +163,7 @@ def test_the_console_fits_80_columns_and_names_stay_text(runs):
     assert max(len(line) for line in out.splitlines()) <= 80, max(out.splitlines(), key=len)
     assert "\x1b" not in out and "[red]bob\\x1b[2J" in out  # shown literally: no style, no escape sequence
     assert "[1/3] " in out and "[3/3] " in out  # a plain line per finished submission when not a terminal
-    assert f"P1 tensors /{TENSORS:g}" in out
+    assert f"P{list(rubric.load().titles).index(PROBLEM) + 1} {PROBLEM} /{POINTS:g}" in out
 
 
 @needs_sandbox

@@ -1,6 +1,6 @@
 """`python -m grader gradescope`: autograder.zip, run as Gradescope would in a simulated /autograder.
 
-Each run grades one problem (GRADER_ONLY=tensors) to keep CI short: ~10 s a submission.
+Each run grades one problem, the cheapest to grade (GRADER_ONLY=named_dims), to keep CI short.
 """
 
 import json
@@ -26,6 +26,7 @@ from seam import REPO_ROOT
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("gradescope")]  # one worker builds the zip once
 
 CORRECT = REPO_ROOT / "examples" / "submissions" / "correct"
+PROBLEM = "named_dims"  # the one problem graded
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def autograder_root(tmp_path: Path, autograder_zip: Path) -> Path:
 
 
 def run_autograder(root: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable, "GRADER_ONLY": "tensors"}
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable, "GRADER_ONLY": PROBLEM}
     env.pop("PYTHONPATH", None)
     finished = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=300)
     out_file = root / "results" / "results.json"
@@ -62,7 +63,7 @@ def assert_gradescope_results(data: dict) -> None:
     for test in data["tests"]:
         assert {"name", "score", "max_score", "status", "visibility", "output"} <= test.keys(), test
         assert test["status"] in ("passed", "failed") and test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
-        assert test["tags"] == ["tensors"], "GRADER_ONLY=tensors grades tensors alone"
+        assert test["tags"] == [PROBLEM], f"GRADER_ONLY={PROBLEM} grades {PROBLEM} alone"
 
 
 def test_autograder_zip_holds_scripts_grader_suites_and_reference(autograder_zip):
@@ -83,12 +84,12 @@ def test_autograder_zip_holds_scripts_grader_suites_and_reference(autograder_zip
 
 
 def test_the_documented_local_test_gives_the_correct_submission_full_marks(tmp_path):
-    """`python -m grader gradescope OUT --test SUBMISSION --only tensors` (the README's one command): the
+    """`python -m grader gradescope OUT --test SUBMISSION --only PROBLEM` (the README's one command): the
     zip runs as Gradescope would, in OUT/autograder-test/: full marks, same sandbox, same suites, and
     hidden tests named as the feedback pages name them ("hidden test N")."""
     out = tmp_path / "dist"  # given relative, from the TA's own folder
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    finished = subprocess.run([sys.executable, "-m", "grader", "gradescope", "dist", "--test", str(CORRECT), "--only", "tensors"],
+    finished = subprocess.run([sys.executable, "-m", "grader", "gradescope", "dist", "--test", str(CORRECT), "--only", PROBLEM],
                               cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     root = out / "autograder-test"
@@ -134,7 +135,7 @@ def test_the_entry_point_writes_results_json_whatever_grading_does(tmp_path, mon
 
 def test_run_autograder_grades_a_zipped_mutant_and_takes_points_off(autograder_zip, tmp_path):
     """A mutant uploaded as a .zip: unpacked, graded, and it loses points in its problem only."""
-    mutant = next(m for m in variants.load_mutants() if m.module == "tensors")
+    mutant = next(m for m in variants.load_mutants() if m.module == PROBLEM)
     folder = mutant.build(tmp_path / "mutant")
     root = autograder_root(tmp_path, autograder_zip)
     with zipfile.ZipFile(root / "submission" / "submission.zip", "w") as zipped:

@@ -194,7 +194,7 @@ def test_one_hostile_student_costs_only_themselves_and_seconds(tmp_path):
     out = tmp_path / "out"
     started = time.monotonic()
     finished = subprocess.run(
-        [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--only", "tensors", "--skip-canary", "--jobs", "2",
+        [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--only", "named_dims", "--skip-canary", "--jobs", "2",
          "--call-timeout", "8", "--test-timeout", "30"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=240,
     )

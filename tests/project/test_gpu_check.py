@@ -1,6 +1,6 @@
 """scripts/gpu_check.sh, the GPU half prepared for a device machine, in its CPU dry run.
 
-One real `--cpu` run (about a minute on 2 cores: tensors only, one example graded, two
+One real `--cpu` run (about a minute on 2 cores: one problem, one example graded, two
 copies for throughput) serves the checks below: every step ran, the CUDA-only figures
 say "skipped: no CUDA", the figures it could take are sane, and OUT holds few files (the
 device tool returns at most 8). A GPU run is the same script without --cpu.
@@ -69,8 +69,8 @@ def test_the_steps_it_can_run_on_cpu_give_sane_figures(dry_run):
     for suite in ("suite_public", "suite_hidden"):
         assert figures[suite]["exit"] == 0 and figures[suite]["passed"] > 0 and figures[suite]["failed"] == 0
     assert figures["suite_hidden"]["cuda"]["skipped"] > 0  # the device fixture's cuda cases exist, and skip here
-    tensors = f"{round(rubric.load().only(['tensors']).total, 4):g}"
-    assert figures["examples"]["scores"]["correct"].startswith(f"{tensors}/{tensors} ")
+    points = f"{round(rubric.load().only([gpu_check.DRY_PROBLEM]).total, 4):g}"
+    assert figures["examples"]["scores"]["correct"].startswith(f"{points}/{points} ")
     assert figures["mutant"]["status"] == "NOT caught"  # time_matmul without sync is only wrong on CUDA
     assert figures["mfu_bfloat16"]["ratio"] > 0 and figures["mfu_float32"]["torch_tflops"] > 0
     assert 0.3 < figures["isolation"]["ratio"] < 5

@@ -99,7 +99,7 @@ def _grade_staged(submission: Path, scratch: Path, limits: Limits, allow_weak: b
     finally:
         sandbox.close()
         phases.mark("sandbox closed")
-    found = hints.hints_for(hints.failed_problems(scores), remote.replies)  # the trusted side: mutants in-process
+    found = hints.hints_for(failed_problems(scores), remote.replies)  # the trusted side: mutants in-process
     phases.mark("hints found")
     sandbox.flags.extend(manifest_flags(staged.folder))  # the staged copy holds the manifest too
     # Read off the staged source on this side: nothing the worker did can hide or forge these.
@@ -192,6 +192,17 @@ def _unreadable(the_rubric, message: str, seconds: float, flags: list[dict] = ()
         for key, points in the_rubric.points.items()
     ]
     return results.build(the_rubric, scores, seconds=seconds, summary=f"The submission could not be read: {message}", extra={"integrity_flags": list(flags), "unreadable": message})
+
+def failed_problems(scores) -> dict[str, str]:
+    """problem -> "public" when a public test of it failed, else "hidden" (only for problems that lost
+    points): the problems the hints look at, and how far their hints may be shown."""
+    failed: dict[str, str] = {}
+    for score in scores:
+        if score.status == "failed":
+            kind = "public" if score.visible else "hidden"
+            failed[score.module] = "public" if failed.get(score.module) == "public" else kind
+    return failed
+
 
 
 def main(argv: list[str]) -> int:

@@ -391,13 +391,3 @@ def resolve(hint: dict) -> dict:
             return {**candidate, "text": _text(candidate.get("slip"), candidate.get("family")), "visibility": "hidden"}
     return hint
 
-
-# --- in grade_one ---------------------------------------------------------------------------
-def failed_problems(scores) -> dict[str, str]:
-    """problem -> "public" when a public test of it failed, else "hidden" (only for problems that lost points)."""
-    failed: dict[str, str] = {}
-    for score in scores:
-        if score.status == "failed":
-            kind = "public" if score.visible else "hidden"
-            failed[score.module] = "public" if failed.get(score.module) == "public" else kind
-    return failed

@@ -178,3 +178,9 @@ def test_the_rubric_covers_every_test_and_adds_up_to_its_test_points():
     assert the_rubric.test_points + written_points == pytest.approx(100), "the tests and the written part add up to 100"
     for module in MODULES:
         assert any(m == module for m in the_rubric.problem_of.values()), f"problem {module} has no points"
+
+
+def test_no_grader_file_is_over_400_lines():
+    """Issue 21's bar: a file that grows past 400 lines is split by job, not left to grow."""
+    long = {str(p.relative_to(REPO_ROOT)): n for p in sorted((REPO_ROOT / "grader").rglob("*.py")) if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long

@@ -30,9 +30,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from grader.core.suites import QUICKEST  # noqa: E402  (what the CPU dry run grades: the quickest problem, to prove the steps run)
+
 SIZE = 8192  # the issue's 8192^3
 DRY_SIZE = 256
-DRY_PROBLEM = "named_dims"  # what the CPU dry run grades: the cheapest problem, to prove the steps run
 MUTANT = "flops_time_matmul_no_sync"
 EXAMPLES = ("correct", "partial", "crashing", "cheating")
 WORKER_COUNTS = "1,2,4,8,16"
@@ -201,7 +202,7 @@ def suites(run: Run) -> None:
     """The public and hidden suites on the reference (the `device` fixture adds the cuda cases)."""
     from grader.core.suites import suite_paths
 
-    only = [DRY_PROBLEM] if run.cpu else None
+    only = [QUICKEST] if run.cpu else None
     for suite in ("public", "hidden"):
         paths = [p for p in suite_paths(only) if p.startswith(f"tests/{suite}")]
         report = run.scratch / f"{suite}.xml"
@@ -277,7 +278,7 @@ def grade_examples(run: Run) -> None:
     command = [sys.executable, "-m", "grader", "grade", *(str(REPO_ROOT / "examples" / "submissions" / n) for n in names), "--out", str(out), "--jobs", str(min(len(names), os.cpu_count() or 1))]
     # The dry run grades one correct submission on one problem, without the canary (the reference
     # through the sandbox, on tensors): it would prove nothing more here, for ~10 s.
-    command += ["--only", DRY_PROBLEM, "--skip-canary"] if run.cpu else []
+    command += ["--only", QUICKEST, "--skip-canary"] if run.cpu else []
     command += ["--call-timeout", "8", "--test-timeout", "30", *_weak(run)]  # the crashing example's hangs cost seconds
     code, _, seconds = run.sh("grade examples", command, 300)
     if out.exists():  # every results.json and the gradebook, as one file (the device tool returns few)
@@ -297,7 +298,7 @@ def grade_examples(run: Run) -> None:
     full = bool(re.match(r"(\S+)/\1 ", correct))
     on_gpu = "cuda" in correct.split()[1:2] or run.cpu
     verdict = "ok" if code == 0 and full and on_gpu else "FAILED"
-    scope = f" ({DRY_PROBLEM} only)" if run.cpu else ""
+    scope = f" ({QUICKEST} only)" if run.cpu else ""
     run.row(f"examples graded in the sandbox{scope}", f"{verdict}: " + "; ".join(f"{n} {s}" for n, s in scores.items()), f"{seconds:.0f} s; the correct one must score all, with cuda on a GPU")
 
 
@@ -307,7 +308,7 @@ def _weak(run: Run) -> list[str]:
 
 def isolation(run: Run) -> None:
     """Sandboxed vs in-process, one repeat (bench/isolation.py, with its phase table in the log)."""
-    command = [sys.executable, "bench/isolation.py", "--repeats", "1", "--profile", *(["--only", DRY_PROBLEM] if run.cpu else []), *_weak(run)]
+    command = [sys.executable, "bench/isolation.py", "--repeats", "1", "--profile", *(["--only", QUICKEST] if run.cpu else []), *_weak(run)]
     code, text, _ = run.sh("isolation", command, 200)
     found = re.search(r"in-process.*?:\s+([\d.]+) s.*\n.*sandboxed.*?:\s+([\d.]+) s.*\n.*ratio.*?:\s+([\d.]+)", text)
     if code or not found:
@@ -315,13 +316,13 @@ def isolation(run: Run) -> None:
         return
     plain, boxed, ratio = map(float, found.groups())
     run.figures["isolation"] = {"in_process": plain, "sandboxed": boxed, "ratio": ratio}
-    scope = f" ({DRY_PROBLEM} only)" if run.cpu else ""
+    scope = f" ({QUICKEST} only)" if run.cpu else ""
     run.row(f"sandboxed / in-process{scope}", f"{ratio:.3f}", f"in-process {plain:.1f} s, sandboxed {boxed:.1f} s (one repeat)")
 
 
 def throughput(run: Run) -> None:
     """Submissions per minute against local workers (copies of the reference, tensors; the dry run's one problem on CPU)."""
-    n, workers, problem = ("2", "2", DRY_PROBLEM) if run.cpu else ("16", WORKER_COUNTS, "tensors")
+    n, workers, problem = ("2", "2", QUICKEST) if run.cpu else ("16", WORKER_COUNTS, "tensors")
     command = [sys.executable, "bench/throughput.py", "--n", n, "--workers", workers, "--only", problem, *_weak(run)]
     code, text, _ = run.sh("throughput", command, 300)
     found = re.findall(r"local x(\d+): +([\d.]+) submissions/minute \( *([\d.]+) s\), x([\d.]+)", text)

@@ -193,6 +193,7 @@ def _unreadable(the_rubric, message: str, seconds: float, flags: list[dict] = ()
     ]
     return results.build(the_rubric, scores, seconds=seconds, summary=f"The submission could not be read: {message}", extra={"integrity_flags": list(flags), "unreadable": message})
 
+
 def failed_problems(scores) -> dict[str, str]:
     """problem -> "public" when a public test of it failed, else "hidden" (only for problems that lost
     points): the problems the hints look at, and how far their hints may be shown."""
@@ -202,7 +203,6 @@ def failed_problems(scores) -> dict[str, str]:
             kind = "public" if score.visible else "hidden"
             failed[score.module] = "public" if failed.get(score.module) == "public" else kind
     return failed
-
 
 
 def main(argv: list[str]) -> int:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from seam import REPO_ROOT
 
 SUITES = ("tests/public", "tests/hidden")
+# The problem whose suites grade fastest through the sandbox (`grade --only`: named_dims 3.4 s, strides
+# 4.1 s, tensors 5.7 s on 2 cores): what the kit's tests of the grading machinery grade.
+QUICKEST = "named_dims"
 
 
 def suite_paths(modules: list[str] | None = None) -> list[str]:

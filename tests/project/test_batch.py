@@ -30,11 +30,12 @@ from grader.staff.course.late import LatePolicy
 from grader.core.machine import isolation_level
 from grader.core.variants import reference_into
 from seam import REPO_ROOT
+from grader.core.suites import QUICKEST
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("batch"), pytest.mark.timeout(900)]  # generous: a loaded machine is slow; idle CI needs far less
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-PROBLEM = "named_dims"  # the problem graded: its suites grade in a third of tensors' time
+PROBLEM = QUICKEST  # the problem graded
 SCOPE = ["--only", PROBLEM, "--skip-canary", "--call-timeout", "8", "--test-timeout", "30", "--submission-timeout", "300", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)
 MUTANTS = [m for m in variants.load_mutants() if not m.cuda_only and m.extra.get("ci", True)]
 REFERENCE_COPIES = 2  # plus 3 + 3 mutants, one .zip, one late, one in the grace period and one broken upload: 12 in all

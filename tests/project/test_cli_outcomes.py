@@ -26,11 +26,12 @@ from grader.core import rubric
 from grader.core.student_text import printable
 from grader.core.machine import isolation_level
 from grader.core.variants import reference_into
+from grader.core.suites import QUICKEST
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("cli-outcomes"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-PROBLEM = "named_dims"
+PROBLEM = QUICKEST
 SCOPE = ["--only", PROBLEM, "--call-timeout", "8", "--test-timeout", "30", "--submission-timeout", "300", "--jobs", "2"]
 FORMULA = '=HYPERLINK("x")'
 MARKUP = "[red]bob\x1b[2J"  # rich markup and "clear the screen"

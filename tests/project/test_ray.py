@@ -23,6 +23,7 @@ import pytest
 from grader.core import results, variants
 from grader.core.machine import isolation_level
 from seam import REPO_ROOT
+from grader.core.suites import QUICKEST
 
 ray = pytest.importorskip("ray")
 
@@ -39,7 +40,7 @@ WORKER_NODES = 2
 # A small object store per node: the default (30% of memory each) is not reserved, but a container's
 # /dev/shm may be far smaller than that.
 NODE_OPTIONS = ["--num-gpus=0", "--object-store-memory=100000000", "--disable-usage-stats", "--block"]
-PROBLEM = "named_dims"  # the cheapest problem to grade
+PROBLEM = QUICKEST
 SCOPE = ["--only", PROBLEM, "--call-timeout", "8", "--test-timeout", "30", "--skip-canary"]  # the canary has its own tests
 # What two gradings of the same class may differ in: when and how long (the `results` column holds
 # execution_time and the hint seed, drawn per grade; each results.json is compared below without

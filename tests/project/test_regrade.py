@@ -22,11 +22,12 @@ from grader.core import variants
 from grader.staff.grading.gradebook import Gradebook, Late
 from grader.core.machine import isolation_level
 from seam import REPO_ROOT
+from grader.core.suites import QUICKEST
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("regrade"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-SCOPE = ["--only", "named_dims", "--skip-canary", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)
+SCOPE = ["--only", QUICKEST, "--skip-canary", "--jobs", "2"]  # the canary has its own tests (test_walls, test_cli_outcomes)
 MUTANT = next(m for m in variants.load_mutants() if m.name == "named_dims_per_head_split_inner")  # fails more than one test
 DEADLINE = datetime(2025, 10, 14, 23, 59, tzinfo=timezone.utc)
 

@@ -23,6 +23,7 @@ from grader.core.limits import Limits
 from grader.core.machine import isolation_level
 from grader.staff.report.feedback import EXAMPLE_HEADER
 from seam import REPO_ROOT
+from grader.core.suites import QUICKEST
 
 pytestmark = [
     pytest.mark.project,
@@ -148,9 +149,9 @@ def test_weaker_machines_refuse_or_say_which_layers_were_active(level, reference
     monkeypatch.setenv("GRADER_ISOLATION", level)
     out = tmp_path / "results.json"
     if level == "none":
-        refused = grade_in_subprocess(reference_submission, out, LIMITS, allow_weak=False, modules=["named_dims"])
+        refused = grade_in_subprocess(reference_submission, out, LIMITS, allow_weak=False, modules=[QUICKEST])
         assert not refused["ok"] and "--allow-weak-sandbox" in refused["error"]
-    outcome = grade_in_subprocess(reference_submission, out, LIMITS, allow_weak=True, modules=["named_dims"])  # the cheapest problem
+    outcome = grade_in_subprocess(reference_submission, out, LIMITS, allow_weak=True, modules=[QUICKEST])
     assert outcome["ok"], outcome.get("error")
     data = outcome["results"]
     assert data["extra_data"]["sandbox"]["level"] == level

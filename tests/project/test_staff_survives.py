@@ -25,11 +25,12 @@ from grader.staff.grading.gradebook import Gradebook, Late
 from grader.staff.report.pages import page_stem
 from seam import REPO_ROOT
 from grader.core.variants import reference_into
+from grader.core.suites import QUICKEST
 
 pytestmark = [pytest.mark.project, pytest.mark.e2e, pytest.mark.xdist_group("staff-survives"), pytest.mark.timeout(900)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
 
-PROBLEM = "named_dims"
+PROBLEM = QUICKEST
 SCOPE = ["--only", PROBLEM, "--skip-canary", "--jobs", "2", "--call-timeout", "8", "--test-timeout", "30"]
 POINTS = round(rubric.load().only([PROBLEM]).total, 4)  # the points of the one problem graded
 LONG = "s" * 231

@@ -197,22 +197,31 @@ def einsum_breach(sources: Mapping[str, str], function: str, package: str = PACK
 
 
 class Checker:
-    """One implementation's own-work verdicts, computed once from its source on first use."""
+    """One implementation's own-work verdicts, each computed from its source the first time a test
+    reaches its function (a problem's tests reach that problem's functions only)."""
 
     def __init__(self, read_sources: Callable[[], Mapping[str, str]], package: str = PACKAGE):
         self._read, self._package = read_sources, package
-        self._breaches: dict[tuple[str, str], Breach] | None = None
+        self._submission: Submission | None = None
+        self._verdicts: dict[tuple[str, str], Breach | None] = {}
+
+    def _breach(self, module: str, name: str) -> Breach | None:
+        if (module, name) not in self._verdicts:
+            if self._submission is None:
+                self._submission = Submission(self._read(), self._package)
+            self._verdicts[(module, name)] = first_breach(self._submission, module, name, RULES[(module, name)])
+        return self._verdicts[(module, name)]
 
     def breaches(self) -> dict[tuple[str, str], Breach]:
-        if self._breaches is None:
-            self._breaches = breaches(self._read(), self._package)
-        return self._breaches
+        """Every ruled function of the implementation that breaks its rule -> the breach."""
+        found = {key: self._breach(*key) for key in RULES}
+        return {key: breach for key, breach in found.items() if breach is not None}
 
     def check(self, module: str, name: str) -> None:
         """Raise OwnWorkViolation if `module.name` breaks its rule (a test is about to reach it)."""
         __tracebackhide__ = True  # pytest shows the test's line and the message, not this frame
         if (module, name) in RULES:
-            breach = self.breaches().get((module, name))
+            breach = self._breach(module, name)
             if breach is not None:
                 raise OwnWorkViolation(breach.message())
 

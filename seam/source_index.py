@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
@@ -113,17 +114,33 @@ class Module:
         return ".".join([self.imports[node.id], *reversed(parts)])
 
 
+@functools.lru_cache(maxsize=128)
+def _module(name: str, text: str, package: str) -> Module | None:
+    """One module's index, shared by every submission that holds the same text: the hints build
+    dozens of mutants of the reference, each a whole submission that differs in one module."""
+    tree = parse(text)
+    return None if tree is None else Module(name, tree, package)
+
+
+# What one definition names, shared between submissions (_direct): keyed by its module's text and
+# by every name the submission defines (what `_own` asks). Bounded: a long-lived process forgets.
+_SHARED_DIRECT: dict[tuple, tuple[list[Use], list[tuple[str, str]]]] = {}
+MAX_SHARED_DIRECT = 50_000
+
+
 class Submission:
     """Every module of a submission, parsed once; `uses(module, name)` walks one definition's reach."""
 
     def __init__(self, sources: Mapping[str, str], package: str = PACKAGE):
         self.package = package
         self.modules: dict[str, Module] = {}
-        self._cache: dict[tuple[str, str], tuple[list[Use], list[tuple[str, str]]]] = {}
+        self._texts: dict[str, str] = {}
         for name, text in sources.items():
-            tree = parse(text)
-            if tree is not None:
-                self.modules[name] = Module(name, tree, package)
+            module = _module(name, text, package)
+            if module is not None:
+                self.modules[name], self._texts[name] = module, text
+        # All `_direct` depends on beyond its own module's text: which names the submission defines.
+        self._defined = frozenset((name, what) for name, module in self.modules.items() for what in module.definitions)
 
     def defines(self, module: str, name: str) -> bool:
         return module in self.modules and name in self.modules[module].definitions
@@ -144,18 +161,22 @@ class Submission:
 
     def module_uses(self, module: str) -> Iterator[Use]:
         """What any code of `module` names: its module-level statements and every definition in it."""
-        if module in self.modules:
+        if module not in self.modules:
+            return
+        key = (self.package, module, self._texts[module], None, self._defined)
+        if key not in _SHARED_DIRECT:
             source = self.modules[module]
-            for use, _ in self._uses_in(source, source.tree, f"{module}.py's module code"):
-                if use is not None:
-                    yield use
+            found = [use for use, _ in self._uses_in(source, source.tree, f"{module}.py's module code") if use is not None]
+            self._share(key, (found, []))
+        yield from _SHARED_DIRECT[key][0]
 
     def _direct(self, where: str, what: str) -> tuple[list[Use], list[tuple[str, str]]]:
         """What one definition names itself, and the definitions it reaches (cached: many
         ruled functions share helpers). `what` "" stands for the module's code transplants: a
         `f.__code__ = g.__code__` on a function found with gc, a write into globals(), may land
         on any function of its module, so what it stores counts for each."""
-        if (where, what) not in self._cache:
+        key = (self.package, where, self._texts[where], what, self._defined)
+        if key not in _SHARED_DIRECT:
             source = self.modules[where]
             definitions = [(value, "a rebinding") for value in source.rebinds] if what == "" else [(d, what) for d in source.definitions[what]]
             uses, reached = [], []
@@ -165,8 +186,14 @@ class Submission:
                         uses.append(use)
                     if reaches is not None:
                         reached.append(reaches)
-            self._cache[(where, what)] = (uses, reached)
-        return self._cache[(where, what)]
+            self._share(key, (uses, reached))
+        return _SHARED_DIRECT[key]
+
+    @staticmethod
+    def _share(key: tuple, found: tuple[list[Use], list[tuple[str, str]]]) -> None:
+        if len(_SHARED_DIRECT) >= MAX_SHARED_DIRECT:
+            _SHARED_DIRECT.clear()
+        _SHARED_DIRECT[key] = found
 
     def _uses_in(self, source: Module, definition: ast.AST, via: str) -> Iterator[tuple[Use | None, tuple[str, str] | None]]:
         for node in _walk_code(definition):

@@ -163,15 +163,22 @@ def home_groups(name: str) -> frozenset[str]:
     submission may not) differ only as a consequence. Empty for a method or a helper: then every
     group where the mutant differs is its own."""
     mutant = next(m for m in _library() if m.name == name)
-    source = (REPO_ROOT / "solutions" / f"{mutant.module}.py").read_text()
+    source, tree = _solution(mutant.module)
     at = source.find(mutant.find or "\0")
     if at < 0:
         return frozenset()
     line = source[:at].count("\n") + 1
-    for node in ast.parse(source).body:
+    for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.lineno <= line <= node.end_lineno and not node.name.startswith("_"):
             return frozenset({f"{mutant.module}.{node.name}"})
     return frozenset()
+
+
+@functools.lru_cache(maxsize=None)
+def _solution(module: str) -> tuple[str, ast.Module]:
+    """The reference's text of `module` and its tree, read once (every slip of a problem asks)."""
+    source = (REPO_ROOT / "solutions" / f"{module}.py").read_text()
+    return source, ast.parse(source)
 
 
 def outcomes_of_variant(variant: Variant, problem: str, probes: list[probe_sets.Probe]) -> list[Outcome]:

@@ -21,6 +21,7 @@ from grader.core import variants
 from grader.commands.grade import grade_in_subprocess
 from grader.core.machine import WORK_BASE, SandboxUnavailable, isolation_level, layers_for, masked_paths
 from grader.core.limits import Limits
+from grader.core.suites import QUICKEST
 from grader.worker import jail
 from seam import REPO_ROOT
 
@@ -40,6 +41,14 @@ def grade(submission: Path, out: Path, modules, limits: Limits = LIMITS, pids: l
             pids.append(process.pid)
 
     outcome = grade_in_subprocess(submission, out / "results.json", limits, allow_weak=False, modules=modules, track=track)
+    assert outcome["ok"], outcome.get("error")
+    return outcome["results"]
+
+
+def served(service, submission: Path, out: Path, modules, limits: Limits = LIMITS) -> dict:
+    """The results of a grade by the session's grading service: for walls that need no
+    environment of their own (tests/project/conftest.py; a cold process costs ~3 s more)."""
+    outcome = service.grade(submission, out / "results.json", limits, allow_weak=False, modules=modules)
     assert outcome["ok"], outcome.get("error")
     return outcome["results"]
 
@@ -171,11 +180,11 @@ def test_no_byte_crosses_between_submissions_side_by_side_or_after(tmp_path):
 
 
 @needs_sandbox
-def test_leftovers_cost_the_next_submission_nothing(tmp_path):
+def test_leftovers_cost_the_next_submission_nothing(grading_service, tmp_path):
     """Graded twice, one after the other: the second grading finds nothing of the first."""
     variant = VARIANTS["ipc_leave_and_pick_up"]
     for run in ("a", "b"):
-        data = grade(variant.build(tmp_path / run), tmp_path / f"out-{run}", ["tensors"])
+        data = served(grading_service, variant.build(tmp_path / run), tmp_path / f"out-{run}", ["tensors"])
         assert_contained(variant, data)
 
 
@@ -211,11 +220,11 @@ def test_reference_keeps_full_marks_under_the_address_space_limit(reference, tmp
 
 
 @needs_sandbox
-def test_switching_off_the_audit_hook_hides_nothing(tmp_path):
+def test_switching_off_the_audit_hook_hides_nothing(grading_service, tmp_path):
     """With the audit hook disabled from inside, a connect or a spawn still ends the worker
     (seccomp, SIGSYS), the trusted side flags it, and only that problem is lost."""
     variant = VARIANTS["audit_hook_disabled_then_escape"]
-    data = grade(variant.build(tmp_path / "v"), tmp_path / "out", ["flops"])
+    data = served(grading_service, variant.build(tmp_path / "v"), tmp_path / "out", ["flops"])
     assert_contained(variant, data)
     details = [f["detail"] for f in data["extra_data"]["integrity_flags"] if f["kind"] == "syscall"]
     assert any("SIGSYS" in d for d in details), details
@@ -256,13 +265,13 @@ def test_a_venv_grades_the_reference_in_full(where, reference, tmp_path):
         site_packages = next(venv.glob("lib/python*/site-packages"))
         (site_packages / "walls_venv_only.py").write_text("ANSWER = 42\n")
         see_the_running_environment(site_packages)
-        tensors = reference / "assignment" / "tensors.py"
-        original = tensors.read_text()
-        tensors.write_text(original + "\n\nimport walls_venv_only  # noqa: E402,F401  (only in the venv)\n")
+        module = reference / "assignment" / f"{QUICKEST}.py"
+        original = module.read_text()
+        module.write_text(original + "\n\nimport walls_venv_only  # noqa: E402,F401  (only in the venv)\n")
         command = [str(venv / "bin" / "python"), "-m", "grader.core.grade", str(reference), str(tmp_path / "r.json"),
-                   json.dumps({"call_seconds": 20}), "0", "tensors"]
+                   json.dumps({"call_seconds": 20}), "0", QUICKEST]
         finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-        tensors.write_text(original)
+        module.write_text(original)
         assert finished.returncode == 0, finished.stderr[-3000:]
         data = json.loads((tmp_path / "r.json").read_text())
         assert data["score"] == data["max_score"] > 0, [t["output"][:300] for t in data["tests"] if t["score"] < t["max_score"]][:2]

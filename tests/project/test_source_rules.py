@@ -110,6 +110,28 @@ def test_each_own_work_rule_catches_what_it_names(module, function, code, rule):
     assert breach is not None and breach.rule.name == rule, breach
 
 
+def test_one_module_text_is_judged_by_each_submissions_own_helpers():
+    """The index of a module's text is shared between submissions (the hints build dozens of
+    mutants), but what it means depends on the others: `conv(1.0, dtype=d)` is a probing cast
+    where `conv` is not the submission's own, and a call of its own helper where it is."""
+    tensors = "from .helpers import conv\ndef machine_epsilon(d):\n    return conv(1.0, dtype=d)\n"
+    casting = {"tensors": tensors, "helpers": "x = 1\n"}
+    own_helper = {"tensors": tensors, "helpers": "def conv(x, dtype):\n    return x / 1024\n"}
+    assert own_work.breaches(casting)[("tensors", "machine_epsilon")].rule.name == "no-probing-cast"
+    assert own_work.breaches(own_helper) == {}  # after the casting one: the same text, indexed already
+    assert own_work.breaches(casting)[("tensors", "machine_epsilon")].rule.name == "no-probing-cast"
+
+
+def test_the_checker_judges_each_function_when_reached_as_the_whole_map_does():
+    """Checker judges a ruled function the first time a test reaches it; its verdicts are the map's."""
+    sources = {module: code for module, _, code, _ in RULE_CASES[:3]}
+    checker = own_work.Checker(lambda: sources)
+    with pytest.raises(own_work.OwnWorkViolation, match="no-dtype-lookup"):
+        checker.check("tensors", "machine_epsilon")
+    checker.check("tensors", "max_finite")  # ruled, and breaks nothing here
+    assert checker.breaches() == own_work.breaches(sources)
+
+
 HONEST_CASES = [  # look-alikes that break no rule
     ("tensors", "import torch\nimport math\n_F = {torch.float16: (1, 5, 10), torch.half: (1, 5, 10)}\ndef machine_epsilon(d):\n    return math.ldexp(1.0, -_F[d][2])\n"),
     ("tensors", "import torch\ndef _fmt(dtype):\n    return (1, 5, 10)\ndef machine_epsilon(dtype):\n    return 2.0 ** -_fmt(dtype=dtype)[2]\ndef quantize_fp8(x, d):\n    return x.to(d)\n"),

@@ -23,7 +23,7 @@ import torch
 from grader.core import hints
 from grader.core.replies import Replies
 
-from grader.core import fast_tracebacks, integrity, intake, leases, phases, results, rubric
+from grader.core import integrity, intake, leases, phases, results, rubric
 from grader.core.intake import BadSubmission
 from grader.core.manifest import manifest_flags
 from grader.core.machine import SandboxUnavailable, layers_for
@@ -31,7 +31,7 @@ from grader.core.remote import RemoteImpl
 from grader.core.limits import Limits
 from grader.core.sandbox import Sandbox
 from grader.core.suites import suite_paths
-from seam import MODULES, REPO_ROOT
+from seam import MODULES, REPO_ROOT, fast_tracebacks
 
 # pytest, the plugin, the suites and the reference are loaded in _run_pytest, after the
 # sandbox has forked its zygote from this process: what is in memory then, the zygote has.

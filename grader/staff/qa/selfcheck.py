@@ -27,7 +27,7 @@ def pytest_args(impl: str | Path, modules: list[str] | None, report: Path, first
     with `first_failure`, the run stops at the first failing test."""
     args = [
         *suite_paths(modules), f"--impl={impl}", f"--junitxml={report}",
-        "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "grader.core.fast_tracebacks", "--hypothesis-profile=grading", "-o", "junit_family=xunit1",
+        "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "seam.fast_tracebacks", "--hypothesis-profile=grading", "-o", "junit_family=xunit1",
     ]
     return args + (["-m", " or ".join(modules)] if modules else []) + (["--maxfail=1"] if first_failure else [])
 

@@ -22,6 +22,7 @@ PUBLIC_FOLDERS = ("assignment", "tests/public", "tests/drivers")
 PUBLIC_FILES = (
     "tests/__init__.py", "tests/conftest.py", "seam/__init__.py", "tests/hooks.py", "tests/profiles.py", "tests/strategies.py",
     "seam/own_work.py", "seam/source_index.py",  # the own-work rules, applied at the seam
+    "seam/fast_tracebacks.py",  # a failure's traceback without re-parsing the test file (tests/conftest.py)
     "docs/api.md",  # the API reference the handout points at
 )
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")

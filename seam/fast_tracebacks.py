@@ -1,4 +1,4 @@
-"""A pytest plugin for the trusted side: each failure's traceback without re-parsing the suites.
+"""A pytest plugin: each failure's traceback without re-parsing the suites (grading, staff runs, and students' own `pytest`).
 
 To print one line of a traceback entry, pytest finds the statement around it: it parses the
 entry's whole file and walks the tree (`_pytest._code.source.getstatementrange_ast`), again for

@@ -277,7 +277,7 @@ def grade_examples(run: Run) -> None:
     out = run.scratch / "grading"
     command = [sys.executable, "-m", "grader", "grade", *(str(REPO_ROOT / "examples" / "submissions" / n) for n in names), "--out", str(out), "--jobs", str(min(len(names), os.cpu_count() or 1))]
     # The dry run grades one correct submission on one problem, without the canary (the reference
-    # through the sandbox, on tensors): it would prove nothing more here, for ~10 s.
+    # through the sandbox on that same problem): it would prove nothing more here.
     command += ["--only", QUICKEST, "--skip-canary"] if run.cpu else []
     command += ["--call-timeout", "8", "--test-timeout", "30", *_weak(run)]  # the crashing example's hangs cost seconds
     code, _, seconds = run.sh("grade examples", command, 300)

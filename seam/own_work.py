@@ -182,13 +182,7 @@ def first_breach(submission: Submission, module: str, name: str, rules: tuple[Ru
 
 def breaches(sources: Mapping[str, str], package: str = PACKAGE) -> dict[tuple[str, str], Breach]:
     """Every ruled function of the submission that breaks its rule -> the breach."""
-    submission = Submission(sources, package)
-    found = {}
-    for (module, name), rules in RULES.items():
-        breach = first_breach(submission, module, name, rules)
-        if breach is not None:
-            found[(module, name)] = breach
-    return found
+    return Checker(lambda: sources, package).breaches()
 
 
 def einsum_breach(sources: Mapping[str, str], function: str, package: str = PACKAGE) -> Breach | None:

@@ -42,3 +42,16 @@ def grading_service():
     grades a class. Tests that change the grader's environment first use `grade_in_subprocess`."""
     with GradingService() as service:
         yield service
+
+
+@pytest.fixture(scope="session")
+def graded(grading_service):
+    """grade(submission, out_folder, modules, limits): results.json's data from the session's grading
+    service (the grade must have run: a grader error fails the test with its message)."""
+
+    def grade(submission, out, modules, limits) -> dict:
+        outcome = grading_service.grade(submission, out / "results.json", limits, allow_weak=False, modules=modules)
+        assert outcome["ok"], outcome.get("error")
+        return outcome["results"]
+
+    return grade

@@ -62,12 +62,6 @@ SELECTED_FORGES = FORGES if os.environ.get("GRADER_ALL_VARIANTS") else [v for v 
 UNHURRIED = dataclasses.replace(LIMITS, test_seconds=120, submission_seconds=1200)
 
 
-def grade(service, submission: Path, out: Path, modules=None, limits: Limits = LIMITS) -> dict:
-    outcome = service.grade(submission, out / "results.json", limits, allow_weak=False, modules=modules)
-    assert outcome["ok"], outcome.get("error")
-    return outcome["results"]
-
-
 @pytest.fixture(scope="module")
 def reference_submission(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("reference")
@@ -82,10 +76,10 @@ def test_the_core_set_names_real_variants():
     assert {v.extra["control"] for v in FORGES} <= known
 
 
-def test_reference_scores_full_marks_twice_identically(grading_service, reference_submission, tmp_path):
+def test_reference_scores_full_marks_twice_identically(graded, reference_submission, tmp_path):
     """The reference earns 100, and grading it again gives byte-identical scores and statuses."""
-    first = grade(grading_service, reference_submission, tmp_path / "a")
-    second = grade(grading_service, reference_submission, tmp_path / "b")
+    first = graded(reference_submission, tmp_path / "a", None, LIMITS)
+    second = graded(reference_submission, tmp_path / "b", None, LIMITS)
     assert first["score"] == first["max_score"] == rubric.load().test_points, [t["name"] for t in first["tests"] if t["score"] < t["max_score"]]
     assert first["extra_data"]["integrity_flags"] == []
 
@@ -95,18 +89,18 @@ def test_reference_scores_full_marks_twice_identically(grading_service, referenc
     assert verdicts(first) == verdicts(second)
 
 
-def test_untouched_stubs_score_zero(grading_service, tmp_path):
+def test_untouched_stubs_score_zero(graded, tmp_path):
     """The stubs as released earn nothing through the grader either."""
-    data = grade(grading_service, REPO_ROOT, tmp_path)
+    data = graded(REPO_ROOT, tmp_path, None, LIMITS)
     assert data["score"] == 0 and data["max_score"] == rubric.load().test_points
     assert all("not implemented" in t["output"].lower() or "notimplemented" in t["output"].lower() for t in data["tests"] if t["status"] == "failed")
 
 
 @pytest.mark.parametrize("variant", SELECTED, ids=lambda v: v.name)
-def test_hostile_submission_is_contained_and_flagged(grading_service, variant, tmp_path):
+def test_hostile_submission_is_contained_and_flagged(graded, variant, tmp_path):
     """An attack or fault costs the problems it broke and nothing else, earns nothing, and is flagged."""
     folder = variant.build(tmp_path / variant.name)
-    data = grade(grading_service, folder, tmp_path / "out", variants.affected_problems(variant), variants.limits_for(variant, LIMITS))
+    data = graded(folder, tmp_path / "out", variants.affected_problems(variant), variants.limits_for(variant, LIMITS))
     problems = results.per_problem(data)
     for module, (score, max_score) in problems.items():
         if module in variant.expect_lost:
@@ -159,10 +153,10 @@ def test_weaker_machines_refuse_or_say_which_layers_were_active(level, reference
     assert data["score"] == data["max_score"] > 0
 
 
-def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(grading_service, tmp_path):
+def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(graded, tmp_path):
     """A failing public test shows hypothesis's smallest failing input; a hidden one only its hint."""
     mutant = next(m for m in variants.load_mutants() if m.name == "strides_is_contiguous_checks_size1")
-    data = grade(grading_service, mutant.build(tmp_path / "mutant"), tmp_path / "out", ["strides"], limits=UNHURRIED)
+    data = graded(mutant.build(tmp_path / "mutant"), tmp_path / "out", ["strides"], UNHURRIED)
     failed = [t for t in data["tests"] if t["status"] == "failed"]
     visible = [t for t in failed if t["visibility"] == "visible"]
     hidden = [t for t in failed if t["visibility"] != "visible"]
@@ -175,32 +169,31 @@ def test_feedback_shows_inputs_for_visible_tests_and_no_values_for_hidden(gradin
 
 
 @pytest.fixture(scope="module")
-def control_scores(grading_service, tmp_path_factory):
+def control_scores(graded, tmp_path_factory):
     """Per control name, its score per problem (graded once, shared by the forges that name it)."""
-    graded: dict[tuple, dict] = {}
+    known: dict[tuple, dict] = {}
 
     def scores(name: str, problems: list[str]) -> dict:
         if name == "stubs":  # the untouched stubs earn nothing (test_untouched_stubs_score_zero)
             return {problem: 0.0 for problem in problems}
         key = (name, tuple(problems))
-        if key not in graded:
+        if key not in known:
             control = next(v for v in HOSTILE + variants.load_mutants() if v.name == name)
             folder = tmp_path_factory.mktemp(name)
-            data = grade(grading_service, control.build(folder / "submission"), folder / "out", problems)
-            graded[key] = {problem: score for problem, (score, _) in results.per_problem(data).items()}
-        return graded[key]
+            data = graded(control.build(folder / "submission"), folder / "out", problems, LIMITS)
+            known[key] = {problem: score for problem, (score, _) in results.per_problem(data).items()}
+        return known[key]
 
     return scores
 
 
 @pytest.mark.parametrize("variant", SELECTED_FORGES, ids=lambda v: v.name)
-def test_forge_earns_no_more_than_its_control(grading_service, variant, control_scores, tmp_path):
+def test_forge_earns_no_more_than_its_control(graded, variant, control_scores, tmp_path):
     """Code that finds our drivers in the worker and rewrites them (from oracles it finds there, or
     to return one value twice) scores no more, in any problem, than the same code without the trick
     (under the course's [integrity] policy the variant names, "flag" by default), and is flagged."""
     problems = variants.affected_problems(variant)
-    graded = grade(grading_service, variant.build(tmp_path / variant.name), tmp_path / "out", problems)
-    data = integrity.hold(graded, variant.extra.get("policy", "flag"))
+    data = integrity.hold(graded(variant.build(tmp_path / variant.name), tmp_path / "out", problems, LIMITS), variant.extra.get("policy", "flag"))
     kinds = {flag["kind"] for flag in data["extra_data"]["integrity_flags"]}
     assert set(variant.expect_flags) <= kinds, f"{variant.name}: flags {sorted(kinds)}, expected at least {variant.expect_flags}"
     control = control_scores(variant.extra["control"], problems)

@@ -19,6 +19,7 @@ from grader.core import variants
 from grader.staff.course import config
 from grader.staff.grading.gradebook import Gradebook, Late
 from seam import own_work
+from seam.source_index import Submission
 from seam.own_work import OwnWorkViolation
 from tests.drivers import named_dims as named_dims_drivers
 from tests.drivers import optimizers as optimizer_drivers
@@ -123,13 +124,15 @@ def test_one_module_text_is_judged_by_each_submissions_own_helpers():
 
 
 def test_the_checker_judges_each_function_when_reached_as_the_whole_map_does():
-    """Checker judges a ruled function the first time a test reaches it; its verdicts are the map's."""
+    """Checker judges a ruled function the first time a test reaches it; its verdicts are each rule's, read whole."""
     sources = {module: code for module, _, code, _ in RULE_CASES[:3]}
     checker = own_work.Checker(lambda: sources)
     with pytest.raises(own_work.OwnWorkViolation, match="no-dtype-lookup"):
         checker.check("tensors", "machine_epsilon")
     checker.check("tensors", "max_finite")  # ruled, and breaks nothing here
-    assert checker.breaches() == own_work.breaches(sources)
+    submission = Submission(sources)
+    every_rule = {key: own_work.first_breach(submission, *key, rules) for key, rules in own_work.RULES.items()}
+    assert checker.breaches() == {key: breach for key, breach in every_rule.items() if breach is not None} != {}
 
 
 HONEST_CASES = [  # look-alikes that break no rule

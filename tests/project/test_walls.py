@@ -45,14 +45,6 @@ def grade(submission: Path, out: Path, modules, limits: Limits = LIMITS, pids: l
     return outcome["results"]
 
 
-def served(service, submission: Path, out: Path, modules, limits: Limits = LIMITS) -> dict:
-    """The results of a grade by the session's grading service: for walls that need no
-    environment of their own (tests/project/conftest.py; a cold process costs ~3 s more)."""
-    outcome = service.grade(submission, out / "results.json", limits, allow_weak=False, modules=modules)
-    assert outcome["ok"], outcome.get("error")
-    return outcome["results"]
-
-
 def assert_contained(variant, data: dict) -> None:
     """The variant lost exactly what it broke, and was flagged as expected."""
     for module, (score, max_score) in results.per_problem(data).items():
@@ -180,11 +172,11 @@ def test_no_byte_crosses_between_submissions_side_by_side_or_after(tmp_path):
 
 
 @needs_sandbox
-def test_leftovers_cost_the_next_submission_nothing(grading_service, tmp_path):
+def test_leftovers_cost_the_next_submission_nothing(graded, tmp_path):
     """Graded twice, one after the other: the second grading finds nothing of the first."""
     variant = VARIANTS["ipc_leave_and_pick_up"]
     for run in ("a", "b"):
-        data = served(grading_service, variant.build(tmp_path / run), tmp_path / f"out-{run}", ["tensors"])
+        data = graded(variant.build(tmp_path / run), tmp_path / f"out-{run}", ["tensors"], LIMITS)  # the session's grading service: no environment of its own
         assert_contained(variant, data)
 
 
@@ -220,11 +212,11 @@ def test_reference_keeps_full_marks_under_the_address_space_limit(reference, tmp
 
 
 @needs_sandbox
-def test_switching_off_the_audit_hook_hides_nothing(grading_service, tmp_path):
+def test_switching_off_the_audit_hook_hides_nothing(graded, tmp_path):
     """With the audit hook disabled from inside, a connect or a spawn still ends the worker
     (seccomp, SIGSYS), the trusted side flags it, and only that problem is lost."""
     variant = VARIANTS["audit_hook_disabled_then_escape"]
-    data = served(grading_service, variant.build(tmp_path / "v"), tmp_path / "out", ["flops"])
+    data = graded(variant.build(tmp_path / "v"), tmp_path / "out", ["flops"], LIMITS)
     assert_contained(variant, data)
     details = [f["detail"] for f in data["extra_data"]["integrity_flags"] if f["kind"] == "syscall"]
     assert any("SIGSYS" in d for d in details), details

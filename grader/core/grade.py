@@ -9,6 +9,7 @@ Only this process decides pass or fail. Student code runs in the sandbox's worke
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import os
@@ -88,6 +89,10 @@ def _grade_staged(submission: Path, scratch: Path, limits: Limits, allow_weak: b
         # its own, its OpenMP threads spin after each parallel region while the worker runs the next
         # call on the same cores (bench/isolation.py, 2 cores: sandboxed 21.5 -> 19.7 s, medians of 3).
         torch.set_num_threads(1)
+        # What this process held before the suites (torch, the grader: over a million objects) out of
+        # its collector again (grader/worker/forking.py; the zygote's fork gave them back): it grades
+        # one submission and exits, and hypothesis's first test runs a full collection (0.2 s).
+        gc.freeze()
         phases.mark("sandbox started")
         the_rubric = rubric.load().only(modules)
         remote = RemoteImpl(sandbox)

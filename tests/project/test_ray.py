@@ -1,9 +1,10 @@
 """`grade --executor ray` on a real Ray cluster: a head and two worker nodes started on this machine
 with `ray start`, as the README's "Grading on a Ray cluster" tells staff to.
 
-Skipped where Ray is not installed (the optional `ray` extra; `.ci/run` installs it). The nodes run
-in process groups of their own, stopped by this test (never `ray stop`, which would stop every Ray
-on the machine). The head offers no CPU, so every submission is graded on a worker node.
+Skipped where Ray is not installed (the optional `ray` extra; `.ci/run` installs it). Each `ray start`
+returns once its node is up, leaving the node's processes in a process group of their own, which this
+test ends with SIGKILL (never `ray stop`, which would stop every Ray on the machine). The head offers
+no CPU, so every submission is graded on a worker node.
 """
 
 import json
@@ -39,7 +40,7 @@ pytestmark = [
 WORKER_NODES = 2
 # A small object store per node: the default (30% of memory each) is not reserved, but a container's
 # /dev/shm may be far smaller than that.
-NODE_OPTIONS = ["--num-gpus=0", "--object-store-memory=100000000", "--disable-usage-stats", "--block"]
+NODE_OPTIONS = ["--num-gpus=0", "--object-store-memory=100000000", "--disable-usage-stats"]
 PROBLEM = QUICKEST
 SCOPE = ["--only", PROBLEM, "--call-timeout", "8", "--test-timeout", "30", "--skip-canary"]  # the canary has its own tests
 # What two gradings of the same class may differ in: when and how long (the `results` column holds
@@ -59,11 +60,16 @@ def free_port() -> int:
 RAY = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray") or "ray"
 
 
-def start_node(arguments: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
+def start_node(arguments: list[str], env: dict, groups: list[int]) -> None:
+    """`ray start`, in a new session: it returns once the node is up; its processes stay in the
+    group (added to `groups` first, so that a failed start is ended too)."""
+    node = subprocess.Popen(
         [RAY, "start", *arguments, *NODE_OPTIONS],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, env=env, text=True,
     )
+    groups.append(node.pid)
+    said = node.communicate(timeout=120)[0]
+    assert node.returncode == 0, f"`ray start {' '.join(arguments)}` failed:\n{said[-3000:]}"
 
 
 def cluster_cpus(address: str, env: dict) -> float:
@@ -82,36 +88,29 @@ def cluster():
     temp = Path("/tmp") / f"ray-grader-{os.getpid()}"  # Ray's socket paths must stay short
     # Ray's token authentication, with a token of this test's (not whatever ~/.ray holds).
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-    nodes = [start_node(["--head", f"--port={address.split(':')[1]}", "--num-cpus=0", "--include-dashboard=false", f"--temp-dir={temp}"], env)]
+    groups: list[int] = []
     try:
+        start_node(["--head", f"--port={address.split(':')[1]}", "--num-cpus=0", "--include-dashboard=false", f"--temp-dir={temp}"], env, groups)
         for cpus in range(1, WORKER_NODES + 1):  # one at a time: two nodes starting at once on one machine stall
-            nodes.append(start_node([f"--address={address}", "--num-cpus=1"], env))
+            start_node([f"--address={address}", "--num-cpus=1"], env, groups)
             deadline = time.monotonic() + 120
-            while cluster_cpus(address, env) < cpus:
+            while cluster_cpus(address, env) < cpus:  # each `ray status` costs a second of CPU: asked rarely
                 assert time.monotonic() < deadline, f"the Ray cluster did not reach {cpus} CPU(s) in 120 s"
-                assert all(node.poll() is None for node in nodes), "a Ray node exited while starting"
                 time.sleep(1)
         yield address, env
     finally:
-        for node in reversed(nodes):
-            stop_group(node)
+        for group in groups:
+            end_group(group)
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def stop_group(node: subprocess.Popen) -> None:
+def end_group(group: int) -> None:
+    """SIGKILL to every process of a node (its `ray start` has exited; the group lives on in them).
+    SIGTERM first would cost a head its ten seconds of shutting down, for nothing this test keeps."""
     try:
-        os.killpg(node.pid, signal.SIGTERM)
-    except ProcessLookupError:  # it had exited already
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:  # nothing of it is left
         pass
-    try:
-        node.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(node.pid, signal.SIGKILL)  # Ray's own processes share the group; some ignore SIGTERM for a while
-    except ProcessLookupError:
-        pass
-    node.wait()
 
 
 @pytest.fixture(scope="module")

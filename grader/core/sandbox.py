@@ -252,6 +252,11 @@ class Sandbox:
 
     def close(self) -> None:
         """End the zygote (and every worker), remove the work folder, give back the uid: whatever start() got to."""
+        if getattr(self, "_data", None) is not None:
+            # Outside a pid namespace the worker outlives its zygote (it has a session of its own),
+            # holding the output pipe open: its channel's end is its cue to exit, and the output
+            # reader's join below then takes milliseconds, not its 5 s timeout.
+            self._end_worker()
         if getattr(self, "_zygote", None) is not None:
             self._end_zygote()
         if getattr(self, "workdir", None) is not None:

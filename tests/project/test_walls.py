@@ -279,6 +279,14 @@ def test_a_worker_that_cannot_start_is_the_graders_error(reference):
     assert "injected: the worker's walls could not be raised" in outcome["message"]
 
 
+def test_without_namespaces_no_worker_outlives_its_sandbox(reference, monkeypatch):
+    """With no pid namespace the worker has a session of its own and outlives its zygote: closing
+    the sandbox must end it too (else it holds the output pipe and close() waits out a timeout)."""
+    monkeypatch.setenv("GRADER_ISOLATION", "none")
+    outcome = outcome_of(driver("last-worker", reference))
+    assert outcome == {"level": "none", "running_after_close": False}, outcome
+
+
 @needs_sandbox
 def test_the_canary_passes_where_the_sandbox_works():
     canary.check_sandbox_works(LIMITS, allow_weak=False)

@@ -8,6 +8,9 @@ has pytest loaded): what tests/project/test_walls.py runs in subprocesses.
         start a sandbox, import the submission once, print what it found
     python -m tests.project.walls_driver broken-worker SUBMISSION
         the same, with every worker failing before its walls are up: print what was raised
+    python -m tests.project.walls_driver last-worker SUBMISSION
+        start a sandbox (weak ones allowed), import the submission once, close the sandbox: print
+        whether that worker still runs once close() has returned
 
 Each prints one JSON object on its last line.
 """
@@ -73,12 +76,34 @@ def broken_worker(submission: Path) -> dict:
     return {"raised": None}
 
 
+def last_worker(submission: Path) -> dict:
+    sandbox = Sandbox(submission, LIMITS, allow_weak=True)
+    sandbox.start()
+    try:
+        sandbox.request({"op": "import", "module": "named_dims"}, None)  # a worker, forked for it
+        worker = sandbox._pid  # a pid of this machine's where there is no pid namespace
+        level = sandbox.level
+    finally:
+        sandbox.close()
+    return {"level": level, "running_after_close": _running(worker)}
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie does not: its parent ended, and init may be slow to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def main(argv: list[str]) -> None:
     mode, submission, *rest = argv
     if mode == "hold":
         outcome = hold(Path(submission), Path(rest[0]), Path(rest[1]))
     elif mode == "probe":
         outcome = probe(Path(submission))
+    elif mode == "last-worker":
+        outcome = last_worker(Path(submission))
     else:
         outcome = broken_worker(Path(submission))
     print(json.dumps(outcome))

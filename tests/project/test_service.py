@@ -21,6 +21,7 @@ from grader.core.suites import QUICKEST
 from grader.staff.grading.executors import grade_in_subprocess
 from grader.staff.grading.gradebook import Gradebook
 from seam import REPO_ROOT
+from tests.project.walls_driver import running
 
 pytestmark = [pytest.mark.project, pytest.mark.timeout(600)]
 needs_sandbox = pytest.mark.skipif(isolation_level() == "none", reason="this machine allows no sandbox namespaces")
@@ -188,15 +189,6 @@ def test_a_crashed_grading_process_costs_its_submission_a_grader_error_and_a_ret
     book.close()
     again = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "1 to grade, 1 already graded" in " ".join(again.stdout.split()), again.stdout[-3000:]
-
-
-def running(pid: int) -> bool:
-    """Whether process `pid` still runs (a zombie does not: its parent, the service, died with it,
-    and an init that reaps nothing, as in some containers, leaves it listed)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @needs_sandbox

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from grader.core.limits import Limits
 from grader.core.sandbox import Sandbox
+from grader.core.suites import QUICKEST
 
 LIMITS = Limits(call_seconds=20, test_seconds=60, submission_seconds=120)
 FOUND = {"op": "call", "module": "tensors", "function": "leaks_found_at_import", "args": [], "kwargs": {}}
@@ -80,16 +81,17 @@ def last_worker(submission: Path) -> dict:
     sandbox = Sandbox(submission, LIMITS, allow_weak=True)
     sandbox.start()
     try:
-        sandbox.request({"op": "import", "module": "named_dims"}, None)  # a worker, forked for it
+        sandbox.request({"op": "import", "module": QUICKEST}, None)  # a worker, forked for it
         worker = sandbox._pid  # a pid of this machine's where there is no pid namespace
         level = sandbox.level
     finally:
         sandbox.close()
-    return {"level": level, "running_after_close": _running(worker)}
+    return {"level": level, "running_after_close": running(worker)}
 
 
-def _running(pid: int) -> bool:
-    """Whether process `pid` runs (a zombie does not: its parent ended, and init may be slow to reap it)."""
+def running(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie does not: its parent died, and an init that reaps
+    nothing, as in some containers, leaves it listed). test_service asks it too."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
     except FileNotFoundError:

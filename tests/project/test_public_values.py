@@ -25,3 +25,10 @@ def test_a_stale_value_is_seen():
     found = public_values.disagreements(stored, json.loads(public_values.PATH.read_text()))
     assert len(found) == 2 and found[0] == "/accounting.num_parameters/4 2: 37 != 36"
     assert found[1].startswith("/training.train.adamw/losses[0]: ")
+
+
+def test_another_cpus_rounding_is_not_stale_a_real_change_near_zero_is():
+    """An AVX-512 machine's float32 SGD step moved a parameter near zero by 3.5e-9: not stale.
+    A change a twentieth of the public tests' own atol (1e-5) still is."""
+    assert public_values.disagreements(-0.00012025383330183104, -0.00012025737669318914) == []
+    assert public_values.disagreements(-0.00012025, -0.00012025 + 5e-7) != []

@@ -15,7 +15,7 @@ storage stay views of one storage on the other side, so view-versus-copy checks 
 across the boundary. Decoding never runs code: the head is JSON read by the tag
 interpreter below and the blob is bytes; no pickle is involved (it is also ~10x faster
 than torch.save/torch.load for the small tensors tests pass). This module is imported
-on both sides of the boundary; it imports nothing of the grader's.
+on both sides of the boundary; it imports nothing of the grader's but its bounds (bounds.py).
 """
 
 from __future__ import annotations
@@ -31,34 +31,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from grader.protocol.bounds import (  # wire.Budget, wire.MAX_..., wire.WireError as before
+    MAX_HEAD_BYTES,
+    MAX_BLOB_BYTES,
+    MAX_CLAIMED_BYTES,
+    MAX_CLAIMED_ELEMENTS,
+    MAX_EXPANDED_ELEMENTS,
+    MAX_TENSORS,
+    MAX_DIMS,
+    MAX_VALUES,
+    MAX_STRING_CHARS,
+    MAX_DEPTH,
+    MAX_NAMEDTUPLE_TYPES,
+    Budget,
+    WireError,
+)
+
 HEADER = struct.Struct(">QQ")
-# Bounds on what one message may make the receiver build, checked before it is built. The
-# largest legitimate messages (the reference graded on every suite, measured) are a head of
-# 17 KB (a request) and a reply of 197,000 tensor elements in a 0.8 MB blob (1.0 MB as the
-# views claim), 32 tensors, 138 values, a 572-character string; no reply of the reference
-# holds a view that claims more elements than its storage has. The bounds leave a margin of
-# 20x or more.
-MAX_HEAD_BYTES = 2 * 2**20
-MAX_BLOB_BYTES = 32 * 2**20
-MAX_CLAIMED_BYTES = 32 * 2**20  # what a message's tensors hold as their views claim (expanded, broadcast)
-MAX_CLAIMED_ELEMENTS = 2**19  # a test that iterates a tensor makes a Python object (~600 bytes) of each element
-MAX_EXPANDED_ELEMENTS = 2**16  # elements views claim beyond their storage's (stride 0): materialised by any comparison
-MAX_TENSORS = 4096
-MAX_DIMS = 64
-MAX_VALUES = 100_000  # values in one message: list items, dict entries, tuple fields...
-MAX_STRING_CHARS = 256 * 1024
-MAX_DEPTH = 64
-MAX_NAMEDTUPLE_TYPES = 256  # classes made for NamedTuples, over the whole process
-# Bounds over many messages (a `Budget`, the trusted side's): what replies may make it hold, summed
-# over one test and over one submission: bytes (the head, and the blob or what the views claim,
-# whichever is more) and tensor elements (each may become a Python object, or a float64 copy).
-# The reference's largest test takes 1.0 MB and 197,000 elements; all its replies 7.7 MB and 873,000.
-PER_TEST = {"bytes": 128 * 2**20, "elements": 2**21}
-PER_SUBMISSION = {"bytes": 2**30, "elements": 2**23}
-
-
-class WireError(Exception):
-    """A message that is not plain data, or a frame that is malformed."""
 
 
 class ChannelClosed(Exception):
@@ -166,31 +155,6 @@ def _plain_tensor(tensor: torch.Tensor) -> torch.Tensor:
 
 
 # --- decoding ---------------------------------------------------------------------
-
-
-class Budget:
-    """What replies may make the trusted side hold (bytes, tensor elements), summed over a test and a submission."""
-
-    def __init__(self, per_test: dict[str, int] = PER_TEST, per_submission: dict[str, int] = PER_SUBMISSION):
-        self.bounds = {"one test": dict(per_test), "one submission": dict(per_submission)}
-        self.spent = {"one test": dict.fromkeys(per_test, 0), "one submission": dict.fromkeys(per_submission, 0)}
-
-    def new_test(self) -> None:
-        self.spent["one test"] = dict.fromkeys(self.spent["one test"], 0)
-
-    def charge(self, **cost: int) -> None:
-        """Count one message (`bytes=`, `elements=`), or refuse it (WireError) if it would go over a bound."""
-        self.afford(**cost)
-        for spent in self.spent.values():
-            for name, amount in cost.items():
-                spent[name] += amount
-
-    def afford(self, **cost: int) -> None:
-        """Refuse (WireError) a message costing `cost` that would go over a bound; count nothing."""
-        for scope, bounds in self.bounds.items():
-            for name, amount in cost.items():
-                if self.spent[scope][name] + amount > bounds[name]:
-                    raise WireError(f"replies holding over {bounds[name]:,} {name} in {scope}")
 
 
 def decode(head: bytes, blob: bytes, budget: Budget | None = None) -> Any:

@@ -15,7 +15,7 @@ from grader.core import results
 
 from grader.core import variants
 
-from grader.protocol import wire
+from grader.protocol import bounds, wire
 from grader.core.machine import isolation_level
 from seam import REPO_ROOT
 
@@ -169,9 +169,9 @@ def test_bounds_hold_per_test_and_per_submission_not_only_per_message():
     submission) has had the elements (or bytes) its replies may make the trusted side hold."""
     parts = _parts(wire.encode(torch.zeros(wire.MAX_CLAIMED_ELEMENTS, dtype=torch.uint8)))  # at the bound of elements
     budget = wire.Budget()
-    for _ in range(wire.PER_SUBMISSION["elements"] // wire.PER_TEST["elements"]):
+    for _ in range(bounds.PER_SUBMISSION["elements"] // bounds.PER_TEST["elements"]):
         budget.new_test()
-        for _ in range(wire.PER_TEST["elements"] // wire.MAX_CLAIMED_ELEMENTS):
+        for _ in range(bounds.PER_TEST["elements"] // wire.MAX_CLAIMED_ELEMENTS):
             wire.decode(*parts, budget)
         with pytest.raises(wire.WireError, match="elements in one test"):
             wire.decode(*parts, budget)

@@ -75,11 +75,17 @@ class Audit:
         flags, self.flags = self.flags, []
         return flags
 
-    def install(self) -> None:
-        """Start watching. Our own modules leave sys.modules first, so that importing them
-        (or the reference, or the tests) goes through the finder below and is refused."""
+    @staticmethod
+    def forget_our_modules() -> None:
+        """Our own modules leave sys.modules, so that importing them (or the reference, or the
+        tests) goes through the finder `install` adds and is refused. The zygote calls this once,
+        before it forks any worker: in each worker the walk over sys.modules cost 4.8 ms of
+        copy-on-write faults."""
         for name in [m for m in sys.modules if m.split(".")[0] in FORBIDDEN_PACKAGES]:
             del sys.modules[name]
+
+    def install(self) -> None:
+        """Start watching (in a worker, after `forget_our_modules` ran in its zygote)."""
         sys.meta_path.insert(0, _RefuseForbidden(self))
         self.active = True
         sys.addaudithook(self._hook)

@@ -222,6 +222,35 @@ def test_switching_off_the_audit_hook_hides_nothing(graded, tmp_path):
     assert any("SIGSYS" in d for d in details), details
 
 
+OURS_SEEN_FROM_A_WORKER = """
+
+def leaks_found_at_import() -> list:
+    import importlib
+    import sys
+
+    found = sorted(m for m in sys.modules if m.split(".")[0] in ("grader", "tests", "seam", "solutions"))
+    for name in ("grader", "grader.core.grade", "seam", "tests.oracles", "solutions"):
+        try:
+            importlib.import_module(name)
+            found.append("imported " + name)
+        except ImportError:
+            pass
+    return found
+"""
+
+
+@needs_sandbox
+def test_a_worker_holds_no_module_of_ours_and_cannot_import_one(reference, tmp_path):
+    """The zygote forgets our modules once, before it forks (grader/worker/audit.py's
+    `forget_our_modules`): a worker finds none of grader/, tests/ or seam/ in sys.modules, and
+    importing one (or the reference) is refused."""
+    submission = tmp_path / "s"
+    shutil.copytree(reference, submission)
+    tensors = submission / "assignment" / "tensors.py"
+    tensors.write_text(tensors.read_text() + OURS_SEEN_FROM_A_WORKER)
+    assert outcome_of(driver("probe", submission))["found"] == []
+
+
 @needs_sandbox
 def test_no_token_of_the_graders_reaches_the_worker(tmp_path, monkeypatch):
     """Tokens in the grader's environment are in neither the worker's environment, its

@@ -75,15 +75,6 @@ class Audit:
         flags, self.flags = self.flags, []
         return flags
 
-    @staticmethod
-    def forget_our_modules() -> None:
-        """Our own modules leave sys.modules, so that importing them (or the reference, or the
-        tests) goes through the finder `install` adds and is refused. The zygote calls this once,
-        before it forks any worker: in each worker the walk over sys.modules cost 4.8 ms of
-        copy-on-write faults."""
-        for name in [m for m in sys.modules if m.split(".")[0] in FORBIDDEN_PACKAGES]:
-            del sys.modules[name]
-
     def install(self) -> None:
         """Start watching (in a worker, after `forget_our_modules` ran in its zygote)."""
         sys.meta_path.insert(0, _RefuseForbidden(self))
@@ -148,6 +139,15 @@ class Audit:
             if not any(candidate == root or candidate.startswith(root.rstrip("/") + "/") for root in roots):
                 return False
         return True
+
+
+def forget_our_modules() -> None:
+    """Our own modules leave sys.modules, so that importing them (or the reference, or the
+    tests) goes through the finder `Audit.install` adds and is refused. The zygote calls this
+    once, before it forks any worker: in each worker the walk over sys.modules cost 4.8 ms of
+    copy-on-write faults."""
+    for name in [m for m in sys.modules if m.split(".")[0] in FORBIDDEN_PACKAGES]:
+        del sys.modules[name]
 
 
 class _RefuseForbidden:

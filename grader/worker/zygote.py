@@ -100,7 +100,7 @@ def run(settings: ZygoteSettings, control: socket.socket, drivers: dict) -> None
         channel.sendall(serve.READY)  # the walls stand: a failure before this is the grader's
         serve.serve(channel, impl, watcher, drivers)
 
-    audit.Audit.forget_our_modules()  # once for every worker; nothing below imports a module of ours
+    audit.forget_our_modules()  # once for every worker; nothing below imports a module of ours
     _control_loop(control, start_worker, scratch)
 
 

@@ -1,9 +1,10 @@
 """The seam between the tests and the code under test (the staff README's "Layout: the trust boundary is the layout").
 
 Tests never import `assignment` or `solutions`. They receive an *implementation*:
-an object whose attributes are the eight modules (`impl.strides.view(...)`) and whose
-`run(driver, **inputs)` runs one of our drivers (tests/drivers/) next to that
-implementation: it builds live objects, drives the implementation's and returns what they
+an object whose attributes are the eight modules (`impl.strides.view(...)`), whose
+`each((function, *args), ...)` makes several calls in order (in the grader: one round trip
+into the sandbox) and whose `run(driver, **inputs)` runs one of our drivers (tests/drivers/)
+next to that implementation: it builds live objects, drives the implementation's and returns what they
 did. Arguments and results are plain data only (scalars, tuples, lists, dicts, strings,
 dtypes, devices, tensors, numpy arrays).
 
@@ -14,7 +15,7 @@ tests/public/expected_values.json), never with another of the implementation's o
 alone (saved == loaded, resumed == uninterrupted prove nothing by themselves).
 
 This file holds the in-process backend: the code runs in the test process. The
-grader supplies a sandboxed backend with the same two entry points.
+grader supplies a sandboxed backend with the same three entry points.
 
 Both backends keep the own-work rules (seam/own_work.py) at the seam: reaching a function that
 hands its derivation to PyTorch (`impl.tensors.machine_epsilon` calling torch.finfo, a driver
@@ -114,8 +115,55 @@ class InProcessImpl:
             self.own_work.check_driver(driver, inputs)
         return driver(self, **inputs)
 
+    def each(self, *calls: tuple) -> "Answers":
+        """`(impl.tensors.max_finite, fmt), (impl.tensors.smallest_normal, fmt)`: the calls, in order."""
+        return answers_in_order(calls)
+
     def __repr__(self) -> str:
         return f"<{self.label}>"
+
+
+class Answers:
+    """What `impl.each(...)` returns: the calls' values in order, read like a list.
+
+    A call that raised raises where a test reaches its answer, as the call itself would have
+    (so a test's checks on the answers before it still run first); the calls after it never
+    ran, and reaching their answers raises the same exception.
+    """
+
+    def __init__(self, values: list, asked: int, error: BaseException | None = None):
+        self._values, self._asked, self._error = list(values), asked, error
+
+    def __len__(self) -> int:
+        return self._asked
+
+    def __getitem__(self, index: int | slice) -> Any:
+        __tracebackhide__ = True  # pytest shows the test's line, where the call's answer was read
+        if isinstance(index, slice):  # answers[1:]: the same, lazily (an ascending slice)
+            picked = range(self._asked)[index]
+            if picked.step < 0:
+                raise ValueError("answers are read in the order they were asked")
+            return Answers([self._values[i] for i in picked if i < len(self._values)], len(picked), self._error)
+        if not -self._asked <= index < self._asked:
+            raise IndexError(index)
+        index %= self._asked
+        if index < len(self._values):
+            return self._values[index]
+        raise self._error
+
+    def __iter__(self):
+        return (self[i] for i in range(self._asked))
+
+
+def answers_in_order(calls: tuple) -> Answers:
+    """Each `(function, *args)` called in order until one raises (the in-process `each`)."""
+    values = []
+    for function, *args in calls:
+        try:
+            values.append(function(*args))
+        except Exception as error:
+            return Answers(values, len(calls), error)
+    return Answers(values, len(calls))
 
 
 class _CheckedModule(ModuleType):

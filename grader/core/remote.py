@@ -1,8 +1,9 @@
 """What the tests see: the implementation under test living in the sandbox, plain data in, plain data out.
 
-`RemoteImpl` gives the same `impl.module.function(...)` and `impl.run(driver, ...)` as the
-in-process backend (seam/), every call crossing as plain data, each test under its
-time budgets, the own-work rules read from the staged copy before any call is sent.
+`RemoteImpl` gives the same `impl.module.function(...)`, `impl.each(...)` and
+`impl.run(driver, ...)` as the in-process backend (seam/), every call crossing as plain data,
+each test under its time budgets, the own-work rules read from the staged copy before any
+call is sent.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Callable
 from grader.core import phases
 import seam
 from seam import own_work
-from grader.core.faults import CallTimedOut, ModuleUnavailable, SubmissionFault
+from grader.core.faults import CallTimedOut, ModuleUnavailable, SubmissionError, SubmissionFault, as_exception
 from grader.core.machine import SandboxUnavailable
 from grader.core.sandbox import Sandbox
 
@@ -23,6 +24,7 @@ HUNG_LEASH_SECONDS = 2.0  # the time limit of a call to a function that already 
 # sleeping (grader/core/sandbox.py's _Deadline); one that took longer sleeps at once, so slow
 # functions cost no polling. Half the reference's calls answer within it.
 REPLY_SPIN_SECONDS = 0.0002
+MAX_CALLS_PER_REQUEST = 64  # impl.each: calls sent in one round trip
 
 
 class RemoteImpl:
@@ -122,7 +124,42 @@ class RemoteImpl:
             raise ModuleUnavailable(*self.unavailable[module])
         return self._timed_request(message, key)
 
-    def _timed_request(self, message: dict, key: str) -> Any:
+    def each(self, *calls: tuple) -> seam.Answers:
+        """`(impl.tensors.max_finite, fmt), (impl.tensors.smallest_normal, fmt)`: the calls made in
+        order in one round trip, their answers as seam.Answers (a call that raised raises where the
+        test reaches its answer). Each call is recorded for the hints as if made alone; a timeout
+        or a crash fails the whole `each` (the round trip ended without answers)."""
+        if not 0 < len(calls) <= MAX_CALLS_PER_REQUEST:
+            raise ValueError(f"impl.each takes 1 to {MAX_CALLS_PER_REQUEST} calls, not {len(calls)}")
+        requests = [self._call_request(function, args) for function, *args in calls]
+        for request in requests:
+            if request["module"] in self.unavailable:
+                raise ModuleUnavailable(*self.unavailable[request["module"]])
+        keys = [f"{request['module']}.{request['function']}" for request in requests]
+        key = " + ".join(dict.fromkeys(keys))
+        outcomes = self._timed_request({"op": "calls", "calls": requests}, key, len(requests))
+        if not _well_formed(outcomes, len(requests)):
+            raise SubmissionError("the worker sent a malformed reply")
+        for each_key in keys:
+            phases.add(f"call {each_key}", self._last_took[key] / len(keys))
+        values, error = [], None
+        for request, outcome in zip(requests, outcomes):
+            value = outcome.get("value") if outcome["ok"] else None
+            if outcome["ok"]:
+                values.append(value)
+            else:
+                error = as_exception(outcome.get("error"), self._sandbox, self._test)
+            if self.replies is not None:
+                self.replies.record(request, self._problem, self._visible, value=value, error=error, test=self._test)
+        return seam.Answers(values, len(requests), error)
+
+    def _call_request(self, function: Callable[..., Any], args: list) -> dict:
+        impl, module, name = getattr(function, "remote", (None, None, None))
+        if impl is not self:
+            raise TypeError(f"impl.each takes this implementation's functions (impl.module.function), not {function!r}")
+        return {"op": "call", "module": module, "function": name, "args": list(args), "kwargs": {}}
+
+    def _timed_request(self, message: dict, key: str, calls: int = 1) -> Any:
         if self._poison is not None:
             raise type(self._poison)(f"{self._poison} (earlier in this test; not retried)")
         limits = self._sandbox.limits
@@ -133,7 +170,7 @@ class RemoteImpl:
         if problem_left <= 0:
             self._poison = CallTimedOut(f"this problem's share of the time limit ({limits.submission_seconds / len(seam.MODULES):.0f} s) is spent")
             raise self._poison
-        timeout = min(limits.call_seconds, problem_left)
+        timeout = min(limits.call_seconds * calls, problem_left)  # each call of a batch has a call's time
         if key in self._hung:
             timeout = min(timeout, max(HUNG_LEASH_SECONDS, 20 * self._slowest_ok.get(key, 0.0)))
         spin = REPLY_SPIN_SECONDS if self._last_took.get(key, 0.0) <= REPLY_SPIN_SECONDS else 0.0
@@ -148,7 +185,8 @@ class RemoteImpl:
         finally:
             elapsed = self._last_took[key] = time.monotonic() - started
             self._spent[self._problem] = self._spent.get(self._problem, 0.0) + elapsed
-            phases.add(f"call {key}", elapsed)
+            if calls == 1:
+                phases.add(f"call {key}", elapsed)  # a batch's: per call, by `each`
         self._slowest_ok[key] = max(self._slowest_ok.get(key, 0.0), elapsed)
         return value
 
@@ -186,6 +224,15 @@ class RemoteImpl:
 MAX_IMPORT_MESSAGE_CHARS = 500
 
 
+def _well_formed(outcomes: Any, asked: int) -> bool:
+    """A "calls" reply: one outcome per call, in order, all answered but a last that raised."""
+    if type(outcomes) is not list or not 0 < len(outcomes) <= asked:
+        return False
+    if any(type(o) is not dict or type(o.get("ok")) is not bool for o in outcomes):
+        return False
+    return all(o["ok"] for o in outcomes[:-1]) and (len(outcomes) == asked or not outcomes[-1]["ok"])
+
+
 def import_diagnosis(module: str, sources: dict[str, str]) -> str | None:
     """Why `module` cannot be imported, found here from the staged source without running it
     (missing, or a syntax error); None when only running it would tell."""
@@ -221,5 +268,6 @@ class _RemoteModule:
             return self._impl._request(message, f"{self._name}.{function}")
 
         call.__name__ = call.__qualname__ = f"{self._name}.{function}"
+        call.remote = (self._impl, self._name, function)  # what impl.each sends
         setattr(self, function, call)
         return call

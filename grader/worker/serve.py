@@ -3,10 +3,13 @@
 Requests come from the trusted grader over one socket:
     {"op": "call", "module": "strides", "function": "view", "args": [...], "kwargs": {...}}
     {"op": "run", "driver": "tests.drivers.optimizers:run_optimizer", "kwargs": {...}}
+    {"op": "calls", "calls": [{"module": ..., "function": ..., "args": [...], "kwargs": {...}}, ...]}
 Each reply is {"ok": True, "value": ...} or {"ok": False, "error": {...}}, with the
-integrity flags raised meanwhile. A driver's value is a claim like any call's: no code here
-computes what it should be (tests/drivers/ only drive; tests/oracles/ never come here). A reply that cannot be encoded as plain data becomes
-an error reply: nothing but data ever leaves this process.
+integrity flags raised meanwhile; a "calls" reply's value is one such outcome per call, in
+order, up to the first that raised (the later ones are not made, as if called one by one).
+A driver's value is a claim like any call's: no code here computes what it should be
+(tests/drivers/ only drive; tests/oracles/ never come here). A reply that cannot be encoded
+as plain data becomes an error reply: nothing but data ever leaves this process.
 """
 
 from __future__ import annotations
@@ -29,8 +32,7 @@ def serve(sock, impl: InProcessImpl, audit: Audit, drivers: dict) -> None:
         except wire.ChannelClosed:
             return
         reply = _handle(request, impl, audit, drivers)
-        if not reply["ok"] and reply["error"]["builtin"] == "SystemExit":
-            audit.flag("exit", reply["error"]["message"] or "sys.exit()")
+        _flag_exit(reply, audit)
         reply["flags"] = audit.drain()
         converted: list[str] = []
         try:
@@ -49,6 +51,11 @@ def serve(sock, impl: InProcessImpl, audit: Audit, drivers: dict) -> None:
             return
 
 
+def _flag_exit(outcome: dict, audit: Audit) -> None:
+    if not outcome["ok"] and outcome["error"]["builtin"] == "SystemExit":
+        audit.flag("exit", outcome["error"]["message"] or "sys.exit()")
+
+
 def _flush_output() -> None:
     for stream in (sys.__stdout__, sys.__stderr__):
         try:
@@ -64,6 +71,8 @@ def _handle(request: dict, impl: InProcessImpl, audit: Audit, drivers: dict) -> 
                 module = getattr(impl, request["module"])
                 function = getattr(module, request["function"])
                 value = function(*request["args"], **request["kwargs"])
+            elif request["op"] == "calls":
+                value = _calls(request["calls"], impl, audit, drivers)
             elif request["op"] == "run":
                 value = impl.run(_driver(request["driver"], drivers), **request["kwargs"])
             elif request["op"] == "import":  # the grader asks once per problem: a broken module fails its tests at once
@@ -78,6 +87,17 @@ def _handle(request: dict, impl: InProcessImpl, audit: Audit, drivers: dict) -> 
         return {"ok": True, "value": value}
     except BaseException as error:  # SystemExit and KeyboardInterrupt too: report, don't die
         return {"ok": False, "error": _describe(error)}
+
+
+def _calls(calls: list, impl: InProcessImpl, audit: Audit, drivers: dict) -> list[dict]:
+    outcomes = []
+    for call in calls:
+        outcome = _handle({**call, "op": "call"}, impl, audit, drivers)  # restores what the call replaced
+        _flag_exit(outcome, audit)
+        outcomes.append(outcome)
+        if not outcome["ok"]:
+            break
+    return outcomes
 
 
 def _driver(qualified: str, drivers: dict):

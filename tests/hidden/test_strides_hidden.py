@@ -303,15 +303,14 @@ def storage_pairs(device):
 
 def test_shares_storage_matches_torch_storage(impl, ref, device):
     """shares_storage must be True for any two views of one storage (even disjoint slices) and False for copies and separate tensors."""
-    for label, a, b in storage_pairs(device):
+    pairs = storage_pairs(device)
+    answers = impl.each(*((impl.strides.shares_storage, *args) for _, a, b in pairs for args in ((a, b), (b, a))))  # one round trip
+    for index, (label, a, b) in enumerate(pairs):
         want = a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
-        for side in (ref, impl):
-            assert side.strides.shares_storage(a, b) == want, (
-                f"{side}: shares_storage({label}) on {device}, expected {want}"
-            )
-            assert side.strides.shares_storage(b, a) == want, (
-                f"{side}: shares_storage({label}) swapped on {device}, expected {want}"
-            )
+        for side, got, got_swapped in ((ref, ref.strides.shares_storage(a, b), ref.strides.shares_storage(b, a)),
+                                       (impl, answers[2 * index], answers[2 * index + 1])):
+            assert got == want, f"{side}: shares_storage({label}) on {device}, expected {want}"
+            assert got_swapped == want, f"{side}: shares_storage({label}) swapped on {device}, expected {want}"
 
 
 # --- invalid arguments ----------------------------------------------------------------

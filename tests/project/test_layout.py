@@ -14,7 +14,7 @@ from seam import MODULES, REPO_ROOT
 pytestmark = pytest.mark.project
 
 TESTS = REPO_ROOT / "tests"
-SEAM_ATTRIBUTES = {"run", "source", "sources", "label", "package", "root"}
+SEAM_ATTRIBUTES = {"run", "each", "source", "sources", "label", "package", "root"}
 
 
 def module_of(path: Path) -> str:

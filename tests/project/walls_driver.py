@@ -1,5 +1,5 @@
 """Drive sandboxes directly, outside pytest (the zygote refuses to fork from a process that
-has pytest loaded): what tests/project/test_walls.py runs in subprocesses.
+has pytest loaded): what tests/project/test_walls.py and test_each.py run in subprocesses.
 
     python -m tests.project.walls_driver hold SUBMISSION READY DONE
         start a sandbox, import the submission in two workers one after the other, print what
@@ -11,6 +11,9 @@ has pytest loaded): what tests/project/test_walls.py runs in subprocesses.
     python -m tests.project.walls_driver last-worker SUBMISSION
         start a sandbox (weak ones allowed), import the submission once, close the sandbox: print
         whether that worker still runs once close() has returned
+    python -m tests.project.walls_driver each SUBMISSION
+        start a sandbox, make `impl.each` batches of the submission's tensors.ok/boom/leave
+        (tests/project/test_each.py writes them), print what each answer was and what was called
 
 Each prints one JSON object on its last line.
 """
@@ -98,6 +101,34 @@ def running(pid: int) -> bool:
         return False
 
 
+def each(submission: Path) -> dict:
+    from grader.core.remote import RemoteImpl
+
+    sandbox = Sandbox(submission, LIMITS)
+    sandbox.start()
+    try:
+        impl = RemoteImpl(sandbox)
+        impl.begin_test("tests/project/test_each.py::batch", "tensors", visible=True)
+        t = impl.tensors
+        raised = impl.each((t.ok, 1), (t.boom, 2), (t.ok, 3))
+        exited = impl.each((t.ok, 5), (t.leave, 6), (t.ok, 7))
+        return {
+            "raised": [_answer(raised, i) for i in range(len(raised))],
+            "exited": [_answer(exited, i) for i in range(len(exited))],
+            "made": t.made(),  # the same worker: what the batches called, in order
+            "flags": sorted({flag["kind"] for flag in sandbox.flags.entries()}),
+        }
+    finally:
+        sandbox.close()
+
+
+def _answer(answers, index: int) -> list:
+    try:
+        return ["value", answers[index]]
+    except Exception as error:
+        return ["raised", type(error).__name__, str(error)]
+
+
 def main(argv: list[str]) -> None:
     mode, submission, *rest = argv
     if mode == "hold":
@@ -106,6 +137,8 @@ def main(argv: list[str]) -> None:
         outcome = probe(Path(submission))
     elif mode == "last-worker":
         outcome = last_worker(Path(submission))
+    elif mode == "each":
+        outcome = each(Path(submission))
     else:
         outcome = broken_worker(Path(submission))
     print(json.dumps(outcome))

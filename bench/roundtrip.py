@@ -5,9 +5,12 @@
 Starts a real sandbox on the reference (every wall up: namespaces, seccomp, the audit hook) in
 this process, as the grader does, and times calls of three sizes through `RemoteImpl`, the path
 every test takes: a ping (no student code), a small call (`strides.contiguous_strides`) and a
-call that sends and returns a tensor of 1 MiB (`tensors.dequantize_fp8`). For each: the median
+call that sends and returns a tensor of 1 MiB (`tensors.dequantize_fp8`), and six small calls
+sent one by one and as one `impl.each`. For each: the median
 and mean wall time per call and the CPU time per call on each side (this process's and the
-worker's, from /proc). Then what the trusted side's own share is made of, timed in a loop here:
+worker's, from /proc). Then a small call made after this process has been busy for a while,
+as between two hypothesis examples (the worker's core idle meanwhile: on a VM, waking it costs
+more the longer it slept). Then what the trusted side's own share is made of, timed in a loop here:
 encoding the request and decoding the reply (grader/protocol/wire.py) and the flag log. With
 --perf, `perf stat` counts the system calls of each side during the small calls (the worker's
 are the ones its seccomp filter sees). Not a test: timings depend on the machine.
@@ -16,6 +19,7 @@ are the ones its seccomp filter sees). Not a test: timings depend on the machine
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import signal
@@ -54,6 +58,22 @@ def timed_calls(call, calls: int, worker: int) -> dict:
         "median_ms": statistics.median(times) * 1e3, "mean_ms": statistics.mean(times) * 1e3,
         "trusted_cpu_ms": (cpu_of(os.getpid()) - mine) / calls * 1e3, "worker_cpu_ms": (cpu_of(worker) - theirs) / calls * 1e3,
     }
+
+
+def after_busy_gaps(call, gaps_ms: list[float], calls: int) -> dict[float, float]:
+    """Median ms of `call()` when this process has spun for `gap` ms before each (the worker sleeping)."""
+    medians = {}
+    for gap in gaps_ms:
+        times = []
+        for _ in range(calls):
+            until = time.perf_counter() + gap / 1e3
+            while time.perf_counter() < until:
+                pass
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+        medians[gap] = statistics.median(times) * 1e3
+    return medians
 
 
 def per_call(work, repeats: int = 2000) -> float:
@@ -97,17 +117,24 @@ def main() -> None:
             impl.begin_test("bench/roundtrip.py::calls", "strides", visible=True)
             q = torch.randn(512, 512).to(torch.float8_e4m3fn).to(torch.float32)  # 1 MiB, exactly representable
             scale = torch.tensor(2.0)
+            specials = (0.0, -0.0, math.inf, -math.inf, math.nan, 1e-30)  # a hidden test's six per example
             calls = {
                 "ping (no student code)": lambda: sandbox.request({"op": "ping"}, None),
                 "small call (contiguous_strides)": lambda: impl.strides.contiguous_strides((2, 3, 4)),
                 "1 MiB tensor each way (dequantize_fp8)": lambda: (_fresh_budget(sandbox), impl.tensors.dequantize_fp8(q, scale)),
+                "6 small calls, one by one": lambda: [impl.tensors.underflows_to_zero(v, torch.float16) for v in specials],
+                "6 small calls, one impl.each": lambda: list(impl.each(*((impl.tensors.underflows_to_zero, v, torch.float16) for v in specials))),
             }
             print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.calls} calls each; sandbox {sandbox.level}")
             print(f"{'call':>40} {'median ms':>10} {'mean ms':>9} {'trusted CPU ms':>15} {'worker CPU ms':>14}")
             for label, call in calls.items():
-                impl.begin_test("bench/roundtrip.py::calls", "tensors" if "tensor" in label else "strides", visible=True)
+                impl.begin_test("bench/roundtrip.py::calls", "strides" if "strides" in label or "ping" in label else "tensors", visible=True)
                 row = timed_calls(call, args.calls if "MiB" not in label else max(args.calls // 10, 20), _host_pid_of_worker(sandbox))
                 print(f"{label:>40} {row['median_ms']:10.3f} {row['mean_ms']:9.3f} {row['trusted_cpu_ms']:15.3f} {row['worker_cpu_ms']:14.3f}")
+            impl.begin_test("bench/roundtrip.py::calls", "strides", visible=True)
+            gaps = after_busy_gaps(calls["small call (contiguous_strides)"], [0, 0.2, 1, 3], max(args.calls // 4, 50))
+            print("\na small call after this process was busy for a while (ms, median):")
+            print("  " + "   ".join(f"busy {gap:g} ms before: {ms:.3f}" for gap, ms in gaps.items()))
             request = {"op": "call", "module": "strides", "function": "contiguous_strides", "args": [(2, 3, 4)], "kwargs": {}}
             reply = {"ok": True, "value": (12, 4, 1), "flags": []}
             big = {"op": "call", "module": "tensors", "function": "dequantize_fp8", "args": [q, scale], "kwargs": {}}

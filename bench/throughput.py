@@ -4,7 +4,10 @@
 
 Grades N copies of the reference with each setting, into a fresh gradebook each time, through
 the same driver as `python -m grader grade` (discover -> plan -> executor -> gradebook), and
-prints submissions/minute and the speed-up over the first setting. With --repeats R the
+prints submissions/minute and the speed-up over the first setting. A local executor's grading
+service is started before the clock (its start, ~2 s of importing torch and warming it up once
+per batch, is printed beside): the rate is a class's steady state, which a batch of a few
+submissions would otherwise understate for more workers than one. With --repeats R the
 settings are interleaved R times and the medians follow, each run with its CPU time (user + sys
 of this process and every process it waited for: what a loaded machine disturbs far less than
 wall time) and the load average before it. Not a test: the numbers depend on the machine and
@@ -46,11 +49,17 @@ def cpu_seconds() -> float:
     return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
-def measure(klass: Path, executor, grading: Grading, scratch: Path) -> float:
-    """Seconds to grade the whole class from an empty gradebook (the executor closed after it)."""
+def measure(klass: Path, executor, grading: Grading, scratch: Path) -> tuple[float, float]:
+    """Seconds to start the executor's grading service (0 for one without), then to grade the
+    whole class from an empty gradebook (the executor closed after it)."""
     book = Gradebook(scratch / f"gradebook-{executor.name}-{time.monotonic_ns()}.sqlite")
     students = batch.discover([klass])
     plan = batch.plan(students, book, scratch / "out", ",".join(grading.modules or ()), set(), True, None)
+    started = time.monotonic()
+    service = getattr(executor, "service", None)
+    if service is not None:
+        service.start()
+    start = time.monotonic() - started
     started = time.monotonic()
     try:
         batch.run(plan.jobs, executor, grading, book, Console(quiet=True))
@@ -62,7 +71,7 @@ def measure(klass: Path, executor, grading: Grading, scratch: Path) -> float:
     failed = [s for s, row in rows.items() if row["status"] != "graded" or not _code_full_marks(json.loads(row["results"]))]
     if failed:  # every submission is the reference: any code test short of full marks is a grader fault
         raise SystemExit(f"grading failed, or the reference lost points, for {failed}")
-    return seconds
+    return start, seconds
 
 
 def _code_full_marks(data: dict) -> bool:
@@ -91,17 +100,18 @@ def main() -> int:
         for repeat in range(args.repeats):  # interleaved, so drift in the machine's load hits every setting alike
             for label, make in settings:
                 load, cpu = os.getloadavg()[0], cpu_seconds()
-                seconds = measure(klass, make(), grading, Path(scratch))
-                runs.setdefault(label, []).append((seconds, cpu_seconds() - cpu))
-                first = statistics.median(s for s, _ in runs[settings[0][0]])
-                print(f"run {repeat + 1}: {_line(label, seconds, first, args.n)}, {runs[label][-1][1]:.1f} s CPU (load before {load:.1f})", flush=True)
+                start, seconds = measure(klass, make(), grading, Path(scratch))
+                runs.setdefault(label, []).append((seconds, cpu_seconds() - cpu, start))
+                first = statistics.median(row[0] for row in runs[settings[0][0]])
+                print(f"run {repeat + 1}: {_line(label, seconds, first, args.n)}, +{start:.1f} s to start, "
+                      f"{runs[label][-1][1]:.1f} s CPU (load before {load:.1f})", flush=True)
     if args.repeats > 1:
         print(f"\nmedians of {args.repeats}:")
-        first = statistics.median(s for s, _ in runs[settings[0][0]])
+        first = statistics.median(row[0] for row in runs[settings[0][0]])
         for label, rows in runs.items():
-            seconds = statistics.median(s for s, _ in rows)
-            cpu = statistics.median(c for _, c in rows)
-            print(f"{_line(label, seconds, first, args.n)}, {cpu:.1f} s CPU  runs: {', '.join(f'{s:.1f}' for s, _ in rows)} s")
+            seconds, cpu, start = (statistics.median(row[i] for row in rows) for i in range(3))
+            print(f"{_line(label, seconds, first, args.n)}, +{start:.1f} s to start, {cpu:.1f} s CPU  "
+                  f"runs: {', '.join(f'{row[0]:.1f}' for row in rows)} s")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 

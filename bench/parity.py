@@ -64,22 +64,6 @@ def submissions(args, scratch: Path) -> list[tuple[str, Path, list[str] | None, 
     return found
 
 
-def leaves(data, path: str = "") -> dict:
-    """Every value in `data` (nested dicts and lists) by its key path, e.g. results.json.tests[3].output."""
-    if isinstance(data, dict) and data:
-        return {k: v for key, item in data.items() for k, v in leaves(item, f"{path}.{key}" if path else key).items()}
-    if isinstance(data, list) and data:
-        return {k: v for i, item in enumerate(data) for k, v in leaves(item, f"{path}[{i}]").items()}
-    return {path: data}
-
-
-def differences(first: Path, second: Path) -> list[str]:
-    """The key paths at which two grades' files differ, but for what results.without_run_details leaves out."""
-    mine, theirs = (leaves(dict(zip(("results.json", "staff"), results.both_without_run_details(f)))) for f in (first, second))
-    missing = object()
-    return [path for path in {**mine, **theirs} if mine.get(path, missing) != theirs.get(path, missing)]
-
-
 def compare(service: GradingService, name: str, folder: Path, problems, limits: Limits, allow_weak: bool, out: Path) -> tuple[str, str]:
     """Grade one submission both ways: its table row, and "yes", "varies", "no" or "error".
 
@@ -93,20 +77,20 @@ def compare(service: GradingService, name: str, folder: Path, problems, limits: 
     scores = [f"{o['results']['score']:g}" if o["ok"] else "error" for o in outcomes]
     if not all(o["ok"] for o in outcomes):
         verdict, same = "error", "grader error: " + " | ".join(" ".join(o["error"].split())[-200:] for o in outcomes if not o["ok"])
-    elif not (differ := differences(alone, served)):
+    elif not (differ := results.differences(alone, served)):
         verdict = same = "yes"
     else:
         varies, controls = set(), [alone]
         for n in (1, 2):
             again = out / name / f"again{n}" / "results.json"
             if grade_in_subprocess(folder, again, limits, allow_weak, problems)["ok"]:
-                varies |= {anywhere(path) for control in controls for path in differences(control, again)}
+                varies |= {anywhere(path) for control in controls for path in results.differences(control, again)}
                 controls.append(again)
             real = [path for path in differ if anywhere(path) not in varies]
             if not real:
                 break
         verdict = "no" if real else "varies"
-        same = f"no: {real[0]}" if real else f"varies: {differ[0]} (as per-process grades do)"
+        same = f"no: {real[0]}" if real else f"varies: {next(iter(differ))} (as per-process grades do)"
     return f"{name:<42} {','.join(problems or ['all']):<12} {scores[0]:>11} {scores[1]:>8}  {same}", verdict
 
 

@@ -220,3 +220,21 @@ def both_without_run_details(out_file: Path) -> tuple[dict, dict | None]:
         without_run_details(json.loads(out_file.read_text())),
         without_run_details(json.loads(staff.read_text())) if staff.exists() else None,
     )
+
+
+def differences(first: Path, second: Path) -> dict[str, tuple]:
+    """Where two grades' files disagree, but for what `without_run_details` leaves out: each
+    key path (e.g. results.json.tests[3].output) with the first's value and the second's."""
+    mine, theirs = (_leaves(dict(zip(("results.json", "staff"), both_without_run_details(f)))) for f in (first, second))
+    missing = "<missing>"
+    return {path: (mine.get(path, missing), theirs.get(path, missing))
+            for path in {**mine, **theirs} if mine.get(path, missing) != theirs.get(path, missing)}
+
+
+def _leaves(data, path: str = "") -> dict:
+    """Every value in `data` (nested dicts and lists) by its key path."""
+    if isinstance(data, dict) and data:
+        return {k: v for key, item in data.items() for k, v in _leaves(item, f"{path}.{key}" if path else key).items()}
+    if isinstance(data, list) and data:
+        return {k: v for i, item in enumerate(data) for k, v in _leaves(item, f"{path}[{i}]").items()}
+    return {path: data}

@@ -4,6 +4,7 @@ that no zygote is forked from a process that held the reference, the suites or t
 """
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -56,7 +57,8 @@ def test_the_service_writes_what_the_per_process_grader_writes(grading_service, 
     alone, served = tmp_path / "alone" / "results.json", tmp_path / "served" / "results.json"
     assert grade_in_subprocess(submission, alone, LIMITS, False, problems)["ok"]
     assert grading_service.grade(submission, served, LIMITS, False, problems)["ok"]
-    assert results.both_without_run_details(served) == results.both_without_run_details(alone)
+    differ = results.differences(served, alone)  # each path with the served value, then the per-process one
+    assert not differ, "; ".join(f"{path}: {a!r:.300} | {b!r:.300}" for path, (a, b) in list(differ.items())[:5])
 
 
 def test_only_what_differs_run_to_run_is_left_out():
@@ -73,6 +75,21 @@ def test_only_what_differs_run_to_run_is_left_out():
     assert results.without_run_details(first[1]) == results.without_run_details(second[1])
     assert results.without_run_details(first[0])["tests"][0] == {"status": "failed", "output": "took 9.5 s", "extra_data": {"key": "k"}}
     assert results.without_run_details(first[0]) != results.without_run_details(second[0])  # the output's own timing stays
+
+
+def test_differences_name_each_path_with_both_values(tmp_path):
+    """What a parity check reports: the key paths where two grades' files differ, with both values."""
+    for name, output, flag, seconds in (("a", "took 1 s", {}, 1.0), ("b", "took 2 s", {"kind": "exit"}, 2.0)):
+        folder = tmp_path / name
+        folder.mkdir()
+        data = {"score": 1, "execution_time": seconds, "tests": [{"output": output, "extra_data": {"seconds": seconds}}]}
+        (folder / "results.json").write_text(json.dumps(data))
+        (folder / "results.staff.json").write_text(json.dumps({"hint_seed": seconds, "integrity_flags": [flag]}))
+    assert results.differences(tmp_path / "a" / "results.json", tmp_path / "b" / "results.json") == {
+        "results.json.tests[0].output": ("took 1 s", "took 2 s"),
+        "staff.integrity_flags[0]": ({}, "<missing>"),
+        "staff.integrity_flags[0].kind": ("<missing>", "exit"),
+    }
 
 
 # --- the rule: no zygote from a process that held the reference, the suites or the rubric ---

@@ -53,7 +53,7 @@ SELECTED = HOSTILE if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in HOS
 SELECTED = [v for v in SELECTED if "control" not in v.extra]  # forges: test_forge_earns_no_more_than_its_control
 # Forges of our drivers (issue 17), each measured against the same code without the trick.
 FORGES = [v for v in HOSTILE if "control" in v.extra]
-CORE_FORGES = {"forge_drivers_from_oracles_training", "forge_same_value_twice_optimizers"}
+CORE_FORGES = {"forge_drivers_from_oracles_training", "forge_same_value_twice_optimizers", "forge_calls_reply"}
 SELECTED_FORGES = FORGES if os.environ.get("GRADER_ALL_VARIANTS") else [v for v in FORGES if v.name in CORE_FORGES]
 
 

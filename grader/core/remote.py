@@ -118,11 +118,11 @@ class RemoteImpl:
         self.replies.record(message, self._problem, self._visible, value=value, test=self._test)
         return value
 
-    def _send(self, message: dict, key: str) -> Any:
-        module = message.get("module")
-        if module in self.unavailable:
-            raise ModuleUnavailable(*self.unavailable[module])
-        return self._timed_request(message, key)
+    def _send(self, message: dict, key: str, calls: int = 1) -> Any:
+        for module in [message.get("module")] + [call["module"] for call in message.get("calls", ())]:
+            if module in self.unavailable:
+                raise ModuleUnavailable(*self.unavailable[module])
+        return self._timed_request(message, key, calls)
 
     def each(self, *calls: tuple) -> seam.Answers:
         """`(impl.tensors.max_finite, fmt), (impl.tensors.smallest_normal, fmt)`: the calls made in
@@ -132,12 +132,9 @@ class RemoteImpl:
         if not 0 < len(calls) <= MAX_CALLS_PER_REQUEST:
             raise ValueError(f"impl.each takes 1 to {MAX_CALLS_PER_REQUEST} calls, not {len(calls)}")
         requests = [self._call_request(function, args) for function, *args in calls]
-        for request in requests:
-            if request["module"] in self.unavailable:
-                raise ModuleUnavailable(*self.unavailable[request["module"]])
         keys = [f"{request['module']}.{request['function']}" for request in requests]
         key = " + ".join(dict.fromkeys(keys))
-        outcomes = self._timed_request({"op": "calls", "calls": requests}, key, len(requests))
+        outcomes = self._send({"op": "calls", "calls": requests}, key, len(requests))
         if not _well_formed(outcomes, len(requests)):
             raise SubmissionError("the worker sent a malformed reply")
         for each_key in keys:

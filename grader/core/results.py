@@ -222,13 +222,20 @@ def both_without_run_details(out_file: Path) -> tuple[dict, dict | None]:
     )
 
 
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING = _Missing()  # a key path one file has and the other does not (equal to no value of a file)
+
+
 def differences(first: Path, second: Path) -> dict[str, tuple]:
     """Where two grades' files disagree, but for what `without_run_details` leaves out: each
     key path (e.g. results.json.tests[3].output) with the first's value and the second's."""
     mine, theirs = (_leaves(dict(zip(("results.json", "staff"), both_without_run_details(f)))) for f in (first, second))
-    missing = "<missing>"
-    return {path: (mine.get(path, missing), theirs.get(path, missing))
-            for path in {**mine, **theirs} if mine.get(path, missing) != theirs.get(path, missing)}
+    return {path: (mine.get(path, MISSING), theirs.get(path, MISSING))
+            for path in {**mine, **theirs} if mine.get(path, MISSING) != theirs.get(path, MISSING)}
 
 
 def _leaves(data, path: str = "") -> dict:

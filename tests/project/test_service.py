@@ -87,8 +87,8 @@ def test_differences_name_each_path_with_both_values(tmp_path):
         (folder / "results.staff.json").write_text(json.dumps({"hint_seed": seconds, "integrity_flags": [flag]}))
     assert results.differences(tmp_path / "a" / "results.json", tmp_path / "b" / "results.json") == {
         "results.json.tests[0].output": ("took 1 s", "took 2 s"),
-        "staff.integrity_flags[0]": ({}, "<missing>"),
-        "staff.integrity_flags[0].kind": ("<missing>", "exit"),
+        "staff.integrity_flags[0]": ({}, results.MISSING),
+        "staff.integrity_flags[0].kind": (results.MISSING, "exit"),
     }
 
 
